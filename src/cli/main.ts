@@ -1,0 +1,51 @@
+import { ExitCode, NbrewindError } from "../common/errors.js";
+import { packageVersion } from "../common/package-root.js";
+import type { Command, CommandIO } from "./command.js";
+import { commands } from "./registry.js";
+
+function overview(): string {
+  const width = Math.max(...commands.map((c) => c.name.length));
+  return [
+    "nbrewind-engine — audit, repeat and replay notebooks that drive Dask, Parsl or Ray",
+    "",
+    "Usage: nbrewind-engine COMMAND [options]",
+    "",
+    "Commands:",
+    ...commands.map((c) => `  ${c.name.padEnd(width)}  ${c.summary}`),
+    "",
+    "Run 'nbrewind-engine COMMAND --help' for a command's options and examples.",
+  ].join("\n");
+}
+
+export async function main(argv: string[], io: CommandIO): Promise<number> {
+  const [name, ...rest] = argv;
+  if (!name || name === "--help" || name === "-h" || name === "help") {
+    const target = name === "help" && rest[0] ? commands.find((c) => c.name === rest[0]) : undefined;
+    io.stdout.write((target ? target.help : overview()) + "\n");
+    return ExitCode.ok;
+  }
+  if (name === "--version" || name === "-V") {
+    io.stdout.write(packageVersion() + "\n");
+    return ExitCode.ok;
+  }
+  const command: Command | undefined = commands.find((c) => c.name === name);
+  if (!command) {
+    io.stderr.write(`nbrewind-engine: unknown command '${name}'\n\n${overview()}\n`);
+    return ExitCode.badInput;
+  }
+  if (rest.includes("--help") || rest.includes("-h")) {
+    io.stdout.write(command.help + "\n");
+    return ExitCode.ok;
+  }
+  try {
+    return await command.run(rest, io);
+  } catch (err) {
+    if (err instanceof NbrewindError) {
+      io.stderr.write(`nbrewind-engine ${command.name}: ${err.message}\n`);
+      for (const line of err.details) io.stderr.write(`  ${line}\n`);
+      return err.exitCode;
+    }
+    io.stderr.write(`nbrewind-engine ${command.name}: internal error: ${(err as Error).stack ?? String(err)}\n`);
+    return ExitCode.infrastructure;
+  }
+}

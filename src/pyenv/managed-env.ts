@@ -1,0 +1,129 @@
+import { spawn, spawnSync } from "node:child_process";
+import { createHash } from "node:crypto";
+import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { homedir } from "node:os";
+import { join } from "node:path";
+import { InfrastructureError } from "../common/errors.js";
+import { packageRoot } from "../common/package-root.js";
+import { withDirectoryLock } from "./directory-lock.js";
+
+/**
+ * The kernel side runs in a Python environment we create and own, pinned by
+ * engines/python/requirements.lock. Its folder is named by the digest of the
+ * lock and the base interpreter, so a changed pin set gets a fresh env and an
+ * unchanged one is reused by every clone of the project on this machine.
+ */
+export interface ManagedEnv {
+  dir: string;
+  python: string;
+  bin: string;
+  lockDigest: string;
+}
+
+interface Stamp {
+  lockDigest: string;
+  basePython: string;
+  createdAt: string;
+}
+
+export function requirementsLockPath(): string {
+  return join(packageRoot(), "engines", "python", "requirements.lock");
+}
+
+export function basePython(): string {
+  return process.env.NBREWIND_PYTHON ?? "python3";
+}
+
+function basePythonVersion(python: string): string {
+  const probe = spawnSync(python, ["-c", "import sys,platform;print(platform.python_version(), sys.platform, platform.machine())"], { encoding: "utf8" });
+  if (probe.error || probe.status !== 0) {
+    throw new InfrastructureError(`cannot run the base Python interpreter '${python}'`, [
+      probe.error ? String(probe.error.message) : probe.stderr.trim(),
+      "fix: install CPython 3.11 (for example `apt-get install python3 python3-venv`) or set NBREWIND_PYTHON to its path",
+    ]);
+  }
+  return probe.stdout.trim();
+}
+
+export function lockDigest(python = basePython()): string {
+  const lock = readFileSync(requirementsLockPath());
+  return createHash("sha256").update(lock).update("\0").update(basePythonVersion(python)).digest("hex");
+}
+
+export function managedEnvDir(digest: string): string {
+  if (process.env.NBREWIND_PYTHON_ENV) return process.env.NBREWIND_PYTHON_ENV;
+  const cache = process.env.XDG_CACHE_HOME ?? join(homedir(), ".cache");
+  return join(cache, "nbrewind-engine", `python-${digest.slice(0, 12)}`);
+}
+
+function envFrom(dir: string, digest: string): ManagedEnv {
+  return { dir, python: join(dir, "bin", "python"), bin: join(dir, "bin"), lockDigest: digest };
+}
+
+function readStamp(dir: string): Stamp | undefined {
+  try {
+    return JSON.parse(readFileSync(join(dir, "nbrewind-env.json"), "utf8")) as Stamp;
+  } catch {
+    return undefined;
+  }
+}
+
+/** The managed env if it is complete and matches the lock; never creates anything. */
+export function findManagedEnv(): ManagedEnv | undefined {
+  const digest = lockDigest();
+  const dir = managedEnvDir(digest);
+  const stamp = readStamp(dir);
+  return stamp?.lockDigest === digest && existsSync(join(dir, "bin", "python")) ? envFrom(dir, digest) : undefined;
+}
+
+export type ProgressSink = (line: string) => void;
+
+/**
+ * Return the managed env, creating it first when it is missing or stale.
+ * The stamp is written last, so an interrupted install is redone, not trusted;
+ * a lock folder keeps two concurrent bootstraps (parallel tests, two shells)
+ * from installing into the same place.
+ */
+export async function ensureManagedEnv(progress: ProgressSink = () => {}): Promise<ManagedEnv> {
+  const python = basePython();
+  const digest = lockDigest(python);
+  const dir = managedEnvDir(digest);
+  const ready = () => readStamp(dir)?.lockDigest === digest && existsSync(join(dir, "bin", "python"));
+  if (ready()) return envFrom(dir, digest);
+  mkdirSync(join(dir, ".."), { recursive: true });
+  await withDirectoryLock(`${dir}.lock`, progress, async () => {
+    if (ready()) return;
+    progress(`creating the Python environment in ${dir} (once per pin set; a few minutes)`);
+    rmSync(dir, { recursive: true, force: true });
+    await runLogged(python, ["-m", "venv", dir], progress);
+    const pip = join(dir, "bin", "pip");
+    await runLogged(pip, ["install", "--disable-pip-version-check", "--no-input", "-r", requirementsLockPath()], progress);
+    const stamp: Stamp = { lockDigest: digest, basePython: basePythonVersion(python), createdAt: new Date().toISOString() };
+    writeFileSync(join(dir, "nbrewind-env.json"), JSON.stringify(stamp, null, 2) + "\n");
+    progress("Python environment ready");
+  });
+  return envFrom(dir, digest);
+}
+
+function runLogged(cmd: string, args: string[], progress: ProgressSink): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(cmd, args, { stdio: ["ignore", "pipe", "pipe"] });
+    const tail: string[] = [];
+    const onData = (chunk: Buffer) => {
+      for (const line of chunk.toString("utf8").split(/\r?\n/)) {
+        if (!line.trim()) continue;
+        tail.push(line);
+        if (tail.length > 30) tail.shift();
+        if (/^(Collecting|Installing|Successfully)/.test(line)) progress(line.trim());
+      }
+    };
+    child.stdout.on("data", onData);
+    child.stderr.on("data", onData);
+    child.on("error", (err) => reject(new InfrastructureError(`cannot run ${cmd}: ${err.message}`)));
+    child.on("close", (code) =>
+      code === 0
+        ? resolve()
+        : reject(new InfrastructureError(`'${cmd} ${args.join(" ")}' failed with exit code ${code}`, tail)),
+    );
+  });
+}
