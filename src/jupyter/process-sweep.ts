@@ -1,0 +1,54 @@
+import { readdirSync, readFileSync } from "node:fs";
+
+/**
+ * Processes whose environment holds NAME=VALUE. Every process an embedded
+ * server starts (kernels, engine workers, their children) inherits the
+ * server's run marker, even after it re-parents to init: this is how we find
+ * the ones that escaped a polite shutdown. Linux only; elsewhere it finds none.
+ */
+export function processesMarkedWith(name: string, value: string): number[] {
+  const needle = Buffer.from(`${name}=${value}\0`);
+  const found: number[] = [];
+  let entries: string[];
+  try {
+    entries = readdirSync("/proc");
+  } catch {
+    return found;
+  }
+  for (const entry of entries) {
+    if (!/^\d+$/.test(entry)) continue;
+    const pid = Number(entry);
+    if (pid === process.pid) continue;
+    try {
+      const environ = readFileSync(`/proc/${pid}/environ`);
+      if (environ.includes(needle)) found.push(pid);
+    } catch {
+      // gone already, or not ours to read
+    }
+  }
+  return found;
+}
+
+/** SIGTERM, a grace period, then SIGKILL for whatever still carries the marker. */
+export async function killProcessesMarkedWith(name: string, value: string, graceMs = 3000): Promise<number> {
+  let pids = processesMarkedWith(name, value);
+  const initial = pids.length;
+  if (initial === 0) return 0;
+  for (const pid of pids) signal(pid, "SIGTERM");
+  const deadline = Date.now() + graceMs;
+  while (Date.now() < deadline) {
+    await new Promise((r) => setTimeout(r, 100));
+    pids = processesMarkedWith(name, value);
+    if (pids.length === 0) return initial;
+  }
+  for (const pid of pids) signal(pid, "SIGKILL");
+  return initial;
+}
+
+function signal(pid: number, sig: NodeJS.Signals): void {
+  try {
+    process.kill(pid, sig);
+  } catch {
+    // already gone
+  }
+}
