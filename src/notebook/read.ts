@@ -6,6 +6,7 @@ import { readFile } from "node:fs/promises";
 import { InputError } from "../common/errors.js";
 import { ensureCellIds } from "./cell-id.js";
 import { JsonSyntaxError, parseJson } from "./json.js";
+import { LATEST_MINOR } from "./schema.js";
 import { schemaMinorFor, validateNotebook } from "./validate.js";
 import type { Notebook } from "./types.js";
 
@@ -53,7 +54,17 @@ export function parseNotebook(text: string, name: string): Notebook {
     throw new InputError(`'${name}' is not a valid nbformat 4.${schemaMinor} notebook (${n} problem${n === 1 ? "" : "s"}; first: ${listed[0]})`, listed);
   }
   stripTransient(raw);
-  return ensureCellIds(raw as unknown as Notebook);
+  const upgraded = ensureCellIds(raw as unknown as Notebook);
+  if (schemaMinor < LATEST_MINOR) {
+    // Valid as 4.x but not as 4.5 (for example a non-string metadata.title in 4.1):
+    // say so now rather than fail when the notebook is written.
+    const later = validateNotebook(upgraded, LATEST_MINOR);
+    if (later.length > 0) {
+      const listed = later.slice(0, MAX_LISTED_PROBLEMS).map((p) => `${p.path}: ${p.message}`);
+      throw new InputError(`'${name}' is a valid nbformat 4.${schemaMinor} notebook but cannot be upgraded to 4.5 (first: ${listed[0]}); fix it, or let Jupyter re-save it`, listed);
+    }
+  }
+  return upgraded;
 }
 
 function checkVersion(raw: Record<string, unknown>, name: string): void {

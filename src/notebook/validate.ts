@@ -187,7 +187,7 @@ function runValidator(
         out.add(here, `must be at most ${String(p.limit)} characters long`);
         break;
       case "uniqueItems":
-        out.add(here, `must not contain duplicates (items ${String(p.j)} and ${String(p.i)} are equal)`);
+        out.add(here, `must not contain duplicates (items ${Math.min(Number(p.i), Number(p.j))} and ${Math.max(Number(p.i), Number(p.j))} are equal)`);
         break;
       case "not":
         out.add(here, `has a value that nbformat reserves for another kind: ${describeValue(value)}`);
