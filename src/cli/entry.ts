@@ -1,6 +1,8 @@
+import { quietLibraryConsole } from "./library-console.js";
 import { main } from "./main.js";
 
 // Process wiring lives here so main() stays callable from tests.
+quietLibraryConsole();
 const controller = new AbortController();
 let signals = 0;
 const onSignal = (sig: NodeJS.Signals) => {

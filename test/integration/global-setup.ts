@@ -1,8 +1,11 @@
+import { execFileSync } from "node:child_process";
 import { ensureManagedEnv } from "../../src/pyenv/managed-env.js";
 
-// Integration tests drive real kernels: make sure the pinned Python env exists
-// once, before any test file starts (creating it is minutes, reusing it is ms).
+// Integration tests drive the real CLI against real kernels: build it, and make
+// sure the pinned Python env exists once, before any test file starts
+// (creating it takes minutes, reusing it milliseconds).
 export default async function setup(): Promise<void> {
+  execFileSync("npx", ["tsc", "-p", "tsconfig.build.json"], { stdio: "inherit" });
   const env = await ensureManagedEnv((line) => process.stderr.write(`[python env] ${line}\n`));
   process.env.NBREWIND_TEST_PYTHON = env.python;
 }

@@ -1,0 +1,104 @@
+import { spawnSync } from "node:child_process";
+import { tmpdir } from "node:os";
+import { ExitCode } from "../common/errors.js";
+import { EmbeddedServer } from "../jupyter/embedded-server.js";
+import { listKernelSpecs } from "../jupyter/kernel-session.js";
+import { basePython, ensureManagedEnv, findManagedEnv, lockDigest, managedEnvDir } from "../pyenv/managed-env.js";
+import { installedVersions, topLevelPins } from "../pyenv/package-versions.js";
+import { parseArgs } from "./args.js";
+import type { Command, CommandIO } from "./command.js";
+
+interface Check {
+  name: string;
+  ok: boolean;
+  found: string;
+  fix?: string;
+}
+
+async function doctor(argv: string[], io: CommandIO): Promise<number> {
+  const args = parseArgs("doctor", argv, [
+    { name: "fix", arity: 0 },
+    { name: "json", arity: 0 },
+  ]);
+  const checks: Check[] = [];
+  const nodeMajor = Number(process.versions.node.split(".")[0]);
+  checks.push({ name: "Node.js", ok: nodeMajor >= 20, found: `v${process.versions.node}`, fix: "install Node.js 20 or newer" });
+
+  const python = basePython();
+  const probe = spawnSync(python, ["-c", "import sys, venv; print(sys.version.split()[0], sys.executable)"], { encoding: "utf8" });
+  const pythonOk = probe.status === 0;
+  checks.push({
+    name: "Python (base)",
+    ok: pythonOk,
+    found: pythonOk ? probe.stdout.trim() : `'${python}' not usable: ${(probe.stderr || String(probe.error?.message ?? "")).trim().split("\n").pop()}`,
+    fix: "install CPython 3.11 with venv (apt-get install python3 python3-venv), or set NBREWIND_PYTHON",
+  });
+
+  let env = pythonOk ? findManagedEnv() : undefined;
+  if (pythonOk && !env && args.flags.has("fix")) env = await ensureManagedEnv((l) => io.stderr.write(`  ${l}\n`));
+  if (pythonOk) {
+    const dir = managedEnvDir(lockDigest(python));
+    checks.push({
+      name: "Managed Python env",
+      ok: Boolean(env),
+      found: env ? `${env.dir} (pins ${env.lockDigest.slice(0, 12)})` : `missing: ${dir}`,
+      fix: "nbrewind-engine doctor --fix   (or just run a notebook: it is created on first use)",
+    });
+  }
+
+  const kernelspecs: string[] = [];
+  if (env) {
+    const pins = topLevelPins();
+    const installed = await installedVersions(env.python, [...pins.keys()]);
+    for (const [name, want] of pins) {
+      const have = installed.get(name) ?? null;
+      checks.push({ name: `  ${name}`, ok: have === want, found: have ? `${have}${have === want ? "" : ` (pinned ${want})`}` : `not installed (pinned ${want})`, fix: "nbrewind-engine doctor --fix after removing the env folder" });
+    }
+    const server = new EmbeddedServer({ python: env.python, rootDir: tmpdir() });
+    const t0 = performance.now();
+    try {
+      const endpoint = await server.start();
+      const startMs = performance.now() - t0;
+      const specs = await listKernelSpecs(endpoint);
+      kernelspecs.push(...specs.specs.map((s) => `${s.name} (${s.displayName})`));
+      checks.push({ name: "Jupyter server", ok: true, found: `started on 127.0.0.1 and answered in ${(startMs / 1000).toFixed(1)} s` });
+      checks.push({ name: "Kernelspecs", ok: specs.specs.length > 0, found: kernelspecs.join(", ") || "none", fix: "the managed env's ipykernel provides python3; check JUPYTER_PATH" });
+    } catch (err) {
+      checks.push({ name: "Jupyter server", ok: false, found: (err as Error).message, fix: "see the server log lines above; NBREWIND_DEBUG=1 shows more" });
+    } finally {
+      await server.stop();
+    }
+  }
+
+  const ok = checks.every((c) => c.ok);
+  if (args.flags.has("json")) {
+    io.stdout.write(JSON.stringify({ ok, checks: checks.map((c) => ({ ...c, name: c.name.trim() })) }, null, 2) + "\n");
+  } else {
+    const width = Math.max(...checks.map((c) => c.name.length));
+    for (const c of checks) {
+      io.stdout.write(`${c.ok ? "ok     " : "MISSING"}  ${c.name.padEnd(width)}  ${c.found}\n`);
+      if (!c.ok && c.fix) io.stdout.write(`         ${"".padEnd(width)}  fix: ${c.fix}\n`);
+    }
+    io.stdout.write(ok ? "\nEverything nbrewind-engine needs is here.\n" : "\nSome parts are missing; see the fixes above.\n");
+  }
+  return ok ? ExitCode.ok : ExitCode.infrastructure;
+}
+
+export const doctorCommand: Command = {
+  name: "doctor",
+  summary: "check Node, Python, the pinned environment, the Jupyter server and kernelspecs",
+  help: `Usage: nbrewind-engine doctor [--fix] [--json]
+
+Print what nbrewind-engine found on this machine and what is missing, with
+the fix for each: Node.js, the base Python, the managed Python environment
+(pinned by engines/python/requirements.lock), every pinned package's
+installed version, whether an embedded Jupyter server starts, and the
+kernelspecs it offers.
+
+Options:
+  --fix    create the managed Python environment if it is missing
+  --json   machine-readable result on stdout
+
+Exit code 0 when everything is in place, 3 otherwise.`,
+  run: doctor,
+};

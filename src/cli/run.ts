@@ -1,0 +1,271 @@
+import { basename, dirname, extname, join, resolve } from "node:path";
+import { ExitCode, InputError, NbrewindError } from "../common/errors.js";
+import { packageVersion } from "../common/package-root.js";
+import { JupyterRuntime } from "../jupyter/jupyter-runtime.js";
+import { KernelDiedError } from "../jupyter/kernel-session.js";
+import { executeNotebook, type NotebookRun } from "../jupyter/notebook-executor.js";
+import { collectParameters, injectParameters } from "../notebook/parameters.js";
+import { readNotebook } from "../notebook/read.js";
+import type { Notebook } from "../notebook/types.js";
+import { writeNotebook } from "../notebook/write.js";
+import { ensureManagedEnv } from "../pyenv/managed-env.js";
+import { numberOption, parseArgs, type OptionSpec, type ParsedArgs } from "./args.js";
+import type { Command, CommandIO } from "./command.js";
+import { ProgressReporter, formatSeconds } from "./progress.js";
+
+/** Options shared by every command that executes a notebook (run, and later audit / repeat). */
+export const executionOptions: OptionSpec[] = [
+  { name: "output", short: "o", arity: 1 },
+  { name: "parameters", short: "p", arity: 2, repeatable: true },
+  { name: "parameters-raw", short: "r", arity: 2, repeatable: true },
+  { name: "parameters-file", short: "y", arity: 1, repeatable: true },
+  { name: "kernel", short: "k", arity: 1 },
+  { name: "cell-timeout", arity: 1 },
+  { name: "allow-errors", arity: 0 },
+  { name: "server-url", arity: 1, env: "JUPYTER_SERVER_URL" },
+  { name: "token", arity: 1, env: "JUPYTER_TOKEN" },
+  { name: "json", arity: 0 },
+  { name: "quiet", short: "q", arity: 0 },
+];
+
+export const executionOptionsHelp = `Options:
+  -o, --output FILE         where to write the executed notebook
+                            (default: NAME.out.ipynb beside the input)
+  -p, --parameters NAME VALUE
+                            set a parameter, papermill-style: a cell tagged
+                            'injected-parameters' is inserted after the cell
+                            tagged 'parameters'. VALUE is typed: 3, 0.5, True,
+                            None, [1, 2], {a: 1}; anything else is a string
+  -r, --parameters-raw NAME VALUE
+                            set a parameter to VALUE as a string, untouched
+  -y, --parameters-file FILE
+                            parameters from a YAML mapping; -p/-r override it
+  -k, --kernel NAME         kernelspec to start (default: the notebook's own
+                            kernelspec if the server has it, else python3)
+      --cell-timeout SECONDS
+                            interrupt a cell that runs longer and record a
+                            CellTimeoutError in its outputs
+      --allow-errors        keep running after a cell raises (errors stay in
+                            the outputs and the summary; the exit code is 0)
+      --server-url URL      use this Jupyter server instead of starting one
+                            (env JUPYTER_SERVER_URL)
+      --token TOKEN         its token (env JUPYTER_TOKEN)
+      --json                print a machine-readable summary on stdout
+                            (schemas/run-summary.schema.json)
+  -q, --quiet               no progress lines on stderr
+
+Exit codes: 0 success, 1 a cell failed or timed out, 2 bad usage or input,
+3 infrastructure failure (server, kernel death), 130 interrupted (Ctrl-C).`;
+
+export interface RunSummary {
+  command: string;
+  nbrewind_version: string;
+  notebook: string;
+  output: string;
+  status: NotebookRun["status"];
+  exit_code: number;
+  kernel: string;
+  server: string;
+  duration_s: number;
+  parameters: Record<string, unknown>;
+  cells: Array<{
+    index: number;
+    id: string | null;
+    status: string;
+    duration_s: number;
+    execution_count: number | null;
+    outputs: number;
+    error?: { ename: string; evalue: string };
+  }>;
+  failed_cell?: number;
+  message?: string;
+}
+
+export function defaultOutputPath(input: string): string {
+  const stem = basename(input, extname(input));
+  return join(dirname(input), `${stem}.out.ipynb`);
+}
+
+/** Read the notebook, inject parameters: everything about the input that can be wrong fails here, before a server starts. */
+export async function prepareNotebook(command: string, args: ParsedArgs): Promise<{ path: string; notebook: Notebook; parameters: Record<string, unknown> }> {
+  if (args.positionals.length !== 1) {
+    throw new InputError(`${command}: expected one NOTEBOOK argument, got ${args.positionals.length} (see 'nbrewind-engine ${command} --help')`);
+  }
+  const path = resolve(args.positionals[0]!);
+  const notebook = await readNotebook(path);
+  const parameters = await collectParameters({
+    pairs: (args.lists.get("parameters") ?? []) as [string, string][],
+    rawPairs: (args.lists.get("parameters-raw") ?? []) as [string, string][],
+    files: (args.lists.get("parameters-file") ?? []).map((v) => v[0]!),
+  });
+  const injected = injectParameters(notebook, parameters);
+  return { path, notebook: injected.notebook, parameters };
+}
+
+export async function runCommand(argv: string[], io: CommandIO): Promise<number> {
+  const args = parseArgs("run", argv, executionOptions);
+  const cellTimeout = numberOption("run", args, "cell-timeout");
+  const { path, notebook, parameters } = await prepareNotebook("run", args);
+  const output = resolve(args.values.get("output") ?? defaultOutputPath(path));
+  const json = args.flags.has("json");
+  const progress = new ProgressReporter(io.stderr, !args.flags.has("quiet"));
+  const log = (line: string) => progress.info(line);
+
+  const started = performance.now();
+  let runtime: JupyterRuntime | undefined;
+  let result: NotebookRun | undefined;
+  let failure: unknown;
+  try {
+    const serverUrl = args.values.get("server-url");
+    const python = serverUrl ? "" : (await ensureManagedEnv(log)).python;
+    if (io.signal.aborted) throw new InterruptedBeforeStart();
+    runtime = await JupyterRuntime.open({
+      serverUrl,
+      token: args.values.get("token"),
+      python,
+      rootDir: dirname(path),
+      kernel: args.values.get("kernel"),
+      notebookKernel: notebook.metadata.kernelspec?.name,
+      log,
+    });
+    log(`running ${basename(path)} on kernel '${runtime.kernelName}'`);
+    result = await executeNotebook(notebook, runtime.session, {
+      cellTimeoutMs: cellTimeout ? cellTimeout * 1000 : undefined,
+      allowErrors: args.flags.has("allow-errors"),
+      signal: io.signal,
+      events: progress,
+    });
+  } catch (err) {
+    failure = err;
+  } finally {
+    progress.stop();
+    // Whatever happened, the notebook on disk says what ran.
+    if (result || failure instanceof KernelDiedError) {
+      notebook.metadata.nbrewind = { ...(notebook.metadata.nbrewind as object | undefined), run: runMetadata(result, runtime?.kernelName, started) };
+      await writeNotebook(output, notebook);
+    }
+    const serverLog = runtime?.serverLog() ?? [];
+    await runtime?.close();
+    if (result?.status === "kernel-died") failure = new KernelDiedError("the kernel died while executing a cell", serverLog.slice(-15));
+  }
+
+  if (failure instanceof InterruptedBeforeStart) return ExitCode.interrupted;
+  if (failure && !(failure instanceof NbrewindError)) throw failure;
+  const exitCode = failure ? (failure as NbrewindError).exitCode : exitCodeFor(result!, args.flags.has("allow-errors"));
+  const summary = buildSummary("run", path, output, result, runtime?.kernelName, args.values.get("server-url"), parameters, exitCode, started, failure);
+  if (json) {
+    io.stdout.write(JSON.stringify(summary, null, 2) + "\n");
+    if (failure) io.stderr.write(`nbrewind-engine run: ${(failure as Error).message}\n`);
+    return exitCode;
+  }
+  if (result && (!args.flags.has("quiet") || exitCode !== ExitCode.ok)) io.stderr.write(humanSummary(summary) + "\n");
+  if (failure) throw failure;
+  return exitCode;
+}
+
+class InterruptedBeforeStart extends Error {}
+
+function exitCodeFor(run: NotebookRun, allowErrors: boolean): number {
+  switch (run.status) {
+    case "ok":
+      return ExitCode.ok;
+    case "cell-error":
+      // Errors were asked to be tolerated: they are in the outputs and the summary, not in the exit code.
+      return allowErrors ? ExitCode.ok : ExitCode.cellFailed;
+    case "timeout":
+      return ExitCode.cellFailed;
+    case "interrupted":
+      return ExitCode.interrupted;
+    case "kernel-died":
+      return ExitCode.infrastructure;
+  }
+}
+
+function runMetadata(run: NotebookRun | undefined, kernel: string | undefined, started: number): Record<string, unknown> {
+  return {
+    status: run?.status ?? "kernel-died",
+    kernel: kernel ?? null,
+    duration_s: round3((performance.now() - started) / 1000),
+    finished_at: new Date().toISOString(),
+    nbrewind_version: packageVersion(),
+  };
+}
+
+export function buildSummary(
+  command: string,
+  notebook: string,
+  output: string,
+  run: NotebookRun | undefined,
+  kernel: string | undefined,
+  serverUrl: string | undefined,
+  parameters: Record<string, unknown>,
+  exitCode: number,
+  started: number,
+  failure: unknown,
+): RunSummary {
+  const summary: RunSummary = {
+    command,
+    nbrewind_version: packageVersion(),
+    notebook,
+    output,
+    status: run?.status ?? (failure instanceof KernelDiedError ? "kernel-died" : "cell-error"),
+    exit_code: exitCode,
+    kernel: kernel ?? "",
+    server: serverUrl ?? "embedded",
+    duration_s: round3((performance.now() - started) / 1000),
+    parameters,
+    cells: (run?.cells ?? []).map((c) => ({
+      index: c.index,
+      id: c.id ?? null,
+      status: c.status,
+      duration_s: round3(c.durationMs / 1000),
+      execution_count: c.executionCount,
+      outputs: c.outputs,
+      ...(c.error ? { error: c.error } : {}),
+    })),
+  };
+  if (run?.failedCell !== undefined) summary.failed_cell = run.failedCell;
+  if (failure instanceof Error) summary.message = failure.message;
+  return summary;
+}
+
+function humanSummary(s: RunSummary): string {
+  const ran = s.cells.filter((c) => c.status !== "skipped" && c.status !== "not-run").length;
+  const head = {
+    ok: `done: ${ran} cells in ${formatSeconds(s.duration_s * 1000)}`,
+    "cell-error": `failed: cell ${s.failed_cell} raised an error`,
+    timeout: `failed: cell ${s.failed_cell} timed out`,
+    interrupted: `interrupted at cell ${s.failed_cell}`,
+    "kernel-died": `the kernel died${s.failed_cell !== undefined ? ` in cell ${s.failed_cell}` : ""}`,
+  }[s.status];
+  const failed = s.cells.find((c) => c.index === s.failed_cell);
+  const why = failed?.error ? `\n  ${failed.error.ename}: ${failed.error.evalue}` : "";
+  return `${head}${why}\noutput written to ${s.output}`;
+}
+
+function round3(x: number): number {
+  return Math.round(x * 1000) / 1000;
+}
+
+export const run: Command = {
+  name: "run",
+  summary: "execute a notebook through a real Jupyter kernel",
+  help: `Usage: nbrewind-engine run NOTEBOOK [-o OUT] [-p NAME VALUE]... [options]
+
+Execute every code cell of NOTEBOOK in order through a Jupyter kernel and
+write the executed notebook (outputs, execution counts, per-cell timing in
+cell.metadata.execution) to OUT. Without --server-url an embedded Jupyter
+Server is started on 127.0.0.1 with a random token and shut down, with all
+its kernels, when the run ends, fails or is interrupted. The Python side runs
+in a pinned environment that is created on first use.
+
+A cell error stops the run (unless --allow-errors); Ctrl-C interrupts the
+kernel; in both cases the partial notebook is still written.
+
+${executionOptionsHelp}
+
+Examples:
+  nbrewind-engine run analysis.ipynb -o out.ipynb -p n_samples 1000 -p tag "v2"
+  nbrewind-engine run analysis.ipynb --server-url http://127.0.0.1:8888 --token $TOKEN --json`,
+  run: runCommand,
+};
