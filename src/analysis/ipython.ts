@@ -96,8 +96,8 @@ const OPAQUE_MAGICS: Record<string, string> = {
 export function preprocessIPython(source: string): Preprocessed {
   const lines = source.replace(/\r\n?/g, "\n").split("\n");
   const out: Preprocessed = { python: "", opaque: [], effects: [], binds: [], rewrittenLines: [] };
-  // Fast path: no escape character anywhere means plain Python.
-  if (!/[%!?/,;]/.test(source)) {
+  // Fast path: no line starts with an escape and none ends with `?` or holds `= %` / `= !`.
+  if (!/^\s*[%!?/,;]|\?\s*$|=\s*[%!]/m.test(source)) {
     out.python = lines.join("\n");
     return out;
   }

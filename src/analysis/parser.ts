@@ -41,6 +41,42 @@ interface Loaded {
 let loading: Promise<Loaded> | undefined;
 let loaded: Loaded | undefined;
 
+/** Parents whose children the analysis tells apart by field name. */
+const FIELDED_PARENTS = new Set([
+  "assignment",
+  "augmented_assignment",
+  "attribute",
+  "call",
+  "keyword_argument",
+  "subscript",
+  "for_statement",
+  "for_in_clause",
+  "function_definition",
+  "class_definition",
+  "decorated_definition",
+  "lambda",
+  "default_parameter",
+  "typed_default_parameter",
+  "typed_parameter",
+  "named_expression",
+  "with_statement",
+  "with_item",
+  "as_pattern",
+  "except_clause",
+  "except_group_clause",
+  "match_statement",
+  "case_clause",
+  "dict_pattern",
+  "import_statement",
+  "import_from_statement",
+  "future_import_statement",
+  "aliased_import",
+  "type_alias_statement",
+  "list_comprehension",
+  "set_comprehension",
+  "dictionary_comprehension",
+  "generator_expression",
+]);
 const NON_ASCII = /[^ -~\t\n\r]/;
 /**
  * Nodes that may carry a syntax error tree-sitter accepts and CPython rejects:
@@ -102,10 +138,14 @@ export function parseToTree(source: string): ParsedCell {
     while (more) {
       const typeId = cursor.nodeTypeId;
       let node: SyntaxNode | undefined;
-      let descend = true;
+      // Anonymous nodes are tokens: nothing below them.
+      let descend = false;
       if (named[typeId]) {
+        descend = true;
         const type = types[typeId]!;
-        const fieldId = cursor.currentFieldId;
+        const parent = stack[stack.length - 1]!;
+        // Every cursor call crosses into WebAssembly: ask for the field only where it is used.
+        const fieldId = FIELDED_PARENTS.has(parent.type) ? cursor.currentFieldId : 0;
         node = { type, field: fieldId ? (fields[fieldId] ?? null) : null, children: [], text: "" };
         if (type === "identifier") {
           const text = cursor.nodeText;
@@ -119,7 +159,7 @@ export function parseToTree(source: string): ParsedCell {
           node.line = at.row + 1;
           node.column = at.column + 1;
         }
-        stack[stack.length - 1]!.children.push(node);
+        parent.children.push(node);
       }
       if (descend && cursor.gotoFirstChild()) {
         pushed.push(node !== undefined);

@@ -1,0 +1,202 @@
+import { analyseCell, type CellFacts } from "./facts.js";
+
+/**
+ * The notebook's data-flow graph between code cells, in notebook order.
+ *
+ * A cell's inputs are the names it reads, mutates or deletes (mutating or
+ * deleting `x` needs the `x` some earlier cell left), plus, for every function
+ * or class it uses, the globals that function reads when called (resolved at
+ * the calling cell). Each input name resolves backwards through the earlier
+ * cells that produce it (bind, mutate or delete it, or are opaque) down to the
+ * nearest cell that binds it on every path: a conditional binder
+ * (`if c: x = 1`), a mutator or an opaque cell does not hide the ones before
+ * it. An opaque cell also depends on every cell before it, and may bind
+ * anything. Edges are kept direct: a producer that is reached through another
+ * edge (the `x` a mutator received) is not linked again, so the forward
+ * closure is the same with far fewer edges.
+ */
+
+export interface CellInput {
+  /** nbformat cell id: the identity of the cell across edits. */
+  id: string;
+  source: string;
+}
+
+export interface AnalysedCell {
+  id: string;
+  /** Position among the code cells given to buildGraph, from 0. */
+  index: number;
+  facts: CellFacts;
+  /** Names the cell needs from earlier cells, after expanding the functions it calls. */
+  inputs: Set<string>;
+  /** Names the cell leaves changed for later cells. */
+  outputs: Set<string>;
+  /** Inputs no earlier cell produces and the cell does not bind itself: builtins, or names that will fail. */
+  unresolved: Set<string>;
+}
+
+export interface Edge {
+  from: string;
+  to: string;
+  /** The names flowing along the edge, sorted; `*` when `to` is opaque and `from` produces nothing named. */
+  names: string[];
+}
+
+export class DependencyGraph {
+  readonly cells: AnalysedCell[];
+  readonly edges: Edge[];
+  private readonly byId = new Map<string, AnalysedCell>();
+  private readonly producers = new Map<string, Map<string, string[]>>();
+  private readonly forward = new Map<string, Set<string>>();
+
+  constructor(cells: { id: string; facts: CellFacts }[]) {
+    this.cells = [];
+    const edgeNames = new Map<string, Map<string, Set<string>>>();
+    const history = new Map<string, number[]>();
+    const opaqueAt: number[] = [];
+    const addEdge = (from: string, to: string, name: string) => {
+      let row = edgeNames.get(to);
+      if (!row) edgeNames.set(to, (row = new Map()));
+      let names = row.get(from);
+      if (!names) row.set(from, (names = new Set()));
+      names.add(name);
+    };
+    cells.forEach(({ id, facts }, index) => {
+      if (this.byId.has(id)) throw new Error(`duplicate cell id '${id}'`);
+      const cell: AnalysedCell = { id, index, facts, inputs: new Set(), outputs: new Set(), unresolved: new Set() };
+      const resolved = new Map<string, string[]>();
+      this.producers.set(id, resolved);
+      const pending = [...facts.reads, ...facts.mutates, ...facts.deletes];
+      const extraMutates = new Set<string>();
+      while (pending.length) {
+        const name = pending.pop()!;
+        if (cell.inputs.has(name)) continue;
+        cell.inputs.add(name);
+        const found = this.resolve(name, history, opaqueAt);
+        resolved.set(name, found.map((i) => this.cells[i]!.id));
+        if (found.length === 0 && !facts.binds.has(name)) cell.unresolved.add(name);
+        for (const i of found) {
+          const producer = this.cells[i]!;
+          addEdge(producer.id, id, name);
+          // Calling (or otherwise using) a function reaches the globals it uses.
+          const fn = producer.facts.functions.get(name);
+          if (fn) {
+            for (const r of fn.reads) pending.push(r);
+            for (const m of fn.mutates) {
+              pending.push(m);
+              extraMutates.add(m);
+            }
+          }
+        }
+      }
+      if (facts.opaque) {
+        // Everything before the previous opaque cell is reached through it.
+        const since = opaqueAt.length ? opaqueAt[opaqueAt.length - 1]! : 0;
+        for (const earlier of this.cells.slice(since)) {
+          if (earlier.outputs.size === 0) addEdge(earlier.id, id, "*");
+          for (const name of earlier.outputs) addEdge(earlier.id, id, name);
+        }
+      }
+      for (const set of [facts.binds, facts.mutates, facts.deletes, extraMutates]) for (const name of set) cell.outputs.add(name);
+      for (const name of cell.outputs) {
+        let list = history.get(name);
+        if (!list) history.set(name, (list = []));
+        list.push(index);
+      }
+      if (facts.opaque) opaqueAt.push(index);
+      this.cells.push(cell);
+      this.byId.set(id, cell);
+    });
+    this.edges = [];
+    for (const cell of this.cells) {
+      const row = edgeNames.get(cell.id);
+      if (!row) continue;
+      const froms = [...row.keys()].sort((a, b) => this.byId.get(a)!.index - this.byId.get(b)!.index);
+      for (const from of froms) {
+        this.edges.push({ from, to: cell.id, names: [...row.get(from)!].sort() });
+        link(this.forward, from, cell.id);
+      }
+    }
+  }
+
+  /**
+   * The earlier cells (latest first) a cell reading `name` must depend on
+   * directly. Walking back from the latest producer, the walk stops at a cell
+   * that binds `name` on every path, at one that itself needs `name` (a
+   * mutator, `x = x + 1`: it depends on the earlier producers, so they are
+   * reached through it) and at an opaque cell (it depends on everything
+   * before it). Only a cell that may or may not bind `name` without reading
+   * it (`if c: x = 1`, a loop target) lets the walk go further.
+   */
+  private resolve(name: string, history: Map<string, number[]>, opaqueAt: number[]): number[] {
+    const list = history.get(name) ?? [];
+    const lastOpaque = opaqueAt.length ? opaqueAt[opaqueAt.length - 1]! : -1;
+    const out: number[] = [];
+    for (let k = list.length - 1; k >= 0; k--) {
+      const i = list[k]!;
+      if (i < lastOpaque) break;
+      out.push(i);
+      const facts = this.cells[i]!;
+      if (facts.facts.definiteBinds.has(name) || facts.inputs.has(name) || facts.facts.opaque) return out;
+    }
+    if (lastOpaque >= 0 && !out.includes(lastOpaque)) out.push(lastOpaque);
+    return out;
+  }
+
+  cell(id: string): AnalysedCell | undefined {
+    return this.byId.get(id);
+  }
+
+  /** The latest earlier cell that produces `name` as cell `cellId` reads it. */
+  producerOf(cellId: string, name: string): string | undefined {
+    return this.producersOf(cellId, name)[0];
+  }
+
+  /**
+   * The earlier cells `cellId` depends on directly for `name`, latest first
+   * (earlier producers are reached through these; see `resolve`).
+   */
+  producersOf(cellId: string, name: string): string[] {
+    return this.producers.get(cellId)?.get(name) ?? [];
+  }
+
+  /** Edges into a cell. */
+  dependenciesOf(cellId: string): Edge[] {
+    return this.edges.filter((e) => e.to === cellId);
+  }
+
+  /**
+   * The changed cells and every cell downstream of them. With `previous` (the
+   * graph of the notebook before the edit), cells that depended on a changed
+   * cell there are included too: a cell that stopped binding `x` still
+   * invalidates the cells that used to read its `x`.
+   */
+  invalidated(changedIds: Iterable<string>, previous?: DependencyGraph): Set<string> {
+    const seeds = new Set(changedIds);
+    if (previous) for (const id of previous.invalidated(seeds)) seeds.add(id);
+    const out = new Set<string>();
+    const queue = [...seeds].filter((id) => this.byId.has(id));
+    for (const id of queue) out.add(id);
+    while (queue.length) {
+      const id = queue.pop()!;
+      for (const next of this.forward.get(id) ?? []) {
+        if (!out.has(next)) {
+          out.add(next);
+          queue.push(next);
+        }
+      }
+    }
+    return out;
+  }
+}
+
+function link(map: Map<string, Set<string>>, from: string, to: string): void {
+  let set = map.get(from);
+  if (!set) map.set(from, (set = new Set()));
+  set.add(to);
+}
+
+/** Analyse each cell and build the graph. `loadPythonParser()` must have resolved. */
+export function buildGraph(cells: CellInput[]): DependencyGraph {
+  return new DependencyGraph(cells.map((c) => ({ id: c.id, facts: analyseCell(c.source) })));
+}
