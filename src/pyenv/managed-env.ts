@@ -5,7 +5,7 @@ import { homedir } from "node:os";
 import { join } from "node:path";
 import { InfrastructureError } from "../common/errors.js";
 import { packageRoot } from "../common/package-root.js";
-import { withDirectoryLock } from "./directory-lock.js";
+import { withDirectoryLock } from "../common/directory-lock.js";
 
 /**
  * The kernel side runs in a Python environment we create and own, pinned by
