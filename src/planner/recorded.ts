@@ -1,0 +1,28 @@
+/**
+ * What the planner needs to know of an earlier run's cell. Structural on
+ * purpose: the bundle's CellRecord satisfies it, and the planner does not
+ * depend on how records are stored.
+ */
+export type RecordedWrite =
+  | { name: string; status: "stored" | "unchanged"; digest: string; size: number; type: string }
+  | { name: string; status: "unserialisable"; type: string; reason: string }
+  | { name: string; status: "deleted" };
+
+export interface RecordedRead {
+  name: string;
+  producer_cell_id: string;
+  producer_fingerprint: string;
+}
+
+export interface RecordedCell {
+  fingerprint: string;
+  cell_id: string;
+  source_hash: string;
+  status: "ok" | "error";
+  reads: RecordedRead[];
+  writes: RecordedWrite[];
+  outputs: unknown[];
+  execution_count: number | null;
+  duration_s: number;
+  recorded_at: string;
+}
