@@ -44,15 +44,15 @@ export class ProgressReporter implements ExecutionEvents {
     if (this.current) this.current.outputs = outputs;
   }
 
-  cellFinished(report: CellReport, ordinal: number, total: number): void {
-    const title = this.current?.title ?? "";
+  cellFinished(report: CellReport, ordinal: number, total: number, cell: ExecutableCell): void {
+    const title = this.current?.title ?? firstLine(sourceText(cell));
     this.current = undefined;
     if (!this.enabled) return;
     this.clearLive();
-    const mark = report.status === "ok" ? "ok" : report.status;
+    const mark = report.status === "ok" ? "ran" : report.status;
     const outputs = report.outputs === 1 ? "1 output" : `${report.outputs} outputs`;
     const error = report.error ? `  ${report.error.ename}: ${truncate(report.error.evalue, 80)}` : "";
-    this.out.write(`[${ordinal}/${total}] ${mark.padEnd(5)} ${formatSeconds(report.durationMs).padStart(7)}  ${outputs.padEnd(10)} ${title}${error}\n`);
+    this.out.write(`[${ordinal}/${total}] ${mark.padEnd(6)} ${formatSeconds(report.durationMs).padStart(7)}  ${outputs.padEnd(10)} ${title}${error}\n`);
   }
 
   stop(): void {

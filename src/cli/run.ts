@@ -3,7 +3,7 @@ import { ExitCode, InputError, NbrewindError } from "../common/errors.js";
 import { packageVersion } from "../common/package-root.js";
 import { JupyterRuntime } from "../jupyter/jupyter-runtime.js";
 import { KernelDiedError } from "../jupyter/kernel-session.js";
-import { executeNotebook, type NotebookRun } from "../jupyter/notebook-executor.js";
+import { executeNotebook, type CellHooks, type NotebookRun } from "../jupyter/notebook-executor.js";
 import { collectParameters, injectParameters } from "../notebook/parameters.js";
 import { readNotebook } from "../notebook/read.js";
 import type { Notebook } from "../notebook/types.js";
@@ -87,7 +87,13 @@ export function defaultOutputPath(input: string): string {
 }
 
 /** Read the notebook, inject parameters: everything about the input that can be wrong fails here, before a server starts. */
-export async function prepareNotebook(command: string, args: ParsedArgs): Promise<{ path: string; notebook: Notebook; parameters: Record<string, unknown> }> {
+export interface Prepared {
+  path: string;
+  notebook: Notebook;
+  parameters: Record<string, unknown>;
+}
+
+export async function prepareNotebook(command: string, args: ParsedArgs): Promise<Prepared> {
   if (args.positionals.length !== 1) {
     throw new InputError(`${command}: expected one NOTEBOOK argument, got ${args.positionals.length} (see 'nbrewind-engine ${command} --help')`);
   }
@@ -102,10 +108,26 @@ export async function prepareNotebook(command: string, args: ParsedArgs): Promis
   return { path, notebook: injected.notebook, parameters };
 }
 
+/**
+ * What audit and repeat add to a plain run: hooks into the cell loop once the
+ * kernel is up, a last word whatever happened, and lines for the summary.
+ */
+export interface RunExtension {
+  attach(runtime: JupyterRuntime, log: (line: string) => void): Promise<CellHooks>;
+  /** Called after the notebook is written and before the kernel is shut down, also after a failure. */
+  finish(result: NotebookRun | undefined, failure: unknown): Promise<void>;
+  summary?(): { fields: Record<string, unknown>; lines: string[] };
+}
+
 export async function runCommand(argv: string[], io: CommandIO): Promise<number> {
   const args = parseArgs("run", argv, executionOptions);
-  const cellTimeout = numberOption("run", args, "cell-timeout");
-  const { path, notebook, parameters } = await prepareNotebook("run", args);
+  return executeNotebookCommand("run", args, io);
+}
+
+/** The shared body of run, audit and repeat: kernel up, cells through, notebook written, everything shut down. */
+export async function executeNotebookCommand(command: string, args: ParsedArgs, io: CommandIO, extension?: RunExtension, prepared?: Prepared): Promise<number> {
+  const cellTimeout = numberOption(command, args, "cell-timeout");
+  const { path, notebook, parameters } = prepared ?? (await prepareNotebook(command, args));
   const output = resolve(args.values.get("output") ?? defaultOutputPath(path));
   const json = args.flags.has("json");
   const progress = new ProgressReporter(io.stderr, !args.flags.has("quiet"));
@@ -115,6 +137,7 @@ export async function runCommand(argv: string[], io: CommandIO): Promise<number>
   let runtime: JupyterRuntime | undefined;
   let result: NotebookRun | undefined;
   let failure: unknown;
+  let attached = false;
   try {
     const serverUrl = args.values.get("server-url");
     const python = serverUrl ? "" : (await ensureManagedEnv(log)).python;
@@ -128,37 +151,48 @@ export async function runCommand(argv: string[], io: CommandIO): Promise<number>
       notebookKernel: notebook.metadata.kernelspec?.name,
       log,
     });
+    const hooks = extension ? await extension.attach(runtime, log) : undefined;
+    attached = true;
     log(`running ${basename(path)} on kernel '${runtime.kernelName}'`);
     result = await executeNotebook(notebook, runtime.session, {
       cellTimeoutMs: cellTimeout ? cellTimeout * 1000 : undefined,
       allowErrors: args.flags.has("allow-errors"),
       signal: io.signal,
       events: progress,
+      hooks,
     });
   } catch (err) {
     failure = err;
   } finally {
     progress.stop();
-    // Whatever happened, the notebook on disk says what ran.
-    if (result || failure instanceof KernelDiedError) {
-      notebook.metadata.nbrewind = { ...(notebook.metadata.nbrewind as object | undefined), run: runMetadata(result, runtime?.kernelName, started) };
-      await writeNotebook(output, notebook);
+    try {
+      // Whatever happened, the notebook on disk says what ran.
+      if (result || failure instanceof KernelDiedError) {
+        notebook.metadata.nbrewind = { ...(notebook.metadata.nbrewind as object | undefined), run: runMetadata(result, runtime?.kernelName, started) };
+        await writeNotebook(output, notebook);
+      }
+      if (extension && attached) await extension.finish(result, failure);
+    } finally {
+      const serverLog = runtime?.serverLog() ?? [];
+      await runtime?.close();
+      if (result?.status === "kernel-died") failure = new KernelDiedError("the kernel died while executing a cell", serverLog.slice(-15));
     }
-    const serverLog = runtime?.serverLog() ?? [];
-    await runtime?.close();
-    if (result?.status === "kernel-died") failure = new KernelDiedError("the kernel died while executing a cell", serverLog.slice(-15));
   }
 
   if (failure instanceof InterruptedBeforeStart) return ExitCode.interrupted;
   if (failure && !(failure instanceof NbrewindError)) throw failure;
   const exitCode = failure ? (failure as NbrewindError).exitCode : exitCodeFor(result!, args.flags.has("allow-errors"));
-  const summary = buildSummary("run", path, output, result, runtime?.kernelName, args.values.get("server-url"), parameters, exitCode, started, failure);
+  const summary = buildSummary(command, path, output, result, runtime?.kernelName, args.values.get("server-url"), parameters, exitCode, started, failure);
+  const extra = extension?.summary?.();
   if (json) {
-    io.stdout.write(JSON.stringify(summary, null, 2) + "\n");
-    if (failure) io.stderr.write(`nbrewind-engine run: ${(failure as Error).message}\n`);
+    io.stdout.write(JSON.stringify({ ...summary, ...extra?.fields }, null, 2) + "\n");
+    if (failure) io.stderr.write(`nbrewind-engine ${command}: ${(failure as Error).message}\n`);
     return exitCode;
   }
-  if (result && (!args.flags.has("quiet") || exitCode !== ExitCode.ok)) io.stderr.write(humanSummary(summary) + "\n");
+  if (result && (!args.flags.has("quiet") || exitCode !== ExitCode.ok)) {
+    io.stderr.write(humanSummary(summary) + "\n");
+    for (const line of extra?.lines ?? []) io.stderr.write(line + "\n");
+  }
   if (failure) throw failure;
   return exitCode;
 }
@@ -230,9 +264,9 @@ export function buildSummary(
 }
 
 function humanSummary(s: RunSummary): string {
-  const ran = s.cells.filter((c) => c.status !== "skipped" && c.status !== "not-run").length;
+  const ran = s.cells.filter((c) => c.status !== "skipped" && c.status !== "not-run" && c.status !== "reused").length;
   const head = {
-    ok: `done: ${ran} cells in ${formatSeconds(s.duration_s * 1000)}`,
+    ok: `done: ran ${ran} cells in ${formatSeconds(s.duration_s * 1000)}`,
     "cell-error": `failed: cell ${s.failed_cell} raised an error`,
     timeout: `failed: cell ${s.failed_cell} timed out`,
     interrupted: `interrupted at cell ${s.failed_cell}`,

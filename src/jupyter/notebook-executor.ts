@@ -24,7 +24,7 @@ export type RunStatus = "ok" | "cell-error" | "timeout" | "interrupted" | "kerne
 export interface CellReport {
   index: number;
   id: string | undefined;
-  status: CellStatus | "skipped" | "not-run";
+  status: CellStatus | "skipped" | "not-run" | "reused";
   durationMs: number;
   executionCount: number | null;
   outputs: number;
@@ -42,10 +42,22 @@ export interface NotebookRun {
 export interface ExecutionEvents {
   cellStarted?(cell: ExecutableCell, index: number, ordinal: number, total: number): void;
   cellOutput?(index: number, outputs: number): void;
-  cellFinished?(report: CellReport, ordinal: number, total: number): void;
+  cellFinished?(report: CellReport, ordinal: number, total: number, cell: ExecutableCell): void;
+}
+
+/**
+ * How audit and repeat take part in the run without a loop of their own:
+ * before a code cell they may fill it from a record instead of running it
+ * (after restoring what it needs), and after it ran they checkpoint it.
+ */
+export interface CellHooks {
+  /** "run" to execute the cell; "reused" when the hook filled its outputs itself. */
+  beforeCell?(cell: ExecutableCell, index: number): Promise<"run" | "reused">;
+  afterCell?(cell: ExecutableCell, index: number, run: CellRun): Promise<void>;
 }
 
 export interface ExecuteNotebookOptions {
+  hooks?: CellHooks;
   cellTimeoutMs?: number;
   /** Keep going after a cell raises (the error is recorded in its outputs). */
   allowErrors?: boolean;
@@ -86,6 +98,12 @@ export async function executeNotebook(nb: ExecutableNotebook, session: KernelSes
       reports.push({ index, id: cell.id, status: "skipped", durationMs: 0, executionCount: null, outputs: 0 });
       continue;
     }
+    if ((await options.hooks?.beforeCell?.(cell, index)) === "reused") {
+      const report: CellReport = { index, id: cell.id, status: "reused", durationMs: 0, executionCount: cell.execution_count ?? null, outputs: cell.outputs?.length ?? 0 };
+      reports.push(report);
+      options.events?.cellFinished?.(report, ordinal + 1, codeCells.length, cell);
+      continue;
+    }
     options.events?.cellStarted?.(cell, index, ordinal + 1, codeCells.length);
     const run = await executeCell(session, code, {
       registry,
@@ -94,6 +112,7 @@ export async function executeNotebook(nb: ExecutableNotebook, session: KernelSes
       onOutput: (n) => options.events?.cellOutput?.(index, n),
     });
     recordRun(cell, run);
+    await options.hooks?.afterCell?.(cell, index, run);
     const report: CellReport = {
       index,
       id: cell.id,
@@ -104,7 +123,7 @@ export async function executeNotebook(nb: ExecutableNotebook, session: KernelSes
     };
     if (run.error) report.error = run.error;
     reports.push(report);
-    options.events?.cellFinished?.(report, ordinal + 1, codeCells.length);
+    options.events?.cellFinished?.(report, ordinal + 1, codeCells.length, cell);
     if (run.status !== "ok" && failedCell === undefined) {
       failedCell = index;
       status = run.status === "error" ? "cell-error" : run.status;
