@@ -1,0 +1,122 @@
+/**
+ * The files of a bundle, as types. Each has a JSON Schema in schemas/ that
+ * is checked on every read (schemas.ts); keep the two in step.
+ */
+
+/** Layout version of the bundle folder. A reader refuses a newer one. */
+export const BUNDLE_FORMAT_VERSION = 1;
+/**
+ * Version of how fingerprints and keys are computed. Must equal the
+ * planner's HASHING_SCHEME (src/planner/fingerprint.ts); duplicated because
+ * the bundle does not depend on the planner.
+ */
+export const HASHING_SCHEME = 1;
+
+export const BUNDLE_FORMAT = "nbrewind-bundle";
+
+export type RunCommand = "audit" | "repeat";
+export type RunStatus = "running" | "ok" | "cell-error" | "timeout" | "interrupted" | "kernel-died";
+
+export interface RunEntry {
+  /** Safe as a file name: logs/<run_id>.jsonl. */
+  run_id: string;
+  command: RunCommand;
+  started_at: string;
+  finished_at: string | null;
+  status: RunStatus;
+  kernel: string;
+  parameters: Record<string, unknown>;
+  cells: { reused: number; restored: number; run: number };
+  /** sha256 of environment.json as this run wrote it. */
+  environment_digest?: string;
+}
+
+export interface BundleManifest {
+  format: typeof BUNDLE_FORMAT;
+  format_version: typeof BUNDLE_FORMAT_VERSION;
+  hashing_scheme: number;
+  created_at: string;
+  updated_at: string;
+  /** Basename of the notebook the bundle belongs to: no absolute paths anywhere in a bundle. */
+  source_notebook: string;
+  notebook: "notebook.ipynb";
+  /** Fingerprints of the latest run's code cells, in notebook order. */
+  cells: string[];
+  /** Appended per audit / repeat. */
+  runs: RunEntry[];
+}
+
+export type WriteEntry =
+  | { name: string; status: "stored"; digest: string; size: number; type: string }
+  | { name: string; status: "unchanged"; digest: string; size: number; type: string }
+  | { name: string; status: "unserialisable"; type: string; reason: string }
+  | { name: string; status: "deleted" };
+
+export interface ReadEntry {
+  name: string;
+  producer_cell_id: string;
+  producer_fingerprint: string;
+}
+
+export interface CellRecord {
+  format_version: typeof BUNDLE_FORMAT_VERSION;
+  /** sha256 hex; also the file name, cells/<fingerprint>.json. */
+  fingerprint: string;
+  cell_id: string;
+  /** Index in notebook.cells at record time. */
+  index: number;
+  /** sha256 of the normalised source. */
+  source_hash: string;
+  status: "ok" | "error";
+  reads: ReadEntry[];
+  writes: WriteEntry[];
+  opaque: boolean;
+  /** nbformat outputs as written in the notebook. */
+  outputs: unknown[];
+  execution_count: number | null;
+  duration_s: number;
+  checkpoint_s: number;
+  checkpoint_bytes: number;
+  recorded_at: string;
+  run_id: string;
+}
+
+export interface RunLogEvent {
+  time: string;
+  run_id: string;
+  event: string;
+  cell_id?: string;
+  [key: string]: unknown;
+}
+
+export interface EnvironmentRecord {
+  captured_at: string;
+  python: { version: string; implementation: string; [key: string]: string };
+  platform: { system: string; release: string; machine: string; [key: string]: string };
+  hostname: string;
+  /** Kernelspec name. */
+  kernel: string;
+  /** Distribution name -> version. */
+  packages: Record<string, string>;
+  /** dask / parsl / ray -> version, null when not installed. */
+  engines: Record<string, string | null>;
+  nbrewind_version: string;
+}
+
+/** One thing wrong with a bundle: `file` relative to the bundle, `path` a JSON path inside it. */
+export interface BundleProblem {
+  file: string;
+  path?: string;
+  message: string;
+}
+
+export function formatProblem(p: BundleProblem): string {
+  return p.path ? `${p.file}: ${p.path}: ${p.message}` : `${p.file}: ${p.message}`;
+}
+
+/** The digests a record's values are stored under. */
+export function recordDigests(rec: CellRecord): string[] {
+  const out: string[] = [];
+  for (const w of rec.writes) if (w.status === "stored" || w.status === "unchanged") out.push(w.digest);
+  return out;
+}

@@ -1,0 +1,132 @@
+/**
+ * Checking a whole bundle: every file against its schema and every blob a
+ * record refers to against its digest. Collects problems instead of stopping
+ * at the first, so one pass tells the user everything that is wrong.
+ */
+import { readdir, readFile, stat } from "node:fs/promises";
+import { join, relative } from "node:path";
+import { NbrewindError } from "../common/errors.js";
+import { readNotebook } from "../notebook/read.js";
+import type { BlobStore } from "../store/blob-store.js";
+import { verifyBlobs, type VerifyProgress } from "../store/verify.js";
+import { checkAllRecords, listRecordFiles } from "./cell-records.js";
+import { headerProblem } from "./manifest.js";
+import { BLOBS_DIR, CELLS_DIR, ENVIRONMENT_FILE, LOGS_DIR, MANIFEST_FILE, NOTEBOOK_FILE } from "./paths.js";
+import type { BundleManifest, BundleProblem } from "./records.js";
+import { parseLog } from "./run-logs.js";
+import { schemaProblems, type BundleSchema } from "./schemas.js";
+
+export interface BundleVerifyOptions {
+  /** Progress of blob hashing, the long part. */
+  onProgress?: (progress: VerifyProgress) => void;
+  /** Passed to the store's verifyBlobs. */
+  threads?: number;
+  inlineBelowBytes?: number;
+}
+
+export async function verifyBundle(dir: string, store: BlobStore, options: BundleVerifyOptions = {}): Promise<BundleProblem[]> {
+  const problems: BundleProblem[] = [];
+
+  const manifest = await checkJsonFile(dir, MANIFEST_FILE, "bundle-manifest", problems, { required: true, header: true });
+  if (manifest !== undefined) await checkNotebook(dir, manifest as BundleManifest, problems);
+  await checkJsonFile(dir, ENVIRONMENT_FILE, "environment", problems, { required: false, header: false });
+  await checkLogs(dir, problems);
+
+  // Records, and which record refers to each blob (for messages).
+  const referrers = new Map<string, string>();
+  for (const check of await checkAllRecords(dir)) {
+    problems.push(...check.problems);
+    for (const [k, w] of (check.record?.writes ?? []).entries()) {
+      if ((w.status === "stored" || w.status === "unchanged") && !referrers.has(w.digest)) {
+        referrers.set(w.digest, `${check.file} writes[${k}] (\`${w.name}\`)`);
+      }
+    }
+  }
+  for (const other of (await listRecordFiles(dir)).others) problems.push({ file: `${CELLS_DIR}/${other}`, message: "is not a record (records are cells/<fingerprint>.json)" });
+
+  const rel = (path: string) => relative(dir, path).split("\\").join("/");
+  const checks = await verifyBlobs(store, referrers.keys(), {
+    ...(options.onProgress ? { onProgress: options.onProgress } : {}),
+    ...(options.threads !== undefined ? { threads: options.threads } : {}),
+    ...(options.inlineBelowBytes !== undefined ? { inlineBelowBytes: options.inlineBelowBytes } : {}),
+  });
+  for (const c of checks) {
+    const by = `referenced by ${referrers.get(c.digest)}`;
+    if (c.status === "missing") problems.push({ file: rel(c.path), message: `blob ${c.digest} is missing (${by})` });
+    else if (c.status === "corrupt") problems.push({ file: rel(c.path), message: `blob ${c.digest} is corrupt: its content hashes to ${c.actual} (${by})` });
+    else if (c.status === "unreadable") problems.push({ file: rel(c.path), message: `blob ${c.digest} cannot be read: ${c.message} (${by})` });
+  }
+  for (const stray of (await store.scan()).strays) problems.push({ file: `${BLOBS_DIR}/${stray}`, message: "is not a blob (blobs are sha256/<2 hex>/<62 hex>)" });
+  return problems;
+}
+
+async function checkJsonFile(
+  dir: string,
+  file: string,
+  schema: BundleSchema,
+  problems: BundleProblem[],
+  how: { required: boolean; header: boolean },
+): Promise<unknown> {
+  let text: string;
+  try {
+    text = await readFile(join(dir, file), "utf8");
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === "ENOENT") {
+      if (how.required) problems.push({ file, message: "is missing" });
+    } else problems.push({ file, message: `cannot be read: ${(err as Error).message}` });
+    return undefined;
+  }
+  let raw: unknown;
+  try {
+    raw = JSON.parse(text);
+  } catch (err) {
+    problems.push({ file, message: `not valid JSON (${(err as Error).message})` });
+    return undefined;
+  }
+  const header = how.header ? headerProblem(raw) : undefined;
+  if (header) {
+    problems.push({ file, message: header });
+    return undefined;
+  }
+  const found = schemaProblems(schema, raw);
+  for (const p of found) problems.push({ file, path: p.path, message: p.message });
+  return found.length === 0 ? raw : undefined;
+}
+
+/** The notebook is written at the end of a run, so only a bundle with a finished run must have one. */
+async function checkNotebook(dir: string, manifest: BundleManifest, problems: BundleProblem[]): Promise<void> {
+  const exists = await stat(join(dir, NOTEBOOK_FILE)).then(
+    () => true,
+    () => false,
+  );
+  if (!exists) {
+    if (manifest.runs.some((r) => r.status !== "running")) problems.push({ file: NOTEBOOK_FILE, message: "is missing, though a run finished" });
+    return;
+  }
+  try {
+    await readNotebook(join(dir, NOTEBOOK_FILE));
+  } catch (err) {
+    if (!(err instanceof NbrewindError)) throw err;
+    const lines = err.details.length > 0 ? err.details : [err.message];
+    for (const line of lines) problems.push({ file: NOTEBOOK_FILE, message: line });
+  }
+}
+
+async function checkLogs(dir: string, problems: BundleProblem[]): Promise<void> {
+  let names: string[];
+  try {
+    names = await readdir(join(dir, LOGS_DIR));
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === "ENOENT") return;
+    throw err;
+  }
+  for (const name of names.sort()) {
+    const file = `${LOGS_DIR}/${name}`;
+    if (!name.endsWith(".jsonl")) {
+      problems.push({ file, message: "is not a run log (logs are logs/<run_id>.jsonl)" });
+      continue;
+    }
+    const text = await readFile(join(dir, file), "utf8");
+    problems.push(...parseLog(text, file, name.slice(0, -".jsonl".length)).problems);
+  }
+}
