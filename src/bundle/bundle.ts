@@ -65,6 +65,7 @@ export class Bundle {
     const onWait = options.onWait ?? (() => {});
     const kind = await folderKind(dir);
     if (kind === "bundle") return Bundle.open(dir, options);
+    if (kind === "file") throw new InputError(`${dir} is a file, not a bundle folder; choose another path with --bundle`);
     if (kind === "other") throw new InputError(`${dir} exists and is not an nbrewind bundle (no ${MANIFEST_FILE}); choose another folder with --bundle`);
     await mkdir(dir, { recursive: true });
     const key = await realpath(dir);

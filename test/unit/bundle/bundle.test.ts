@@ -293,3 +293,18 @@ describe("gc", () => {
     expect((await b.blobs.list()).length).toBe(1);
   });
 });
+
+describe("two processes sharing a bundle", () => {
+  test("their manifest updates interleave without loss", async () => {
+    const { execFile } = await import("node:child_process");
+    const { promisify } = await import("node:util");
+    const { fileURLToPath } = await import("node:url");
+    const b = await fresh();
+    const script = fileURLToPath(new URL("./manifest-writer.ts", import.meta.url));
+    const child = (prefix: string) => promisify(execFile)(process.execPath, ["--import", "tsx", script, b.dir, prefix, "4"]);
+    await Promise.all([child("p"), child("q"), b.beginRun(runEntry("main")).then(() => b.finishRun("main", { status: "ok" }))]);
+    const m = (await Bundle.open(b.dir)).manifest;
+    expect(m.runs.map((r) => r.run_id).sort()).toEqual(["main", "p0", "p1", "p2", "p3", "q0", "q1", "q2", "q3"]);
+    expect(m.runs.every((r) => r.status === "ok")).toBe(true);
+  }, 60_000);
+});
