@@ -1,0 +1,103 @@
+"""One comm, one handler: every request gets exactly one ``<type>_reply``."""
+
+from __future__ import annotations
+
+import os
+import platform
+import traceback
+from collections.abc import Callable
+from typing import Any
+
+from . import __version__
+from .blob_store import BlobError, BlobStore
+from .checkpoint import Checkpointer
+from .environment import describe_environment
+from .namespace_watch import Namespace
+from .protocol import HASHING_SCHEME, PROTOCOL_VERSION, RequestError
+
+Reply = dict[str, Any]
+
+
+class Session:
+    """The state of one TypeScript client: set up by ``hello``."""
+
+    def __init__(self, namespace: Namespace) -> None:
+        self.namespace = namespace
+        self.checkpointer: Checkpointer | None = None
+
+    def handle(self, request: dict[str, Any]) -> Reply:
+        kind = request.get("type")
+        handlers: dict[str, Callable[[dict[str, Any]], Reply]] = {
+            "hello": self._hello,
+            "pre_cell": self._pre_cell,
+            "post_cell": self._post_cell,
+            "restore": self._restore,
+            "environment": self._environment,
+        }
+        handler = handlers.get(kind) if isinstance(kind, str) else None
+        reply_type = f"{kind}_reply" if isinstance(kind, str) else "error_reply"
+        base: Reply = {"type": reply_type, "request_id": request.get("request_id", "")}
+        try:
+            if handler is None:
+                raise RequestError(f"unknown request type {kind!r}")
+            return {**base, "ok": True, **handler(request)}
+        except BlobError as err:
+            # The bundle's bytes are bad (input), not the machinery: the client says so with its exit code.
+            return {**base, "ok": False, "error": {"message": str(err), "kind": "bad_blob"}}
+        except RequestError as err:
+            return {**base, "ok": False, "error": {"message": str(err)}}
+        except BaseException as err:  # noqa: BLE001 - an interrupt or a bug must still be answered
+            message = f"{type(err).__name__}: {err}" if str(err) else type(err).__name__
+            return {**base, "ok": False, "error": {"message": message, "traceback": traceback.format_exc()}}
+
+    def _checkpointer(self) -> Checkpointer:
+        if self.checkpointer is None:
+            raise RequestError("the shim has not been greeted: send hello first")
+        return self.checkpointer
+
+    def _hello(self, req: dict[str, Any]) -> Reply:
+        if req.get("protocol_version") != PROTOCOL_VERSION:
+            raise RequestError(
+                f"protocol version mismatch: the client speaks {req.get('protocol_version')!r}, "
+                f"this nbrewind shim ({__version__}) speaks {PROTOCOL_VERSION}; use the shim shipped with the client"
+            )
+        if req.get("hashing_scheme") != HASHING_SCHEME:
+            raise RequestError(
+                f"hashing scheme mismatch: the client uses {req.get('hashing_scheme')!r}, this shim computes {HASHING_SCHEME}"
+            )
+        blobs_dir = req.get("blobs_dir")
+        if not isinstance(blobs_dir, str):
+            raise RequestError("hello needs blobs_dir, an absolute path")
+        store = BlobStore(blobs_dir)
+        previous = self.checkpointer
+        self.checkpointer = Checkpointer(self.namespace, store)
+        if previous is not None and previous.store.root == blobs_dir:
+            # A client that re-attaches to the same store keeps the baseline for "unchanged".
+            self.checkpointer.known = previous.known
+        return {"shim_version": __version__, "protocol_version": PROTOCOL_VERSION, "python": platform.python_version(), "pid": os.getpid()}
+
+    def _pre_cell(self, req: dict[str, Any]) -> Reply:
+        self._checkpointer().pre_cell(_string(req, "cell_id"))
+        return {}
+
+    def _post_cell(self, req: dict[str, Any]) -> Reply:
+        candidates = req.get("candidates", [])
+        if not isinstance(candidates, list) or not all(isinstance(c, str) for c in candidates):
+            raise RequestError("post_cell: candidates must be a list of names")
+        return self._checkpointer().post_cell(_string(req, "cell_id"), candidates, bool(req.get("opaque", False)))
+
+    def _restore(self, req: dict[str, Any]) -> Reply:
+        values = req.get("values")
+        if not isinstance(values, dict) or not all(isinstance(k, str) and isinstance(v, str) for k, v in values.items()):
+            raise RequestError("restore: values must map names to digests")
+        return self._checkpointer().restore(values)
+
+    def _environment(self, _req: dict[str, Any]) -> Reply:
+        return describe_environment()
+
+
+def _string(req: dict[str, Any], key: str) -> str:
+    value = req.get(key)
+    if not isinstance(value, str):
+        raise RequestError(f"{req.get('type')}: {key} must be a string")
+    return value

@@ -1,0 +1,55 @@
+"""Entry point loaded into a running ipykernel: ``nbrewind.kernel_shim.load()``.
+
+The TypeScript driver runs, silently, code that puts ``engines/python`` on
+``sys.path`` and calls ``load()``; the shim then answers on a comm with target
+``"nbrewind"`` that the driver opens. Comm messages are handled on the shell
+channel in order with execute requests, so a request sent after a cell is
+answered after that cell finished.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from .comm_handler import Session
+from .namespace_watch import Namespace
+from .protocol import COMM_TARGET
+
+_session: Session | None = None
+
+
+def _comm_manager(shell: Any) -> Any:
+    # ipykernel keeps its CommManager on the kernel; comm.get_comm_manager() is the
+    # same object under ipykernel >= 6.22 (it patches comm), the fallback elsewhere.
+    kernel = getattr(shell, "kernel", None)
+    manager = getattr(kernel, "comm_manager", None)
+    if manager is None:
+        from comm import get_comm_manager
+
+        manager = get_comm_manager()
+    return manager
+
+
+def _on_open(comm: Any, _open_msg: dict[str, Any]) -> None:
+    assert _session is not None
+
+    def on_msg(msg: dict[str, Any]) -> None:
+        data = msg.get("content", {}).get("data", {})
+        request = data if isinstance(data, dict) else {}
+        comm.send(_session.handle(request))
+
+    comm.on_msg(on_msg)
+
+
+def load() -> None:
+    """Register the comm target on the running kernel. Idempotent: a second call changes nothing."""
+    global _session
+    if _session is not None:
+        return
+    from IPython import get_ipython
+
+    shell = get_ipython()
+    if shell is None or getattr(shell, "kernel", None) is None:
+        raise RuntimeError("nbrewind.kernel_shim.load() must run inside an IPython kernel")
+    _session = Session(Namespace(shell.user_ns, getattr(shell, "user_ns_hidden", None)))
+    _comm_manager(shell).register_target(COMM_TARGET, _on_open)

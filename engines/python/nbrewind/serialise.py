@@ -1,0 +1,82 @@
+"""Blob format 1: a value as cloudpickle (protocol 5) with out-of-band buffers.
+
+    b"NBRWBLOB1\\n"
+    <u64 LE header length H> <H bytes UTF-8 JSON header>
+    <pickle bytes> <buffer 0> <buffer 1> ...
+
+The header is ``{"format":"cloudpickle-p5","pickle_len":N,"buffers":[len,...],"type":"mod.Qual"}``.
+Large arrays travel as PickleBuffers: their memory is hashed and written as is,
+never copied into one big bytes object, and on load they become views into the
+one buffer the file was read into.
+"""
+
+from __future__ import annotations
+
+import json
+import pickle
+import struct
+from dataclasses import dataclass
+from typing import Any
+
+import cloudpickle
+
+MAGIC = b"NBRWBLOB1\n"
+FORMAT = "cloudpickle-p5"
+_LEN = struct.Struct("<Q")
+
+
+def type_name(value: Any) -> str:
+    t = type(value)
+    return f"{t.__module__}.{t.__qualname__}"
+
+
+@dataclass
+class Serialised:
+    """A value's blob as a list of views; their concatenation is the file."""
+
+    pieces: list[memoryview]
+    type: str
+
+    @property
+    def size(self) -> int:
+        return sum(len(p) for p in self.pieces)
+
+
+def serialise(value: Any) -> Serialised:
+    """Pickle ``value``; raises whatever pickling raises (the caller calls that unserialisable)."""
+    buffers: list[pickle.PickleBuffer] = []
+    payload = cloudpickle.dumps(value, protocol=5, buffer_callback=buffers.append)
+    # raw() is a flat byte view of the exporter's memory (C- or Fortran-contiguous):
+    # no copy. Keep the PickleBuffers' views only; the value keeps the memory alive.
+    raws = [memoryview(b.raw()) for b in buffers]
+    kind = type_name(value)
+    header = json.dumps(
+        {"format": FORMAT, "pickle_len": len(payload), "buffers": [len(r) for r in raws], "type": kind},
+        separators=(",", ":"),
+    ).encode("utf-8")
+    pieces = [memoryview(MAGIC + _LEN.pack(len(header)) + header), memoryview(payload), *raws]
+    return Serialised(pieces=pieces, type=kind)
+
+
+def deserialise(data: bytearray, where: str) -> Any:
+    """Load a value from a whole blob file's bytes; ``where`` names it in errors."""
+    view = memoryview(data)
+    if bytes(view[: len(MAGIC)]) != MAGIC:
+        raise ValueError(f"{where}: not an nbrewind blob (bad magic)")
+    (header_len,) = _LEN.unpack_from(view, len(MAGIC))
+    start = len(MAGIC) + _LEN.size
+    header = json.loads(bytes(view[start : start + header_len]).decode("utf-8"))
+    if header.get("format") != FORMAT:
+        raise ValueError(f"{where}: unknown blob format {header.get('format')!r}")
+    offset = start + header_len
+    pickle_len = int(header["pickle_len"])
+    payload = view[offset : offset + pickle_len]
+    offset += pickle_len
+    buffers: list[memoryview] = []
+    for length in header["buffers"]:
+        buffers.append(view[offset : offset + int(length)])
+        offset += int(length)
+    if offset != len(view):
+        raise ValueError(f"{where}: blob length {len(view)} does not match its header ({offset})")
+    # cloudpickle's output is plain pickle that refers to cloudpickle's helpers.
+    return pickle.loads(payload, buffers=buffers)

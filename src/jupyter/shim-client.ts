@@ -1,0 +1,247 @@
+import { randomUUID } from "node:crypto";
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
+import type { Kernel, KernelMessage } from "@jupyterlab/services";
+import { Ajv, type ValidateFunction } from "ajv";
+import { InfrastructureError, InputError } from "../common/errors.js";
+import { packageRoot } from "../common/package-root.js";
+import type { KernelSession } from "./kernel-session.js";
+import {
+  COMM_TARGET,
+  HASHING_SCHEME,
+  PROTOCOL_VERSION,
+  type EnvironmentReply,
+  type HelloReply,
+  type PostCellReply,
+  type ReplyPayloads,
+  type RequestType,
+  type RestoreReply,
+  type ShimFailure,
+  type ShimRequest,
+} from "./shim-protocol.js";
+
+export type { EnvironmentReply, HelloReply, PostCellReply, RestoreReply, WriteEntry } from "./shim-protocol.js";
+
+/** The shim could not do what was asked (its message is shown as is); exit code 3. */
+export class ShimError extends InfrastructureError {
+  constructor(
+    message: string,
+    readonly requestType: string,
+    /** The Python traceback, for failures the shim did not expect. */
+    readonly traceback?: string,
+  ) {
+    super(message, traceback ? traceback.trimEnd().split("\n").slice(-6) : []);
+  }
+}
+
+/** A blob to restore is missing or corrupt: the bundle is bad input, not the machinery; exit code 2. */
+export class ShimBlobError extends InputError {
+  constructor(
+    message: string,
+    readonly requestType: string,
+  ) {
+    super(message);
+  }
+}
+
+export interface ShimClientOptions {
+  /** Absolute path of the store's blob root: the shim writes `sha256/` and `tmp/` under it. */
+  blobsDir: string;
+  /**
+   * Timeout of every request, when set. By default 2 min for hello, pre_cell
+   * and environment, 10 min for post_cell and restore (serialising large
+   * values takes time). A request queues behind a running cell on the kernel's
+   * shell channel, so send it after the cell's execute request completed.
+   */
+  timeoutMs?: number;
+}
+
+const SHORT_TIMEOUT_MS = 120_000;
+const DATA_TIMEOUT_MS = 600_000;
+
+interface Pending {
+  type: RequestType;
+  resolve: (payload: unknown) => void;
+  reject: (err: Error) => void;
+  timer: NodeJS.Timeout;
+}
+
+/**
+ * The TypeScript end of the kernel-side shim: loads it into the kernel, opens
+ * the "nbrewind" comm and turns requests into promises of their replies.
+ * Only small records travel here; value bytes go from the kernel to the store.
+ */
+export class ShimClient {
+  private readonly pending = new Map<string, Pending>();
+  private closed: Error | undefined;
+  hello: HelloReply | undefined;
+
+  private constructor(
+    private readonly comm: Kernel.IComm,
+    private readonly options: ShimClientOptions,
+  ) {}
+
+  static async attach(session: KernelSession, options: ShimClientOptions): Promise<ShimClient> {
+    const kernel = session.kernel;
+    if (!kernel) throw new InfrastructureError("no kernel to attach the nbrewind shim to");
+    await loadShim(kernel, session, options.timeoutMs ?? SHORT_TIMEOUT_MS);
+    const comm = kernel.createComm(COMM_TARGET);
+    const client = new ShimClient(comm, options);
+    comm.onMsg = (msg) => client.onMessage(msg);
+    // The kernel closes a comm whose target it does not know, and the comm dies with the kernel.
+    comm.onClose = () => client.failAll(new InfrastructureError("the kernel closed the nbrewind comm"));
+    session.died.catch((err: Error) => client.failAll(err));
+    comm.open({}).done.catch(() => {});
+    client.hello = await client.request<"hello">({ type: "hello", protocol_version: PROTOCOL_VERSION, blobs_dir: options.blobsDir, hashing_scheme: HASHING_SCHEME });
+    return client;
+  }
+
+  async preCell(cellId: string): Promise<void> {
+    await this.request<"pre_cell">({ type: "pre_cell", cell_id: cellId });
+  }
+
+  postCell(cellId: string, candidates: string[], opaque: boolean): Promise<PostCellReply> {
+    return this.request<"post_cell">({ type: "post_cell", cell_id: cellId, candidates, opaque });
+  }
+
+  restore(values: Record<string, string>): Promise<RestoreReply> {
+    return this.request<"restore">({ type: "restore", values });
+  }
+
+  environment(): Promise<EnvironmentReply> {
+    return this.request<"environment">({ type: "environment" });
+  }
+
+  /** Close the comm; pending requests reject. The kernel keeps the shim loaded for a later attach. */
+  close(): void {
+    if (this.closed) return;
+    this.failAll(new InfrastructureError("the nbrewind shim client was closed"));
+    if (!this.comm.isDisposed) {
+      try {
+        this.comm.close().done.catch(() => {});
+      } catch {
+        // the kernel is already gone
+      }
+    }
+  }
+
+  private request<T extends RequestType>(body: DistributiveOmit<Extract<ShimRequest, { type: T }>, "request_id">): Promise<ReplyPayloads[T]> {
+    if (this.closed) return Promise.reject(this.closed);
+    const requestId = randomUUID();
+    const type = body.type as T;
+    const timeoutMs = this.options.timeoutMs ?? (type === "post_cell" || type === "restore" ? DATA_TIMEOUT_MS : SHORT_TIMEOUT_MS);
+    return new Promise<ReplyPayloads[T]>((resolve, reject) => {
+      const timer = setTimeout(() => {
+        this.pending.delete(requestId);
+        reject(new InfrastructureError(`the nbrewind shim did not answer ${type} within ${timeoutMs / 1000} s`));
+      }, timeoutMs);
+      timer.unref();
+      this.pending.set(requestId, { type, resolve: resolve as (p: unknown) => void, reject, timer });
+      try {
+        // The comm's future only tracks the kernel going idle; the answer comes as a comm message.
+        this.comm.send({ ...body, request_id: requestId } as unknown as CommData).done.catch(() => {});
+      } catch (err) {
+        this.settle(requestId)?.reject(new InfrastructureError(`cannot send ${type} to the nbrewind shim: ${(err as Error).message}`));
+      }
+    });
+  }
+
+  private settle(requestId: string): Pending | undefined {
+    const pending = this.pending.get(requestId);
+    if (!pending) return undefined;
+    this.pending.delete(requestId);
+    clearTimeout(pending.timer);
+    return pending;
+  }
+
+  private onMessage(msg: KernelMessage.ICommMsgMsg): void {
+    const data = msg.content.data as { request_id?: unknown; ok?: unknown };
+    const pending = typeof data.request_id === "string" ? this.settle(data.request_id) : undefined;
+    if (!pending) return; // a late answer to a request that timed out
+    const problem = replyProblem(pending.type, data);
+    if (problem) {
+      pending.reject(new InfrastructureError(`the nbrewind shim sent a malformed ${pending.type} reply: ${problem}`));
+    } else if (data.ok === true) {
+      const { type: _t, request_id: _r, ok: _o, ...payload } = data as Record<string, unknown>;
+      pending.resolve(payload);
+    } else {
+      const { error } = data as ShimFailure;
+      pending.reject(error.kind === "bad_blob" ? new ShimBlobError(error.message, pending.type) : new ShimError(`nbrewind shim (${pending.type}): ${error.message}`, pending.type, error.traceback));
+    }
+  }
+
+  private failAll(err: Error): void {
+    this.closed ??= err;
+    for (const id of [...this.pending.keys()]) this.settle(id)?.reject(err);
+  }
+}
+
+type CommData = Parameters<Kernel.IComm["send"]>[0];
+type DistributiveOmit<T, K extends PropertyKey> = T extends unknown ? Omit<T, K> : never;
+
+/**
+ * Make the shim importable and load it, silently: no execution count, no
+ * history, no output. The code runs in a throwaway namespace so it binds
+ * nothing in the user's. Works on any server on this machine, since it only
+ * needs our engines/python folder on sys.path.
+ */
+async function loadShim(kernel: Kernel.IKernelConnection, session: KernelSession, timeoutMs: number): Promise<void> {
+  const shimRoot = join(packageRoot(), "engines", "python");
+  const inner = [
+    "import sys",
+    `root = ${JSON.stringify(shimRoot)}`,
+    "if root not in sys.path:",
+    "    sys.path.insert(0, root)",
+    "import nbrewind.kernel_shim",
+    "nbrewind.kernel_shim.load()",
+  ].join("\n");
+  const future = kernel.requestExecute({ code: `exec(${JSON.stringify(inner)}, {})`, silent: true, store_history: false, allow_stdin: false, stop_on_error: false });
+  let reply: KernelMessage.IExecuteReplyMsg["content"] | undefined;
+  future.onReply = (msg) => {
+    reply = msg.content;
+  };
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new InfrastructureError(`loading the nbrewind shim did not finish within ${timeoutMs / 1000} s`)), timeoutMs);
+  });
+  try {
+    await Promise.race([future.done, timeout, session.died]);
+  } finally {
+    clearTimeout(timer);
+    future.dispose();
+  }
+  if (reply?.status !== "ok") {
+    const failed = reply as { ename?: string; evalue?: string } | undefined;
+    throw new InfrastructureError(`cannot load the nbrewind shim into the kernel: ${failed?.ename ?? reply?.status ?? "no reply"}: ${failed?.evalue ?? ""}`, [
+      `the shim is loaded from ${shimRoot}; the kernel must run on this machine with cloudpickle installed`,
+    ]);
+  }
+}
+
+let validators: Map<string, ValidateFunction> | undefined;
+
+/**
+ * Check a reply against schemas/comm-protocol.schema.json. Always on: replies
+ * are small records and a compiled validator costs microseconds, while a
+ * shim from another version must fail loudly, not corrupt a bundle.
+ */
+function replyProblem(type: RequestType, data: unknown): string | undefined {
+  if (!validators) {
+    const schema = JSON.parse(readFileSync(join(packageRoot(), "schemas", "comm-protocol.schema.json"), "utf8")) as { $id: string };
+    const ajv = new Ajv({ allErrors: true, strict: false });
+    ajv.addSchema(schema);
+    validators = new Map();
+    for (const t of ["hello", "pre_cell", "post_cell", "restore", "environment"]) {
+      const fn = ajv.getSchema(`${schema.$id}#/definitions/${t}_reply`);
+      if (!fn) throw new Error(`comm-protocol.schema.json has no definition ${t}_reply`);
+      validators.set(t, fn);
+    }
+  }
+  const validate = validators.get(type)!;
+  if (validate(data)) return undefined;
+  const errors = validate.errors ?? [];
+  return errors
+    .slice(0, 3)
+    .map((e) => `${e.instancePath || "/"} ${e.message ?? ""}`)
+    .join("; ");
+}
