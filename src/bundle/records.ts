@@ -5,12 +5,7 @@
 
 /** Layout version of the bundle folder. A reader refuses a newer one. */
 export const BUNDLE_FORMAT_VERSION = 1;
-/**
- * Version of how fingerprints and keys are computed. Must equal the
- * planner's HASHING_SCHEME (src/planner/fingerprint.ts); duplicated because
- * the bundle does not depend on the planner.
- */
-export const HASHING_SCHEME = 1;
+export { HASHING_SCHEME } from "../common/hashing-scheme.js";
 
 export const BUNDLE_FORMAT = "nbrewind-bundle";
 

@@ -1,12 +1,7 @@
 import { createHash } from "node:crypto";
 import type { DependencyGraph } from "../analysis/index.js";
+import { HASHING_SCHEME } from "../common/hashing-scheme.js";
 import { normaliseSource } from "../notebook/source.js";
-
-/**
- * Version of how source hashes and fingerprints are computed. A bundle
- * records it; a different version is an error, never a silent miss.
- */
-export const HASHING_SCHEME = 1;
 
 export function sha256(text: string): string {
   return createHash("sha256").update(text).digest("hex");
