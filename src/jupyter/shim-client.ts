@@ -1,7 +1,7 @@
 import { randomUUID } from "node:crypto";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
-import type { Kernel, KernelMessage } from "@jupyterlab/services";
+import { CommsOverSubshells, type Kernel, type KernelMessage } from "@jupyterlab/services";
 import { Ajv, type ValidateFunction } from "ajv";
 import { InfrastructureError, InputError } from "../common/errors.js";
 import { packageRoot } from "../common/package-root.js";
@@ -85,6 +85,13 @@ export class ShimClient {
     const kernel = session.kernel;
     if (!kernel) throw new InfrastructureError("no kernel to attach the nbrewind shim to");
     await loadShim(kernel, session, options.timeoutMs ?? SHORT_TIMEOUT_MS);
+    // @jupyterlab/services 7.6 sends comm messages over a kernel subshell by
+    // default: ipykernel then handles them in another thread *while a cell runs*
+    // (measured: post_cell saw a half-run cell). Our requests must be handled on
+    // the main shell, in order with execute requests, so snapshots and pickling
+    // never race user code. Set before createComm: a comm takes the mode when built.
+    // (This applies to every comm of this connection; nbrewind wants that for all.)
+    if (kernel.commsOverSubshells !== CommsOverSubshells.Disabled) kernel.commsOverSubshells = CommsOverSubshells.Disabled;
     const comm = kernel.createComm(COMM_TARGET);
     const client = new ShimClient(comm, options);
     comm.onMsg = (msg) => client.onMessage(msg);

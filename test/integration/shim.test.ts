@@ -112,6 +112,14 @@ describe("the nbrewind kernel shim", () => {
     expect(entry(opaque, "z").status).toBe("unchanged");
   });
 
+  it("answers a request sent while a cell runs only after that cell finished (shell channel order)", async () => {
+    await shim.preCell("slow");
+    const running = executeCell(runtime.session, "import time\ntime.sleep(0.5)\nlate = 'after the sleep'", { registry });
+    const reply = await shim.postCell("slow", ["late"], false);
+    expect(entry(reply, "late")).toMatchObject({ status: "stored", type: "builtins.str" });
+    expect((await running).status).toBe("ok");
+  });
+
   it("records live handles as unserialisable, with the reason", async () => {
     const handles = await cell(
       ["import threading", `f = open(${JSON.stringify(join(dir, "open.txt"))}, "w")`, "lock = threading.Lock()", "gen = (i for i in range(3))", "class Unpicklable:", "    def __reduce__(self): raise TypeError('no, thanks')", "u = Unpicklable()"].join("\n"),

@@ -9,6 +9,7 @@ answered after that cell finished.
 
 from __future__ import annotations
 
+import threading
 from typing import Any
 
 from .comm_handler import Session
@@ -36,6 +37,20 @@ def _on_open(comm: Any, _open_msg: dict[str, Any]) -> None:
     def on_msg(msg: dict[str, Any]) -> None:
         data = msg.get("content", {}).get("data", {})
         request = data if isinstance(data, dict) else {}
+        if threading.current_thread() is not threading.main_thread():
+            # A client that sends comm messages over a kernel subshell (JEP 91) gets
+            # them handled concurrently with the running cell: a snapshot or a pickle
+            # could then see a half-run cell. Refuse rather than record a wrong state.
+            kind = request.get("type")
+            comm.send(
+                {
+                    "type": f"{kind}_reply",
+                    "request_id": request.get("request_id", ""),
+                    "ok": False,
+                    "error": {"message": "nbrewind requests must be sent on the main shell, not a kernel subshell (set commsOverSubshells to disabled)"},
+                }
+            )
+            return
         comm.send(_session.handle(request))
 
     comm.on_msg(on_msg)
