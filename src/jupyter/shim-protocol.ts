@@ -4,10 +4,11 @@
  * is the contract; these types mirror it.
  */
 
+import { HASHING_SCHEME } from "../common/hashing-scheme.js";
+
+export { HASHING_SCHEME };
 export const COMM_TARGET = "nbrewind";
 export const PROTOCOL_VERSION = 1;
-/** How values become digests (blob format 1, sha256 of the file); recorded in bundles. */
-export const HASHING_SCHEME = 1;
 
 export interface HelloRequest {
   type: "hello";
