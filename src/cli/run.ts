@@ -113,7 +113,10 @@ export async function prepareNotebook(command: string, args: ParsedArgs): Promis
  * kernel is up, a last word whatever happened, and lines for the summary.
  */
 export interface RunExtension {
-  attach(runtime: JupyterRuntime, log: (line: string) => void): Promise<CellHooks>;
+  /** False when no cell will execute (everything reused): then no server or kernel is started at all. */
+  needsKernel(): boolean;
+  /** Called once the kernel is up (or, without a kernel, with none). */
+  attach(runtime: JupyterRuntime | undefined, log: (line: string) => void): Promise<CellHooks>;
   /** Called after the notebook is written and before the kernel is shut down, also after a failure. */
   finish(result: NotebookRun | undefined, failure: unknown): Promise<void>;
   summary?(): { fields: Record<string, unknown>; lines: string[] };
@@ -139,22 +142,24 @@ export async function executeNotebookCommand(command: string, args: ParsedArgs, 
   let failure: unknown;
   let attached = false;
   try {
-    const serverUrl = args.values.get("server-url");
-    const python = serverUrl ? "" : (await ensureManagedEnv(log)).python;
-    if (io.signal.aborted) throw new InterruptedBeforeStart();
-    runtime = await JupyterRuntime.open({
-      serverUrl,
-      token: args.values.get("token"),
-      python,
-      rootDir: dirname(path),
-      kernel: args.values.get("kernel"),
-      notebookKernel: notebook.metadata.kernelspec?.name,
-      log,
-    });
+    if (!extension || extension.needsKernel()) {
+      const serverUrl = args.values.get("server-url");
+      const python = serverUrl ? "" : (await ensureManagedEnv(log)).python;
+      if (io.signal.aborted) throw new InterruptedBeforeStart();
+      runtime = await JupyterRuntime.open({
+        serverUrl,
+        token: args.values.get("token"),
+        python,
+        rootDir: dirname(path),
+        kernel: args.values.get("kernel"),
+        notebookKernel: notebook.metadata.kernelspec?.name,
+        log,
+      });
+    }
     const hooks = extension ? await extension.attach(runtime, log) : undefined;
     attached = true;
-    log(`running ${basename(path)} on kernel '${runtime.kernelName}'`);
-    result = await executeNotebook(notebook, runtime.session, {
+    log(runtime ? `running ${basename(path)} on kernel '${runtime.kernelName}'` : `every cell of ${basename(path)} is reused: no kernel needed`);
+    result = await executeNotebook(notebook, runtime?.session, {
       cellTimeoutMs: cellTimeout ? cellTimeout * 1000 : undefined,
       allowErrors: args.flags.has("allow-errors"),
       signal: io.signal,

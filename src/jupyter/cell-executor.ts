@@ -63,13 +63,22 @@ export async function executeCell(session: KernelSession, code: string, options:
 
   const done = future.done.then(() => "done" as const);
   const died = session.died.catch(() => "died" as const);
+  // One listener and one timer per cell, both removed when the cell ends:
+  // a long notebook must not pile them up on the run's AbortSignal.
+  let timer: NodeJS.Timeout | undefined;
+  let onAbort: (() => void) | undefined;
   const stopped = new Promise<"timeout" | "interrupted">((resolve) => {
-    if (options.timeoutMs) setTimeout(() => resolve("timeout"), options.timeoutMs).unref();
+    if (options.timeoutMs) timer = setTimeout(() => resolve("timeout"), options.timeoutMs);
     if (options.signal?.aborted) resolve("interrupted");
-    options.signal?.addEventListener("abort", () => resolve("interrupted"), { once: true });
+    onAbort = () => resolve("interrupted");
+    options.signal?.addEventListener("abort", onAbort, { once: true });
   });
+  const cleanup = () => {
+    clearTimeout(timer);
+    if (onAbort) options.signal?.removeEventListener("abort", onAbort);
+  };
 
-  const outcome = await Promise.race([done, died, stopped]);
+  const outcome = await Promise.race([done, died, stopped]).finally(cleanup);
   let status: CellStatus;
   if (outcome === "timeout" || outcome === "interrupted") {
     await session.interrupt().catch(() => {});

@@ -74,7 +74,7 @@ export function sourceText(cell: ExecutableCell): string {
  * into the notebook in place, so that whatever happens (error, timeout,
  * Ctrl-C, a dead kernel) the notebook holds exactly what ran.
  */
-export async function executeNotebook(nb: ExecutableNotebook, session: KernelSession, options: ExecuteNotebookOptions = {}): Promise<NotebookRun> {
+export async function executeNotebook(nb: ExecutableNotebook, session: KernelSession | undefined, options: ExecuteNotebookOptions = {}): Promise<NotebookRun> {
   const started = performance.now();
   const registry = new DisplayRegistry();
   const codeCells = nb.cells.map((c, i) => [c, i] as const).filter(([c]) => c.cell_type === "code");
@@ -104,6 +104,8 @@ export async function executeNotebook(nb: ExecutableNotebook, session: KernelSes
       options.events?.cellFinished?.(report, ordinal + 1, codeCells.length, cell);
       continue;
     }
+    // No kernel is started when every cell is reused; reaching here without one is a planning bug.
+    if (!session) throw new Error(`internal: cell ${index} must run but no kernel was started`);
     options.events?.cellStarted?.(cell, index, ordinal + 1, codeCells.length);
     const run = await executeCell(session, code, {
       registry,

@@ -1,0 +1,39 @@
+import { parseArgs } from "./args.js";
+import { bundleDirFrom, CheckpointSession, openBundle, planNotebook } from "./checkpoint-session.js";
+import type { Command, CommandIO } from "./command.js";
+import { executeNotebookCommand, executionOptions, executionOptionsHelp, prepareNotebook } from "./run.js";
+
+export const bundleOption = { name: "bundle", short: "b", arity: 1 } as const;
+
+async function audit(argv: string[], io: CommandIO): Promise<number> {
+  const args = parseArgs("audit", argv, [...executionOptions, bundleOption]);
+  const prepared = await prepareNotebook("audit", args);
+  const bundle = await openBundle("audit", bundleDirFrom(args, prepared.path), prepared.path);
+  const plan = await planNotebook(prepared.notebook, await bundle.records(), true);
+  return executeNotebookCommand("audit", args, io, new CheckpointSession("audit", bundle, plan, prepared), prepared);
+}
+
+export const auditCommand: Command = {
+  name: "audit",
+  summary: "run a notebook and record a checkpoint per cell in its bundle",
+  help: `Usage: nbrewind-engine audit NOTEBOOK [--bundle DIR] [run options]
+
+Run every code cell of NOTEBOOK, like 'run', and record in a bundle beside it
+(NAME.nbrewind/ by default) a checkpoint per cell: the values the cell wrote
+(serialised in the kernel and written straight into the bundle's
+content-addressed blob store), its outputs and timings, and the captured
+environment. Values that cannot be serialised (a Dask Client, an open file)
+are recorded with the reason. Afterwards 'nbrewind-engine repeat NOTEBOOK'
+re-runs only what an edit touched.
+
+Options:
+  -b, --bundle DIR          the bundle folder (default: NAME.nbrewind beside
+                            the notebook); records already in it are kept
+${executionOptionsHelp}
+
+Example:
+  nbrewind-engine audit analysis.ipynb -p n_samples 1000
+  # edit a cell, or change a parameter, then:
+  nbrewind-engine repeat analysis.ipynb -p n_samples 2000 --explain`,
+  run: audit,
+};

@@ -1,0 +1,216 @@
+import { randomUUID } from "node:crypto";
+import { basename, dirname, extname, join, resolve } from "node:path";
+import { buildGraph, loadPythonParser } from "../analysis/index.js";
+import { Bundle } from "../bundle/bundle.js";
+import type { CellRecord, WriteEntry } from "../bundle/records.js";
+import { InputError } from "../common/errors.js";
+import { packageVersion } from "../common/package-root.js";
+import type { CellRun } from "../jupyter/cell-executor.js";
+import type { JupyterRuntime } from "../jupyter/jupyter-runtime.js";
+import type { CellHooks, ExecutableCell, NotebookRun } from "../jupyter/notebook-executor.js";
+import { ShimClient, type WriteEntry as ShimWrite } from "../jupyter/shim-client.js";
+import { cellSource } from "../notebook/source.js";
+import type { Notebook } from "../notebook/types.js";
+import { explainPlan, planToJson } from "../planner/explain.js";
+import { formatBytes, makePlan, type CellPlan, type Plan } from "../planner/plan.js";
+import type { RecordedCell } from "../planner/recorded.js";
+import type { ParsedArgs } from "./args.js";
+import { firstLine } from "./progress.js";
+import type { Prepared, RunExtension } from "./run.js";
+
+export type CheckpointCommand = "audit" | "repeat";
+
+/** The shim's report of a name, as the cell record keeps it (timings go to the run log, not the record). */
+function toRecordWrite(name: string, entry: ShimWrite): WriteEntry {
+  switch (entry.status) {
+    case "stored":
+    case "unchanged":
+      return { name, status: entry.status, digest: entry.digest, size: entry.size, type: entry.type };
+    case "unserialisable":
+      return { name, status: "unserialisable", type: entry.type, reason: entry.reason };
+    case "deleted":
+      return { name, status: "deleted" };
+  }
+}
+
+export function defaultBundleDir(notebookPath: string): string {
+  return join(dirname(notebookPath), `${basename(notebookPath, extname(notebookPath))}.nbrewind`);
+}
+
+export function bundleDirFrom(args: ParsedArgs, notebookPath: string): string {
+  return resolve(args.values.get("bundle") ?? defaultBundleDir(notebookPath));
+}
+
+/** The code cells of a notebook as the analysis and the planner see them. */
+export function codeCells(nb: Notebook): { index: number; id: string; source: string }[] {
+  return nb.cells.flatMap((cell, index) => (cell.cell_type === "code" ? [{ index, id: cell.id, source: cellSource(cell) }] : []));
+}
+
+/** Analyse the notebook and decide, against the bundle's records, what runs. */
+export async function planNotebook(nb: Notebook, records: Map<string, RecordedCell>, runAll: boolean): Promise<Plan> {
+  await loadPythonParser();
+  const cells = codeCells(nb);
+  return makePlan({ cells, graph: buildGraph(cells), records, runAll });
+}
+
+export function firstLinesOf(nb: Notebook): Map<string, string> {
+  return new Map(codeCells(nb).map((c) => [c.id, firstLine(c.source)]));
+}
+
+/** Open the bundle for a command: audit creates it, repeat requires it. */
+export async function openBundle(command: CheckpointCommand | "plan", dir: string, notebookPath: string): Promise<Bundle> {
+  if (command === "audit") return Bundle.create(dir, { sourceNotebook: basename(notebookPath) });
+  try {
+    return await Bundle.open(dir);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === "ENOENT" || /no bundle|does not exist|not found/i.test((err as Error).message)) {
+      throw new InputError(`no bundle at ${dir}: run 'nbrewind-engine audit ${notebookPath}' first (or pass --bundle DIR)`);
+    }
+    throw err;
+  }
+}
+
+/**
+ * Audit and repeat: the planned run. Reused cells get their recorded outputs
+ * without executing; running cells get the values they need restored just
+ * before they run, then are checkpointed by the kernel-side shim, which
+ * writes blobs straight into the bundle; each cell's record is written as
+ * soon as the cell is done, so a crash loses nothing already completed.
+ */
+export class CheckpointSession implements RunExtension {
+  private shim: ShimClient | undefined;
+  private readonly runId = randomUUID();
+  private readonly byIndex: Map<number, CellPlan>;
+  private readonly counts = { reused: 0, run: 0, restored_values: 0, restored_bytes: 0, checkpointed_bytes: 0 };
+
+  constructor(
+    private readonly command: CheckpointCommand,
+    private readonly bundle: Bundle,
+    private readonly plan: Plan,
+    private readonly prepared: Prepared,
+  ) {
+    this.byIndex = new Map(plan.cells.map((c) => [c.index, c]));
+  }
+
+  needsKernel(): boolean {
+    return this.plan.counts.run > 0;
+  }
+
+  async attach(runtime: JupyterRuntime | undefined, log: (line: string) => void): Promise<CellHooks> {
+    let environmentDigest: string | undefined;
+    if (runtime) {
+      this.shim = await ShimClient.attach(runtime.session, { blobsDir: this.bundle.blobs.root });
+      const environment = await this.shim.environment();
+      environmentDigest = await this.bundle.writeEnvironment({ ...environment, captured_at: new Date().toISOString(), kernel: runtime.kernelName, nbrewind_version: packageVersion() });
+    }
+    await this.bundle.beginRun({
+      run_id: this.runId,
+      command: this.command,
+      started_at: new Date().toISOString(),
+      finished_at: null,
+      status: "running",
+      kernel: runtime?.kernelName ?? "",
+      parameters: this.prepared.parameters,
+      cells: { reused: 0, restored: 0, run: 0 },
+      ...(environmentDigest ? { environment_digest: environmentDigest } : {}),
+    });
+    const c = this.plan.counts;
+    log(`plan: ${c.reuse} cell(s) reused, ${c.run} to run, ${c.restores} value(s) to restore (${formatBytes(c.restoreBytes)})`);
+    return {
+      beforeCell: (cell, index) => this.beforeCell(cell, index, log),
+      afterCell: (cell, index, run) => this.afterCell(cell, index, run),
+    };
+  }
+
+  private async beforeCell(cell: ExecutableCell, index: number, log: (line: string) => void): Promise<"run" | "reused"> {
+    const plan = this.byIndex.get(index);
+    if (!plan) return "run";
+    if (plan.decision === "reuse" && plan.record) {
+      cell.outputs = structuredClone(plan.record.outputs);
+      cell.execution_count = plan.record.execution_count;
+      cell.metadata.nbrewind = { decision: "reused", fingerprint: plan.identity.fingerprint, recorded_s: plan.record.duration_s };
+      this.counts.reused++;
+      await this.log("cell_reused", plan);
+      return "reused";
+    }
+    if (plan.restores.length > 0) {
+      const values = Object.fromEntries(plan.restores.map((r) => [r.name, r.digest]));
+      const bytes = plan.restores.reduce((s, r) => s + r.size, 0);
+      log(`restoring ${plan.restores.map((r) => `\`${r.name}\``).join(", ")} (${formatBytes(bytes)}) for cell ${plan.number}`);
+      await this.shim!.restore(values);
+      this.counts.restored_values += plan.restores.length;
+      this.counts.restored_bytes += bytes;
+      await this.log("values_restored", plan, { names: Object.keys(values), bytes });
+    }
+    await this.shim!.preCell(plan.id);
+    return "run";
+  }
+
+  private async afterCell(cell: ExecutableCell, index: number, run: CellRun): Promise<void> {
+    const plan = this.byIndex.get(index);
+    if (!plan) return;
+    this.counts.run++;
+    // A dead or interrupted kernel has nothing trustworthy to checkpoint.
+    if (run.status !== "ok" && run.status !== "error") return;
+    let writes: WriteEntry[] = [];
+    let checkpointS = 0;
+    if (run.status === "ok") {
+      const reply = await this.shim!.postCell(plan.id, plan.candidates, plan.opaque);
+      checkpointS = reply.elapsed_s;
+      writes = Object.entries(reply.names)
+        .map(([name, entry]) => toRecordWrite(name, entry))
+        .sort((a, b) => a.name.localeCompare(b.name));
+    }
+    const stored = writes.reduce((s, w) => s + (w.status === "stored" ? w.size : 0), 0);
+    this.counts.checkpointed_bytes += stored;
+    const record: CellRecord = {
+      format_version: 1,
+      fingerprint: plan.identity.fingerprint,
+      cell_id: plan.id,
+      index,
+      source_hash: plan.identity.sourceHash,
+      status: run.status === "ok" ? "ok" : "error",
+      reads: plan.identity.reads,
+      writes,
+      opaque: plan.opaque,
+      outputs: structuredClone(cell.outputs ?? []),
+      execution_count: run.executionCount,
+      duration_s: Math.round(run.durationMs) / 1000,
+      checkpoint_s: Math.round(checkpointS * 1000) / 1000,
+      checkpoint_bytes: stored,
+      recorded_at: new Date().toISOString(),
+      run_id: this.runId,
+    };
+    await this.bundle.writeRecord(record);
+    cell.metadata.nbrewind = { ...(cell.metadata.nbrewind as object | undefined), decision: "run", fingerprint: plan.identity.fingerprint, reason: plan.reasons[0] ?? "" };
+    await this.log("cell_recorded", plan, { status: record.status, duration_s: record.duration_s, checkpoint_s: record.checkpoint_s, stored_bytes: stored });
+  }
+
+  async finish(result: NotebookRun | undefined, failure: unknown): Promise<void> {
+    this.shim?.close();
+    const status = result?.status ?? (failure ? "kernel-died" : "ok");
+    await this.bundle.setCells(this.plan.cells.map((c) => c.identity.fingerprint));
+    await this.bundle.writeNotebook(this.prepared.notebook);
+    await this.bundle.finishRun(this.runId, {
+      finished_at: new Date().toISOString(),
+      status,
+      cells: { reused: this.counts.reused, restored: this.counts.restored_values, run: this.counts.run },
+    });
+  }
+
+  summary(): { fields: Record<string, unknown>; lines: string[] } {
+    const c = this.counts;
+    return {
+      fields: { bundle: this.bundle.dir, counts: c, plan: planToJson(this.plan) },
+      lines: [`${this.command}: ${c.reused} reused, ${c.run} ran, ${c.restored_values} value(s) restored (${formatBytes(c.restored_bytes)}), ${formatBytes(c.checkpointed_bytes)} checkpointed`, `bundle: ${this.bundle.dir}`],
+    };
+  }
+
+  explain(): string[] {
+    return explainPlan(this.plan, firstLinesOf(this.prepared.notebook));
+  }
+
+  private async log(event: string, plan: CellPlan, extra: Record<string, unknown> = {}): Promise<void> {
+    await this.bundle.appendLog({ time: new Date().toISOString(), run_id: this.runId, event, cell_id: plan.id, fingerprint: plan.identity.fingerprint, ...extra });
+  }
+}

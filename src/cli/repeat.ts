@@ -1,0 +1,43 @@
+import { bundleOption } from "./audit.js";
+import { parseArgs } from "./args.js";
+import { bundleDirFrom, CheckpointSession, openBundle, planNotebook } from "./checkpoint-session.js";
+import type { Command, CommandIO } from "./command.js";
+import { executeNotebookCommand, executionOptions, executionOptionsHelp, prepareNotebook } from "./run.js";
+
+async function repeat(argv: string[], io: CommandIO): Promise<number> {
+  const args = parseArgs("repeat", argv, [...executionOptions, bundleOption, { name: "explain", arity: 0 }]);
+  const prepared = await prepareNotebook("repeat", args);
+  const bundle = await openBundle("repeat", bundleDirFrom(args, prepared.path), prepared.path);
+  const plan = await planNotebook(prepared.notebook, await bundle.records(), false);
+  const session = new CheckpointSession("repeat", bundle, plan, prepared);
+  if (args.flags.has("explain")) (args.flags.has("json") ? io.stderr : io.stdout).write(session.explain().join("\n") + "\n");
+  return executeNotebookCommand("repeat", args, io, session, prepared);
+}
+
+export const repeatCommand: Command = {
+  name: "repeat",
+  summary: "run a notebook again, reusing every cell whose inputs did not change",
+  help: `Usage: nbrewind-engine repeat NOTEBOOK [--bundle DIR] [--explain] [run options]
+
+Run NOTEBOOK again against its bundle (written by 'audit'). Every code cell
+gets a fingerprint from its source and the fingerprints of the cells whose
+values it reads. A cell whose fingerprint was recorded is reused: its
+recorded outputs are copied, it is not executed. The other cells run: an
+edited cell, every cell downstream of it, and the producers of values the
+running cells need but that cannot be restored (unserialisable ones) or are
+cheaper to recompute than to load. The values a running cell reads from
+reused cells are restored from the bundle just before it runs, and only
+those. The bundle is updated, so edits can be chained; old records are kept,
+so going back to an earlier version of a cell reuses it again.
+
+Options:
+  -b, --bundle DIR          the bundle folder (default: NAME.nbrewind)
+      --explain             print, before running, every cell's decision and
+                            its exact reason ('source changed', 'reads \`n\`
+                            from cell 3, which runs', ...)
+${executionOptionsHelp}
+
+Example:
+  nbrewind-engine repeat analysis.ipynb -p n_samples 2000 --explain`,
+  run: repeat,
+};
