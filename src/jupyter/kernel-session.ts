@@ -1,4 +1,4 @@
-import { KernelManager, KernelSpecAPI, ServerConnection, type Kernel } from "@jupyterlab/services";
+import { CommsOverSubshells, KernelManager, KernelSpecAPI, ServerConnection, type Kernel } from "@jupyterlab/services";
 import WebSocket from "ws";
 import { InfrastructureError, InputError } from "../common/errors.js";
 import type { ServerEndpoint } from "./server-endpoint.js";
@@ -84,7 +84,10 @@ export class KernelSession {
     this.manager = new KernelManager({ serverSettings: serverSettings(this.endpoint) });
     try {
       await this.manager.ready;
-      this.kernel = await this.manager.startNew({ name: kernelName }, { handleComms: true });
+      // Comms must be handled on the main shell, in order with execute requests:
+      // the shim's checkpoint after a cell must see the finished cell, which a
+      // comm on a kernel subshell (the library's default with ipykernel 7) does not.
+      this.kernel = await this.manager.startNew({ name: kernelName }, { handleComms: true, commsOverSubshells: CommsOverSubshells.Disabled });
     } catch (err) {
       throw new InfrastructureError(`cannot start kernel '${kernelName}' on ${this.endpoint.baseUrl}: ${describe(err)}`);
     }
