@@ -42,81 +42,88 @@ export interface Edge {
   names: string[];
 }
 
-export class DependencyGraph {
-  readonly cells: AnalysedCell[];
-  readonly edges: Edge[];
-  private readonly byId = new Map<string, AnalysedCell>();
-  private readonly producers = new Map<string, Map<string, string[]>>();
-  private readonly forward = new Map<string, Set<string>>();
+/**
+ * Builds a `DependencyGraph` one cell at a time, in notebook order, so that
+ * the graph can grow while later cells are still being analysed (see
+ * `analyseNotebook`). `new DependencyGraph(cells)` is the same thing in one go.
+ */
+export class GraphBuilder {
+  /** @internal */ readonly cells: AnalysedCell[] = [];
+  /** @internal */ readonly byId = new Map<string, AnalysedCell>();
+  /** @internal Per cell (by index): each input name and the indices of its direct producers, latest first. */
+  readonly producers: Map<string, number[]>[] = [];
+  /** @internal Per receiving cell (by index): producer index -> names along the edge. */
+  readonly edgeNames: (Map<number, Set<string>> | undefined)[] = [];
+  private readonly history = new Map<string, number[]>();
+  private readonly opaqueAt: number[] = [];
+  private built = false;
 
-  constructor(cells: { id: string; facts: CellFacts }[]) {
-    this.cells = [];
-    const edgeNames = new Map<string, Map<string, Set<string>>>();
-    const history = new Map<string, number[]>();
-    const opaqueAt: number[] = [];
-    const addEdge = (from: string, to: string, name: string) => {
-      let row = edgeNames.get(to);
-      if (!row) edgeNames.set(to, (row = new Map()));
+  get size(): number {
+    return this.cells.length;
+  }
+
+  /** Append the next cell of the notebook. */
+  add(id: string, facts: CellFacts): void {
+    if (this.built) throw new Error("GraphBuilder.add after build()");
+    if (this.byId.has(id)) throw new Error(`duplicate cell id '${id}'`);
+    const { history, opaqueAt } = this;
+    const index = this.cells.length;
+    const cell: AnalysedCell = { id, index, facts, inputs: new Set(), outputs: new Set(), unresolved: new Set() };
+    const resolved = new Map<string, number[]>();
+    this.producers.push(resolved);
+    let row: Map<number, Set<string>> | undefined;
+    const addEdge = (from: number, name: string) => {
+      row ??= this.edgeNames[index] = new Map();
       let names = row.get(from);
       if (!names) row.set(from, (names = new Set()));
       names.add(name);
     };
-    cells.forEach(({ id, facts }, index) => {
-      if (this.byId.has(id)) throw new Error(`duplicate cell id '${id}'`);
-      const cell: AnalysedCell = { id, index, facts, inputs: new Set(), outputs: new Set(), unresolved: new Set() };
-      const resolved = new Map<string, string[]>();
-      this.producers.set(id, resolved);
-      const pending = [...facts.reads, ...facts.mutates, ...facts.deletes];
-      const extraMutates = new Set<string>();
-      while (pending.length) {
-        const name = pending.pop()!;
-        if (cell.inputs.has(name)) continue;
-        cell.inputs.add(name);
-        const found = this.resolve(name, history, opaqueAt);
-        resolved.set(name, found.map((i) => this.cells[i]!.id));
-        if (found.length === 0 && !facts.binds.has(name)) cell.unresolved.add(name);
-        for (const i of found) {
-          const producer = this.cells[i]!;
-          addEdge(producer.id, id, name);
-          // Calling (or otherwise using) a function reaches the globals it uses.
-          const fn = producer.facts.functions.get(name);
-          if (fn) {
-            for (const r of fn.reads) pending.push(r);
-            for (const m of fn.mutates) {
-              pending.push(m);
-              extraMutates.add(m);
-            }
+    const pending = [...facts.reads, ...facts.mutates, ...facts.deletes];
+    const extraMutates = new Set<string>();
+    while (pending.length) {
+      const name = pending.pop()!;
+      if (cell.inputs.has(name)) continue;
+      cell.inputs.add(name);
+      const found = this.resolve(name);
+      resolved.set(name, found);
+      if (found.length === 0 && !facts.binds.has(name)) cell.unresolved.add(name);
+      for (const i of found) {
+        addEdge(i, name);
+        // Calling (or otherwise using) a function reaches the globals it uses.
+        const fn = this.cells[i]!.facts.functions.get(name);
+        if (fn) {
+          for (const r of fn.reads) pending.push(r);
+          for (const m of fn.mutates) {
+            pending.push(m);
+            extraMutates.add(m);
           }
         }
       }
-      if (facts.opaque) {
-        // Everything before the previous opaque cell is reached through it.
-        const since = opaqueAt.length ? opaqueAt[opaqueAt.length - 1]! : 0;
-        for (const earlier of this.cells.slice(since)) {
-          if (earlier.outputs.size === 0) addEdge(earlier.id, id, "*");
-          for (const name of earlier.outputs) addEdge(earlier.id, id, name);
-        }
-      }
-      for (const set of [facts.binds, facts.mutates, facts.deletes, extraMutates]) for (const name of set) cell.outputs.add(name);
-      for (const name of cell.outputs) {
-        let list = history.get(name);
-        if (!list) history.set(name, (list = []));
-        list.push(index);
-      }
-      if (facts.opaque) opaqueAt.push(index);
-      this.cells.push(cell);
-      this.byId.set(id, cell);
-    });
-    this.edges = [];
-    for (const cell of this.cells) {
-      const row = edgeNames.get(cell.id);
-      if (!row) continue;
-      const froms = [...row.keys()].sort((a, b) => this.byId.get(a)!.index - this.byId.get(b)!.index);
-      for (const from of froms) {
-        this.edges.push({ from, to: cell.id, names: [...row.get(from)!].sort() });
-        link(this.forward, from, cell.id);
+    }
+    if (facts.opaque) {
+      // Everything before the previous opaque cell is reached through it.
+      const since = opaqueAt.length ? opaqueAt[opaqueAt.length - 1]! : 0;
+      for (let i = since; i < index; i++) {
+        const earlier = this.cells[i]!;
+        if (earlier.outputs.size === 0) addEdge(i, "*");
+        for (const name of earlier.outputs) addEdge(i, name);
       }
     }
+    for (const set of [facts.binds, facts.mutates, facts.deletes, extraMutates]) for (const name of set) cell.outputs.add(name);
+    for (const name of cell.outputs) {
+      const list = history.get(name);
+      if (list) list.push(index);
+      else history.set(name, [index]);
+    }
+    if (facts.opaque) opaqueAt.push(index);
+    this.cells.push(cell);
+    this.byId.set(id, cell);
+  }
+
+  /** The graph of the cells added so far. The builder cannot be added to afterwards. */
+  build(): DependencyGraph {
+    this.built = true;
+    return new DependencyGraph(this);
   }
 
   /**
@@ -128,8 +135,9 @@ export class DependencyGraph {
    * before it). Only a cell that may or may not bind `name` without reading
    * it (`if c: x = 1`, a loop target) lets the walk go further.
    */
-  private resolve(name: string, history: Map<string, number[]>, opaqueAt: number[]): number[] {
-    const list = history.get(name) ?? [];
+  private resolve(name: string): number[] {
+    const list = this.history.get(name) ?? [];
+    const { opaqueAt } = this;
     const lastOpaque = opaqueAt.length ? opaqueAt[opaqueAt.length - 1]! : -1;
     const out: number[] = [];
     for (let k = list.length - 1; k >= 0; k--) {
@@ -141,6 +149,39 @@ export class DependencyGraph {
     }
     if (lastOpaque >= 0 && !out.includes(lastOpaque)) out.push(lastOpaque);
     return out;
+  }
+}
+
+export class DependencyGraph {
+  readonly cells: AnalysedCell[];
+  readonly edges: Edge[];
+  private readonly byId: Map<string, AnalysedCell>;
+  /** Per cell (by index): each input name and the indices of its direct producers, latest first. */
+  private readonly producers: Map<string, number[]>[];
+  private readonly forward = new Map<string, Set<string>>();
+
+  constructor(cells: { id: string; facts: CellFacts }[] | GraphBuilder) {
+    let builder: GraphBuilder;
+    if (cells instanceof GraphBuilder) builder = cells;
+    else {
+      builder = new GraphBuilder();
+      for (const { id, facts } of cells) builder.add(id, facts);
+    }
+    this.cells = builder.cells;
+    this.byId = builder.byId;
+    this.producers = builder.producers;
+    this.edges = [];
+    for (let to = 0; to < this.cells.length; to++) {
+      const row = builder.edgeNames[to];
+      if (!row) continue;
+      const toId = this.cells[to]!.id;
+      const froms = [...row.keys()].sort((a, b) => a - b);
+      for (const from of froms) {
+        const fromId = this.cells[from]!.id;
+        this.edges.push({ from: fromId, to: toId, names: [...row.get(from)!].sort() });
+        link(this.forward, fromId, toId);
+      }
+    }
   }
 
   cell(id: string): AnalysedCell | undefined {
@@ -157,7 +198,9 @@ export class DependencyGraph {
    * (earlier producers are reached through these; see `resolve`).
    */
   producersOf(cellId: string, name: string): string[] {
-    return this.producers.get(cellId)?.get(name) ?? [];
+    const cell = this.byId.get(cellId);
+    const found = cell && this.producers[cell.index]!.get(name);
+    return found ? found.map((i) => this.cells[i]!.id) : [];
   }
 
   /** Edges into a cell. */

@@ -8,9 +8,9 @@
  *   graph.invalidated([changedId]);
  */
 export { analyseCell, type CellFacts } from "./facts.js";
-export { buildGraph, DependencyGraph, type AnalysedCell, type CellInput, type Edge } from "./graph.js";
+export { buildGraph, DependencyGraph, GraphBuilder, type AnalysedCell, type CellInput, type Edge } from "./graph.js";
 export { preprocessIPython, type Preprocessed } from "./ipython.js";
 export { loadPythonParser } from "./parser.js";
-export { analyseCells, type BulkOptions } from "./pool.js";
+export { analyseCells, analyseNotebook, type BulkOptions } from "./pool.js";
 export { graphToJson, graphToDot, firstLine, type DepsJson } from "./render.js";
 export { PREDEFINED } from "./builtins.js";

@@ -31,11 +31,52 @@ export interface ParsedCell {
   error?: { line: number; column: number; message: string };
 }
 
+/**
+ * The C entry points of web-tree-sitter's tree cursor. Each one reads the
+ * cursor from the runtime's transfer buffer and writes it back there, so a
+ * walk that calls them directly keeps the cursor in WebAssembly memory for
+ * its whole length: no JavaScript copy of the cursor per step (what the
+ * public `TreeCursor` methods do, four `getValue`/`setValue` calls each way),
+ * and no text copies (identifiers are sliced from the source by index).
+ * These are not part of the public API: `loadPythonParser` checks that they
+ * exist and that a walk through them yields exactly what the public API
+ * yields on a sample, and otherwise falls back to the public cursor.
+ */
+interface RawCursor {
+  _ts_tree_cursor_goto_first_child_wasm(tree: number): number;
+  _ts_tree_cursor_goto_next_sibling_wasm(tree: number): number;
+  _ts_tree_cursor_goto_parent_wasm(tree: number): number;
+  _ts_tree_cursor_current_node_type_id_wasm(tree: number): number;
+  _ts_tree_cursor_current_field_id_wasm(tree: number): number;
+  _ts_tree_cursor_start_index_wasm(tree: number): number;
+  _ts_tree_cursor_end_index_wasm(tree: number): number;
+  _ts_tree_cursor_delete_wasm(tree: number): void;
+}
+
+const RAW_FUNCTIONS = [
+  "_ts_tree_cursor_goto_first_child_wasm",
+  "_ts_tree_cursor_goto_next_sibling_wasm",
+  "_ts_tree_cursor_goto_parent_wasm",
+  "_ts_tree_cursor_current_node_type_id_wasm",
+  "_ts_tree_cursor_current_field_id_wasm",
+  "_ts_tree_cursor_start_index_wasm",
+  "_ts_tree_cursor_end_index_wasm",
+  "_ts_tree_cursor_delete_wasm",
+] as const;
+
 interface Loaded {
   parser: Parser;
   types: string[];
   named: boolean[];
   fields: (string | null)[];
+  /** Node type ids: what the walk tests per node, as flags indexed by id. */
+  fielded: boolean[];
+  leaf: boolean[];
+  positioned: boolean[];
+  identifier: boolean[];
+  string: boolean[];
+  /** The runtime's C functions, when they passed the start-up check. */
+  raw: RawCursor | undefined;
 }
 
 let loading: Promise<Loaded> | undefined;
@@ -96,11 +137,37 @@ export function grammarFiles(): { runtime: string; python: string } {
   };
 }
 
+/** A sample that exercises every path of the walk, for the start-up check of the fast walk. */
+const SELF_CHECK = [
+  "import a.b as c, d",
+  "from m import (x as y, z)",
+  "@dec(k=v)",
+  "def f(p, q: int = 1, *a, **kw) -> 'T':",
+  "    global g",
+  "    return [i for i in p if i] + {k: w for k, w in kw.items()}",
+  "class C(B, metaclass=M):",
+  "    x = lambda u, v=1: u + v",
+  "for (i, j) in z: print(f\"{i!r:>{j}} {{}} \\n\", 'ﬁle', rb'\\x')",
+  "with open(p) as fh, ctx(): s += fh.read()[1:2]",
+  "try:",
+  "    pass",
+  "except (E, F) as e:",
+  "    del q[0], r",
+  "match cmd:",
+  "    case Point(x=0, y=yy) | [1, *rest] if (n := len(rest)):",
+  "        pass",
+  "print 'py2'",
+  "if x:",
+  "y = 1 +",
+].join("\n");
+
 /** Initialise the WebAssembly runtime and the grammar once per thread. */
 export function loadPythonParser(): Promise<void> {
   loading ??= (async () => {
     const files = grammarFiles();
-    await Parser.init({ locateFile: () => files.runtime });
+    // Emscripten fills this object with the runtime's exports.
+    const runtime: Record<string, unknown> = { locateFile: () => files.runtime };
+    await Parser.init(runtime);
     const language = await Language.load(files.python);
     const parser = new Parser();
     parser.setLanguage(language);
@@ -110,7 +177,26 @@ export function loadPythonParser(): Promise<void> {
       types.push(language.nodeTypeForId(id) ?? "");
       named.push(language.nodeTypeIsNamed(id));
     }
-    loaded = { parser, types, named, fields: language.fields };
+    const flags = (set: Set<string> | string) => types.map((t, id) => named[id]! && (typeof set === "string" ? t === set : set.has(t)));
+    const raw = RAW_FUNCTIONS.every((f) => typeof runtime[f] === "function") ? (runtime as unknown as RawCursor) : undefined;
+    const candidate: Loaded = {
+      parser,
+      types,
+      named,
+      fields: language.fields,
+      fielded: flags(FIELDED_PARENTS),
+      leaf: flags(LEAVES),
+      positioned: flags(POSITIONED),
+      identifier: flags("identifier"),
+      string: flags("string"),
+      raw,
+    };
+    if (raw) {
+      const fast = JSON.stringify(parseWith(candidate, SELF_CHECK, true));
+      const slow = JSON.stringify(parseWith(candidate, SELF_CHECK, false));
+      if (fast !== slow) candidate.raw = undefined;
+    }
+    loaded = candidate;
     return loaded;
   })();
   return loading.then(() => undefined);
@@ -120,18 +206,132 @@ export function parserReady(): boolean {
   return loaded !== undefined;
 }
 
-/** Parse a cell. `loadPythonParser()` must have resolved first. */
-export function parseToTree(source: string): ParsedCell {
+/** True when the fast walk is in use (the runtime's C cursor functions passed the start-up check). */
+export function fastWalk(): boolean {
+  return loaded?.raw !== undefined;
+}
+
+/**
+ * Parse a cell. `loadPythonParser()` must have resolved first. `publicApi`
+ * forces the walk through web-tree-sitter's public cursor (the reference the
+ * fast walk is tested against).
+ */
+export function parseToTree(source: string, options: { publicApi?: boolean } = {}): ParsedCell {
   if (!loaded) throw new Error("loadPythonParser() has not finished");
-  const { parser, types, named, fields } = loaded;
-  const tree = parser.parse(source);
+  return parseWith(loaded, source, loaded.raw !== undefined && !options.publicApi);
+}
+
+const NO_CHILDREN = Object.freeze([]) as unknown as SyntaxNode[];
+
+type TSTree = NonNullable<ReturnType<Parser["parse"]>>;
+
+function parseWith(state: Loaded, source: string, fast: boolean): ParsedCell {
+  const tree = state.parser.parse(source);
   if (!tree) throw new Error("tree-sitter returned no tree");
   try {
-    const cursor = tree.walk();
+    const root = fast ? rawWalk(state, tree, source) : publicWalk(state, tree, source);
+    const result: ParsedCell = { root };
+    if (tree.rootNode.hasError) result.error = firstError(tree.rootNode);
+    return result;
+  } finally {
+    tree.delete();
+  }
+}
+
+/**
+ * The walk through the runtime's C functions (see `RawCursor`). Same output
+ * as `publicWalk`, which is the reference.
+ */
+function rawWalk(state: Loaded, tree: TSTree, source: string): SyntaxNode {
+  const { types, named, fields, fielded, leaf, positioned, identifier, string } = state;
+  const c = state.raw!;
+  const t = (tree as unknown as { 0: number })[0];
+  // Creates the cursor in the transfer buffer (the JavaScript copy it returns
+  // is not used); from here on only cursor calls touch that buffer.
+  tree.walk();
+  const root: SyntaxNode = { type: "module", field: null, children: [], text: "" };
+  const stack: SyntaxNode[] = [root];
+  // Whether each node on `stack` is a parent whose children's fields are read.
+  const fieldedStack: boolean[] = [false];
+  const pushed: boolean[] = [];
+  // Line counting for the few positioned nodes: starts only grow along the walk.
+  let line = 1;
+  let lineStart = 0;
+  let scanned = 0;
+  try {
+    let more = c._ts_tree_cursor_goto_first_child_wasm(t) !== 0;
+    if (more) pushed.push(false);
+    while (more) {
+      const typeId = c._ts_tree_cursor_current_node_type_id_wasm(t);
+      let node: SyntaxNode | undefined;
+      let descend = false;
+      if (named[typeId]) {
+        descend = true;
+        const parent = stack[stack.length - 1]!;
+        const fieldId = fieldedStack[fieldedStack.length - 1] ? c._ts_tree_cursor_current_field_id_wasm(t) : 0;
+        // Most named nodes are leaves: they share one (frozen) empty array until they get a child.
+        node = { type: types[typeId]!, field: fieldId ? (fields[fieldId] ?? null) : null, children: NO_CHILDREN, text: "" };
+        if (identifier[typeId]) {
+          const text = source.slice(c._ts_tree_cursor_start_index_wasm(t), c._ts_tree_cursor_end_index_wasm(t));
+          node.text = NON_ASCII.test(text) ? text.normalize("NFKC") : text;
+          descend = false;
+        } else if (leaf[typeId]) {
+          descend = false;
+        } else if (string[typeId]) {
+          // Only an f-string has names inside, and only between braces.
+          const start = c._ts_tree_cursor_start_index_wasm(t);
+          const end = c._ts_tree_cursor_end_index_wasm(t);
+          const brace = source.indexOf("{", start);
+          if (brace < 0 || brace >= end) descend = false;
+        } else if (positioned[typeId]) {
+          const start = c._ts_tree_cursor_start_index_wasm(t);
+          for (let nl = source.indexOf("\n", scanned); nl >= 0 && nl < start; nl = source.indexOf("\n", nl + 1)) {
+            line++;
+            lineStart = nl + 1;
+          }
+          scanned = Math.max(scanned, start);
+          node.line = line;
+          node.column = start - lineStart + 1;
+        }
+        parent.children.push(node);
+      }
+      if (descend && c._ts_tree_cursor_goto_first_child_wasm(t)) {
+        pushed.push(node !== undefined);
+        if (node) {
+          node.children = [];
+          stack.push(node);
+          fieldedStack.push(fielded[typeId]!);
+        }
+        continue;
+      }
+      for (;;) {
+        if (c._ts_tree_cursor_goto_next_sibling_wasm(t)) break;
+        if (!c._ts_tree_cursor_goto_parent_wasm(t) || pushed.length <= 1) {
+          more = false;
+          break;
+        }
+        if (pushed.pop()) {
+          stack.pop();
+          fieldedStack.pop();
+        }
+      }
+    }
+  } finally {
+    // The live cursor is the one in the transfer buffer (its stack may have moved): free that one.
+    c._ts_tree_cursor_delete_wasm(t);
+  }
+  return root;
+}
+/** The walk through the public `TreeCursor` API: the reference for `rawWalk`, and its fallback. */
+function publicWalk(state: Loaded, tree: TSTree, source: string): SyntaxNode {
+  const { types, named, fields, fielded, leaf, positioned, identifier, string } = state;
+  const cursor = tree.walk();
+  try {
     const root: SyntaxNode = { type: "module", field: null, children: [], text: "" };
     // Named ancestors of the cursor, and for each cursor level whether
     // descending into it pushed onto that stack.
     const stack: SyntaxNode[] = [root];
+    const fieldedStack: boolean[] = [false];
     const pushed: boolean[] = [];
     let more = cursor.gotoFirstChild();
     if (more) pushed.push(false);
@@ -142,19 +342,21 @@ export function parseToTree(source: string): ParsedCell {
       let descend = false;
       if (named[typeId]) {
         descend = true;
-        const type = types[typeId]!;
         const parent = stack[stack.length - 1]!;
         // Every cursor call crosses into WebAssembly: ask for the field only where it is used.
-        const fieldId = FIELDED_PARENTS.has(parent.type) ? cursor.currentFieldId : 0;
-        node = { type, field: fieldId ? (fields[fieldId] ?? null) : null, children: [], text: "" };
-        if (type === "identifier") {
+        const fieldId = fieldedStack[fieldedStack.length - 1] ? cursor.currentFieldId : 0;
+        node = { type: types[typeId]!, field: fieldId ? (fields[fieldId] ?? null) : null, children: [], text: "" };
+        if (identifier[typeId]) {
           const text = cursor.nodeText;
           // Python folds identifiers to NFKC: `ﬁle` and `file` are one name.
           node.text = NON_ASCII.test(text) ? text.normalize("NFKC") : text;
           descend = false;
-        } else if (LEAVES.has(type)) {
+        } else if (leaf[typeId]) {
           descend = false;
-        } else if (POSITIONED.has(type)) {
+        } else if (string[typeId]) {
+          const brace = source.indexOf("{", cursor.startIndex);
+          if (brace < 0 || brace >= cursor.endIndex) descend = false;
+        } else if (positioned[typeId]) {
           const at = cursor.startPosition;
           node.line = at.row + 1;
           node.column = at.column + 1;
@@ -163,7 +365,10 @@ export function parseToTree(source: string): ParsedCell {
       }
       if (descend && cursor.gotoFirstChild()) {
         pushed.push(node !== undefined);
-        if (node) stack.push(node);
+        if (node) {
+          stack.push(node);
+          fieldedStack.push(fielded[typeId]!);
+        }
         continue;
       }
       for (;;) {
@@ -172,15 +377,15 @@ export function parseToTree(source: string): ParsedCell {
           more = false;
           break;
         }
-        if (pushed.pop()) stack.pop();
+        if (pushed.pop()) {
+          stack.pop();
+          fieldedStack.pop();
+        }
       }
     }
-    cursor.delete();
-    const result: ParsedCell = { root };
-    if (tree.rootNode.hasError) result.error = firstError(tree.rootNode);
-    return result;
+    return root;
   } finally {
-    tree.delete();
+    cursor.delete();
   }
 }
 
