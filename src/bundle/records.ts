@@ -74,6 +74,8 @@ export interface CellRecord {
   checkpoint_bytes: number;
   recorded_at: string;
   run_id: string;
+  /** Hash of the source and of the values the cell read when it ran; see schemas/cell-record.schema.json. */
+  value_key: string;
 }
 
 export interface RunLogEvent {

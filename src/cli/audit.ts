@@ -9,8 +9,9 @@ async function audit(argv: string[], io: CommandIO): Promise<number> {
   const args = parseArgs("audit", argv, [...executionOptions, bundleOption]);
   const prepared = await prepareNotebook("audit", args);
   const bundle = await openBundle("audit", bundleDirFrom(args, prepared.path), prepared.path);
-  const plan = await planNotebook(prepared.notebook, await bundle.records(), true);
-  return executeNotebookCommand("audit", args, io, new CheckpointSession("audit", bundle, plan, prepared), prepared);
+  const records = await bundle.records();
+  const plan = await planNotebook(prepared.notebook, records, true);
+  return executeNotebookCommand("audit", args, io, new CheckpointSession("audit", bundle, plan, prepared, records), prepared);
 }
 
 export const auditCommand: Command = {

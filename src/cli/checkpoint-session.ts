@@ -14,6 +14,7 @@ import type { Notebook } from "../notebook/types.js";
 import { explainPlan, planToJson } from "../planner/explain.js";
 import { formatBytes, makePlan, type CellPlan, type Plan } from "../planner/plan.js";
 import type { RecordedCell } from "../planner/recorded.js";
+import { ValueState } from "../planner/value-state.js";
 import type { ParsedArgs } from "./args.js";
 import { firstLine } from "./progress.js";
 import type { Prepared, RunExtension } from "./run.js";
@@ -82,14 +83,20 @@ export class CheckpointSession implements RunExtension {
   private readonly runId = randomUUID();
   private readonly byIndex: Map<number, CellPlan>;
   private readonly counts = { reused: 0, run: 0, restored_values: 0, restored_bytes: 0, checkpointed_bytes: 0 };
+  /** The namespace as this run leaves it, cell by cell: which value each name holds and whether it is in the kernel. */
+  private readonly values = new ValueState();
+  private readonly valueKeys = new Map<number, string>();
+  private readonly byValueKey = new Map<string, RecordedCell>();
 
   constructor(
     private readonly command: CheckpointCommand,
     private readonly bundle: Bundle,
     private readonly plan: Plan,
     private readonly prepared: Prepared,
+    records: Map<string, RecordedCell>,
   ) {
     this.byIndex = new Map(plan.cells.map((c) => [c.index, c]));
+    if (command === "repeat") for (const r of records.values()) if (r.status === "ok") this.byValueKey.set(r.value_key, r);
   }
 
   needsKernel(): boolean {
@@ -126,24 +133,50 @@ export class CheckpointSession implements RunExtension {
     const plan = this.byIndex.get(index);
     if (!plan) return "run";
     if (plan.decision === "reuse" && plan.record) {
-      cell.outputs = structuredClone(plan.record.outputs);
-      cell.execution_count = plan.record.execution_count;
-      cell.metadata.nbrewind = { decision: "reused", fingerprint: plan.identity.fingerprint, recorded_s: plan.record.duration_s };
-      this.counts.reused++;
-      await this.log("cell_reused", plan);
+      await this.reuse(cell, index, plan, plan.record, "unchanged");
       return "reused";
     }
-    if (plan.restores.length > 0) {
-      const values = Object.fromEntries(plan.restores.map((r) => [r.name, r.digest]));
-      const bytes = plan.restores.reduce((s, r) => s + r.size, 0);
-      log(`restoring ${plan.restores.map((r) => `\`${r.name}\``).join(", ")} (${formatBytes(bytes)}) for cell ${plan.number}`);
-      await this.shim!.restore(values);
-      this.counts.restored_values += plan.restores.length;
-      this.counts.restored_bytes += bytes;
-      await this.log("values_restored", plan, { names: Object.keys(values), bytes });
+    // The static plan runs this cell; the values it reads, as the run has
+    // actually left them, may still be exactly the recorded ones.
+    const inputs = plan.opaque ? this.values.allNames() : plan.inputs;
+    const valueKey = this.values.valueKey(plan.identity.sourceHash, inputs);
+    const sameValues = plan.forced ? undefined : this.byValueKey.get(valueKey);
+    if (sameValues && !sameValues.writes.some((w) => w.status === "unserialisable")) {
+      plan.decision = "reuse";
+      plan.reasons.push("but every value it reads turned out identical to the recorded ones, so it was reused");
+      await this.reuse(cell, index, plan, sameValues, "same input values");
+      return "reused";
     }
+    const restores: Record<string, string> = {};
+    let bytes = 0;
+    for (const name of inputs) {
+      const state = this.values.get(name);
+      if (state?.location.where !== "recorded") continue;
+      if (!state.restorable) throw new Error(`internal: cell ${plan.number} needs \`${name}\`, which cannot be restored and was not recomputed`);
+      restores[name] = state.location.digest;
+      bytes += state.location.size;
+    }
+    const names = Object.keys(restores);
+    if (names.length > 0) {
+      log(`restoring ${names.map((n) => `\`${n}\``).join(", ")} (${formatBytes(bytes)}) for cell ${plan.number}`);
+      await this.shim!.restore(restores);
+      for (const name of names) this.values.markLive(name);
+      this.counts.restored_values += names.length;
+      this.counts.restored_bytes += bytes;
+      await this.log("values_restored", plan, { names, bytes });
+    }
+    this.valueKeys.set(index, valueKey);
     await this.shim!.preCell(plan.id);
     return "run";
+  }
+
+  private async reuse(cell: ExecutableCell, index: number, plan: CellPlan, record: RecordedCell, why: string): Promise<void> {
+    cell.outputs = structuredClone(record.outputs);
+    cell.execution_count = record.execution_count;
+    cell.metadata.nbrewind = { decision: "reused", why, fingerprint: plan.identity.fingerprint, recorded_s: record.duration_s };
+    this.values.applyRecord(record, index);
+    this.counts.reused++;
+    await this.log("cell_reused", plan, { why });
   }
 
   private async afterCell(cell: ExecutableCell, index: number, run: CellRun): Promise<void> {
@@ -160,6 +193,10 @@ export class CheckpointSession implements RunExtension {
       writes = Object.entries(reply.names)
         .map(([name, entry]) => toRecordWrite(name, entry))
         .sort((a, b) => a.name.localeCompare(b.name));
+      this.values.applyRun(writes, plan.identity.fingerprint, plan.id, index);
+    } else {
+      // A failed cell may have changed any name it touches, in ways nobody recorded.
+      this.values.markUnknown(plan.opaque ? this.values.allNames() : plan.candidates, this.runId);
     }
     const stored = writes.reduce((s, w) => s + (w.status === "stored" ? w.size : 0), 0);
     this.counts.checkpointed_bytes += stored;
@@ -180,8 +217,10 @@ export class CheckpointSession implements RunExtension {
       checkpoint_bytes: stored,
       recorded_at: new Date().toISOString(),
       run_id: this.runId,
+      value_key: this.valueKeys.get(index)!,
     };
     await this.bundle.writeRecord(record);
+    if (record.status === "ok") this.byValueKey.set(record.value_key, record);
     cell.metadata.nbrewind = { ...(cell.metadata.nbrewind as object | undefined), decision: "run", fingerprint: plan.identity.fingerprint, reason: plan.reasons[0] ?? "" };
     await this.log("cell_recorded", plan, { status: record.status, duration_s: record.duration_s, checkpoint_s: record.checkpoint_s, stored_bytes: stored });
   }

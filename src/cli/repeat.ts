@@ -8,8 +8,9 @@ async function repeat(argv: string[], io: CommandIO): Promise<number> {
   const args = parseArgs("repeat", argv, [...executionOptions, bundleOption, { name: "explain", arity: 0 }]);
   const prepared = await prepareNotebook("repeat", args);
   const bundle = await openBundle("repeat", bundleDirFrom(args, prepared.path), prepared.path);
-  const plan = await planNotebook(prepared.notebook, await bundle.records(), false);
-  const session = new CheckpointSession("repeat", bundle, plan, prepared);
+  const records = await bundle.records();
+  const plan = await planNotebook(prepared.notebook, records, false);
+  const session = new CheckpointSession("repeat", bundle, plan, prepared, records);
   if (args.flags.has("explain")) (args.flags.has("json") ? io.stderr : io.stdout).write(session.explain().join("\n") + "\n");
   return executeNotebookCommand("repeat", args, io, session, prepared);
 }

@@ -9,6 +9,12 @@ import type { RecordedCell, RecordedWrite } from "./recorded.js";
  */
 export const RESTORE_BYTES_PER_S = 400e6;
 export const RESTORE_OVERHEAD_S = 0.005;
+/**
+ * Re-running instead of restoring must save at least this much: trading a
+ * millisecond restore for a millisecond re-run is noise in the recorded
+ * timings, and a re-run has effects a restore has not.
+ */
+export const RERUN_MARGIN_S = 0.05;
 
 export type Decision = "reuse" | "run" | "skip";
 
@@ -37,7 +43,11 @@ export interface CellPlan {
   restores: RestoreStep[];
   /** Static outputs the shim should check after the cell runs. */
   candidates: string[];
+  /** Names the cell reads from earlier cells (after expanding the functions it calls). */
+  inputs: string[];
   opaque: boolean;
+  /** Runs although its fingerprint was recorded: another cell needs a value only running it recreates. */
+  forced: boolean;
 }
 
 export interface Plan {
@@ -73,7 +83,9 @@ export function makePlan(input: PlanInput): Plan {
       reasons: [],
       restores: [],
       candidates: [...analysed.outputs].sort(),
+      inputs: [...analysed.inputs].sort(),
       opaque: Boolean(analysed.facts.opaque),
+      forced: false,
     };
   });
   const byId = new Map(cells.map((c) => [c.id, c]));
@@ -150,7 +162,7 @@ function simulate(cells: CellPlan[], graph: DependencyGraph, label: (id: string)
       if (write.status === "deleted") continue;
       const loadS = RESTORE_OVERHEAD_S + write.size / RESTORE_BYTES_PER_S;
       const rerunS = producer.record!.duration_s;
-      if (rerunS < loadS && !producer.opaque) {
+      if (rerunS + RERUN_MARGIN_S < loadS && !producer.opaque) {
         promote(producer, `re-running is cheaper than restoring \`${name}\` for ${label(cell.id)} (${rerunS.toFixed(2)} s to run vs ${loadS.toFixed(2)} s to load ${formatBytes(write.size)})`);
         return true;
       }
@@ -167,6 +179,7 @@ function simulate(cells: CellPlan[], graph: DependencyGraph, label: (id: string)
 
 function promote(cell: CellPlan, reason: string): void {
   cell.decision = "run";
+  cell.forced = true;
   cell.reasons = [reason];
   cell.record = undefined;
 }

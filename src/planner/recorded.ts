@@ -25,4 +25,6 @@ export interface RecordedCell {
   execution_count: number | null;
   duration_s: number;
   recorded_at: string;
+  /** Hash of the source and of the values the cell read when it ran (see value-state.ts). */
+  value_key: string;
 }

@@ -51,13 +51,15 @@ interface Scenario {
 const scenarios: Scenario[] = [
   { name: "no edit", cells: base, executed: [] },
   { name: "first cell edited", cells: edit(base, "params", "# cell:params\nn = 4"), executed: ["params", "data", "squares", "total", "grow", "show", "last"] },
-  { name: "middle cell edited", cells: edit(base, "label", "# cell:label\nlabel = 'total'"), executed: ["label", "total", "show", "last"] },
+  // total's print(label, total) may have mutated squares and total (static, conservative); the shim
+  // confirms it did not, so grow, show and last read exactly their recorded values and are reused.
+  { name: "middle cell edited", cells: edit(base, "label", "# cell:label\nlabel = 'total'"), executed: ["label", "total"] },
   { name: "last cell edited", cells: edit(base, "last", "# cell:last\nprint('finished', total)"), executed: ["last"] },
   { name: "a parameter passed with -p", cells: base, params: ["-p", "n", "5"], executed: ["# Parameters", "data", "squares", "total", "grow", "show", "last"] },
   { name: "a cell inserted", cells: [...base.slice(0, 4), { id: "extra", source: "# cell:extra\nextra = 1" }, ...base.slice(4)], executed: ["extra"] },
-  { name: "a cell deleted", cells: base.filter((c) => c.id !== "grow"), executed: ["show", "last"] },
+  { name: "a cell deleted", cells: base.filter((c) => c.id !== "grow"), executed: ["show"] },
   { name: "cells reordered", cells: [base[3]!, ...base.slice(0, 3), ...base.slice(4)], executed: [] },
-  { name: "a mutation through a method call edited", cells: edit(base, "grow", "# cell:grow\nbag.append(len(squares) + 1)"), executed: ["grow", "show", "last"] },
+  { name: "a mutation through a method call edited", cells: edit(base, "grow", "# cell:grow\nbag.append(len(squares) + 1)"), executed: ["grow", "show"] },
   { name: "a deleted name checked afterwards", cells: edit(base, "last", "# cell:last\nprint('done', total, 'tmp' in globals())"), executed: ["last"] },
 ];
 

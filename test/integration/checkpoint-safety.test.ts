@@ -131,7 +131,8 @@ describe("plan and --explain say why", () => {
     expect(counter.executed()).toEqual([]);
     expect(res.stdout).toMatch(/cell\s+1 \[a\] reuse/);
     expect(res.stdout).toMatch(/cell\s+2 \[b\] run\s+# cell:b\n\s+because source changed/);
-    expect(res.stdout).toMatch(/cell\s+3 \[c\] run[^\n]*\n\s+because reads `b` from cell 2, which runs\n\s+restores `a`/);
+    expect(res.stdout).toMatch(/cell\s+2 \[b\] run[^\n]*\n\s+because source changed\n\s+restores `a` \(\d+ B\) recorded by cell 1/);
+    expect(res.stdout).toMatch(/cell\s+3 \[c\] run[^\n]*\n\s+because reads `b` from cell 2, which runs/);
     expect(res.stdout).toContain("plan: 1 reused, 3 to run");
     const json = JSON.parse((await runCli(["plan", nb, "--json"])).stdout);
     expect(json.cells.map((c: any) => c.decision)).toEqual(["reuse", "run", "run", "run"]);

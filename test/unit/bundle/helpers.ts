@@ -34,6 +34,7 @@ export function cellRecord(source: string, overrides: Partial<CellRecord> = {}):
     checkpoint_s: 0.01,
     checkpoint_bytes: 0,
     recorded_at: new Date().toISOString(),
+    value_key: "0".repeat(64),
     run_id: "run-1",
     ...overrides,
   };

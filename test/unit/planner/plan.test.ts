@@ -39,6 +39,7 @@ function recordAll(cells: Cells, special: Record<string, Partial<RecordedWrite> 
       execution_count: c.index + 1,
       duration_s: durations[c.id] ?? 5,
       recorded_at: "2026-11-24T00:00:00Z",
+      value_key: sha256(`value:${c.identity.fingerprint}`),
     });
   }
   return records;
