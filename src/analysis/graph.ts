@@ -50,10 +50,14 @@ export interface Edge {
 export class GraphBuilder {
   /** @internal */ readonly cells: AnalysedCell[] = [];
   /** @internal */ readonly byId = new Map<string, AnalysedCell>();
-  /** @internal Per cell (by index): each input name and the indices of its direct producers, latest first. */
-  readonly producers: Map<string, number[]>[] = [];
+  /**
+   * @internal Per cell (by index): each input name and the indices of its
+   * direct producers, latest first; a lone producer as its bare index (most
+   * are: this saves an array per name per cell).
+   */
+  readonly producers: Map<string, number | number[]>[] = [];
   /** @internal Per receiving cell (by index): producer index -> names along the edge. */
-  readonly edgeNames: (Map<number, Set<string>> | undefined)[] = [];
+  readonly edgeNames: (Map<number, string[]> | undefined)[] = [];
   private readonly history = new Map<string, number[]>();
   private readonly opaqueAt: number[] = [];
   private built = false;
@@ -69,14 +73,15 @@ export class GraphBuilder {
     const { history, opaqueAt } = this;
     const index = this.cells.length;
     const cell: AnalysedCell = { id, index, facts, inputs: new Set(), outputs: new Set(), unresolved: new Set() };
-    const resolved = new Map<string, number[]>();
+    const resolved = new Map<string, number | number[]>();
     this.producers.push(resolved);
-    let row: Map<number, Set<string>> | undefined;
+    let row: Map<number, string[]> | undefined;
     const addEdge = (from: number, name: string) => {
       row ??= this.edgeNames[index] = new Map();
-      let names = row.get(from);
-      if (!names) row.set(from, (names = new Set()));
-      names.add(name);
+      const names = row.get(from);
+      // Few names per edge: a list beats a set.
+      if (!names) row.set(from, [name]);
+      else if (!names.includes(name)) names.push(name);
     };
     const pending = [...facts.reads, ...facts.mutates, ...facts.deletes];
     const extraMutates = new Set<string>();
@@ -85,7 +90,7 @@ export class GraphBuilder {
       if (cell.inputs.has(name)) continue;
       cell.inputs.add(name);
       const found = this.resolve(name);
-      resolved.set(name, found);
+      resolved.set(name, found.length === 1 ? found[0]! : found);
       if (found.length === 0 && !facts.binds.has(name)) cell.unresolved.add(name);
       for (const i of found) {
         addEdge(i, name);
@@ -106,7 +111,16 @@ export class GraphBuilder {
       for (let i = since; i < index; i++) {
         const earlier = this.cells[i]!;
         if (earlier.outputs.size === 0) addEdge(i, "*");
-        for (const name of earlier.outputs) addEdge(i, name);
+        else {
+          // All of a cell's outputs at once: no quadratic `includes` for a cell with many.
+          row ??= this.edgeNames[index] = new Map();
+          const names = row.get(i);
+          if (!names) row.set(i, [...earlier.outputs]);
+          else {
+            const had = new Set(names);
+            for (const name of earlier.outputs) if (!had.has(name)) names.push(name);
+          }
+        }
       }
     }
     for (const set of [facts.binds, facts.mutates, facts.deletes, extraMutates]) for (const name of set) cell.outputs.add(name);
@@ -157,7 +171,7 @@ export class DependencyGraph {
   readonly edges: Edge[];
   private readonly byId: Map<string, AnalysedCell>;
   /** Per cell (by index): each input name and the indices of its direct producers, latest first. */
-  private readonly producers: Map<string, number[]>[];
+  private readonly producers: Map<string, number | number[]>[];
   private readonly forward = new Map<string, Set<string>>();
 
   constructor(cells: { id: string; facts: CellFacts }[] | GraphBuilder) {
@@ -178,7 +192,7 @@ export class DependencyGraph {
       const froms = [...row.keys()].sort((a, b) => a - b);
       for (const from of froms) {
         const fromId = this.cells[from]!.id;
-        this.edges.push({ from: fromId, to: toId, names: [...row.get(from)!].sort() });
+        this.edges.push({ from: fromId, to: toId, names: row.get(from)!.sort() });
         link(this.forward, fromId, toId);
       }
     }
@@ -200,7 +214,8 @@ export class DependencyGraph {
   producersOf(cellId: string, name: string): string[] {
     const cell = this.byId.get(cellId);
     const found = cell && this.producers[cell.index]!.get(name);
-    return found ? found.map((i) => this.cells[i]!.id) : [];
+    if (found === undefined) return [];
+    return typeof found === "number" ? [this.cells[found]!.id] : found.map((i) => this.cells[i]!.id);
   }
 
   /** Edges into a cell. */
