@@ -1,0 +1,22 @@
+import { describe, expect, it } from "vitest";
+import { runCli } from "./cli-harness.js";
+
+describe("nbrewind-engine doctor", () => {
+  it("reports Node, Python, the pinned env, every pinned package, a server that starts and its kernelspecs", async () => {
+    const res = await runCli(["doctor", "--json"]);
+    expect(res.code, res.stdout + res.stderr).toBe(0);
+    expect(res.survivors).toEqual([]);
+    const report = JSON.parse(res.stdout);
+    expect(report.ok).toBe(true);
+    const names = report.checks.map((c: any) => c.name);
+    for (const name of ["Node.js", "Python (base)", "Managed Python env", "jupyter_server", "ipykernel", "dask", "parsl", "ray", "cloudpickle", "Jupyter server", "Kernelspecs"]) expect(names).toContain(name);
+    expect(report.checks.find((c: any) => c.name === "Kernelspecs").found).toContain("python3");
+  });
+
+  it("names what is missing and the fix, with exit code 3", async () => {
+    const res = await runCli(["doctor"], { env: { NBREWIND_PYTHON: "/nonexistent/python3" } });
+    expect(res.code).toBe(3);
+    expect(res.stdout).toMatch(/MISSING\s+Python \(base\)/);
+    expect(res.stdout).toContain("fix: install CPython 3.11");
+  });
+});
