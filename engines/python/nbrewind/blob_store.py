@@ -135,6 +135,13 @@ class BlobStore:
         """
         final = self.path_for(digest)
         if os.path.exists(final):
+            # A concurrent gc keeps unreferenced blobs younger than its grace period:
+            # touching the blob we are about to reference keeps it alive until our
+            # record names it. A read-only store (a mounted bundle) has nothing to collect.
+            try:
+                os.utime(final)
+            except OSError:
+                pass
             return False
         tmp_dir = os.path.join(self.root, "tmp")
         os.makedirs(tmp_dir, exist_ok=True)
