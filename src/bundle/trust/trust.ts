@@ -2,9 +2,9 @@
  * May pickled values be loaded from this bundle? Unpickling runs code, so
  * repeat and replay ask before anything is restored. A bundle is trusted when
  *
- *   1. the user said so for this run (--trust), or
- *   2. it carries the user's owner mark for this folder (audited here, or
+ *   1. it carries the user's owner mark for this folder (audited here, or
  *      accepted here before: see owner.ts), or
+ *   2. the user said so for this run (--trust), or
  *   3. its digest list is signed by the user's key or a key they trust, and
  *      every file that is not a blob (the records, which name the blobs by
  *      digest, the manifest, ...) still has the signed digest. Blobs need no
@@ -27,8 +27,8 @@ export type TrustVerdict =
   | { trusted: false; reason: string; fix: string[]; signer?: PublicKeyInfo };
 
 export async function assessTrust(dir: string, keys: KeyStore, options: { trustFlag: boolean }): Promise<TrustVerdict> {
-  if (options.trustFlag) return { trusted: true, how: "flag", detail: "trusted for this run by --trust" };
   if (await hasOwnerMark(dir, await keys.ownKey())) return { trusted: true, how: "owner", detail: "audited or accepted here with your key" };
+  if (options.trustFlag) return { trusted: true, how: "flag", detail: "trusted by --trust" };
   const list = await readDigestList(dir);
   if (list === "missing" || list === "invalid") {
     const what = list === "missing" ? "is not signed (it has no digests.json)" : `has an unreadable ${DIGESTS_FILE}`;
