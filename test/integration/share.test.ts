@@ -170,7 +170,7 @@ describe("bad packed files: a clear error, a non-zero exit, nothing written", ()
     const blobs = listing(dir).filter((f) => /blobs\/sha256\/..\/.{62}$/.test(f));
     const victim = join(dir, blobs[0]!);
     const bytes = readFileSync(victim);
-    bytes[bytes.length - 1] ^= 0x01;
+    bytes[bytes.length - 1] = bytes[bytes.length - 1]! ^ 0x01;
     writeFileSync(victim, bytes);
     const flipped = join(root, "flipped.tgz");
     execFileSync("tar", ["-czf", flipped, "-C", dir, "nb.ipynb", "nb.nbrewind"]);
