@@ -29,6 +29,7 @@ import { Bundle } from "../src/bundle/bundle.js";
 import { packBundle } from "../src/bundle/pack.js";
 import { KeyStore } from "../src/bundle/trust/keys.js";
 import { unpackBundle } from "../src/bundle/unpack.js";
+import { rng } from "./prng.js";
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), "..");
 const RESULTS = join(ROOT, "bench", "results");
@@ -47,18 +48,6 @@ function parseSize(text: string): number {
 
 function mb(bytes: number): string {
   return `${(bytes / (1 << 20)).toFixed(0)} MiB`;
-}
-
-/** Small deterministic PRNG (mulberry32), so two runs generate the same bundle shape. */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }
 
 /** Text-like bytes: CSV rows of numbers and words, compressing about 4:1 with gzip. */

@@ -20,6 +20,7 @@ import { throttled } from "./bundle-target.js";
 import { trustHelp, trustOption } from "./bundle-trust.js";
 import type { Command, CommandIO } from "./command.js";
 import { repeatCommand } from "./repeat.js";
+import { executionOptions } from "./run.js";
 
 export interface ReplaySummary {
   command: "replay";
@@ -50,15 +51,9 @@ async function replay(argv: string[], io: CommandIO): Promise<number> {
     { name: "container", arity: 0 },
     { name: "base-image", arity: 1 },
     { name: "network", arity: 0 },
-    { name: "parameters", short: "p", arity: 2, repeatable: true },
-    { name: "parameters-raw", short: "r", arity: 2, repeatable: true },
-    { name: "parameters-file", short: "y", arity: 1, repeatable: true },
-    { name: "kernel", short: "k", arity: 1 },
-    { name: "cell-timeout", arity: 1 },
-    { name: "allow-errors", arity: 0 },
+    // run's options, but where the output goes (replay decides) and which server (a fresh one in the work directory).
+    ...executionOptions.filter((o) => !["output", "server-url", "token"].includes(o.name)),
     { name: "explain", arity: 0 },
-    { name: "json", arity: 0 },
-    { name: "quiet", short: "q", arity: 0 },
   ]);
   if (args.positionals.length !== 1) throw new InputError(`replay: expected one FILE argument, got ${args.positionals.length} (see 'nbrewind-engine replay --help')`);
   if (!args.flags.has("container") && (args.values.has("base-image") || args.flags.has("network"))) {
