@@ -14,7 +14,7 @@
  */
 import { open, readFile, realpath, rename, rm, type FileHandle } from "node:fs/promises";
 import { basename, dirname, extname, resolve, sep } from "node:path";
-import { InputError } from "../common/errors.js";
+import { ExitCode, InputError, NbrewindError } from "../common/errors.js";
 import { ParallelGzip } from "./archive/parallel-gzip.js";
 import { TarWriter, type WrittenEntry } from "./archive/tar-writer.js";
 import { Bundle } from "./bundle.js";
@@ -32,6 +32,8 @@ export interface PackOptions {
   key?: SigningKey;
   level?: number;
   onProgress?: (progress: { bytesDone: number; bytesTotal: number; files: number; filesTotal: number }) => void;
+  /** Stops the pack between files; the partial output is removed. */
+  signal?: AbortSignal;
 }
 
 export interface PackResult {
@@ -111,6 +113,7 @@ export async function packBundle(options: PackOptions): Promise<PackResult> {
 
     const entries: DigestEntry[] = [];
     for (const file of files) {
+      if (options.signal?.aborted) throw new NbrewindError("pack: interrupted; nothing was written", ExitCode.interrupted);
       const written = await packFile(tar, `${folder}/${file.path}`, file, roots, result);
       entries.push({ path: file.path, size: written.size, sha256: written.sha256 });
       progressed(file.size);

@@ -32,6 +32,7 @@ async function pack(argv: string[], io: CommandIO): Promise<number> {
     output,
     ...(key ? { key } : {}),
     ...(level !== undefined ? { level } : {}),
+    signal: io.signal,
     onProgress: (p) => progress(`packing: ${Math.floor((100 * p.bytesDone) / Math.max(1, p.bytesTotal))}% (${formatBytes(p.bytesDone)} of ${formatBytes(p.bytesTotal)}, ${p.files}/${p.filesTotal} files)`),
   });
   if (args.flags.has("json")) {

@@ -73,6 +73,7 @@ async function replay(argv: string[], io: CommandIO): Promise<number> {
     unpacked = await unpackBundle({
       archive,
       targetDir: workDir,
+      signal: io.signal,
       onProgress: (p) => progress(`unpacking: ${Math.floor((100 * p.bytesRead) / Math.max(1, p.bytesTotal))}% of ${formatBytes(p.bytesTotal)}`),
       beforeCommit: async (ex) => {
         const verdict = await assessTrust(join(ex.stagingDir, ex.bundle_folder), keys, { trustFlag: args.flags.has("trust") });

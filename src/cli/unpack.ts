@@ -20,6 +20,7 @@ async function unpack(argv: string[], io: CommandIO): Promise<number> {
   const result = await unpackBundle({
     archive: resolve(args.positionals[0]!),
     targetDir: resolve(args.values.get("directory") ?? "."),
+    signal: io.signal,
     onProgress: (p) => progress(`unpacking: ${Math.floor((100 * p.bytesRead) / Math.max(1, p.bytesTotal))}% of ${formatBytes(p.bytesTotal)}`),
   });
   const trust = result.signer ? await new KeyStore().trustOf(result.signer.public_key) : undefined;

@@ -6,8 +6,8 @@
  * bounded by the chunks in flight.
  *
  * Chunks that do not compress (pickled random arrays, already-compressed
- * files) are stored rather than deflated: a cheap probe of their first bytes
- * at level 1 decides, so we do not spend a core deflating noise. The output
+ * files) are stored rather than deflated: cheap probes of a few of their
+ * bytes at level 1 decide, so we do not spend a core deflating noise. The output
  * is still gzip; it is only a few bytes per chunk larger than deflating them.
  */
 import { availableParallelism } from "node:os";
@@ -33,7 +33,7 @@ export interface ByteSink {
   write(data: Buffer): Promise<void>;
 }
 
-const PROBE_BYTES = 64 << 10;
+const PROBE_BYTES = 16 << 10;
 /** A probe that saves less than this fraction means the chunk is stored. */
 const PROBE_MIN_SAVING = 0.03;
 
@@ -95,11 +95,21 @@ export class ParallelGzip {
   }
 
   private async compress(data: Buffer): Promise<Buffer> {
-    if (!this.options.alwaysDeflate && data.length > PROBE_BYTES) {
-      const probe = data.subarray(0, PROBE_BYTES);
-      const squeezed = await deflateRawAsync(probe, { level: 1 });
-      if (squeezed.length > probe.length * (1 - PROBE_MIN_SAVING)) return gzipAsync(data, { level: 0 });
-    }
+    if (!this.options.alwaysDeflate && data.length > 4 * PROBE_BYTES && !(await compressibleSomewhere(data))) return gzipAsync(data, { level: 0 });
     return gzipAsync(data, { level: this.level });
   }
+}
+
+/**
+ * A chunk often holds the end of one file and the start of another: probe
+ * its start, middle and end, and deflate it if any of them compresses.
+ */
+async function compressibleSomewhere(data: Buffer): Promise<boolean> {
+  const starts = [0, Math.floor(data.length / 2), data.length - PROBE_BYTES];
+  for (const start of starts) {
+    const probe = data.subarray(start, start + PROBE_BYTES);
+    const squeezed = await deflateRawAsync(probe, { level: 1 });
+    if (squeezed.length <= probe.length * (1 - PROBE_MIN_SAVING)) return true;
+  }
+  return false;
 }
