@@ -23,6 +23,7 @@ import { availableParallelism, cpus, tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { ensureManagedEnv } from "../src/pyenv/managed-env.js";
+import { rng } from "./prng.js";
 
 const TARGET_MS = 2000;
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), "..");
@@ -30,18 +31,6 @@ const ROOT = join(dirname(fileURLToPath(import.meta.url)), "..");
 function option(name: string, fallback: number): number {
   const i = process.argv.indexOf(`--${name}`);
   return i > 0 ? Number(process.argv[i + 1]) : fallback;
-}
-
-/** Small deterministic PRNG (mulberry32). */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }
 
 /** Valid snippets of 1–4 lines, in the style of data-analysis notebooks. */

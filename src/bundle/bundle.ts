@@ -29,6 +29,8 @@ import { BLOBS_DIR, CELLS_DIR, checkRunId, ENVIRONMENT_FILE, LOCK_DIR, LOGS_DIR,
 import { recordDigests, type BundleManifest, type BundleProblem, type CellRecord, type EnvironmentRecord, type RunEntry, type RunLogEvent } from "./records.js";
 import { appendLogEvent, readLogEvents } from "./run-logs.js";
 import { schemaProblems } from "./schemas.js";
+import { signBundleFolder } from "./trust/sign-folder.js";
+import type { SigningKey } from "./trust/keys.js";
 import { verifyBundle, type BundleVerifyOptions } from "./verify.js";
 
 export interface BundleOptions {
@@ -202,6 +204,15 @@ export class Bundle {
   }
 
   // ── integrity and space ─────────────────────────────────────────────────
+
+  /**
+   * Rewrite digests.json, the signed digest list of every file, with `key`.
+   * Under the manifest's lock, so a concurrent run's manifest update does not
+   * land between the listing and the signature.
+   */
+  async sign(key: SigningKey): Promise<void> {
+    await withManifestLock(this.dir, this.key, this.onWait, () => signBundleFolder(this.dir, key));
+  }
 
   /** Everything wrong with the bundle, one problem per line; [] when it is sound. */
   async verify(options: BundleVerifyOptions = {}): Promise<BundleProblem[]> {

@@ -10,7 +10,17 @@ import { InputError } from "../common/errors.js";
 import { packageRoot } from "../common/package-root.js";
 import { formatJsonPath, pointerSegments } from "../notebook/json-path.js";
 
-export type BundleSchema = "bundle-manifest" | "cell-record" | "environment" | "run-log-event";
+export type BundleSchema =
+  | "bundle-manifest"
+  | "cell-record"
+  | "environment"
+  | "run-log-event"
+  | "bundle-digests"
+  | "bundle-owner"
+  | "trusted-keys"
+  | "replay-summary"
+  | "verify-result"
+  | "archive-summary";
 
 export interface SchemaProblem {
   path: string;

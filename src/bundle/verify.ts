@@ -8,7 +8,7 @@ import { join, relative } from "node:path";
 import { NbrewindError } from "../common/errors.js";
 import { readNotebook } from "../notebook/read.js";
 import type { BlobStore } from "../store/blob-store.js";
-import { verifyBlobs, type VerifyProgress } from "../store/verify.js";
+import { verifyBlobs, type BlobCheck, type VerifyProgress } from "../store/verify.js";
 import { checkAllRecords, listRecordFiles } from "./cell-records.js";
 import { headerProblem } from "./manifest.js";
 import { BLOBS_DIR, CELLS_DIR, ENVIRONMENT_FILE, LOGS_DIR, MANIFEST_FILE, NOTEBOOK_FILE } from "./paths.js";
@@ -22,6 +22,11 @@ export interface BundleVerifyOptions {
   /** Passed to the store's verifyBlobs. */
   threads?: number;
   inlineBelowBytes?: number;
+  /**
+   * false: check only that every referenced blob exists, not its content
+   * (for a bundle just unpacked, whose blobs were hashed on the way in).
+   */
+  blobContent?: boolean;
 }
 
 export async function verifyBundle(dir: string, store: BlobStore, options: BundleVerifyOptions = {}): Promise<BundleProblem[]> {
@@ -45,7 +50,7 @@ export async function verifyBundle(dir: string, store: BlobStore, options: Bundl
   for (const other of (await listRecordFiles(dir)).others) problems.push({ file: `${CELLS_DIR}/${other}`, message: "is not a record (records are cells/<fingerprint>.json)" });
 
   const rel = (path: string) => relative(dir, path).split("\\").join("/");
-  const checks = await verifyBlobs(store, referrers.keys(), {
+  const checks = options.blobContent === false ? await existenceChecks(store, referrers.keys()) : await verifyBlobs(store, referrers.keys(), {
     ...(options.onProgress ? { onProgress: options.onProgress } : {}),
     ...(options.threads !== undefined ? { threads: options.threads } : {}),
     ...(options.inlineBelowBytes !== undefined ? { inlineBelowBytes: options.inlineBelowBytes } : {}),
@@ -58,6 +63,15 @@ export async function verifyBundle(dir: string, store: BlobStore, options: Bundl
   }
   for (const stray of (await store.scan()).strays) problems.push({ file: `${BLOBS_DIR}/${stray}`, message: "is not a blob (blobs are sha256/<2 hex>/<62 hex>)" });
   return problems;
+}
+
+async function existenceChecks(store: BlobStore, digests: Iterable<string>): Promise<BlobCheck[]> {
+  const out: BlobCheck[] = [];
+  for (const digest of digests) {
+    const path = store.pathFor(digest);
+    out.push((await store.has(digest)) ? { digest, path, status: "ok", size: 0 } : { digest, path, status: "missing" });
+  }
+  return out;
 }
 
 async function checkJsonFile(

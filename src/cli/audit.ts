@@ -1,23 +1,28 @@
 import { parseArgs } from "./args.js";
-import { bundleDirFrom, CheckpointSession, openBundle, planNotebook } from "./checkpoint-session.js";
+import { bundleDirFrom, CheckpointSession, openTrustedBundle, planNotebook } from "./checkpoint-session.js";
+import { trustHelp, trustOption } from "./bundle-trust.js";
 import type { Command, CommandIO } from "./command.js";
 import { executeNotebookCommand, executionOptions, executionOptionsHelp, prepareNotebook } from "./run.js";
 
 export const bundleOption = { name: "bundle", short: "b", arity: 1 } as const;
 
 async function audit(argv: string[], io: CommandIO): Promise<number> {
-  const args = parseArgs("audit", argv, [...executionOptions, bundleOption]);
+  const args = parseArgs("audit", argv, [...executionOptions, bundleOption, trustOption]);
   const prepared = await prepareNotebook("audit", args);
-  const bundle = await openBundle("audit", bundleDirFrom(args, prepared.path), prepared.path);
+  const quiet = args.flags.has("quiet");
+  const { bundle, signer } = await openTrustedBundle("audit", bundleDirFrom(args, prepared.path), prepared.path, {
+    trust: args.flags.has("trust"),
+    log: (line) => void (quiet ? undefined : io.stderr.write(line + "\n")),
+  });
   const records = await bundle.records();
   const plan = await planNotebook(prepared.notebook, records, true);
-  return executeNotebookCommand("audit", args, io, new CheckpointSession("audit", bundle, plan, prepared, records), prepared);
+  return executeNotebookCommand("audit", args, io, new CheckpointSession("audit", bundle, plan, prepared, records, signer), prepared);
 }
 
 export const auditCommand: Command = {
   name: "audit",
   summary: "run a notebook and record a checkpoint per cell in its bundle",
-  help: `Usage: nbrewind-engine audit NOTEBOOK [--bundle DIR] [run options]
+  help: `Usage: nbrewind-engine audit NOTEBOOK [--bundle DIR] [--trust] [run options]
 
 Run every code cell of NOTEBOOK, like 'run', and record in a bundle beside it
 (NAME.nbrewind/ by default) a checkpoint per cell: the values the cell wrote
@@ -30,7 +35,16 @@ re-runs only what an edit touched.
 Options:
   -b, --bundle DIR          the bundle folder (default: NAME.nbrewind beside
                             the notebook); records already in it are kept
+${trustHelp}
 ${executionOptionsHelp}
+
+Trust: the bundle audit creates is yours. It is marked with your signing
+key (created on first use in ~/.config/nbrewind-engine, or
+$NBREWIND_CONFIG_DIR; see 'nbrewind-engine keys'), and at the end of every
+run its digest list (digests.json) is re-signed with it, so 'repeat' loads
+its values without --trust and 'verify' checks it. Auditing into an existing
+bundle that is not yours (unpacked from elsewhere) needs a trusted signature
+or --trust, as for 'repeat'.
 
 Example:
   nbrewind-engine audit analysis.ipynb -p n_samples 1000

@@ -1,7 +1,10 @@
 import { randomUUID } from "node:crypto";
+import { stat } from "node:fs/promises";
 import { basename, dirname, extname, join, resolve } from "node:path";
 import { buildGraph, loadPythonParser } from "../analysis/index.js";
 import { Bundle } from "../bundle/bundle.js";
+import { MANIFEST_FILE } from "../bundle/paths.js";
+import type { SigningKey } from "../bundle/trust/keys.js";
 import type { CellRecord, WriteEntry } from "../bundle/records.js";
 import { InputError } from "../common/errors.js";
 import { packageVersion } from "../common/package-root.js";
@@ -16,6 +19,7 @@ import { formatBytes, makePlan, type CellPlan, type Plan } from "../planner/plan
 import type { RecordedCell } from "../planner/recorded.js";
 import { ValueState } from "../planner/value-state.js";
 import type { ParsedArgs } from "./args.js";
+import { claimNewBundle, requireTrustedBundle } from "./bundle-trust.js";
 import { firstLine } from "./progress.js";
 import type { Prepared, RunExtension } from "./run.js";
 
@@ -72,6 +76,26 @@ export async function openBundle(command: CheckpointCommand | "plan", dir: strin
 }
 
 /**
+ * Open the bundle of an audit or repeat and settle trust before anything is
+ * loaded from it: a bundle audit creates is the user's; an existing one must
+ * pass the trust gate (bundle-trust.ts). Returns the key that signs the run.
+ */
+export async function openTrustedBundle(
+  command: CheckpointCommand,
+  dir: string,
+  notebookPath: string,
+  options: { trust: boolean; log: (line: string) => void },
+): Promise<{ bundle: Bundle; signer: SigningKey }> {
+  const existed = await stat(join(dir, MANIFEST_FILE)).then(
+    () => true,
+    () => false,
+  );
+  const bundle = await openBundle(command, dir, notebookPath);
+  const signer = existed ? await requireTrustedBundle(command, bundle, options) : await claimNewBundle(bundle, options.log);
+  return { bundle, signer };
+}
+
+/**
  * Audit and repeat: the planned run. Reused cells get their recorded outputs
  * without executing; running cells get the values they need restored just
  * before they run, then are checkpointed by the kernel-side shim, which
@@ -94,6 +118,8 @@ export class CheckpointSession implements RunExtension {
     private readonly plan: Plan,
     private readonly prepared: Prepared,
     records: Map<string, RecordedCell>,
+    /** Re-signs the bundle's digest list at the end of the run (see bundle-trust.ts). */
+    private readonly signer?: SigningKey,
   ) {
     this.byIndex = new Map(plan.cells.map((c) => [c.index, c]));
     if (command === "repeat") for (const r of records.values()) if (r.status === "ok") this.byValueKey.set(r.value_key, r);
@@ -235,6 +261,7 @@ export class CheckpointSession implements RunExtension {
       status,
       cells: { reused: this.counts.reused, restored: this.counts.restored_values, run: this.counts.run },
     });
+    if (this.signer) await this.bundle.sign(this.signer);
   }
 
   summary(): { fields: Record<string, unknown>; lines: string[] } {

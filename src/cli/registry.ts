@@ -4,7 +4,24 @@ import { auditCommand } from "./audit.js";
 import { doctorCommand } from "./doctor.js";
 import { planCommand } from "./plan.js";
 import { repeatCommand } from "./repeat.js";
+import { keysCommand } from "./keys.js";
+import { packCommand } from "./pack.js";
+import { replayCommand } from "./replay.js";
 import { run } from "./run.js";
+import { unpackCommand } from "./unpack.js";
+import { verifyCommand } from "./verify.js";
 
 /** Every command, in the order `--help` lists them. */
-export const commands: Command[] = [run, auditCommand, repeatCommand, planCommand, doctorCommand, depsCommand];
+export const commands: Command[] = [
+  run,
+  auditCommand,
+  repeatCommand,
+  planCommand,
+  packCommand,
+  unpackCommand,
+  verifyCommand,
+  replayCommand,
+  keysCommand,
+  doctorCommand,
+  depsCommand,
+];

@@ -1,16 +1,21 @@
 import { bundleOption } from "./audit.js";
 import { parseArgs } from "./args.js";
-import { bundleDirFrom, CheckpointSession, openBundle, planNotebook } from "./checkpoint-session.js";
+import { bundleDirFrom, CheckpointSession, openTrustedBundle, planNotebook } from "./checkpoint-session.js";
+import { trustHelp, trustOption } from "./bundle-trust.js";
 import type { Command, CommandIO } from "./command.js";
 import { executeNotebookCommand, executionOptions, executionOptionsHelp, prepareNotebook } from "./run.js";
 
 async function repeat(argv: string[], io: CommandIO): Promise<number> {
-  const args = parseArgs("repeat", argv, [...executionOptions, bundleOption, { name: "explain", arity: 0 }]);
+  const args = parseArgs("repeat", argv, [...executionOptions, bundleOption, trustOption, { name: "explain", arity: 0 }]);
   const prepared = await prepareNotebook("repeat", args);
-  const bundle = await openBundle("repeat", bundleDirFrom(args, prepared.path), prepared.path);
+  const quiet = args.flags.has("quiet");
+  const { bundle, signer } = await openTrustedBundle("repeat", bundleDirFrom(args, prepared.path), prepared.path, {
+    trust: args.flags.has("trust"),
+    log: (line) => void (quiet ? undefined : io.stderr.write(line + "\n")),
+  });
   const records = await bundle.records();
   const plan = await planNotebook(prepared.notebook, records, false);
-  const session = new CheckpointSession("repeat", bundle, plan, prepared, records);
+  const session = new CheckpointSession("repeat", bundle, plan, prepared, records, signer);
   if (args.flags.has("explain")) (args.flags.has("json") ? io.stderr : io.stdout).write(session.explain().join("\n") + "\n");
   return executeNotebookCommand("repeat", args, io, session, prepared);
 }
@@ -18,7 +23,7 @@ async function repeat(argv: string[], io: CommandIO): Promise<number> {
 export const repeatCommand: Command = {
   name: "repeat",
   summary: "run a notebook again, reusing every cell whose inputs did not change",
-  help: `Usage: nbrewind-engine repeat NOTEBOOK [--bundle DIR] [--explain] [run options]
+  help: `Usage: nbrewind-engine repeat NOTEBOOK [--bundle DIR] [--explain] [--trust] [run options]
 
 Run NOTEBOOK again against its bundle (written by 'audit'). Every code cell
 gets a fingerprint from its source and the fingerprints of the cells whose
@@ -36,7 +41,15 @@ Options:
       --explain             print, before running, every cell's decision and
                             its exact reason ('source changed', 'reads \`n\`
                             from cell 3, which runs', ...)
+${trustHelp}
 ${executionOptionsHelp}
+
+Trust: restoring a value unpickles it, which runs code, so repeat loads
+values only from a bundle that is yours (audited here: it carries your
+owner mark), signed by a key you trust ('nbrewind-engine keys trust'), or
+accepted with --trust. Anything else is refused before a kernel starts,
+with the reason. A bundle accepted once is marked as yours in this folder,
+and each run re-signs its digest list with your key.
 
 Example:
   nbrewind-engine repeat analysis.ipynb -p n_samples 2000 --explain`,

@@ -205,6 +205,21 @@ export function injectParameters(nb: Notebook, params: Record<string, ParameterV
     outputs: [],
     source: toMultiline(codifyParameters(params)),
   };
+  const placed = placeInjectedCell(nb, injected);
+  const existing = nb.metadata.papermill;
+  const papermill = existing !== null && typeof existing === "object" && !Array.isArray(existing) ? { ...(existing as object) } : {};
+  const notebook: Notebook = { ...placed, metadata: { ...placed.metadata, papermill: { ...papermill, parameters: parametersAsJson(params) } } };
+  return { notebook, injectedIndex: notebook.cells.findIndex((c) => c.id === INJECTED_CELL_ID) };
+}
+
+/**
+ * A copy of `nb` with `injected` (a cell with id and tag
+ * `injected-parameters`) where papermill puts it: in place of the first
+ * injected cell, else after the `parameters` cell, else at the top; other
+ * injected cells removed, an id clash resolved. Replay uses it to put back
+ * the exact cell a recorded run had.
+ */
+export function placeInjectedCell(nb: Notebook, injected: CodeCell): Notebook {
   const previous = nb.cells.findIndex((c) => hasTag(c, INJECTED_TAG));
   const paramsCell = nb.cells.findIndex((c) => hasTag(c, PARAMETERS_TAG));
   let cells: Cell[];
@@ -214,10 +229,11 @@ export function injectParameters(nb: Notebook, params: Record<string, ParameterV
   cells = cells.filter((c) => c === injected || !hasTag(c, INJECTED_TAG));
   const clash = cells.some((c) => c !== injected && c.id === INJECTED_CELL_ID);
   if (clash) cells = cells.map((c) => (c !== injected && c.id === INJECTED_CELL_ID ? { ...c, id: "" } : c));
+  const notebook: Notebook = { ...nb, cells };
+  return clash ? ensureCellIds(notebook) : notebook;
+}
 
-  const existing = nb.metadata.papermill;
-  const papermill = existing !== null && typeof existing === "object" && !Array.isArray(existing) ? { ...(existing as object) } : {};
-  let notebook: Notebook = { ...nb, metadata: { ...nb.metadata, papermill: { ...papermill, parameters: parametersAsJson(params) } }, cells };
-  if (clash) notebook = ensureCellIds(notebook);
-  return { notebook, injectedIndex: notebook.cells.findIndex((c) => c.id === INJECTED_CELL_ID) };
+/** The cell a run injected its parameters into, if any. */
+export function injectedCellOf(nb: Notebook): CodeCell | undefined {
+  return nb.cells.find((c): c is CodeCell => c.cell_type === "code" && hasTag(c, INJECTED_TAG));
 }

@@ -1,0 +1,85 @@
+import { basename, dirname, join, resolve } from "node:path";
+import { packBundle } from "../bundle/pack.js";
+import { describeKey, KeyStore } from "../bundle/trust/keys.js";
+import { ExitCode, InputError } from "../common/errors.js";
+import { formatBytes } from "../planner/plan.js";
+import { parseArgs } from "./args.js";
+import { resolveBundleTarget, throttled } from "./bundle-target.js";
+import type { Command, CommandIO } from "./command.js";
+
+async function pack(argv: string[], io: CommandIO): Promise<number> {
+  const args = parseArgs("pack", argv, [
+    { name: "output", short: "o", arity: 1 },
+    { name: "bundle", short: "b", arity: 1 },
+    { name: "no-sign", arity: 0 },
+    { name: "level", arity: 1 },
+    { name: "json", arity: 0 },
+    { name: "quiet", short: "q", arity: 0 },
+  ]);
+  if (args.positionals.length !== 1) throw new InputError(`pack: expected one NOTEBOOK or BUNDLE argument, got ${args.positionals.length} (see 'nbrewind-engine pack --help')`);
+  const level = args.values.has("level") ? Number(args.values.get("level")) : undefined;
+  if (level !== undefined && !(Number.isInteger(level) && level >= 1 && level <= 9)) throw new InputError(`pack: --level must be 1..9, got '${args.values.get("level")}'`);
+  const quiet = args.flags.has("quiet");
+  const log = (line: string) => void (quiet ? undefined : io.stderr.write(line + "\n"));
+  const target = await resolveBundleTarget("pack", args.positionals[0]!, args.values.get("bundle"));
+  const stem = basename(target.notebookPath, ".ipynb");
+  const output = resolve(args.values.get("output") ?? join(dirname(target.notebookPath), `${stem}.nbrewind.tgz`));
+  const key = args.flags.has("no-sign") ? undefined : await new KeyStore().ensureOwnKey(log);
+  const progress = throttled(log);
+  const result = await packBundle({
+    notebookPath: target.notebookPath,
+    bundleDir: target.bundleDir,
+    output,
+    ...(key ? { key } : {}),
+    ...(level !== undefined ? { level } : {}),
+    signal: io.signal,
+    onProgress: (p) => progress(`packing: ${Math.floor((100 * p.bytesDone) / Math.max(1, p.bytesTotal))}% (${formatBytes(p.bytesDone)} of ${formatBytes(p.bytesTotal)}, ${p.files}/${p.filesTotal} files)`),
+  });
+  if (args.flags.has("json")) {
+    io.stdout.write(JSON.stringify({ command: "pack", ...result }, null, 2) + "\n");
+    return ExitCode.ok;
+  }
+  log(`packed ${result.notebook} and ${result.bundle_folder}/ (${result.files} files, ${result.blobs} blobs, ${formatBytes(result.bytes_in)} -> ${formatBytes(result.bytes_out)}) into ${result.output}`);
+  log(result.signer ? `signed by ${describeKey(result.signer)}` : "not signed (--no-sign): whoever loads it must pass --trust");
+  if (result.relativised_paths > 0) log(`replaced ${result.relativised_paths} absolute path(s) of this site by relative ones`);
+  for (const o of result.omitted) log(`left out ${o} (an absolute path of this site)`);
+  return ExitCode.ok;
+}
+
+export const packCommand: Command = {
+  name: "pack",
+  summary: "pack a notebook and its bundle into one signed, compressed file",
+  help: `Usage: nbrewind-engine pack NOTEBOOK|BUNDLE [-o FILE] [--bundle DIR] [--no-sign] [--level N] [--json] [-q]
+
+Write the notebook and its bundle folder into one file for another site:
+a tar stream (NAME.ipynb, NAME.nbrewind/...), gzip-compressed on every core
+(readable by 'tar -xzf' too), streamed from disk, so memory stays flat for a
+bundle of any size. Every file is hashed as it is packed; a blob whose bytes
+do not match its name stops the pack. The last entry,
+NAME.nbrewind/digests.json, lists every file with its size and sha256 and is
+signed with your Ed25519 key (created on first use; see 'nbrewind-engine keys').
+
+Nothing about this site travels: absolute paths in the manifest, records,
+logs and notebook are made relative (the notebook's folder becomes '.', your
+home '~'), the Python executable's path is left out of environment.json, and
+the owner mark and lock of the bundle are not packed.
+
+Options:
+  -o, --output FILE         the packed file (default: NAME.nbrewind.tgz beside
+                            the notebook)
+  -b, --bundle DIR          the bundle folder, when NOTEBOOK's is not
+                            NAME.nbrewind beside it
+      --no-sign             do not sign: the receiver must pass --trust
+      --level N             gzip level 1..9 (default 6, like 'tar -z')
+      --json                print the result as JSON
+                            (schemas/archive-summary.schema.json)
+  -q, --quiet               no progress lines
+
+Then, at the other site:
+  nbrewind-engine verify analysis.nbrewind.tgz
+  nbrewind-engine replay analysis.nbrewind.tgz --check
+
+Example:
+  nbrewind-engine pack analysis.ipynb -o /tmp/analysis.nbrewind.tgz`,
+  run: pack,
+};
