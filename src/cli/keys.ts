@@ -75,7 +75,7 @@ async function keys(argv: string[], io: CommandIO): Promise<number> {
       return ExitCode.ok;
     }
     default:
-      throw new InputError(`keys: expected one of ${SUBCOMMANDS.join(", ")}${sub ? `, got '${sub}'` : ""} (see 'nbrewind-engine keys --help')`);
+      throw new InputError(`expected one of ${SUBCOMMANDS.join(", ")}${sub ? `, got '${sub}'` : ""} (see 'nbrewind-engine keys --help')`);
   }
 }
 

@@ -16,9 +16,9 @@ async function pack(argv: string[], io: CommandIO): Promise<number> {
     { name: "json", arity: 0 },
     { name: "quiet", short: "q", arity: 0 },
   ]);
-  if (args.positionals.length !== 1) throw new InputError(`pack: expected one NOTEBOOK or BUNDLE argument, got ${args.positionals.length} (see 'nbrewind-engine pack --help')`);
+  if (args.positionals.length !== 1) throw new InputError(`expected one NOTEBOOK or BUNDLE argument, got ${args.positionals.length} (see 'nbrewind-engine pack --help')`);
   const level = args.values.has("level") ? Number(args.values.get("level")) : undefined;
-  if (level !== undefined && !(Number.isInteger(level) && level >= 1 && level <= 9)) throw new InputError(`pack: --level must be 1..9, got '${args.values.get("level")}'`);
+  if (level !== undefined && !(Number.isInteger(level) && level >= 1 && level <= 9)) throw new InputError(`--level must be 1..9, got '${args.values.get("level")}'`);
   const quiet = args.flags.has("quiet");
   const log = (line: string) => void (quiet ? undefined : io.stderr.write(line + "\n"));
   const target = await resolveBundleTarget("pack", args.positionals[0]!, args.values.get("bundle"));

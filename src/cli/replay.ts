@@ -55,9 +55,9 @@ async function replay(argv: string[], io: CommandIO): Promise<number> {
     ...executionOptions.filter((o) => !["output", "server-url", "token"].includes(o.name)),
     { name: "explain", arity: 0 },
   ]);
-  if (args.positionals.length !== 1) throw new InputError(`replay: expected one FILE argument, got ${args.positionals.length} (see 'nbrewind-engine replay --help')`);
+  if (args.positionals.length !== 1) throw new InputError(`expected one FILE argument, got ${args.positionals.length} (see 'nbrewind-engine replay --help')`);
   if (!args.flags.has("container") && (args.values.has("base-image") || args.flags.has("network"))) {
-    throw new InputError("replay: --base-image and --network apply to --container only");
+    throw new InputError("--base-image and --network apply to --container only");
   }
   const archive = resolve(args.positionals[0]!);
   const quiet = args.flags.has("quiet");
@@ -78,7 +78,7 @@ async function replay(argv: string[], io: CommandIO): Promise<number> {
       beforeCommit: async (ex) => {
         const verdict = await assessTrust(join(ex.stagingDir, ex.bundle_folder), keys, { trustFlag: args.flags.has("trust") });
         if (!verdict.trusted) {
-          throw new InputError(`replay: refusing ${archive}: ${verdict.reason}. Replaying loads its pickled values, which runs code; nothing was unpacked.`, verdict.fix);
+          throw new InputError(`refusing ${archive}: ${verdict.reason}. Replaying loads its pickled values, which runs code; nothing was unpacked.`, verdict.fix);
         }
         trust = { how: verdict.how, detail: verdict.detail, signer: verdict.signer ? { key_id: verdict.signer.key_id, name: verdict.signer.name } : null };
       },
@@ -93,7 +93,7 @@ async function replay(argv: string[], io: CommandIO): Promise<number> {
   const recorded = await Bundle.open(unpacked.bundleDir)
     .then((b) => b.readNotebook())
     .catch((err: Error) => {
-      throw new InputError(`replay: the bundle holds no recorded notebook to compare with (${err.message}); was it packed before any run finished?`);
+      throw new InputError(`the bundle holds no recorded notebook to compare with (${err.message}); was it packed before any run finished?`);
     });
   const stem = basename(unpacked.notebook, ".ipynb");
   const input = await replayInput(args, unpacked, recorded, stem);
@@ -132,7 +132,7 @@ async function replay(argv: string[], io: CommandIO): Promise<number> {
     try {
       repeatSummary = JSON.parse(captured) as unknown;
     } catch {
-      throw new InfrastructureError(`replay: the repeat did not print its summary (exit code ${repeatExit})`);
+      throw new InfrastructureError(`the repeat did not print its summary (exit code ${repeatExit})`);
     }
     outputPath = join(workDir, outputName);
   }
@@ -199,7 +199,7 @@ async function copyParameterFiles(args: ParsedArgs, workDir: string): Promise<st
   for (const [file] of args.lists.get("parameters-file") ?? []) {
     const copy = `replay-parameters-${copies.length + 1}.yaml`;
     await copyFile(resolve(file!), join(workDir, copy)).catch((err: Error) => {
-      throw new InputError(`replay: cannot read the parameters file ${resolve(file!)}: ${err.message}`);
+      throw new InputError(`cannot read the parameters file ${resolve(file!)}: ${err.message}`);
     });
     copies.push(copy);
   }

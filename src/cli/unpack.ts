@@ -13,7 +13,7 @@ async function unpack(argv: string[], io: CommandIO): Promise<number> {
     { name: "json", arity: 0 },
     { name: "quiet", short: "q", arity: 0 },
   ]);
-  if (args.positionals.length !== 1) throw new InputError(`unpack: expected one FILE argument, got ${args.positionals.length} (see 'nbrewind-engine unpack --help')`);
+  if (args.positionals.length !== 1) throw new InputError(`expected one FILE argument, got ${args.positionals.length} (see 'nbrewind-engine unpack --help')`);
   const quiet = args.flags.has("quiet");
   const log = (line: string) => void (quiet ? undefined : io.stderr.write(line + "\n"));
   const progress = throttled(log);

@@ -31,10 +31,10 @@ async function verify(argv: string[], io: CommandIO): Promise<number> {
     { name: "bundle", short: "b", arity: 1 },
     { name: "json", arity: 0 },
   ]);
-  if (args.positionals.length !== 1) throw new InputError(`verify: expected one FILE or BUNDLE argument, got ${args.positionals.length} (see 'nbrewind-engine verify --help')`);
+  if (args.positionals.length !== 1) throw new InputError(`expected one FILE or BUNDLE argument, got ${args.positionals.length} (see 'nbrewind-engine verify --help')`);
   const target = resolve(args.positionals[0]!);
   const s = await stat(target).catch(() => undefined);
-  if (!s) throw new InputError(`verify: ${target} does not exist`);
+  if (!s) throw new InputError(`${target} does not exist`);
   const keys = new KeyStore();
   const result = s.isFile() && extname(target) !== ".ipynb" ? await verifyArchive(target, keys) : await verifyFolder(target, args.values.get("bundle"), keys);
 
