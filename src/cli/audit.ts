@@ -16,7 +16,7 @@ async function audit(argv: string[], io: CommandIO): Promise<number> {
   });
   const records = await bundle.records();
   const plan = await planNotebook(prepared.notebook, records, true);
-  return executeNotebookCommand("audit", args, io, new CheckpointSession("audit", bundle, plan, prepared, records, signer), prepared);
+  return executeNotebookCommand("audit", args, io, new CheckpointSession("audit", bundle, plan, prepared, records, { signer }), prepared);
 }
 
 export const auditCommand: Command = {
