@@ -32,6 +32,10 @@ from __future__ import annotations
 
 import atexit
 import functools
+import hashlib
+import io
+import json
+import mmap
 import os
 import pathlib
 import shutil
@@ -42,14 +46,12 @@ import traceback
 import uuid
 import weakref
 from concurrent.futures import Future
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
-from nbrewind.blob_store import BlobStore
-from nbrewind.serialise import deserialise
 from nbrewind.tasks import runtime as task_runtime
 from nbrewind.tasks.hooks import when_imported
-from nbrewind.tasks.keys import Keyer, Uncacheable, _h
+from nbrewind.tasks.keys import Keyer, Uncacheable
 from nbrewind.tasks.shipping import Shipped
 from nbrewind.tasks.worker import _where
 
@@ -79,23 +81,51 @@ def install() -> None:
 
 
 class _ShippedWithWorker(Shipped):
-    """The core's by-value shipping, with this adapter's worker module pickled by value too."""
+    """The core's by-value shipping, with this adapter's worker module pickled by value too.
+
+    By value always: HTEX workers started by a provider do not have this folder on
+    their path. An ``mmap`` met among the shipped globals (the blob store's O_DIRECT
+    bounce buffer, allocated once the kernel wrote a checkpoint) travels as None:
+    the worker allocates its own on first use.
+    """
 
     def payload(self) -> bytes:
         if self._payload is None:
             import cloudpickle
 
-            registered = pw.__name__ not in cloudpickle.list_registry_pickle_by_value()
-            if registered:
-                cloudpickle.register_pickle_by_value(pw)
+            ours = [m for m in (pw, *_core_modules()) if m.__name__ not in cloudpickle.list_registry_pickle_by_value()]
+            for module in ours:
+                cloudpickle.register_pickle_by_value(module)
             try:
-                return super().payload()
+                buf = io.BytesIO()
+                _NoMmapPickler(buf, protocol=5).dump(self.fn)
+                self._payload = buf.getvalue()
             finally:
-                if registered:
-                    cloudpickle.unregister_pickle_by_value(pw)
+                for module in ours:
+                    cloudpickle.unregister_pickle_by_value(module)
         return self._payload
 
 
+def _core_modules() -> tuple[Any, ...]:
+    from nbrewind import blob_store, protocol, serialise
+    from nbrewind.tasks import worker
+
+    return (worker, blob_store, serialise, protocol)
+
+
+def _pickler_class() -> Any:
+    import cloudpickle
+
+    class NoMmapPickler(cloudpickle.Pickler):  # type: ignore[misc]
+        def reducer_override(self, obj: Any) -> Any:
+            if isinstance(obj, mmap.mmap):
+                return (type(None), ())
+            return super().reducer_override(obj)
+
+    return NoMmapPickler
+
+
+_NoMmapPickler = _pickler_class()
 _RUNNER = _ShippedWithWorker(pw.run_persisting)
 # id(app function) -> (function, its persisting wrapper): one wrapper per function, so
 # Parsl's serializer cache (keyed by the callable) serialises it once, not per task.
@@ -120,13 +150,16 @@ def _persisting(func: Any) -> Any:
 
 @dataclass
 class _TaskInfo:
-    key: str | None
+    key: str | Uncacheable  # its task key, or why it has none
     status: str  # "hit" | "dispatched" | "uncached"
     func: Any  # what the user's app submitted (before our wrapper)
-    slots: tuple[str, ...]
+    slots: tuple[str, ...]  # declared files: "outputs/<i>", "stdout", "stderr"
+    name_fn: Any = None  # what the record names
+    arg_keys: list[str] = field(default_factory=list)
+    upstream: list[str] = field(default_factory=list)
     dispatch: str = ""
     digest: str = ""
-    record: dict[str, Any] | None = None
+    size: int = 0
 
 
 def _patch_dflow(dflow: Any) -> None:
@@ -143,14 +176,15 @@ def _patch_dflow(dflow: Any) -> None:
         # After the DFK started the user's memoizer: ours answers first and delegates.
         self.memoizer = _Memoizer(self.memoizer)
         self._nbrewind_tasks = {}
+        self._nbrewind_handle = _Cleanup(self)  # the runtime holds it weakly: it lives as long as the DFK
         _dfks.add(self)
-        rt = task_runtime.current
+        rt = task_runtime.active()
         if rt is not None:
-            rt.engine_started(ENGINE)
+            rt.engine_started(ENGINE, self._nbrewind_handle)
 
     @functools.wraps(original_submit)
     def submit(self: Any, func: Any, app_args: Any, executors: Any = "all", cache: bool = False, ignore_for_cache: Any = None, app_kwargs: Any = None, join: bool = False) -> Any:
-        rt = task_runtime.current
+        rt = task_runtime.active()
         if app_kwargs is None:
             app_kwargs = {}
         if rt is None or not isinstance(getattr(self, "memoizer", None), _Memoizer):
@@ -169,7 +203,7 @@ def _patch_dflow(dflow: Any) -> None:
             except BaseException:
                 self._nbrewind_tasks.pop(tid, None)
                 raise
-        fut._nbrewind_key = info.key
+        fut._nbrewind_key = info.key if isinstance(info.key, str) else None
         _report(rt, info, tid)
         return fut
 
@@ -243,11 +277,11 @@ def _ref_key(value: Any) -> str | None:
         return _future_key(value)
     if module == "parsl.app.futures" and kind == "DataFuture":
         parent = getattr(value, "parent", None)
-        return _h("parsl-datafuture", _future_key(parent), value.file_obj.url)
+        return _digest("parsl-datafuture", _future_key(parent), value.file_obj.url)
     if module == "parsl.data_provider.files" and kind == "File":
         if value.scheme != "file":
             raise Uncacheable(f"reads {value.url}: a {value.scheme} URL cannot be hashed by content")
-        return _h("parsl-file", value.url, Keyer().value_key(pathlib.Path(value.filepath)))
+        return _digest("parsl-file", value.url, Keyer().value_key(pathlib.Path(value.filepath)))
     if isinstance(value, Future):
         raise Uncacheable(f"waits on a {module}.{kind}, which no task seen by nbrewind produced")
     return None
@@ -264,13 +298,20 @@ def _future_key(fut: Any) -> str:
 def _output_key(target: Any) -> str:
     """An output is named by where it goes, not by what is there now."""
     file_obj = getattr(target, "file_obj", target)
-    return _h("parsl-output", str(getattr(file_obj, "url", None) or os.fspath(file_obj)))
+    return _digest("parsl-output", str(getattr(file_obj, "url", None) or os.fspath(file_obj)))
+
+
+def _digest(*parts: str) -> str:
+    h = hashlib.sha256()
+    for part in parts:
+        data = part.encode("utf-8", "surrogatepass")
+        h.update(len(data).to_bytes(8, "little"))
+        h.update(data)
+    return h.hexdigest()
 
 
 def _decide(rt: task_runtime.TaskRuntime, func: Any, args: Any, kwargs: dict[str, Any], ignore_for_cache: Any, join: bool) -> _TaskInfo:
     user_fn = _unwrapped(func)
-    name = f"{getattr(user_fn, '__module__', None) or '?'}.{getattr(user_fn, '__qualname__', None) or getattr(func, '__name__', '?')}"
-    record: dict[str, Any] = {"key": None, "engine": ENGINE, "function": name, "arg_keys": [], "upstream": []}
     ignored = set(ignore_for_cache or ())
     try:
         slots = _file_slots(kwargs, ignored)
@@ -281,19 +322,30 @@ def _decide(rt: task_runtime.TaskRuntime, func: Any, args: Any, kwargs: dict[str
             if k in ignored or k in _NOT_KEYED:
                 continue
             if k == "outputs":
-                kwarg_keys[k] = _h("parsl-outputs", *(_output_key(o) for o in v))
+                kwarg_keys[k] = _digest("parsl-outputs", *(_output_key(o) for o in v))
             elif k in ("stdout", "stderr") and k in slots:
                 kwarg_keys[k] = _output_key(v[0] if isinstance(v, tuple) else v)
             else:
                 kwarg_keys[k] = keyer.value_key(v)
         key = keyer.task_key(ENGINE, user_fn, arg_keys, kwarg_keys)
     except Uncacheable as err:
-        return _TaskInfo(None, "uncached", func, (), record={**record, "reason": err.reason})
-    record.update(key=key, arg_keys=[*arg_keys, *(kwarg_keys[k] for k in sorted(kwarg_keys))], upstream=_upstream(args, kwargs))
+        return _TaskInfo(err, "uncached", func, (), name_fn=_display_fn(user_fn))
+    info = _TaskInfo(key, "dispatched", func, slots, name_fn=_display_fn(user_fn))
+    info.arg_keys = [*arg_keys, *(kwarg_keys[k] for k in sorted(kwarg_keys))]
+    info.upstream = _upstream(args, kwargs)
     hit = rt.lookup(key)
     if hit is not None and (not slots or _files_present(rt, hit[0], key)):
-        return _TaskInfo(key, "hit", func, slots, digest=hit[0], record={**record, "result_size": hit[1]})
-    return _TaskInfo(key, "dispatched", func, slots, dispatch=rt.new_dispatch(), record=record)
+        info.status, info.digest, info.size = "hit", hit[0], hit[1]
+    else:
+        info.dispatch = rt.new_dispatch()
+    return info
+
+
+def _display_fn(fn: Any) -> Any:
+    """What a record names: the user's bash function rather than Parsl's bash runner."""
+    if isinstance(fn, functools.partial) and getattr(fn.func, "__module__", "") == "parsl.app.bash" and fn.args:
+        return fn.args[0]
+    return fn
 
 
 def _upstream(args: Any, kwargs: dict[str, Any]) -> list[str]:
@@ -322,26 +374,25 @@ def _upstream(args: Any, kwargs: dict[str, Any]) -> list[str]:
 def _files_present(rt: task_runtime.TaskRuntime, digest: str, key: str) -> bool:
     """A hit whose stored outcome includes files is a hit only if every file blob is there too."""
     try:
-        envelope = _load(rt.blobs_dir, digest, key)
+        envelope = rt.load(digest, key)
         return all(rt.store.exists(d) for _slot, d, _size in envelope["files"])
     except Exception:
         return False
 
 
-def _load(blobs_dir: str, digest: str, key: str) -> Any:
-    data = BlobStore(blobs_dir).read_verified(digest, f"parsl task {key[:16]}")
-    return deserialise(data, f"blob {digest} (result of parsl task {key[:16]})")
+def _record(rt: task_runtime.TaskRuntime, info: _TaskInfo, tid: int) -> dict[str, Any]:
+    return rt.record(ENGINE, info.name_fn, info.key, info.arg_keys, info.upstream, f"task {tid}")
 
 
 def _report(rt: task_runtime.TaskRuntime, info: _TaskInfo, tid: int) -> None:
-    record = {**(info.record or {}), "engine_key": f"task {tid}"}
-    reason = record.pop("reason", None)
+    record = _record(rt, info, tid)
     if info.status == "hit":
-        rt.hit(record, info.digest, int(record.pop("result_size", 0)))
+        rt.hit(record, info.digest, info.size)
     elif info.status == "dispatched":
         rt.dispatched(record, info.dispatch)
     else:
-        rt.uncached(record, str(reason))
+        assert isinstance(info.key, Uncacheable)
+        rt.uncached(record, info.key.reason)
 
 
 # ------------------------------------------------------------------ the memoizer
@@ -366,30 +417,28 @@ class _Memoizer:
     def _info(self, task: Any) -> _TaskInfo | None:
         info = task.get("nbrewind")
         if info is None:
-            info = task["dfk"]._nbrewind_tasks.pop(task["id"], None) if hasattr(task["dfk"], "_nbrewind_tasks") else None
+            table = getattr(task["dfk"], "_nbrewind_tasks", None)
+            info = table.pop(task["id"], None) if table is not None else None
             if info is not None:
                 task["nbrewind"] = info
         return info  # type: ignore[no-any-return]
 
     def check_memo(self, task: Any) -> Future[Any] | None:
         info = self._info(task)
-        if info is not None and info.status == "hit" and info.key is not None:
-            rt = task_runtime.current
-            blobs_dir = rt.blobs_dir if rt is not None else None
-            if blobs_dir is not None and rt is not None:
-                try:
-                    value = _serve(blobs_dir, info, task["kwargs"])
-                except Exception as err:
-                    # The store changed under us (a blob deleted or corrupt): run the task after
-                    # all, recorded as dispatched; its result is stored when it completes.
-                    print(f"nbrewind: parsl task {task['id']}: the memoized result cannot be used ({err}); running it", file=sys.stderr)
-                    info.status, info.dispatch = "dispatched", rt.new_dispatch()
-                    record = {k: v for k, v in (info.record or {}).items() if k != "result_size"}
-                    rt.dispatched({**record, "engine_key": f"task {task['id']}"}, info.dispatch)
-                    return self._inner_check(task, info)
-                fut: Future[Any] = Future()
-                fut.set_result(value)
-                return fut
+        rt = task_runtime.active()
+        if info is not None and info.status == "hit" and rt is not None:
+            try:
+                value = _serve(rt, info, task["kwargs"])
+            except Exception as err:
+                # The store changed under us (a blob deleted or corrupt): run the task after
+                # all, recorded as dispatched; its result is stored when it completes.
+                print(f"nbrewind: parsl task {task['id']}: its memoized result cannot be used ({err}); running it", file=sys.stderr)
+                info.status, info.dispatch = "dispatched", rt.new_dispatch()
+                rt.dispatched(_record(rt, info, task["id"]), info.dispatch)
+                return self._inner_check(task, info)
+            fut: Future[Any] = Future()
+            fut.set_result(value)
+            return fut
         return self._inner_check(task, info)
 
     def _inner_check(self, task: Any, info: _TaskInfo | None) -> Future[Any] | None:
@@ -406,30 +455,29 @@ class _Memoizer:
     def update_memo_result(self, task: Any, result: Any) -> None:
         self.inner.update_memo_result(task, result)
         info = self._info(task)
-        rt = task_runtime.current
-        if info is None or info.status != "dispatched" or rt is None or info.key is None:
+        rt = task_runtime.active()
+        if info is None or info.status != "dispatched" or rt is None or not isinstance(info.key, str):
             return
         if _has_note(rt, info):
             return  # the worker stored it where it ran
+        # A join app, a result from the user's own cache, or a worker that does not see the store.
         started = task.get("try_time_launched")
-        duration = (time.time() - started.timestamp()) if started is not None else 0.0
+        duration = max(0.0, time.time() - started.timestamp()) if started is not None else None
         files = [(slot, pw.slot_path(task["kwargs"], slot)) for slot in info.slots]
-        where = {**_where(), "worker": f"parsl:{task.get('executor', '?')}"}
-        pw.persist_outcome(rt.blobs_dir, info.key, info.dispatch, result, files, max(0.0, duration), where)
+        where = {**_where(), "client": True, "worker": f"parsl:{task.get('executor', '?')}"}
+        pw.persist_outcome(rt.blobs_dir, info.key, info.dispatch, result, files, duration, where)
 
     def update_memo_exception(self, task: Any, exc: BaseException) -> None:
         self.inner.update_memo_exception(task, exc)
         info = self._info(task)
-        rt = task_runtime.current
-        if info is None or info.status != "dispatched" or rt is None or info.key is None:
+        rt = task_runtime.active()
+        if info is None or info.status != "dispatched" or rt is None or not isinstance(info.key, str):
             return
-        message = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
-        pw.note_failure(rt.blobs_dir, info.key, info.dispatch, message, {**_where(), "worker": f"parsl:{task.get('executor', '?')}"})
+        # The final failure (after Parsl's retries, or of a dependency): recorded, never cached.
+        rt.fail_client_side({"key": info.key}, info.dispatch, exc)
 
 
 def _has_note(rt: task_runtime.TaskRuntime, info: _TaskInfo) -> bool:
-    import json
-
     try:
         with open(os.path.join(rt.tasklog_dir, f"{info.key}.json"), encoding="utf-8") as f:
             return bool(json.load(f).get("dispatch") == info.dispatch)
@@ -437,15 +485,27 @@ def _has_note(rt: task_runtime.TaskRuntime, info: _TaskInfo) -> bool:
         return False
 
 
-def _serve(blobs_dir: str, info: _TaskInfo, kwargs: dict[str, Any]) -> Any:
+def _serve(rt: task_runtime.TaskRuntime, info: _TaskInfo, kwargs: dict[str, Any]) -> Any:
     """A memoized outcome: its declared files written back to their paths, then its value."""
-    assert info.key is not None
-    stored = _load(blobs_dir, info.digest, info.key)
+    assert isinstance(info.key, str)
+    stored = rt.load(info.digest, info.key)
     if not info.slots:
         return stored
     for slot, digest, _size in stored["files"]:
-        pw.restore_file(blobs_dir, digest, pw.slot_path(kwargs, slot))
+        pw.restore_file(rt.blobs_dir, digest, pw.slot_path(kwargs, slot))
     return stored["value"]
+
+
+class _Cleanup:
+    """The handle the core closes at the end of a run (``shutdown_engines``)."""
+
+    def __init__(self, dfk: Any) -> None:
+        self._dfk = weakref.ref(dfk)
+
+    def close(self) -> None:
+        dfk = self._dfk()
+        if dfk is not None and not dfk.cleanup_called:
+            dfk.cleanup()
 
 
 # ------------------------------------------------------------------ shutdown

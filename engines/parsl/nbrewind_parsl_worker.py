@@ -22,9 +22,8 @@ import tempfile
 import time
 from typing import Any
 
-from nbrewind.blob_store import BlobStore, digest_of
-from nbrewind.serialise import serialise
-from nbrewind.tasks.worker import TASKLOG, _store_blob, _where, _write_note
+from nbrewind.blob_store import BlobStore
+from nbrewind.tasks.worker import TASKLOG, _where, _write_note, persist_result
 
 ENVELOPE = "nbrewind-parsl-envelope"
 # Keyword that carries the spec to the runner; removed before the app sees its arguments.
@@ -86,35 +85,18 @@ def slot_path(kwargs: dict[str, Any], slot: str) -> str:
     return os.fspath(path if path is not None else file_obj)
 
 
-def persist_outcome(blobs_dir: str, task_key: str, dispatch: str, value: Any, files: list[tuple[str, str]], duration: float, where: dict[str, Any]) -> None:
-    """Store a successful outcome (the value, and each declared file) and write its note."""
-    note: dict[str, Any] = {"dispatch": dispatch, "duration_s": duration, "where": where}
-    stored_at = time.perf_counter()
-    try:
-        file_entries: list[list[Any]] = []
-        for slot, path in files:
-            if not os.path.isfile(path):
-                raise _NotStorable(f"its declared output file {path!r} ({slot}) was not written")
-            digest, size = store_file(blobs_dir, path)
-            file_entries.append([slot, digest, size])
-        stored = {ENVELOPE: 1, "value": value, "files": file_entries} if files else value
-        blob = serialise(stored)
-        digest = digest_of(blob.pieces)
-        _store_blob(BlobStore(blobs_dir), digest, blob.pieces)
-        note.update(status="stored", digest=digest, size=blob.size, store_s=time.perf_counter() - stored_at, blobs=[e[1] for e in file_entries])
-    except _NotStorable as err:
-        note.update(status="unstored", reason=str(err))
-    except Exception as err:  # a value that cannot be pickled is returned, just not memoized
-        note.update(status="unstored", reason=f"its result ({type(value).__module__}.{type(value).__qualname__}) cannot be stored: {type(err).__name__}: {err}"[:2000])
-    _write_note(blobs_dir, task_key, note)
-
-
-def note_failure(blobs_dir: str, task_key: str, dispatch: str, reason: str, where: dict[str, Any]) -> None:
-    _write_note(blobs_dir, task_key, {"dispatch": dispatch, "status": "failed", "reason": reason[:2000], "where": where})
-
-
-class _NotStorable(Exception):
-    pass
+def persist_outcome(blobs_dir: str, task_key: str, dispatch: str, value: Any, files: list[tuple[str, str]], duration: float | None, where: dict[str, Any]) -> None:
+    """Store a successful outcome (each declared file, then the value or its envelope) and note it."""
+    entries: list[list[Any]] = []
+    for slot, path in files:
+        if not os.path.isfile(path):
+            # Not restorable on a hit, so not memoized: the next run runs it again.
+            _write_note(blobs_dir, task_key, {"dispatch": dispatch, "where": where, "status": "unstored", "reason": f"its declared output file {path!r} ({slot}) was not written"})
+            return
+        digest, size = store_file(blobs_dir, path)
+        entries.append([slot, digest, size])
+    stored = {ENVELOPE: 1, "value": value, "files": entries} if files else value
+    persist_result(blobs_dir, task_key, dispatch, stored, duration, where)
 
 
 def store_file(blobs_dir: str, path: str) -> tuple[str, int]:
