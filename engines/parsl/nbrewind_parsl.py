@@ -248,13 +248,28 @@ def _reach_marker(rt: task_runtime.TaskRuntime) -> tuple[str, str]:
 
 
 def _unwrapped(func: Any) -> Any:
-    """The user's function behind Parsl's own wrappers (``wrap_error``, ``timeout``):
-    those are named by Parsl's version; what the task computes is the function they wrap."""
-    seen = 0
-    while (getattr(func, "__module__", None) or "").startswith("parsl.") and hasattr(func, "__wrapped__") and seen < 10:
+    """The user's function behind Parsl's own wrappers (``wrap_error``, ``timeout``): what
+    the task computes is the function they wrap. Recognised by their code, not by
+    ``__module__`` (``functools.wraps`` copies the user's) and not by identity (a
+    notebook value restored from a checkpoint holds a rebuilt copy of the wrapper)."""
+    codes = _parsl_wrapper_codes()
+    for _ in range(10):
+        code = getattr(func, "__code__", None)
+        if code is None or code not in codes or not hasattr(func, "__wrapped__"):
+            break
         func = func.__wrapped__
-        seen += 1
     return func
+
+
+@functools.lru_cache(maxsize=1)
+def _parsl_wrapper_codes() -> tuple[Any, ...]:
+    from parsl.app.errors import wrap_error
+    from parsl.app.python import timeout
+
+    def probe() -> None:
+        return None
+
+    return (wrap_error(probe).__code__, timeout(probe, 1.0).__code__)
 
 
 def _file_slots(kwargs: dict[str, Any], ignored: set[str]) -> tuple[str, ...]:
@@ -316,8 +331,9 @@ def _decide(rt: task_runtime.TaskRuntime, func: Any, args: Any, kwargs: dict[str
     try:
         slots = _file_slots(kwargs, ignored)
         keyer = Keyer(_ref_key)
-        arg_keys = ["join" if join else "app", *(keyer.value_key(a) for a in args)]
-        kwarg_keys: dict[str, str] = {}
+        arg_keys = [keyer.value_key(a) for a in args]
+        # A join app's result is what its inner apps return: not the same task as a python app.
+        kwarg_keys: dict[str, str] = {"(join_app)": _digest("parsl-join-app")} if join else {}
         for k, v in kwargs.items():
             if k in ignored or k in _NOT_KEYED:
                 continue
