@@ -21,10 +21,24 @@ export const AFFECTED_LEAVES = 20;
 
 export type Executor = "threads" | "htex";
 
-export function setupSource(executor: Executor, runDir: string): string {
+export interface WorkflowOptions {
+  factor?: number;
+  helperBody?: string;
+  /** Seconds each app sleeps, as a stand-in for real work (benchmarks). */
+  work?: number;
+  /** Parsl's own memoization instead of ours: apps with cache=True, results checkpointed at task exit and loaded from every earlier run. */
+  parslCheckpoint?: boolean;
+}
+
+export function setupSource(executor: Executor, runDir: string, parslCheckpoint = false): string {
   const lines = ["import parsl", "from parsl.config import Config"];
+  let extra = "";
+  if (parslCheckpoint) {
+    lines.push("from parsl.dataflow.memoization import BasicMemoizer", "from parsl.utils import get_all_checkpoints");
+    extra = `, memoizer=BasicMemoizer(checkpoint_mode="task_exit", checkpoint_files=get_all_checkpoints(${JSON.stringify(runDir)}))`;
+  }
   if (executor === "threads") {
-    lines.push("from parsl.executors import ThreadPoolExecutor", `parsl.load(Config(executors=[ThreadPoolExecutor(label="threads", max_threads=4)], run_dir=${JSON.stringify(runDir)}))`);
+    lines.push("from parsl.executors import ThreadPoolExecutor", `parsl.load(Config(executors=[ThreadPoolExecutor(label="threads", max_threads=4)], run_dir=${JSON.stringify(runDir)}${extra}))`);
   } else {
     lines.push(
       "from parsl.executors import HighThroughputExecutor",
@@ -32,7 +46,7 @@ export function setupSource(executor: Executor, runDir: string): string {
       "parsl.load(Config(",
       '    executors=[HighThroughputExecutor(label="htex", max_workers_per_node=2, cores_per_worker=1,',
       "                                      provider=LocalProvider(init_blocks=1, min_blocks=1, max_blocks=1))],",
-      `    run_dir=${JSON.stringify(runDir)},`,
+      `    run_dir=${JSON.stringify(runDir)}${extra},`,
       "))",
     );
   }
@@ -40,12 +54,14 @@ export function setupSource(executor: Executor, runDir: string): string {
 }
 
 /** The workflow's cells; apps take the log path as a default argument, as HTEX workers do not see the notebook's globals. */
-export function workflowCells(executor: Executor, runDir: string, log: string, options: { factor?: number; helperBody?: string } = {}): CellSpec[] {
+export function workflowCells(executor: Executor, runDir: string, log: string, options: WorkflowOptions = {}): CellSpec[] {
   const factor = options.factor ?? 1;
   const helperBody = options.helperBody ?? "return x + 1";
-  const mark = (what: string) => `    with open(log, "a") as f:\n        f.write(${what} + "\\n")`;
+  const work = options.work ? `\n    __import__("time").sleep(${options.work})` : "";
+  const mark = (what: string) => `    with open(log, "a") as f:\n        f.write(${what} + "\\n")${work}`;
+  const app = options.parslCheckpoint ? "@parsl.python_app(cache=True)" : "@parsl.python_app";
   return [
-    { id: "setup", source: setupSource(executor, runDir) },
+    { id: "setup", source: setupSource(executor, runDir, options.parslCheckpoint) },
     { id: "params", source: `factor = ${factor}`, tags: ["parameters"] },
     { id: "helpers", source: `def helper(x):\n    ${helperBody}` },
     {
@@ -53,37 +69,37 @@ export function workflowCells(executor: Executor, runDir: string, log: string, o
       source: [
         `LOG = ${JSON.stringify(log)}`,
         "",
-        "@parsl.python_app",
+        app,
         "def prepare(n, log=LOG):",
         mark('"prepare"'),
         "    return [i * 3 % 11 for i in range(n)]",
         "",
-        "@parsl.python_app",
+        app,
         "def leaf(base, i, w, log=LOG):",
         mark('f"leaf {i}"'),
         "    return base[i] * w + i",
         "",
-        "@parsl.python_app",
+        app,
         "def group(j, inputs=(), log=LOG):",
         mark('f"group {j}"'),
         "    return sum(inputs)",
         "",
-        "@parsl.python_app",
+        app,
         "def total(inputs=(), log=LOG):",
         mark('"total"'),
         "    return sum(inputs)",
         "",
-        "@parsl.python_app",
+        app,
         "def spread(t, log=LOG):",
         mark('"spread"'),
         "    return t % 97",
         "",
-        "@parsl.python_app",
+        app,
         "def level(t, log=LOG):",
         mark('"level"'),
         ...(executor === "threads" ? ["    return helper(t)"] : ["    return t // 3"]),
         "",
-        "@parsl.python_app",
+        app,
         "def final(a, b, log=LOG):",
         mark('"final"'),
         "    return a * 1000 + b",
