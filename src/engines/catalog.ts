@@ -37,6 +37,16 @@ export const ENGINES: readonly EngineDescription[] = [
     },
     intercepts: "every graph a scheduler runs (dask.compute/persist, .compute(), Client.compute/persist) and the futures API (Client.submit, Client.map)",
   },
+  {
+    name: "parsl",
+    title: "Parsl",
+    distributions: ["parsl"],
+    adapter: "engines/parsl/nbrewind_parsl.py",
+    runtimes: {
+      parsl: "a Parsl DataFlowKernel (parsl.load), whatever its executors",
+    },
+    intercepts: "every app invocation (python_app, bash_app, join_app) at DataFlowKernel.submit; hits are completed by Parsl as memo_done, File inputs hashed by content, declared output files restored",
+  },
 ];
 
 /** "a dask.distributed cluster (Client / LocalCluster)" for "dask:distributed"; the label itself when unknown. */
