@@ -17,7 +17,7 @@ import { existsSync, statSync } from "node:fs";
 import { writeFile } from "node:fs/promises";
 import { basename, dirname, extname, isAbsolute, join, relative, resolve } from "node:path";
 import { Bundle, defaultBundleDir } from "../bundle/index.js";
-import { type ExitCode, InfrastructureError, InputError, NbrewindError } from "../common/errors.js";
+import { ExitCode, InfrastructureError, InputError, NbrewindError } from "../common/errors.js";
 import { chooseBaseImage } from "./base-image.js";
 import { connectEngine } from "./engine.js";
 import { SUMMARY_FILE } from "./paths.js";
@@ -74,14 +74,18 @@ export async function replayInContainer(options: ContainerReplayOptions): Promis
     signal: options.signal,
   });
   const outName = `${basename(notebook, extname(notebook))}.out.ipynb`;
+  const outputNotebook = join(workDir, dirname(notebook), outName);
   const executed = run.files.get(outName);
+  // Like a repeat on the host, an interrupted replay still leaves its partial notebook.
+  if (executed) await writeFile(outputNotebook, executed);
+  if (run.interrupted) {
+    throw new NbrewindError("interrupted: the replay container was stopped and removed", ExitCode.interrupted, executed ? [`partial notebook: ${outputNotebook}`] : []);
+  }
   if (!executed) {
     const message = `the repeat in the container exited with code ${run.exitCode} and wrote no output notebook`;
     if (run.exitCode === 0) throw new InfrastructureError(message, run.tail);
-    throw new NbrewindError(message, (run.exitCode > 0 && run.exitCode <= 3 ? run.exitCode : 3) as ExitCode, run.tail.slice(-8));
+    throw new NbrewindError(message, (run.exitCode > 0 && run.exitCode <= 3 ? run.exitCode : ExitCode.infrastructure) as ExitCode, run.tail.slice(-8));
   }
-  const outputNotebook = join(workDir, dirname(notebook), outName);
-  await writeFile(outputNotebook, executed);
   return { exitCode: run.exitCode, outputNotebook, summary: parseSummary(run.files.get(SUMMARY_FILE)) };
 }
 

@@ -22,6 +22,8 @@ export interface ContainerRun {
   files: Map<string, Buffer>;
   /** The last lines the container printed, for error messages. */
   tail: string[];
+  /** Stopped through `signal`: the files are what the repeat had written by then. */
+  interrupted: boolean;
 }
 
 /** How long a replay gets to stop its kernel after SIGTERM before it is killed. */
@@ -36,7 +38,7 @@ const STOP_GRACE_MS = 15_000;
 export async function runReplayContainer(engine: Engine, options: ContainerRunOptions): Promise<ContainerRun> {
   const { docker } = engine;
   const { signal, onProgress } = options;
-  if (signal?.aborted) throw interrupted();
+  if (signal?.aborted) throw new NbrewindError("interrupted before the replay container started", ExitCode.interrupted);
   const tail: string[] = [];
   const onLine = (line: string) => {
     tail.push(line);
@@ -89,18 +91,13 @@ export async function runReplayContainer(engine: Engine, options: ContainerRunOp
     await Promise.race([ended, new Promise((r) => setTimeout(r, 2_000))]);
     out.end();
     err.end();
-    if (signal?.aborted) throw interrupted();
     const files = await copyOut(container);
-    return { exitCode: waited.StatusCode, files, tail };
+    return { exitCode: waited.StatusCode, files, tail, interrupted: signal?.aborted ?? false };
   } finally {
     signal?.removeEventListener("abort", onAbort);
     clearTimeout(stopping);
     await container.remove({ force: true }).catch(() => {});
   }
-}
-
-function interrupted(): NbrewindError {
-  return new NbrewindError("interrupted: the replay container was stopped and removed", ExitCode.interrupted);
 }
 
 async function copyOut(container: Docker.Container): Promise<Map<string, Buffer>> {
