@@ -24,7 +24,7 @@ import { SUMMARY_FILE } from "./paths.js";
 import { ensureReplayImage } from "./replay-image.js";
 import { runReplayContainer } from "./run-container.js";
 
-export { BASE_IMAGE_ENV, chooseBaseImage, defaultBaseImage } from "./base-image.js";
+export { BASE_IMAGE_ENV, chooseBaseImage, defaultBaseImage, imageId } from "./base-image.js";
 export { connectEngine, ENGINE_FIX, findEngine, projectPodmanSocket, type Engine } from "./engine.js";
 
 export interface ContainerReplayOptions {
