@@ -25,7 +25,7 @@ import { ensureReplayImage } from "./replay-image.js";
 import { runReplayContainer } from "./run-container.js";
 
 export { BASE_IMAGE_ENV, chooseBaseImage, defaultBaseImage, imageId } from "./base-image.js";
-export { connectEngine, ENGINE_FIX, findEngine, projectPodmanSocket, type Engine } from "./engine.js";
+export { connectEngine, ENGINE_FIX, engineCandidates, findEngine, projectPodmanSocket, type Engine } from "./engine.js";
 
 export interface ContainerReplayOptions {
   /** The unpacked notebook and its NOTEBOOK.nbrewind bundle. */
