@@ -56,6 +56,8 @@ export async function ensureReplayImage(engine: Engine, options: ReplayImageOpti
   const templates = [dockerfile, installScript];
   const inputs = { baseId, pins, python, node: await hostNodeDigest(), app: await appDigest(), templates };
   const tag = `nbrewind-replay:${createHash("sha256").update(JSON.stringify(inputs)).digest("hex").slice(0, 16)}`;
+  // The same recorded environment on the same base: an image for it made by another nbrewind-engine build is superseded.
+  const environmentKey = createHash("sha256").update(JSON.stringify({ baseId, pins, python })).digest("hex").slice(0, 16);
   if (await imageId(engine, tag)) {
     onProgress(`image: ${tag} (already built for these inputs)`);
     return tag;
@@ -73,11 +75,34 @@ export async function ensureReplayImage(engine: Engine, options: ReplayImageOpti
     await linkTree(join(wheels, "wheels"), join(context, "wheels"));
     await link(process.execPath, join(context, "node")).catch(() => copyFile(process.execPath, join(context, "node")));
     await stageApp(join(context, "app"), onProgress, signal);
-    await build(engine, context, tag, { BASE_IMAGE: baseImage, RECORDED_PYTHON: python }, onProgress, signal);
+    await build(engine, context, tag, { BASE_IMAGE: baseImage, RECORDED_PYTHON: python }, { [REPLAY_LABEL]: "image", [ENVIRONMENT_LABEL]: environmentKey }, onProgress, signal);
   } finally {
     await rm(context, { recursive: true, force: true });
   }
+  await removeSuperseded(engine, tag, environmentKey, onProgress);
   return tag;
+}
+
+const ENVIRONMENT_LABEL = "nbrewind.environment";
+
+/**
+ * Every change to nbrewind-engine makes a new replay image; the ones it
+ * replaces (same environment, older build) would only take disk space. Their
+ * layers shared with the new image stay. An image still in use is left alone.
+ */
+async function removeSuperseded(engine: Engine, tag: string, environmentKey: string, onProgress: (line: string) => void): Promise<void> {
+  const images = await engine.docker.listImages({ filters: { label: [`${ENVIRONMENT_LABEL}=${environmentKey}`] } }).catch(() => []);
+  for (const image of images) {
+    const tags = image.RepoTags ?? [];
+    if (tags.some((t) => t === tag || t.endsWith(`/${tag}`))) continue;
+    for (const old of tags.length > 0 ? tags : [image.Id]) {
+      await engine.docker
+        .getImage(old)
+        .remove()
+        .then(() => onProgress(`image: removed the superseded ${old}`))
+        .catch(() => {});
+    }
+  }
 }
 
 function requireMajorNode(): void {
@@ -86,7 +111,7 @@ function requireMajorNode(): void {
   }
 }
 
-async function build(engine: Engine, context: string, tag: string, buildargs: Record<string, string>, onProgress: (line: string) => void, signal?: AbortSignal): Promise<void> {
+async function build(engine: Engine, context: string, tag: string, buildargs: Record<string, string>, labels: Record<string, string>, onProgress: (line: string) => void, signal?: AbortSignal): Promise<void> {
   const tail: string[] = [];
   const onLine = (line: string) => {
     tail.push(line);
@@ -98,7 +123,7 @@ async function build(engine: Engine, context: string, tag: string, buildargs: Re
     onProgress(`image: sending a ${(size / 1e6).toFixed(0)} MB build context to ${engine.version} at ${engine.where}`);
     const stream = await engine.docker.buildImage(
       packContext(context),
-      { t: tag, dockerfile: "Dockerfile", buildargs, labels: { [REPLAY_LABEL]: "image" }, networkmode: "none", rm: true, forcerm: true, abortSignal: signal },
+      { t: tag, dockerfile: "Dockerfile", buildargs, labels, networkmode: "none", rm: true, forcerm: true, abortSignal: signal },
     );
     await followStream(engine.docker, stream, onLine);
   } catch (err) {
