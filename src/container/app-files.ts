@@ -63,7 +63,7 @@ async function productionNodeModules(root: string, onProgress: (line: string) =>
   for (const file of ["package.json", ...(hasLock ? ["package-lock.json"] : [])]) await copyFile(join(root, file), join(partial, basename(file)));
   onProgress("node modules: installing nbrewind-engine's production dependencies for the image (once per lock file)");
   const args = [hasLock ? "ci" : "install", "--omit=dev", "--ignore-scripts", "--no-audit", "--no-fund", "--prefer-offline"];
-  await new Promise<void>((resolve, reject) => {
+  const installed = new Promise<void>((resolve, reject) => {
     const child = spawn("npm", args, { cwd: partial, stdio: ["ignore", "pipe", "pipe"], signal });
     let output = "";
     child.stdout.on("data", (d: Buffer) => (output += d.toString()));
@@ -72,6 +72,10 @@ async function productionNodeModules(root: string, onProgress: (line: string) =>
     child.on("close", (code) =>
       code === 0 ? resolve() : reject(new InfrastructureError(`'npm ${args.join(" ")}' failed with exit code ${code}`, output.trim().split("\n").slice(-15))),
     );
+  });
+  await installed.catch(async (err: unknown) => {
+    await rm(partial, { recursive: true, force: true });
+    throw err;
   });
   await rm(dir, { recursive: true, force: true });
   await rename(partial, dir);

@@ -1,4 +1,4 @@
-import { spawn, spawnSync } from "node:child_process";
+import { spawnSync } from "node:child_process";
 import { createHash } from "node:crypto";
 import { existsSync } from "node:fs";
 import { mkdir, readdir, rename, rm, writeFile } from "node:fs/promises";
@@ -6,7 +6,7 @@ import { join } from "node:path";
 import type { EnvironmentRecord } from "../bundle/index.js";
 import { cacheRoot } from "../common/cache-dir.js";
 import { InfrastructureError, InputError } from "../common/errors.js";
-import { basePython, findManagedEnv } from "../pyenv/managed-env.js";
+import { basePython, findManagedEnv, runLogged } from "../pyenv/managed-env.js";
 
 /** The recorded packages as pip requirements, `name==version`, sorted. */
 export function recordedPins(env: EnvironmentRecord): string[] {
@@ -55,34 +55,19 @@ export async function ensureWheelhouse(pins: string[], pythonVersion: string, on
   const requirements = join(partial, "requirements.txt");
   await writeFile(requirements, pins.join("\n") + "\n");
   onProgress(`wheels: ${pins.length} recorded package(s) for Python ${minor}, with ${python} -m pip (cached for later replays)`);
-  await runPip(python, ["-m", "pip", "wheel", "--no-deps", "--disable-pip-version-check", "--no-input", "-w", join(partial, "wheels"), "-r", requirements], onProgress, signal);
+  const args = ["-m", "pip", "wheel", "--no-deps", "--disable-pip-version-check", "--no-input", "-w", join(partial, "wheels"), "-r", requirements];
+  await runLogged(python, args, (line) => onProgress(`wheels: ${line}`), { show: /^Building wheel/, signal }).catch(async (err: Error) => {
+    await rm(partial, { recursive: true, force: true });
+    if (!(err instanceof InfrastructureError)) throw err;
+    throw new InfrastructureError("pip could not make a wheel for every recorded package", [
+      ...err.details,
+      "fix: a package that the index the host's pip uses does not have cannot be replayed in a container; see the lines above",
+    ]);
+  });
   await writeFile(join(partial, ".complete"), new Date().toISOString() + "\n");
   onProgress(`wheels: ${(await readdir(join(partial, "wheels"))).length} wheel(s) ready`);
   await rm(dir, { recursive: true, force: true });
   await mkdir(join(dir, ".."), { recursive: true });
   await rename(partial, dir);
   return dir;
-}
-
-function runPip(python: string, args: string[], onProgress: (line: string) => void, signal?: AbortSignal): Promise<void> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(python, args, { stdio: ["ignore", "pipe", "pipe"], signal });
-    const tail: string[] = [];
-    const onData = (chunk: Buffer) => {
-      for (const line of chunk.toString("utf8").split(/\r?\n/)) {
-        if (!line.trim()) continue;
-        tail.push(line);
-        if (tail.length > 20) tail.shift();
-        if (/^Building wheel/.test(line.trim())) onProgress(`wheels: ${line.trim()}`);
-      }
-    };
-    child.stdout.on("data", onData);
-    child.stderr.on("data", onData);
-    child.on("error", (err) => reject(err.name === "AbortError" ? err : new InfrastructureError(`cannot run ${python}: ${err.message}`)));
-    child.on("close", (code) =>
-      code === 0
-        ? resolve()
-        : reject(new InfrastructureError(`pip could not make a wheel for every recorded package (exit code ${code})`, [...tail, "fix: a package missing from the index the host's pip uses cannot be replayed in a container; see the lines above"])),
-    );
-  });
 }

@@ -123,21 +123,29 @@ export async function ensureManagedEnv(progress: ProgressSink = () => {}): Promi
   return envFrom(dir, digest);
 }
 
-function runLogged(cmd: string, args: string[], progress: ProgressSink): Promise<void> {
+export interface RunLoggedOptions {
+  /** Which output lines (trimmed) go to progress; the rest only to the error's tail. */
+  show?: RegExp;
+  signal?: AbortSignal;
+}
+
+/** Run a pip-like tool: selected lines to progress, the last 30 lines in the error if it fails. */
+export function runLogged(cmd: string, args: string[], progress: ProgressSink, options: RunLoggedOptions = {}): Promise<void> {
+  const show = options.show ?? /^(Collecting|Installing|Successfully)/;
   return new Promise((resolve, reject) => {
-    const child = spawn(cmd, args, { stdio: ["ignore", "pipe", "pipe"] });
+    const child = spawn(cmd, args, { stdio: ["ignore", "pipe", "pipe"], signal: options.signal });
     const tail: string[] = [];
     const onData = (chunk: Buffer) => {
       for (const line of chunk.toString("utf8").split(/\r?\n/)) {
         if (!line.trim()) continue;
         tail.push(line);
         if (tail.length > 30) tail.shift();
-        if (/^(Collecting|Installing|Successfully)/.test(line)) progress(line.trim());
+        if (show.test(line.trim())) progress(line.trim());
       }
     };
     child.stdout.on("data", onData);
     child.stderr.on("data", onData);
-    child.on("error", (err) => reject(new InfrastructureError(`cannot run ${cmd}: ${err.message}`)));
+    child.on("error", (err) => reject(err.name === "AbortError" ? err : new InfrastructureError(`cannot run ${cmd}: ${err.message}`)));
     child.on("close", (code) =>
       code === 0
         ? resolve()
