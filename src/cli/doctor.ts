@@ -1,6 +1,7 @@
 import { spawnSync } from "node:child_process";
 import { tmpdir } from "node:os";
 import { ExitCode } from "../common/errors.js";
+import { BASE_IMAGE_ENV, chooseBaseImage, defaultBaseImage, ENGINE_FIX, findEngine, imageId } from "../container/index.js";
 import { installedAdapters } from "../engines/catalog.js";
 import { EmbeddedServer } from "../jupyter/embedded-server.js";
 import { listKernelSpecs } from "../jupyter/kernel-session.js";
@@ -14,6 +15,8 @@ interface Check {
   ok: boolean;
   found: string;
   fix?: string;
+  /** Needed only by some commands (a container engine, for replay --container): reported, but does not fail doctor. */
+  optional?: boolean;
 }
 
 async function doctor(argv: string[], io: CommandIO): Promise<number> {
@@ -75,18 +78,42 @@ async function doctor(argv: string[], io: CommandIO): Promise<number> {
     checks.push({ name: `${engine.title} task adapter`, ok: present, found: present ? `memoizes ${engine.intercepts}` : `missing: ${path}`, fix: "reinstall nbrewind-engine: its engines/ folder is incomplete" });
   }
 
-  const ok = checks.every((c) => c.ok);
+  checks.push(...(await containerChecks()));
+
+  const ok = checks.every((c) => c.ok || c.optional);
   if (args.flags.has("json")) {
     io.stdout.write(JSON.stringify({ ok, checks: checks.map((c) => ({ ...c, name: c.name.trim() })) }, null, 2) + "\n");
   } else {
     const width = Math.max(...checks.map((c) => c.name.length));
     for (const c of checks) {
-      io.stdout.write(`${c.ok ? "ok     " : "MISSING"}  ${c.name.padEnd(width)}  ${c.found}\n`);
+      io.stdout.write(`${c.ok ? "ok     " : c.optional ? "absent " : "MISSING"}  ${c.name.padEnd(width)}  ${c.found}\n`);
       if (!c.ok && c.fix) io.stdout.write(`         ${"".padEnd(width)}  fix: ${c.fix}\n`);
     }
-    io.stdout.write(ok ? "\nEverything nbrewind-engine needs is here.\n" : "\nSome parts are missing; see the fixes above.\n");
+    const optionalAbsent = checks.some((c) => c.optional && !c.ok);
+    io.stdout.write(!ok ? "\nSome parts are missing; see the fixes above.\n" : optionalAbsent ? "\nEverything nbrewind-engine needs is here; optional parts are absent (see above).\n" : "\nEverything nbrewind-engine needs is here.\n");
   }
   return ok ? ExitCode.ok : ExitCode.infrastructure;
+}
+
+/** The container engine and base image that replay --container uses (optional). */
+async function containerChecks(): Promise<Check[]> {
+  const found = await findEngine();
+  const need = " (needed only for replay --container)";
+  if (!found.ok) {
+    return [{ name: "Container engine", ok: false, optional: true, found: `none answers: ${found.tried.join("; ")}`, fix: ENGINE_FIX + need }];
+  }
+  const engine = found.engine;
+  const checks: Check[] = [{ name: "Container engine", ok: true, optional: true, found: `${engine.version} at ${engine.where}` }];
+  const base = chooseBaseImage();
+  const id = await imageId(engine, base).catch(() => undefined);
+  checks.push({
+    name: "  base image",
+    ok: Boolean(id),
+    optional: true,
+    found: id ? `${base} (${id.replace(/^sha256:/, "").slice(0, 12)})` : `${base} is not in the engine`,
+    fix: base === defaultBaseImage() ? `bash scripts/container-engine.sh builds it${need}` : `pull or load ${base} into the engine, or unset ${BASE_IMAGE_ENV}${need}`,
+  });
+  return checks;
 }
 
 export const doctorCommand: Command = {
@@ -98,7 +125,11 @@ Print what nbrewind-engine found on this machine and what is missing, with
 the fix for each: Node.js, the base Python, the managed Python environment
 (pinned by engines/python/requirements.lock), every pinned package's
 installed version, whether an embedded Jupyter server starts, the
-kernelspecs it offers, and the engine adapters (task memoization) shipped.
+kernelspecs it offers, and the engine adapters (task memoization) shipped;
+and, for replay --container only (shown as 'absent', not failing the check),
+whether a Docker-compatible container engine answers (DOCKER_HOST, Docker's
+socket, podman's, or the one 'bash scripts/container-engine.sh' starts) and
+has the base image.
 
 Options:
   --fix    create the managed Python environment if it is missing

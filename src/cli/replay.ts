@@ -100,7 +100,8 @@ async function replay(argv: string[], io: CommandIO): Promise<number> {
   const outputName = `${stem}.replayed.ipynb`;
   const parameterFiles = await copyParameterFiles(args, workDir);
   // In a container the user's keys are not there: the trust decided above is handed on as --trust.
-  const repeatArgs = repeatArguments(args, unpacked.bundle_folder, outputName, parameterFiles, (rel) => rel, true);
+  // Where it writes its notebook and summary is the container's business (no -o, no --json).
+  const repeatArgs = repeatArguments(args, unpacked.bundle_folder, parameterFiles, (rel) => rel, true);
 
   // 3. The repeat, here or in a container.
   let repeatExit: number;
@@ -120,7 +121,7 @@ async function replay(argv: string[], io: CommandIO): Promise<number> {
     repeatSummary = result.summary;
     outputPath = result.outputNotebook;
   } else {
-    const local = [join(workDir, input), ...repeatArguments(args, unpacked.bundle_folder, outputName, parameterFiles, (rel) => join(workDir, rel), args.flags.has("trust"))];
+    const local = [join(workDir, input), "-o", join(workDir, outputName), "--json", ...repeatArguments(args, unpacked.bundle_folder, parameterFiles, (rel) => join(workDir, rel), args.flags.has("trust"))];
     let captured = "";
     const stdout = new Writable({
       write(chunk: Buffer, _enc, done) {
@@ -207,8 +208,8 @@ async function copyParameterFiles(args: ParsedArgs, workDir: string): Promise<st
 }
 
 /** repeat's options; `path` turns a name relative to the work directory into what the repeat should see. */
-function repeatArguments(args: ParsedArgs, bundleFolder: string, outputName: string, parameterFiles: string[], path: (rel: string) => string, trust: boolean): string[] {
-  const out = ["--bundle", path(bundleFolder), "-o", path(outputName), "--json", ...(trust ? ["--trust"] : [])];
+function repeatArguments(args: ParsedArgs, bundleFolder: string, parameterFiles: string[], path: (rel: string) => string, trust: boolean): string[] {
+  const out = ["--bundle", path(bundleFolder), ...(trust ? ["--trust"] : [])];
   for (const file of parameterFiles) out.push("-y", path(file));
   for (const [name, value] of args.lists.get("parameters") ?? []) out.push("-p", name!, value!);
   for (const [name, value] of args.lists.get("parameters-raw") ?? []) out.push("-r", name!, value!);

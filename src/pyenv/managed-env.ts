@@ -1,8 +1,8 @@
 import { spawn, spawnSync } from "node:child_process";
 import { createHash } from "node:crypto";
 import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
-import { homedir } from "node:os";
 import { join } from "node:path";
+import { cacheRoot } from "../common/cache-dir.js";
 import { InfrastructureError } from "../common/errors.js";
 import { packageRoot } from "../common/package-root.js";
 import { withDirectoryLock } from "../common/directory-lock.js";
@@ -52,8 +52,7 @@ export function lockDigest(python = basePython()): string {
 
 export function managedEnvDir(digest: string): string {
   if (process.env.NBREWIND_PYTHON_ENV) return process.env.NBREWIND_PYTHON_ENV;
-  const cache = process.env.XDG_CACHE_HOME ?? join(homedir(), ".cache");
-  return join(cache, "nbrewind-engine", `python-${digest.slice(0, 12)}`);
+  return join(cacheRoot(), `python-${digest.slice(0, 12)}`);
 }
 
 function envFrom(dir: string, digest: string): ManagedEnv {
@@ -68,8 +67,25 @@ function readStamp(dir: string): Stamp | undefined {
   }
 }
 
+/**
+ * NBREWIND_KERNEL_ENV names a Python environment to use as it is: not created,
+ * not checked against our pins. A container replay sets it to the venv its
+ * image holds, which has the pins recorded in the bundle, not ours (and no
+ * network to install ours). It must contain jupyter_server and ipykernel.
+ */
+function givenKernelEnv(): ManagedEnv | undefined {
+  const dir = process.env.NBREWIND_KERNEL_ENV;
+  if (!dir) return undefined;
+  if (!existsSync(join(dir, "bin", "python"))) {
+    throw new InfrastructureError(`NBREWIND_KERNEL_ENV is ${dir}, but ${join(dir, "bin", "python")} does not exist`, ["fix: point NBREWIND_KERNEL_ENV at a Python venv (with jupyter_server and ipykernel), or unset it"]);
+  }
+  return envFrom(dir, "given");
+}
+
 /** The managed env if it is complete and matches the lock; never creates anything. */
 export function findManagedEnv(): ManagedEnv | undefined {
+  const given = givenKernelEnv();
+  if (given) return given;
   const digest = lockDigest();
   const dir = managedEnvDir(digest);
   const stamp = readStamp(dir);
@@ -85,6 +101,8 @@ export type ProgressSink = (line: string) => void;
  * from installing into the same place.
  */
 export async function ensureManagedEnv(progress: ProgressSink = () => {}): Promise<ManagedEnv> {
+  const given = givenKernelEnv();
+  if (given) return given;
   const python = basePython();
   const digest = lockDigest(python);
   const dir = managedEnvDir(digest);
@@ -105,21 +123,29 @@ export async function ensureManagedEnv(progress: ProgressSink = () => {}): Promi
   return envFrom(dir, digest);
 }
 
-function runLogged(cmd: string, args: string[], progress: ProgressSink): Promise<void> {
+export interface RunLoggedOptions {
+  /** Which output lines (trimmed) go to progress; the rest only to the error's tail. */
+  show?: RegExp;
+  signal?: AbortSignal;
+}
+
+/** Run a pip-like tool: selected lines to progress, the last 30 lines in the error if it fails. */
+export function runLogged(cmd: string, args: string[], progress: ProgressSink, options: RunLoggedOptions = {}): Promise<void> {
+  const show = options.show ?? /^(Collecting|Installing|Successfully)/;
   return new Promise((resolve, reject) => {
-    const child = spawn(cmd, args, { stdio: ["ignore", "pipe", "pipe"] });
+    const child = spawn(cmd, args, { stdio: ["ignore", "pipe", "pipe"], signal: options.signal });
     const tail: string[] = [];
     const onData = (chunk: Buffer) => {
       for (const line of chunk.toString("utf8").split(/\r?\n/)) {
         if (!line.trim()) continue;
         tail.push(line);
         if (tail.length > 30) tail.shift();
-        if (/^(Collecting|Installing|Successfully)/.test(line)) progress(line.trim());
+        if (show.test(line.trim())) progress(line.trim());
       }
     };
     child.stdout.on("data", onData);
     child.stderr.on("data", onData);
-    child.on("error", (err) => reject(new InfrastructureError(`cannot run ${cmd}: ${err.message}`)));
+    child.on("error", (err) => reject(err.name === "AbortError" ? err : new InfrastructureError(`cannot run ${cmd}: ${err.message}`)));
     child.on("close", (code) =>
       code === 0
         ? resolve()
