@@ -41,7 +41,6 @@ export interface ReplaySummary {
 }
 
 /** Task entries of a record (issue 5's task graph) whose status says they were answered from the bundle. */
-const REUSED_TASK_STATUSES = new Set(["hit", "reused", "memoized", "cached", "served"]);
 
 async function replay(argv: string[], io: CommandIO): Promise<number> {
   const args = parseArgs("replay", argv, [
@@ -221,7 +220,12 @@ function repeatArguments(args: ParsedArgs, bundleFolder: string, parameterFiles:
   return out;
 }
 
-/** Cells from the replayed notebook's own account (metadata.nbrewind.decision); tasks from the records, when they have any. */
+/**
+ * Cells and tasks from the replayed notebook's own account: a cell that ran
+ * says in its metadata how many of its tasks were served and dispatched
+ * (metadata.nbrewind.tasks); a reused cell dispatched nothing, and its
+ * recorded task graph says how many tasks it stands for.
+ */
 async function countReuse(nb: Notebook, bundleDir: string): Promise<{ cells: ReplaySummary["cells"]; tasks: ReplaySummary["tasks"] }> {
   const cells = { total: 0, reused: 0, run: 0, not_run: 0 };
   const tasks = { total: 0, reused: 0, run: 0 };
@@ -229,18 +233,26 @@ async function countReuse(nb: Notebook, bundleDir: string): Promise<{ cells: Rep
   for (const cell of nb.cells) {
     if (cell.cell_type !== "code") continue;
     cells.total++;
-    const meta = (cell.metadata.nbrewind ?? {}) as { decision?: string; fingerprint?: string };
-    if (meta.decision === "reused") cells.reused++;
-    else if (meta.decision === "run") cells.run++;
-    else cells.not_run++;
-    if (!bundle || !meta.fingerprint) continue;
-    const record = (await bundle.record(meta.fingerprint).catch(() => undefined)) as { tasks?: unknown } | undefined;
-    if (!Array.isArray(record?.tasks)) continue;
-    for (const task of record.tasks as { status?: unknown }[]) {
-      tasks.total++;
-      if (meta.decision === "reused" || REUSED_TASK_STATUSES.has(String(task?.status))) tasks.reused++;
-      else tasks.run++;
+    const meta = (cell.metadata.nbrewind ?? {}) as { decision?: string; fingerprint?: string; tasks?: { served?: number; dispatched?: number } };
+    if (meta.decision === "run") {
+      cells.run++;
+      const served = meta.tasks?.served ?? 0;
+      const dispatched = meta.tasks?.dispatched ?? 0;
+      tasks.total += served + dispatched;
+      tasks.reused += served;
+      tasks.run += dispatched;
+      continue;
     }
+    if (meta.decision !== "reused") {
+      cells.not_run++;
+      continue;
+    }
+    cells.reused++;
+    if (!bundle || !meta.fingerprint) continue;
+    const record = await bundle.record(meta.fingerprint).catch(() => undefined);
+    const recorded = record?.tasks?.length ?? 0;
+    tasks.total += recorded;
+    tasks.reused += recorded;
   }
   return { cells, tasks };
 }

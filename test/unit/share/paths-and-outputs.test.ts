@@ -63,7 +63,7 @@ describe("output comparison", () => {
   });
 
   it("text, data, a missing output and a missing cell are differences, each named", () => {
-    const got = nb([{ id: "a", outputs: [{ output_type: "stream", name: "stdout", text: "x\nz\n" }] }, { id: "c", outputs: [] }]);
+    const got = nb([{ id: "a", outputs: [{ output_type: "stream", name: "stdout", text: "x\nz\n" }] }, { id: "c", outputs: [{ output_type: "stream", name: "stdout", text: "new\n" }] }]);
     const result = compareOutputs(recorded, got);
     expect(result.matched).toBe(false);
     expect(result.differences.map((d) => [d.cell_id, d.output_index, d.what])).toEqual([
@@ -73,5 +73,10 @@ describe("output comparison", () => {
       ["b", null, "cell"],
     ]);
     expect(lineDiff("x\ny\n", "x\nz\n")).toEqual(["  (1 identical line)", "- y", "+ z", "  (1 identical line)"]);
+  });
+
+  it("a cell without outputs that only one side has (a parameters cell the replay injected) shows nothing to differ", () => {
+    const got = nb([...recorded.cells.map((c) => ({ id: c.id!, outputs: (c as { outputs: unknown[] }).outputs, execution_count: 1 })), { id: "injected-parameters", outputs: [] }]);
+    expect(compareOutputs(recorded, got)).toMatchObject({ cells_compared: 2, matched: true, differences: [] });
   });
 });
