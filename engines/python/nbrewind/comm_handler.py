@@ -9,11 +9,13 @@ from collections.abc import Callable
 from typing import Any
 
 from . import __version__
-from .blob_store import BlobError, BlobStore
+from .blob_store import DIGEST_RE, BlobError, BlobStore
 from .checkpoint import Checkpointer
 from .environment import describe_environment
 from .namespace_watch import Namespace
 from .protocol import HASHING_SCHEME, PROTOCOL_VERSION, RequestError
+from .tasks import runtime as task_runtime
+from .tasks.keys import TASK_KEY_SCHEME
 
 Reply = dict[str, Any]
 
@@ -33,6 +35,8 @@ class Session:
             "post_cell": self._post_cell,
             "restore": self._restore,
             "environment": self._environment,
+            "tasks_known": self._tasks_known,
+            "shutdown_engines": self._shutdown_engines,
         }
         handler = handlers.get(kind) if isinstance(kind, str) else None
         reply_type = f"{kind}_reply" if isinstance(kind, str) else "error_reply"
@@ -74,17 +78,54 @@ class Session:
         if previous is not None and previous.store.root == blobs_dir:
             # A client that re-attaches to the same store keeps the baseline for "unchanged".
             self.checkpointer.known = previous.known
-        return {"shim_version": __version__, "protocol_version": PROTOCOL_VERSION, "python": platform.python_version(), "pid": os.getpid()}
+        old_tasks = task_runtime.current
+        tasks = task_runtime.TaskRuntime(store)
+        if old_tasks is not None and old_tasks.blobs_dir == blobs_dir:
+            tasks.memo = old_tasks.memo  # same store: what the engine computed is still there
+        # Engine adapters read the runtime from here: tasks are memoized from now on.
+        task_runtime.current = tasks
+        return {
+            "shim_version": __version__,
+            "protocol_version": PROTOCOL_VERSION,
+            "python": platform.python_version(),
+            "pid": os.getpid(),
+            "task_key_scheme": TASK_KEY_SCHEME,
+        }
 
     def _pre_cell(self, req: dict[str, Any]) -> Reply:
-        self._checkpointer().pre_cell(_string(req, "cell_id"))
+        cell_id = _string(req, "cell_id")
+        self._checkpointer().pre_cell(cell_id)
+        _tasks().begin_cell(cell_id)
         return {}
 
     def _post_cell(self, req: dict[str, Any]) -> Reply:
         candidates = req.get("candidates", [])
         if not isinstance(candidates, list) or not all(isinstance(c, str) for c in candidates):
             raise RequestError("post_cell: candidates must be a list of names")
-        return self._checkpointer().post_cell(_string(req, "cell_id"), candidates, bool(req.get("opaque", False)))
+        reply = self._checkpointer().post_cell(_string(req, "cell_id"), candidates, bool(req.get("opaque", False)))
+        # The cell's task graph: what its engine work hit, dispatched, could not cache, or failed.
+        return {**reply, **_tasks().end_cell()}
+
+    def _tasks_known(self, req: dict[str, Any]) -> Reply:
+        if req.get("task_key_scheme") != TASK_KEY_SCHEME:
+            raise RequestError(
+                f"task key scheme mismatch: the bundle's task keys were computed under scheme {req.get('task_key_scheme')!r}, "
+                f"this shim computes scheme {TASK_KEY_SCHEME}"
+            )
+        entries = req.get("entries")
+        if not isinstance(entries, list):
+            raise RequestError("tasks_known: entries must be a list of {key, digest, size}")
+        parsed: list[tuple[str, str, int]] = []
+        for i, e in enumerate(entries):
+            if not (isinstance(e, dict) and isinstance(e.get("key"), str) and isinstance(e.get("digest"), str) and DIGEST_RE.match(e["digest"]) and isinstance(e.get("size"), int)):
+                raise RequestError(f"tasks_known: entries[{i}] must be {{key, digest (sha256 hex), size}}")
+            parsed.append((e["key"], e["digest"], e["size"]))
+        self._checkpointer()  # greeted first: the memo belongs to the session's store
+        return {"count": _tasks().load_known(parsed)}
+
+    def _shutdown_engines(self, _req: dict[str, Any]) -> Reply:
+        # Before the kernel goes: a cluster closed by its own client leaves no orphan workers.
+        return {"closed": task_runtime.shutdown_engines()}
 
     def _restore(self, req: dict[str, Any]) -> Reply:
         values = req.get("values")
@@ -94,6 +135,12 @@ class Session:
 
     def _environment(self, _req: dict[str, Any]) -> Reply:
         return describe_environment()
+
+
+def _tasks() -> task_runtime.TaskRuntime:
+    if task_runtime.current is None:
+        raise RequestError("the shim has not been greeted: send hello first")
+    return task_runtime.current
 
 
 def _string(req: dict[str, Any], key: str) -> str:

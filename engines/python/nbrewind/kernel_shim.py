@@ -9,7 +9,10 @@ answered after that cell finished.
 
 from __future__ import annotations
 
+import os
+import sys
 import threading
+import traceback
 from typing import Any
 
 from .comm_handler import Session
@@ -68,3 +71,26 @@ def load() -> None:
         raise RuntimeError("nbrewind.kernel_shim.load() must run inside an IPython kernel")
     _session = Session(Namespace(shell.user_ns, getattr(shell, "user_ns_hidden", None)))
     _comm_manager(shell).register_target(COMM_TARGET, _on_open)
+    _install_engine_adapters()
+
+
+# engines/python/nbrewind/kernel_shim.py -> engines/: the adapters ship beside the shim.
+_ENGINES_DIR = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+_ADAPTERS = (("dask", "nbrewind_dask"),)
+
+
+def _install_engine_adapters() -> None:
+    """Put each engine adapter on sys.path and let it hook its engine's import.
+
+    The adapters never import their engine: they patch it when (if) the user does.
+    """
+    for folder, module in _ADAPTERS:
+        path = os.path.join(_ENGINES_DIR, folder)
+        if not os.path.isfile(os.path.join(path, f"{module}.py")):
+            continue
+        if path not in sys.path:
+            sys.path.append(path)  # after the user's paths: never shadow their modules
+        try:
+            __import__(module).install()
+        except Exception:
+            traceback.print_exc()  # the engine then runs unmemoized, the kernel keeps working

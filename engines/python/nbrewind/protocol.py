@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 COMM_TARGET = "nbrewind"
-PROTOCOL_VERSION = 1
+PROTOCOL_VERSION = 2
 # How values are turned into digests (blob format 1, sha256 of the file).
 # A bundle recorded under another scheme cannot be compared: mismatch is an error.
 HASHING_SCHEME = 1

@@ -22,7 +22,10 @@ import cloudpickle
 
 MAGIC = b"NBRWBLOB1\n"
 FORMAT = "cloudpickle-p5"
-_LEN = struct.Struct("<Q")
+# A format string, not a struct.Struct: this module also travels by value to engine
+# workers (tasks/shipping.py), and a Struct object cannot be pickled.
+_LEN = "<Q"
+_LEN_SIZE = struct.calcsize(_LEN)
 
 
 def type_name(value: Any) -> str:
@@ -54,7 +57,7 @@ def serialise(value: Any) -> Serialised:
         {"format": FORMAT, "pickle_len": len(payload), "buffers": [len(r) for r in raws], "type": kind},
         separators=(",", ":"),
     ).encode("utf-8")
-    pieces = [memoryview(MAGIC + _LEN.pack(len(header)) + header), memoryview(payload), *raws]
+    pieces = [memoryview(MAGIC + struct.pack(_LEN, len(header)) + header), memoryview(payload), *raws]
     return Serialised(pieces=pieces, type=kind)
 
 
@@ -63,8 +66,8 @@ def deserialise(data: bytearray, where: str) -> Any:
     view = memoryview(data)
     if bytes(view[: len(MAGIC)]) != MAGIC:
         raise ValueError(f"{where}: not an nbrewind blob (bad magic)")
-    (header_len,) = _LEN.unpack_from(view, len(MAGIC))
-    start = len(MAGIC) + _LEN.size
+    (header_len,) = struct.unpack_from(_LEN, view, len(MAGIC))
+    start = len(MAGIC) + _LEN_SIZE
     header = json.loads(bytes(view[start : start + header_len]).decode("utf-8"))
     if header.get("format") != FORMAT:
         raise ValueError(f"{where}: unknown blob format {header.get('format')!r}")

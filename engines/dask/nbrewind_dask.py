@@ -1,0 +1,499 @@
+"""nbrewind's Dask adapter: task-level memoization at the graph level.
+
+Every way of running Dask work ends in one of two places (dask 2026.8,
+distributed 2026.8), and those are what we intercept:
+
+* ``dask.base.get_scheduler``: ``dask.compute``/``persist``, ``.compute()`` /
+  ``.persist()`` on collections and delayed objects and
+  ``compute_as_if_collection`` all ask it for a ``schedule(graph, keys)``
+  callable and call it. We wrap the callable it returns, so this holds for
+  every scheduler that executes a Dask graph: threads, processes, sync, and
+  third-party ones such as DaskVine (``scheduler=m.get``). A distributed
+  ``Client.get`` is returned as is (its ``__self__`` must stay visible to
+  ``dask.persist``): it ends in the second point.
+* ``distributed.Client._graph_to_futures``: ``Client.compute``/``persist``/
+  ``get``/``submit``/``map`` and ``dask.compute`` on a distributed client all
+  send their graph to the scheduler through it. We materialise the graph on
+  the client, rewrite it, and send the rewritten low-level graph instead.
+
+The rewrite computes Merkle task keys bottom-up (a dependency contributes its
+task key; a Dask key held by an earlier future contributes the task key of
+the task that produced it) and replaces
+
+* a **hit** by the stored value itself (a data node with the same Dask key)
+  when the graph runs in this process or the workers cannot reach the store,
+  else by a loader task with no dependencies: the worker reads the result
+  blob from the store and checks its digest;
+* a **miss** by the same task whose callable is wrapped to store its result
+  where it was produced (on the worker, straight into the store), or, when
+  the workers cannot reach the store, the client stores the results it
+  receives;
+* an **uncacheable** task (a value that cannot be keyed soundly) by itself,
+  recorded with the reason;
+
+then culls what the requested keys no longer need. User code receives the
+same values and the same future types.
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+import sys
+import threading
+import uuid
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from typing import Any
+
+import nbrewind
+from nbrewind.tasks import runtime as task_runtime
+from nbrewind.tasks.hooks import when_imported
+from nbrewind.tasks.keys import Keyer, Uncacheable
+from nbrewind.tasks.shipping import RUNNERS_BY_REFERENCE, RUNNERS_BY_VALUE, Runners
+
+ENGINE = "dask"
+_installed = False
+# Dask key -> task key of every task we keyed: a later graph or submit that
+# reads such a key (a future passed as an argument) uses it as the upstream key.
+_produced: dict[Any, str] = {}
+_PRODUCED_MAX = 1_000_000
+_local = threading.local()
+
+
+@dataclass(frozen=True)
+class Placement:
+    """Where a rewritten graph runs, as far as memoization cares."""
+
+    runners: Runners
+    # Hits become data nodes loaded here (in-process schedulers, unreachable store)
+    # rather than loader tasks that read the store on the worker.
+    load_here: bool
+    # Set (to the reason) when the workers cannot write into the store.
+    client_side: str | None = None
+
+
+# The threaded and sync schedulers run in this process; the process pool's children
+# are spawned with this kernel's sys.path: all import nbrewind by reference.
+_IN_PROCESS = Placement(RUNNERS_BY_REFERENCE, load_here=True)
+_LOCAL_CHILDREN = Placement(RUNNERS_BY_REFERENCE, load_here=False)
+# A scheduler we do not know (DaskVine, a custom get): it may run anywhere.
+_UNKNOWN = Placement(RUNNERS_BY_VALUE, load_here=False)
+
+
+def install() -> None:
+    """Patch Dask now if it is imported, else as soon as it is. Idempotent."""
+    global _installed
+    if _installed:
+        return
+    _installed = True
+    when_imported("dask.base", _patch_dask_base)
+    when_imported("distributed.client", _patch_distributed_client)
+    when_imported("distributed.deploy.spec", _patch_spec_cluster)
+
+
+# ------------------------------------------------------------------ interception
+
+
+def _patch_dask_base(base: Any) -> None:
+    original = base.get_scheduler
+    if getattr(original, "_nbrewind", False):
+        return
+
+    @functools.wraps(original)
+    def get_scheduler(*args: Any, **kwargs: Any) -> Any:
+        schedule = original(*args, **kwargs)
+        if schedule is None or isinstance(schedule, _MemoSchedule):
+            return schedule
+        owner = getattr(schedule, "__self__", None)
+        if owner is not None and hasattr(owner, "_graph_to_futures"):
+            return schedule  # a distributed Client: memoized in _graph_to_futures
+        return _MemoSchedule(schedule, _scheduler_label(base, schedule))
+
+    get_scheduler._nbrewind = True  # type: ignore[attr-defined]
+    base.get_scheduler = get_scheduler
+
+
+class _MemoSchedule:
+    """A scheduler's ``get`` that rewrites the graph first. Compares equal to the
+    wrapped callable: ``dask.utils.get_scheduler_lock`` tests ``get == multiprocessing.get``."""
+
+    def __init__(self, schedule: Callable[..., Any], label: str) -> None:
+        self.schedule = schedule
+        self.label = label
+
+    def __call__(self, dsk: Any, keys: Any, **kwargs: Any) -> Any:
+        rt = task_runtime.active()
+        if rt is None or getattr(_local, "busy", False):
+            return self.schedule(dsk, keys, **kwargs)
+        rt.engine_used(self.label)
+        graph = _materialise(dsk)
+        kind = self.label.partition(":")[2]
+        placement = _IN_PROCESS if kind in ("threads", "sync") else _LOCAL_CHILDREN if kind == "processes" else _UNKNOWN
+        _local.busy = True  # a scheduler that calls back into dask.compute is not rewritten twice
+        try:
+            new, _ = rewrite(graph, set(_flatten(keys)), rt, placement)
+            return self.schedule(new, keys, **kwargs)
+        finally:
+            _local.busy = False
+
+    def __eq__(self, other: object) -> bool:
+        return other is self or self.schedule == other
+
+    def __hash__(self) -> int:
+        return hash(self.schedule)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.schedule, name)
+
+
+def _scheduler_label(base: Any, schedule: Any) -> str:
+    for name in ("threads", "processes", "sync"):
+        if base.named_schedulers.get(name) is schedule:
+            return f"{ENGINE}:{name}"
+    owner = getattr(schedule, "__self__", None)
+    t = type(owner) if owner is not None else None
+    if t is not None:
+        return f"{ENGINE}:{t.__module__}.{t.__qualname__}"
+    return f"{ENGINE}:{getattr(schedule, '__module__', '?')}.{getattr(schedule, '__qualname__', '?')}"
+
+
+def _patch_distributed_client(client_mod: Any) -> None:
+    Client = client_mod.Client
+    if getattr(Client._graph_to_futures, "_nbrewind", False):
+        return
+    original = Client._graph_to_futures
+
+    @functools.wraps(original)
+    def _graph_to_futures(self: Any, expr: Any, keys: Any, *args: Any, **kwargs: Any) -> Any:
+        rt = task_runtime.active()
+        if rt is None or kwargs.get("actors") or self.asynchronous:
+            # Actors are stateful: never cached. Async clients: the store probe below is
+            # synchronous, so they run unmemoized (recorded as the engine being used).
+            return original(self, expr, keys, *args, **kwargs)
+        rt.engine_used(f"{ENGINE}:distributed")
+        expr, client_persist = _rewrite_expr(self, expr, keys, rt)
+        futures = original(self, expr, keys, *args, **kwargs)
+        for k, (record, dispatch) in client_persist.items():
+            fut = futures.get(k)
+            if fut is not None:
+                fut.add_done_callback(functools.partial(_store_from_client, rt, record, dispatch))
+        return futures
+
+    _graph_to_futures._nbrewind = True  # type: ignore[attr-defined]
+    Client._graph_to_futures = _graph_to_futures
+
+    original_init = Client.__init__
+
+    @functools.wraps(original_init)
+    def __init__(self: Any, *args: Any, **kwargs: Any) -> None:
+        original_init(self, *args, **kwargs)
+        rt = task_runtime.active()
+        if rt is not None:
+            rt.engine_started(f"{ENGINE}:distributed", self)
+
+    Client.__init__ = __init__
+
+
+def _store_from_client(rt: task_runtime.TaskRuntime, record: dict[str, Any], dispatch: str, future: Any) -> None:
+    """Done callback of an output future whose workers cannot reach the store."""
+    try:
+        if future.status == "finished":
+            rt.persist_client_side(record, dispatch, future.result())
+        elif future.status == "error":
+            rt.fail_client_side(record, dispatch, future.exception())
+    except Exception:  # noqa: BLE001 - bookkeeping: the task stays unrecorded, the user's result is untouched
+        pass
+
+
+def _patch_spec_cluster(spec: Any) -> None:
+    # LocalCluster and every SpecCluster: a cell that starts a cluster without a Client.
+    cls = spec.SpecCluster
+    original_init = cls.__init__
+    if getattr(original_init, "_nbrewind", False):
+        return
+
+    @functools.wraps(original_init)
+    def __init__(self: Any, *args: Any, **kwargs: Any) -> None:
+        original_init(self, *args, **kwargs)
+        rt = task_runtime.active()
+        if rt is not None:
+            rt.engine_started(f"{ENGINE}:distributed", self)
+
+    __init__._nbrewind = True  # type: ignore[attr-defined]
+    cls.__init__ = __init__
+
+
+def _rewrite_expr(client: Any, expr: Any, keys: Any, rt: task_runtime.TaskRuntime) -> tuple[Any, dict[Any, tuple[dict[str, Any], str]]]:
+    from dask._expr import HLGExpr, LLGExpr
+
+    annotations = expr.__dask_annotations__() or {}
+    graph = _materialise(expr)
+    new, client_persist = rewrite(graph, set(_flatten(keys)), rt, _distributed_placement(client, rt))
+    if not annotations:
+        return LLGExpr(new, _determ_token=uuid.uuid4().hex), client_persist
+    return HLGExpr(dsk=_annotated_hlg(new, annotations), output_keys=list(keys)), client_persist
+
+
+def _annotated_hlg(dsk: dict[Any, Any], annotations: dict[str, dict[Any, Any]]) -> Any:
+    """Keep per-key annotations (retries, resources, workers) across the rewrite: one
+    layer per distinct annotation set."""
+    from dask.highlevelgraph import HighLevelGraph, MaterializedLayer
+
+    groups: dict[str, tuple[dict[str, Any], dict[Any, Any]]] = {}
+    for key, node in dsk.items():
+        ann = {kind: values[key] for kind, values in annotations.items() if key in values}
+        sig = repr(sorted(ann.items()))
+        groups.setdefault(sig, (ann, {}))[1][key] = node
+    layers = {f"nbrewind-{i}": MaterializedLayer(part, annotations=ann or None) for i, (ann, part) in enumerate(groups.values())}
+    return HighLevelGraph(layers, {name: set() for name in layers})
+
+
+# Placement per (scheduler address, store): asked of the workers once.
+_placements: dict[str, Placement] = {}
+
+
+def _distributed_placement(client: Any, rt: task_runtime.TaskRuntime) -> Placement:
+    """Ask every worker whether it sees the kernel's store and imports this nbrewind.
+
+    The probe travels by value (the question is whether the worker can import us).
+    A worker that joins later is assumed to be like the ones asked.
+    """
+    address = f"{getattr(client.scheduler, 'address', '?')}|{rt.blobs_dir}"
+    known = _placements.get(address)
+    if known is not None:
+        return known
+    nonce = uuid.uuid4().hex
+    marker = f".probe-{nonce[:12]}"
+    try:
+        os.makedirs(rt.tasklog_dir, exist_ok=True)
+        path = os.path.join(rt.tasklog_dir, marker)
+        with open(path, "w", encoding="utf-8") as f:
+            f.write(nonce)
+        try:
+            answers: dict[str, dict[str, bool]] = client.run(RUNNERS_BY_VALUE.probe, rt.blobs_dir, marker, nonce, nbrewind.__version__)
+        finally:
+            os.unlink(path)
+    except Exception as err:  # noqa: BLE001 - no answer is not a yes; ask again next time
+        return Placement(RUNNERS_BY_VALUE, load_here=True, client_side=f"cannot ask the workers whether they reach the store: {type(err).__name__}: {err}")
+    if not answers:
+        return Placement(RUNNERS_BY_VALUE, load_here=True, client_side="no worker was there to ask whether it reaches the store")
+    far = sorted(w for w, a in answers.items() if not a.get("store"))
+    by_value = not all(a.get("importable") for a in answers.values())
+    runners = RUNNERS_BY_VALUE if by_value else RUNNERS_BY_REFERENCE
+    if far:
+        placement = Placement(runners, load_here=True, client_side=f"the store {rt.blobs_dir} is not reachable from worker(s) {', '.join(far[:3])}")
+    else:
+        placement = Placement(runners, load_here=False)
+    _placements[address] = placement
+    return placement
+
+
+# ------------------------------------------------------------------ the rewrite
+
+
+def _materialise(dsk: Any) -> dict[Any, Any]:
+    from collections.abc import Mapping
+
+    from dask._task_spec import convert_legacy_graph
+
+    graph = dsk if isinstance(dsk, Mapping) else dsk.__dask_graph__()
+    return convert_legacy_graph(dict(graph))
+
+
+def _flatten(keys: Any) -> Iterable[Any]:
+    if isinstance(keys, (list, set, frozenset)):
+        for k in keys:
+            yield from _flatten(k)
+    else:
+        yield keys
+
+
+def _ref_key(value: Any) -> str | None:
+    """A Dask future met inside a value (``parse_input`` usually turns them into graph refs)."""
+    from dask._task_spec import TaskRef
+
+    if isinstance(value, TaskRef) or getattr(value, "__dask_future__", False):
+        known = _produced.get(value.key)
+        if known is None:
+            raise Uncacheable(f"reads Dask key {value.key!r}, which no task seen by nbrewind produced (scattered data, or computed before the shim was loaded)")
+        return known
+    return None
+
+
+ClientPersist = dict[Any, tuple[dict[str, Any], str]]
+
+
+def rewrite(graph: dict[Any, Any], outputs: set[Any], rt: task_runtime.TaskRuntime, placement: Placement) -> tuple[dict[Any, Any], ClientPersist]:
+    """The graph with hits served, misses wrapped to persist, culled to ``outputs``;
+    and the output tasks whose results the client must store (``placement.client_side``)."""
+    from dask._task_spec import Alias, DataNode, GraphNode, Task, TaskRef, _execute_subgraph
+
+    keyer = Keyer(_ref_key)
+    node_keys: dict[Any, str | Uncacheable] = {}
+    client_persist: ClientPersist = {}
+    runners = placement.runners
+
+    def external(k: Any) -> str | Uncacheable:
+        known = _produced.get(k)
+        if known is None:
+            return Uncacheable(f"reads Dask key {k!r}, which no task seen by nbrewind produced (scattered data, or computed before the shim was loaded)")
+        return known
+
+    # Keys local to a fused subgraph being keyed (innermost last).
+    scopes: list[dict[Any, str]] = []
+
+    def arg_key(a: Any) -> str:
+        if isinstance(a, TaskRef) and not isinstance(a, GraphNode):
+            return upstream(a.key)
+        if isinstance(a, Alias):
+            return upstream(a.target)
+        if isinstance(a, DataNode):
+            return keyer.value_key(a.value)
+        if isinstance(a, Task):
+            if a.func is _execute_subgraph:
+                return subgraph_key(a)
+            # An inline task: keyed as the computation it is.
+            return keyer.task_key(ENGINE, a.func, [arg_key(x) for x in a.args], {k: arg_key(v) for k, v in a.kwargs.items()})
+        return keyer.value_key(a)
+
+    def subgraph_key(task: Any) -> str:
+        """A fused task (``_execute_subgraph``, from blockwise fusion) is keyed as the
+        output task of its inner graph, with the inner keys resolved inside it."""
+        inner, outkey, inkeys, *deps = task.args
+        scope = {ik: arg_key(d) for ik, d in zip(inkeys, deps)}
+        scopes.append(scope)
+        try:
+            for ik in _topological(inner):
+                scope[ik] = key_of(inner[ik])
+        finally:
+            scopes.pop()
+        return scope[outkey]
+
+    def upstream(k: Any) -> str:
+        if scopes and k in scopes[-1]:
+            return scopes[-1][k]
+        key = node_keys.get(k) if k in graph else external(k)
+        if key is None:
+            raise RuntimeError(f"internal: {k!r} keyed before its dependencies")
+        if isinstance(key, Uncacheable):
+            raise Uncacheable(key.reason if k not in graph else f"depends on {k!r}, which is not cached: {key.reason}")
+        return key
+
+    def key_of(node: Any) -> str:
+        if isinstance(node, Alias):
+            return upstream(node.target)
+        if isinstance(node, DataNode):
+            return keyer.value_key(node.value)
+        return arg_key(node)
+
+    for k in _topological(graph):
+        try:
+            node_keys[k] = key_of(graph[k])
+        except Uncacheable as err:
+            node_keys[k] = err
+
+    new: dict[Any, Any] = {}
+    dispatch = rt.new_dispatch()
+    for k, node in graph.items():
+        if not _memoizable(k, node):
+            new[k] = node
+            continue
+        key = node_keys[k]
+        record = _record(k, node, key, graph, node_keys, rt, arg_key)
+        if isinstance(key, Uncacheable):
+            rt.uncached(record, key.reason)
+            new[k] = node
+            continue
+        hit = rt.lookup(key)
+        if hit is not None:
+            digest, size = hit
+            rt.hit(record, digest, size)
+            if placement.load_here:
+                new[k] = DataNode(k, rt.load(digest, key))
+            else:
+                new[k] = Task(k, functools.partial(runners.load_result, (rt.blobs_dir, digest, key)))
+            continue
+        if placement.client_side is not None:
+            if k in outputs:
+                rt.dispatched(record, dispatch)
+                client_persist[k] = (record, dispatch)
+            else:
+                rt.uncached(record, f"{placement.client_side}; only the results the client receives are stored")
+            new[k] = node
+            continue
+        rt.dispatched(record, dispatch)
+        wrapped = functools.partial(runners.run_and_persist, node.func, (rt.blobs_dir, key, dispatch))
+        new[k] = Task(k, wrapped, *node.args, _data_producer=node.data_producer, **node.kwargs)
+    for k, key in node_keys.items():
+        if isinstance(key, str):
+            if len(_produced) >= _PRODUCED_MAX:
+                _produced.clear()
+            _produced[k] = key
+    return _cull(new, outputs), client_persist
+
+
+def _memoizable(k: Any, node: Any) -> bool:
+    """Tasks that compute something: not data, aliases, containers (cheap glue),
+    and not the finalize step of a collection (it only concatenates memoized parts)."""
+    from dask._task_spec import Task
+
+    if type(node) is not Task:
+        return False
+    name = k[0] if isinstance(k, tuple) else k
+    return not (isinstance(name, str) and name.startswith("finalize-"))
+
+
+def _record(k: Any, node: Any, key: str | Uncacheable, graph: dict[Any, Any], node_keys: dict[Any, str | Uncacheable], rt: task_runtime.TaskRuntime, arg_key: Callable[[Any], str]) -> dict[str, Any]:
+    arg_keys: list[str] = []
+    upstream: list[str] = []
+    if isinstance(key, str):
+        # Positional arguments, then keyword arguments by name: what explanations compare.
+        # A fused subgraph's arguments are its inputs (its inner graph is its code).
+        args = node.args[3:] if node.has_subgraph() else node.args
+        arg_keys = [arg_key(a) for a in args] + [arg_key(v) for _, v in sorted(node.kwargs.items())]
+        for dep in sorted(node.dependencies, key=str):
+            dk = node_keys.get(dep) if dep in graph else _produced.get(dep)
+            if isinstance(dk, str):
+                upstream.append(dk)
+    fn = getattr(node.args[0].get(node.args[1]), "func", node.func) if node.has_subgraph() else node.func
+    return rt.record(ENGINE, fn, key, arg_keys, upstream, str(k))
+
+
+def _topological(graph: dict[Any, Any]) -> list[Any]:
+    order: list[Any] = []
+    state: dict[Any, int] = {}
+    for root in graph:
+        if root in state:
+            continue
+        stack: list[tuple[Any, bool]] = [(root, False)]
+        while stack:
+            k, done = stack.pop()
+            if done:
+                state[k] = 2
+                order.append(k)
+                continue
+            if state.get(k):
+                continue
+            state[k] = 1
+            stack.append((k, True))
+            for dep in graph[k].dependencies:
+                if dep in graph and not state.get(dep):
+                    stack.append((dep, False))
+    return order
+
+
+def _cull(graph: dict[Any, Any], outputs: set[Any]) -> dict[Any, Any]:
+    keep: dict[Any, Any] = {}
+    stack = [k for k in outputs if k in graph]
+    while stack:
+        k = stack.pop()
+        if k in keep:
+            continue
+        keep[k] = graph[k]
+        stack.extend(d for d in graph[k].dependencies if d in graph and d not in keep)
+    return keep
+
+
+if "nbrewind_dask" not in sys.modules:  # imported under another name: keep one module state
+    sys.modules["nbrewind_dask"] = sys.modules[__name__]
