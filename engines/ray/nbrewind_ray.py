@@ -79,7 +79,7 @@ def _patch_ray(ray: Any) -> None:
         context = original_init(*args, **kwargs)
         rt = task_runtime.current
         if rt is not None:
-            rt.engine_started(ENGINE)
+            rt.engine_started(ENGINE, _runtime)
         return context
 
     ray.init = init
@@ -110,6 +110,22 @@ def _wrap_method(cls: type, name: str, handler: Any) -> None:
 
     method._nbrewind = True  # type: ignore[attr-defined]
     setattr(cls, name, method)
+
+
+class _RayRuntime:
+    """What the core closes at the end of a run (``shutdown_engines``): Ray in this kernel.
+
+    ``ray.shutdown()`` stops the raylet, GCS and workers this kernel started, or
+    only disconnects from a cluster it joined (``ray.init(address=...)``).
+    """
+
+    def close(self) -> None:
+        if _ray is not None and _ray.is_initialized():
+            _ray.shutdown()
+
+
+# One for the kernel, held here: the core keeps only a weak reference.
+_runtime = _RayRuntime()
 
 
 # ------------------------------------------------------------------ submissions

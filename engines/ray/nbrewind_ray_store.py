@@ -136,6 +136,8 @@ def _write_kernel_side(blobs_dir: str, task_key: str, dispatch: str, result: Any
     # Not the task's run time (unknown here): the time from submission to arrival.
     where = {"host": socket.gethostname(), "pid": os.getpid(), "thread": "kernel: result stored on arrival"}
     if error is not None:
-        worker.note_failure(blobs_dir, task_key, dispatch, error, waited_s)
+        # A RayTaskError wraps the task's own exception (with a coloured remote traceback): record that one.
+        cause = getattr(error, "cause", None)
+        worker.note_failure(blobs_dir, task_key, dispatch, cause if isinstance(cause, BaseException) else error, waited_s)
     else:
         worker.persist_result(blobs_dir, task_key, dispatch, result, waited_s, where)
