@@ -33,6 +33,7 @@ import functools
 import sys
 import threading
 import traceback
+from dataclasses import dataclass
 from typing import Any
 
 import nbrewind_ray_refs as refs
@@ -40,7 +41,7 @@ import nbrewind_ray_store
 import nbrewind_ray_twin as twins
 from nbrewind.tasks import runtime as task_runtime
 from nbrewind.tasks.hooks import when_imported
-from nbrewind.tasks.keys import Keyer, Uncacheable
+from nbrewind.tasks.keys import Keyer, Uncacheable, function_name
 
 ENGINE = "ray"
 # Options that change what a task computes, not only where and how it runs.
@@ -139,53 +140,59 @@ def _remote_function_call(original: Any, rf: Any, rt: task_runtime.TaskRuntime, 
     _ensure_initialised()
     rt.engine_used(ENGINE)
     fn = rf._function
-    record: dict[str, Any] = {"key": None, "engine": ENGINE, "function": _qualified_name(fn), "arg_keys": [], "upstream": []}
     try:
-        planned = _plan(rf, rt, args, kwargs, options, record)
+        planned = _plan(rf, args, kwargs, options)
     except Exception as err:  # never let our bookkeeping break the user's submission
         traceback.print_exc()
         planned = f"nbrewind could not key this task ({type(err).__name__}: {err})"
     if isinstance(planned, str):
         result = original(rf, args, kwargs, **options)
         returned = _as_list(result)
-        refs.unkeyable(returned, f"depends on a task that is not cached ({record['function']}: {planned})")
-        _engine_key(record, returned)
-        rt.uncached(record, planned)
+        refs.unkeyable(returned, f"depends on a task that is not cached ({function_name(fn)}: {planned})")
+        rt.uncached(rt.record(ENGINE, fn, Uncacheable(planned), [], [], _engine_key(returned)), planned)
         return result
-    key, twin, num_returns = planned
-    served = _serve(rt, key, num_returns, record)
+    served = _serve(rt, fn, planned)
     if served is not None:
         return served
     dispatch = rt.new_dispatch()
     placement = nbrewind_ray_store.placement(_ray, rt)
     if placement.on_worker:
-        remote = twins.persisting_remote(_ray, rf, twin, placement.runners.run_and_persist)
-        result = original(remote, [(rt.blobs_dir, key, dispatch), *args], kwargs, **options)
+        remote = twins.persisting_remote(_ray, rf, planned.twin, placement.runners.run_and_persist)
+        result = original(remote, [(rt.blobs_dir, planned.key, dispatch), *args], kwargs, **options)
     else:
         result = original(rf, args, kwargs, **options)
     returned = _as_list(result)
-    refs.produced(returned, key)
-    _engine_key(record, returned)
+    refs.produced(returned, planned.key)
+    record = rt.record(ENGINE, fn, planned.key, planned.arg_keys, planned.upstream, _engine_key(returned))
     rt.dispatched(record, dispatch)
     if not placement.on_worker:
-        nbrewind_ray_store.persist_from_kernel(_ray, returned, rt.blobs_dir, key, dispatch)
+        nbrewind_ray_store.persist_from_kernel(rt, record, dispatch, returned)
     return result
 
 
-def _plan(rf: Any, rt: task_runtime.TaskRuntime, args: list[Any], kwargs: dict[str, Any], options: dict[str, Any], record: dict[str, Any]) -> tuple[str, twins.Twin, int] | str:
-    """(task key, twin, number of returns), or why the task is not cached."""
+@dataclass
+class _Planned:
+    key: str
+    twin: twins.Twin
+    num_returns: int
+    arg_keys: list[str]
+    upstream: list[str]
+
+
+def _plan(rf: Any, args: list[Any], kwargs: dict[str, Any], options: dict[str, Any]) -> _Planned | str:
+    """The task's key and what goes with it, or why the task is not cached."""
     num_returns = options.get("num_returns")
     if num_returns is None:
         num_returns = "streaming" if rf._is_generator else 1
     if not isinstance(num_returns, int):
         return f"a generator task (num_returns={num_returns!r}): its results stream"
-    upstream: list[str] = []
+    upstream: set[str] = set()
 
     def ref_key(value: Any) -> str | None:
         if isinstance(value, _ray.ObjectRef):
             contributed, producer = refs.key_of(value)
             if producer is not None:
-                upstream.append(producer)
+                upstream.add(producer)
             return contributed
         if isinstance(value, _ray.actor.ActorHandle):
             raise Uncacheable("takes an actor handle: the actor's state is not part of any key")
@@ -208,8 +215,7 @@ def _plan(rf: Any, rt: task_runtime.TaskRuntime, args: list[Any], kwargs: dict[s
     except Uncacheable as err:
         return err.reason
     key = keyer.task_key(ENGINE, rf._function, arg_keys, kwarg_keys)
-    record.update(key=key, arg_keys=[*arg_keys, *(kwarg_keys[k] for k in sorted(kwarg_keys))], upstream=sorted(set(upstream)))
-    return key, twin, num_returns
+    return _Planned(key, twin, num_returns, [*arg_keys, *(kwarg_keys[k] for k in sorted(kwarg_keys))], sorted(upstream))
 
 
 class _SnapshotKeyer(Keyer):
@@ -229,27 +235,26 @@ class _SnapshotKeyer(Keyer):
         return super().function_identity(fn)
 
 
-def _serve(rt: task_runtime.TaskRuntime, key: str, num_returns: int, record: dict[str, Any]) -> Any:
+def _serve(rt: task_runtime.TaskRuntime, fn: Any, planned: _Planned) -> Any:
     """The stored result as ObjectRefs, without dispatching; None when it is not (usably) stored."""
-    hit = rt.lookup(key)
+    hit = rt.lookup(planned.key)
     if hit is None:
         return None
     digest, size = hit
     try:
-        value = nbrewind_ray_store.load(rt.blobs_dir, digest, key)
-        parts = [value] if num_returns == 1 else list(value)
-        if len(parts) != num_returns:
+        value = nbrewind_ray_store.load(rt.blobs_dir, digest, planned.key)
+        parts = [value] if planned.num_returns == 1 else list(value)
+        if len(parts) != planned.num_returns:
             return None  # stored under another num_returns: run it
     except Exception:
         traceback.print_exc()  # a damaged blob is a miss, never a wrong answer
         return None
     served = [_original_put(part) for part in parts]
-    refs.produced(served, key)
-    _engine_key(record, served)
-    rt.hit(record, digest, size)
-    if num_returns == 0:
+    refs.produced(served, planned.key)
+    rt.hit(rt.record(ENGINE, fn, planned.key, planned.arg_keys, planned.upstream, _engine_key(served)), digest, size)
+    if planned.num_returns == 0:
         return None
-    return served[0] if num_returns == 1 else served
+    return served[0] if planned.num_returns == 1 else served
 
 
 def _actor_method_call(original: Any, method: Any, rt: task_runtime.TaskRuntime, *args: Any, **kwargs: Any) -> Any:
@@ -258,8 +263,8 @@ def _actor_method_call(original: Any, method: Any, rt: task_runtime.TaskRuntime,
     returned = _as_list(result)
     name = _actor_method_name(method)
     refs.unkeyable(returned, f"depends on an actor method's result ({name}): actor state is not keyed")
-    record: dict[str, Any] = {"key": None, "engine": ENGINE, "function": name, "arg_keys": [], "upstream": []}
-    _engine_key(record, returned)
+    record = rt.record(ENGINE, None, Uncacheable("actor method"), [], [], _engine_key(returned))
+    record["function"] = name
     rt.uncached(record, "actor method")
     return result
 
@@ -310,13 +315,12 @@ def _as_list(result: Any) -> list[Any]:
     return []  # a generator: not keyed, and its refs are unknown to readers
 
 
-def _engine_key(record: dict[str, Any], returned: list[Any]) -> None:
-    if returned:
-        record["engine_key"] = ",".join(r.hex() for r in returned)
-
-
-def _qualified_name(fn: Any) -> str:
-    return f"{getattr(fn, '__module__', None) or '?'}.{getattr(fn, '__qualname__', None) or type(fn).__qualname__}"
+def _engine_key(returned: list[Any]) -> str:
+    """Ray's name for the task's result: its first ObjectRef (and how many more)."""
+    if not returned:
+        return ""
+    more = f"+{len(returned) - 1}" if len(returned) > 1 else ""
+    return returned[0].hex() + more
 
 
 def _actor_method_name(method: Any) -> str:

@@ -9,10 +9,9 @@ crosses to the kernel once; still never through the TypeScript process).
 
 from __future__ import annotations
 
+import functools
 import os
-import socket
 import threading
-import time
 import traceback
 import uuid
 from dataclasses import dataclass
@@ -106,38 +105,33 @@ def load(blobs_dir: str, digest: str, task_key: str) -> Any:
     return worker.load_result((blobs_dir, digest, task_key))
 
 
-def persist_from_kernel(ray: Any, returned: list[Any], blobs_dir: str, task_key: str, dispatch: str) -> None:
+def persist_from_kernel(rt: task_runtime.TaskRuntime, record: dict[str, Any], dispatch: str, returned: list[Any]) -> None:
     """Store the task's result from the kernel once every return has arrived; note a failure."""
     if not returned:
         return
-    started = time.perf_counter()
     values: list[Any] = [None] * len(returned)
-    remaining = [len(returned)]
-    done_lock = threading.Lock()
     failed: list[BaseException] = []
+    remaining = [len(returned)]
+    lock = threading.Lock()
 
     def arrived(i: int, future: Any) -> None:
         try:
             values[i] = future.result()
         except BaseException as err:
             failed.append(err)
-        with done_lock:
+        with lock:
             remaining[0] -= 1
-            last = remaining[0] == 0
-        if last:
-            result = values[0] if len(values) == 1 else tuple(values)
-            _write_kernel_side(blobs_dir, task_key, dispatch, result, failed[0] if failed else None, time.perf_counter() - started)
+            if remaining[0]:
+                return
+        try:
+            if failed:
+                # A RayTaskError wraps the task's own exception (and a coloured remote traceback).
+                cause = getattr(failed[0], "cause", None)
+                rt.fail_client_side(record, dispatch, cause if isinstance(cause, BaseException) else failed[0])
+            else:
+                rt.persist_client_side(record, dispatch, values[0] if len(values) == 1 else tuple(values))
+        except Exception:
+            traceback.print_exc()  # bookkeeping: the task stays unrecorded, the user's result is untouched
 
     for i, ref in enumerate(returned):
-        ref.future().add_done_callback(lambda fut, i=i: arrived(i, fut))
-
-
-def _write_kernel_side(blobs_dir: str, task_key: str, dispatch: str, result: Any, error: BaseException | None, waited_s: float) -> None:
-    # Not the task's run time (unknown here): the time from submission to arrival.
-    where = {"host": socket.gethostname(), "pid": os.getpid(), "thread": "kernel: result stored on arrival"}
-    if error is not None:
-        # A RayTaskError wraps the task's own exception (with a coloured remote traceback): record that one.
-        cause = getattr(error, "cause", None)
-        worker.note_failure(blobs_dir, task_key, dispatch, cause if isinstance(cause, BaseException) else error, waited_s)
-    else:
-        worker.persist_result(blobs_dir, task_key, dispatch, result, waited_s, where)
+        ref.future().add_done_callback(functools.partial(arrived, i))
