@@ -22,7 +22,7 @@ import { writeNotebook as writeNotebookFile } from "../notebook/write.js";
 import { writeFileAtomic, writeJsonAtomic } from "../store/atomic-file.js";
 import { BlobStore, type GcOptions } from "../store/blob-store.js";
 import { sha256Hex } from "../store/digest.js";
-import { readAllRecords, readOneRecord } from "./cell-records.js";
+import { mapLimited, readAllRecords, readOneRecord } from "./cell-records.js";
 import { readValidated } from "./json-file.js";
 import { newManifest, readManifest, updateManifest, withManifestLock, writeManifest } from "./manifest.js";
 import { BLOBS_DIR, CELLS_DIR, checkRunId, ENVIRONMENT_FILE, LOCK_DIR, LOGS_DIR, MANIFEST_FILE, NOTEBOOK_FILE, recordFile } from "./paths.js";
@@ -132,6 +132,10 @@ export class Bundle {
         throw new Error(`refusing to write the record of cell ${rec.cell_id}: the value of \`${w.name}\` (blob ${w.digest}) is not in the store`);
       }
     }
+    const taskBlobs = [...new Set((rec.tasks ?? []).flatMap((t) => (t.result_digest ? [t.result_digest] : [])))];
+    const present = await mapLimited(taskBlobs, 32, (d) => this.blobs.has(d));
+    const absent = taskBlobs.find((_, i) => !present[i]);
+    if (absent) throw new Error(`refusing to write the record of cell ${rec.cell_id}: the result of one of its tasks (blob ${absent}) is not in the store`);
     await mkdir(join(this.dir, CELLS_DIR), { recursive: true });
     await writeJsonAtomic(join(this.dir, recordFile(rec.fingerprint)), rec);
   }

@@ -53,6 +53,30 @@ export interface ReadEntry {
   producer_fingerprint: string;
 }
 
+/** One task a cell submitted to an engine; schemas/task-record.schema.json. */
+export interface TaskRecord {
+  /** null: the task could not be keyed soundly (status uncached, with the reason). */
+  key: string | null;
+  engine: string;
+  function: string;
+  arg_keys: string[];
+  upstream: string[];
+  engine_key: string;
+  status: "hit" | "dispatched" | "uncached" | "failed";
+  reason?: string;
+  result_digest?: string;
+  result_size?: number;
+  duration_s?: number;
+  where?: { host?: string; pid?: number; thread?: string; worker?: string; client?: boolean };
+  cell_id?: string;
+}
+
+/** Engine runtimes a cell started and submitted work to ("dask:distributed", "dask:threads"). */
+export interface EngineUse {
+  started: string[];
+  used: string[];
+}
+
 export interface CellRecord {
   format_version: typeof BUNDLE_FORMAT_VERSION;
   /** sha256 hex; also the file name, cells/<fingerprint>.json. */
@@ -76,6 +100,11 @@ export interface CellRecord {
   run_id: string;
   /** Hash of the source and of the values the cell read when it ran; see schemas/cell-record.schema.json. */
   value_key: string;
+  /** The tasks the cell submitted to an engine: its task graph. */
+  tasks?: TaskRecord[];
+  engines?: EngineUse;
+  /** The scheme the task keys were computed under; present with tasks. */
+  task_key_scheme?: number;
 }
 
 export interface RunLogEvent {
@@ -111,9 +140,10 @@ export function formatProblem(p: BundleProblem): string {
   return p.path ? `${p.file}: ${p.path}: ${p.message}` : `${p.file}: ${p.message}`;
 }
 
-/** The digests a record's values are stored under. */
+/** The digests a record's values and task results are stored under. */
 export function recordDigests(rec: CellRecord): string[] {
   const out: string[] = [];
   for (const w of rec.writes) if (w.status === "stored" || w.status === "unchanged") out.push(w.digest);
+  for (const t of rec.tasks ?? []) if (t.result_digest) out.push(t.result_digest);
   return out;
 }

@@ -21,6 +21,8 @@ export interface SchemaProblem {
 const MAX_LISTED = 20;
 
 let ajv: Ajv | undefined;
+/** Schemas other schemas refer to by $id. */
+export const SHARED_SCHEMAS = ["task-record"] as const;
 const compiled = new Map<BundleSchema, ValidateFunction>();
 
 export function schemaFile(name: BundleSchema): string {
@@ -30,7 +32,11 @@ export function schemaFile(name: BundleSchema): string {
 function validator(name: BundleSchema): ValidateFunction {
   const hit = compiled.get(name);
   if (hit) return hit;
-  ajv ??= new Ajv({ allErrors: true, strict: true, allowUnionTypes: true });
+  if (!ajv) {
+    ajv = new Ajv({ allErrors: true, strict: true, allowUnionTypes: true });
+    // Shared by the cell record and the comm protocol: referenced by $id, never compiled alone.
+    for (const shared of SHARED_SCHEMAS) ajv.addSchema(JSON.parse(readFileSync(join(packageRoot(), "schemas", `${shared}.schema.json`), "utf8")) as object);
+  }
   const fn = ajv.compile(JSON.parse(readFileSync(schemaFile(name), "utf8")) as object);
   compiled.set(name, fn);
   return fn;

@@ -41,6 +41,9 @@ export async function verifyBundle(dir: string, store: BlobStore, options: Bundl
         referrers.set(w.digest, `${check.file} writes[${k}] (\`${w.name}\`)`);
       }
     }
+    for (const [k, t] of (check.record?.tasks ?? []).entries()) {
+      if (t.result_digest && !referrers.has(t.result_digest)) referrers.set(t.result_digest, `${check.file} tasks[${k}] (${t.function})`);
+    }
   }
   for (const other of (await listRecordFiles(dir)).others) problems.push({ file: `${CELLS_DIR}/${other}`, message: "is not a record (records are cells/<fingerprint>.json)" });
 

@@ -2,24 +2,53 @@ import { randomUUID } from "node:crypto";
 import { basename, dirname, extname, join, resolve } from "node:path";
 import { buildGraph, loadPythonParser } from "../analysis/index.js";
 import { Bundle } from "../bundle/bundle.js";
-import type { CellRecord, WriteEntry } from "../bundle/records.js";
+import type { CellRecord, TaskRecord, WriteEntry } from "../bundle/records.js";
 import { InputError } from "../common/errors.js";
 import { packageVersion } from "../common/package-root.js";
 import type { CellRun } from "../jupyter/cell-executor.js";
 import type { JupyterRuntime } from "../jupyter/jupyter-runtime.js";
 import type { CellHooks, ExecutableCell, NotebookRun } from "../jupyter/notebook-executor.js";
-import { ShimClient, type WriteEntry as ShimWrite } from "../jupyter/shim-client.js";
+import { ShimClient, type KnownTask, type WriteEntry as ShimWrite } from "../jupyter/shim-client.js";
+import { TASK_KEY_SCHEME } from "../jupyter/shim-protocol.js";
 import { cellSource } from "../notebook/source.js";
 import type { Notebook } from "../notebook/types.js";
 import { explainPlan, planToJson } from "../planner/explain.js";
 import { formatBytes, makePlan, type CellPlan, type Plan } from "../planner/plan.js";
 import type { RecordedCell } from "../planner/recorded.js";
+import { countTasks, explainDispatched, shortName, type DispatchReason } from "../planner/task-explain.js";
 import { ValueState } from "../planner/value-state.js";
 import type { ParsedArgs } from "./args.js";
 import { firstLine } from "./progress.js";
 import type { Prepared, RunExtension } from "./run.js";
 
 export type CheckpointCommand = "audit" | "repeat";
+
+export interface CheckpointOptions {
+  /** Print, as each cell finishes, why each of its tasks that was not served from the bundle was dispatched. */
+  explainTasks?: boolean;
+}
+
+/**
+ * Every task result the bundle holds, by task key, from every record (older
+ * versions of a cell too: going back to an earlier parameter serves its tasks).
+ */
+export function knownTasks(records: Iterable<RecordedCell>): KnownTask[] {
+  const out = new Map<string, KnownTask>();
+  for (const rec of records) {
+    if (rec.tasks?.length && rec.task_key_scheme !== TASK_KEY_SCHEME) {
+      // Keys of another scheme are neither hits nor misses: comparing them would be a guess.
+      throw new InputError(
+        `cells/${rec.fingerprint}.json: task_key_scheme is ${String(rec.task_key_scheme)}, but this nbrewind-engine computes task keys under scheme ${TASK_KEY_SCHEME}; audit into a new bundle (--bundle DIR)`,
+      );
+    }
+    for (const t of rec.tasks ?? []) {
+      if (t.key !== null && t.result_digest !== undefined && t.result_size !== undefined && (t.status === "dispatched" || t.status === "hit")) {
+        out.set(t.key, { key: t.key, digest: t.result_digest, size: t.result_size });
+      }
+    }
+  }
+  return [...out.values()];
+}
 
 /** The shim's report of a name, as the cell record keeps it (timings go to the run log, not the record). */
 function toRecordWrite(name: string, entry: ShimWrite): WriteEntry {
@@ -82,7 +111,8 @@ export class CheckpointSession implements RunExtension {
   private shim: ShimClient | undefined;
   private readonly runId = randomUUID();
   private readonly byIndex: Map<number, CellPlan>;
-  private readonly counts = { reused: 0, run: 0, restored_values: 0, restored_bytes: 0, checkpointed_bytes: 0 };
+  private readonly counts = { reused: 0, run: 0, restored_values: 0, restored_bytes: 0, checkpointed_bytes: 0, tasks: { total: 0, served: 0, dispatched: 0, uncached: 0, failed: 0 } };
+  private log: (line: string) => void = () => {};
   /** The namespace as this run leaves it, cell by cell: which value each name holds and whether it is in the kernel. */
   private readonly values = new ValueState();
   private readonly valueKeys = new Map<number, string>();
@@ -93,7 +123,8 @@ export class CheckpointSession implements RunExtension {
     private readonly bundle: Bundle,
     private readonly plan: Plan,
     private readonly prepared: Prepared,
-    records: Map<string, RecordedCell>,
+    private readonly records: Map<string, RecordedCell>,
+    private readonly options: CheckpointOptions = {},
   ) {
     this.byIndex = new Map(plan.cells.map((c) => [c.index, c]));
     if (command === "repeat") for (const r of records.values()) if (r.status === "ok") this.byValueKey.set(r.value_key, r);
@@ -104,9 +135,18 @@ export class CheckpointSession implements RunExtension {
   }
 
   async attach(runtime: JupyterRuntime | undefined, log: (line: string) => void): Promise<CellHooks> {
+    this.log = log;
     let environmentDigest: string | undefined;
     if (runtime) {
       this.shim = await ShimClient.attach(runtime.session, { blobsDir: this.bundle.blobs.root });
+      if (this.command === "repeat") {
+        // Audit runs every task; repeat serves every task whose key the bundle holds.
+        const known = knownTasks(this.records.values());
+        if (known.length > 0) {
+          await this.shim.tasksKnown(known);
+          log(`${known.length} task result(s) in the bundle can be served to the engines`);
+        }
+      }
       const environment = await this.shim.environment();
       environmentDigest = await this.bundle.writeEnvironment({ ...environment, captured_at: new Date().toISOString(), kernel: runtime.kernelName, nbrewind_version: packageVersion() });
     }
@@ -163,7 +203,7 @@ export class CheckpointSession implements RunExtension {
       for (const name of names) this.values.markLive(name);
       this.counts.restored_values += names.length;
       this.counts.restored_bytes += bytes;
-      await this.log("values_restored", plan, { names, bytes });
+      await this.logEvent("values_restored", plan, { names, bytes });
     }
     this.valueKeys.set(index, valueKey);
     await this.shim!.preCell(plan.id);
@@ -176,7 +216,7 @@ export class CheckpointSession implements RunExtension {
     cell.metadata.nbrewind = { decision: "reused", why, fingerprint: plan.identity.fingerprint, recorded_s: record.duration_s };
     this.values.applyRecord(record, index);
     this.counts.reused++;
-    await this.log("cell_reused", plan, { why });
+    await this.logEvent("cell_reused", plan, { why });
   }
 
   private async afterCell(cell: ExecutableCell, index: number, run: CellRun): Promise<void> {
@@ -187,9 +227,13 @@ export class CheckpointSession implements RunExtension {
     if (run.status !== "ok" && run.status !== "error") return;
     let writes: WriteEntry[] = [];
     let checkpointS = 0;
+    let tasks: TaskRecord[] = [];
+    let engines: CellRecord["engines"];
     if (run.status === "ok") {
       const reply = await this.shim!.postCell(plan.id, plan.candidates, plan.opaque);
       checkpointS = reply.elapsed_s;
+      tasks = reply.tasks;
+      if (reply.engines.started.length > 0 || reply.engines.used.length > 0) engines = reply.engines;
       writes = Object.entries(reply.names)
         .map(([name, entry]) => toRecordWrite(name, entry))
         .sort((a, b) => a.name.localeCompare(b.name));
@@ -218,14 +262,40 @@ export class CheckpointSession implements RunExtension {
       recorded_at: new Date().toISOString(),
       run_id: this.runId,
       value_key: this.valueKeys.get(index)!,
+      ...(tasks.length > 0 ? { tasks, task_key_scheme: this.shim!.hello!.task_key_scheme } : {}),
+      ...(engines ? { engines } : {}),
     };
     await this.bundle.writeRecord(record);
     if (record.status === "ok") this.byValueKey.set(record.value_key, record);
-    cell.metadata.nbrewind = { ...(cell.metadata.nbrewind as object | undefined), decision: "run", fingerprint: plan.identity.fingerprint, reason: plan.reasons[0] ?? "" };
-    await this.log("cell_recorded", plan, { status: record.status, duration_s: record.duration_s, checkpoint_s: record.checkpoint_s, stored_bytes: stored });
+    const taskMeta = tasks.length > 0 ? this.noteTasks(plan, tasks) : undefined;
+    cell.metadata.nbrewind = {
+      ...(cell.metadata.nbrewind as object | undefined),
+      decision: "run",
+      fingerprint: plan.identity.fingerprint,
+      reason: plan.reasons[0] ?? "",
+      ...(taskMeta ? { tasks: taskMeta } : {}),
+      ...(engines ? { engines } : {}),
+    };
+    await this.logEvent("cell_recorded", plan, { status: record.status, duration_s: record.duration_s, checkpoint_s: record.checkpoint_s, stored_bytes: stored, ...(taskMeta ? { tasks: taskMeta } : {}) });
+  }
+
+  /** Counts, progress and, at repeat, why tasks were dispatched: what the cell's metadata keeps. */
+  private noteTasks(plan: CellPlan, tasks: TaskRecord[]): Record<string, unknown> {
+    const own = tasks.filter((t) => t.cell_id === undefined || t.cell_id === plan.id);
+    const c = countTasks(own);
+    for (const k of ["total", "served", "dispatched", "uncached", "failed"] as const) this.counts.tasks[k] += c[k];
+    const extra = [c.uncached ? `${c.uncached} not cacheable` : "", c.failed ? `${c.failed} failed` : ""].filter(Boolean).join(", ");
+    this.log(`cell ${plan.number}: ${c.total} task(s), ${c.served} served from the bundle, ${c.dispatched} dispatched${extra ? ` (${extra})` : ""}`);
+    let because: DispatchReason[] | undefined;
+    if (this.command === "repeat" && c.dispatched > 0) {
+      because = explainDispatched(own, plan.previous?.tasks ?? []);
+      if (this.options.explainTasks) for (const r of because) this.log(`      ${r.count} × ${shortName(r.function)} dispatched because ${r.reason}`);
+    }
+    return { ...c, ...(because ? { dispatched_because: because } : {}) };
   }
 
   async finish(result: NotebookRun | undefined, failure: unknown): Promise<void> {
+    await this.shutdownEngines();
     this.shim?.close();
     const status = result?.status ?? (failure ? "kernel-died" : "ok");
     await this.bundle.setCells(this.plan.cells.map((c) => c.identity.fingerprint));
@@ -237,11 +307,28 @@ export class CheckpointSession implements RunExtension {
     });
   }
 
+  /**
+   * Close the engine runtimes the cells started (a Dask client and cluster),
+   * while the kernel is still there: a kernel killed with a cluster open can
+   * leave its worker processes behind. A dead kernel has nothing to close.
+   */
+  private async shutdownEngines(): Promise<void> {
+    if (!this.shim) return;
+    try {
+      const reply = await this.shim.shutdownEngines();
+      for (const c of reply.closed) if (c.status !== "closed") this.log(`could not close ${c.handle} (${c.engine}): ${c.status}`);
+    } catch {
+      // The kernel died or was interrupted: the server's shutdown reaps what is left.
+    }
+  }
+
   summary(): { fields: Record<string, unknown>; lines: string[] } {
     const c = this.counts;
+    const t = c.tasks;
+    const tasks = t.total > 0 ? [`tasks: ${t.total} submitted, ${t.served} served from the bundle, ${t.dispatched} dispatched to the engine${t.uncached ? ` (${t.uncached} not cacheable)` : ""}${t.failed ? `, ${t.failed} failed` : ""}`] : [];
     return {
       fields: { bundle: this.bundle.dir, counts: c, plan: planToJson(this.plan) },
-      lines: [`${this.command}: ${c.reused} reused, ${c.run} ran, ${c.restored_values} value(s) restored (${formatBytes(c.restored_bytes)}), ${formatBytes(c.checkpointed_bytes)} checkpointed`, `bundle: ${this.bundle.dir}`],
+      lines: [`${this.command}: ${c.reused} reused, ${c.run} ran, ${c.restored_values} value(s) restored (${formatBytes(c.restored_bytes)}), ${formatBytes(c.checkpointed_bytes)} checkpointed`, ...tasks, `bundle: ${this.bundle.dir}`],
     };
   }
 
@@ -249,7 +336,7 @@ export class CheckpointSession implements RunExtension {
     return explainPlan(this.plan, firstLinesOf(this.prepared.notebook));
   }
 
-  private async log(event: string, plan: CellPlan, extra: Record<string, unknown> = {}): Promise<void> {
+  private async logEvent(event: string, plan: CellPlan, extra: Record<string, unknown> = {}): Promise<void> {
     await this.bundle.appendLog({ time: new Date().toISOString(), run_id: this.runId, event, cell_id: plan.id, fingerprint: plan.identity.fingerprint, ...extra });
   }
 }

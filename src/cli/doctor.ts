@@ -1,6 +1,7 @@
 import { spawnSync } from "node:child_process";
 import { tmpdir } from "node:os";
 import { ExitCode } from "../common/errors.js";
+import { installedAdapters } from "../engines/catalog.js";
 import { EmbeddedServer } from "../jupyter/embedded-server.js";
 import { listKernelSpecs } from "../jupyter/kernel-session.js";
 import { basePython, ensureManagedEnv, findManagedEnv, lockDigest, managedEnvDir } from "../pyenv/managed-env.js";
@@ -70,6 +71,10 @@ async function doctor(argv: string[], io: CommandIO): Promise<number> {
     }
   }
 
+  for (const { engine, path, present } of installedAdapters()) {
+    checks.push({ name: `${engine.title} task adapter`, ok: present, found: present ? `memoizes ${engine.intercepts}` : `missing: ${path}`, fix: "reinstall nbrewind-engine: its engines/ folder is incomplete" });
+  }
+
   const ok = checks.every((c) => c.ok);
   if (args.flags.has("json")) {
     io.stdout.write(JSON.stringify({ ok, checks: checks.map((c) => ({ ...c, name: c.name.trim() })) }, null, 2) + "\n");
@@ -92,8 +97,8 @@ export const doctorCommand: Command = {
 Print what nbrewind-engine found on this machine and what is missing, with
 the fix for each: Node.js, the base Python, the managed Python environment
 (pinned by engines/python/requirements.lock), every pinned package's
-installed version, whether an embedded Jupyter server starts, and the
-kernelspecs it offers.
+installed version, whether an embedded Jupyter server starts, the
+kernelspecs it offers, and the engine adapters (task memoization) shipped.
 
 Options:
   --fix    create the managed Python environment if it is missing

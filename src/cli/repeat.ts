@@ -10,7 +10,7 @@ async function repeat(argv: string[], io: CommandIO): Promise<number> {
   const bundle = await openBundle("repeat", bundleDirFrom(args, prepared.path), prepared.path);
   const records = await bundle.records();
   const plan = await planNotebook(prepared.notebook, records, false);
-  const session = new CheckpointSession("repeat", bundle, plan, prepared, records);
+  const session = new CheckpointSession("repeat", bundle, plan, prepared, records, { explainTasks: args.flags.has("explain") });
   if (args.flags.has("explain")) (args.flags.has("json") ? io.stderr : io.stdout).write(session.explain().join("\n") + "\n");
   return executeNotebookCommand("repeat", args, io, session, prepared);
 }
@@ -28,14 +28,22 @@ edited cell, every cell downstream of it, and the producers of values the
 running cells need but that cannot be restored (unserialisable ones) or are
 cheaper to recompute than to load. The values a running cell reads from
 reused cells are restored from the bundle just before it runs, and only
-those. The bundle is updated, so edits can be chained; old records are kept,
+those. Inside a running cell, every task it submits to Dask (Parsl, Ray)
+whose key — its function's code and its arguments — was recorded is served
+from the bundle; only the others are sent to the engine. A cell that started
+an engine (a Dask Client or LocalCluster) runs again before any running cell
+that submitted work to it, and every engine the cells started is shut down
+at the end. The bundle is updated, so edits can be chained; old records are kept,
 so going back to an earlier version of a cell reuses it again.
 
 Options:
   -b, --bundle DIR          the bundle folder (default: NAME.nbrewind)
       --explain             print, before running, every cell's decision and
                             its exact reason ('source changed', 'reads \`n\`
-                            from cell 3, which runs', ...)
+                            from cell 3, which runs', ...), and as each cell
+                            finishes, why each of its engine tasks that was
+                            not served from the bundle was dispatched
+                            ('argument 2 changed', 'the code of f changed')
 ${executionOptionsHelp}
 
 Example:

@@ -18,9 +18,13 @@ import {
   type RestoreReply,
   type ShimFailure,
   type ShimRequest,
+  type ShutdownEnginesReply,
+  TASK_KEY_SCHEME,
+  type KnownTask,
+  type TasksKnownReply,
 } from "./shim-protocol.js";
 
-export type { EnvironmentReply, HelloReply, PostCellReply, RestoreReply, WriteEntry } from "./shim-protocol.js";
+export type { EnvironmentReply, HelloReply, KnownTask, PostCellReply, RestoreReply, ShimTaskRecord, WriteEntry } from "./shim-protocol.js";
 
 /** The shim could not do what was asked (its message is shown as is); exit code 3. */
 export class ShimError extends InfrastructureError {
@@ -119,6 +123,16 @@ export class ShimClient {
     return this.request<"environment">({ type: "environment" });
   }
 
+  /** Repeat: the task results the bundle holds, so the engine adapters serve them instead of dispatching. */
+  tasksKnown(entries: KnownTask[]): Promise<TasksKnownReply> {
+    return this.request<"tasks_known">({ type: "tasks_known", task_key_scheme: TASK_KEY_SCHEME, entries });
+  }
+
+  /** Close every engine runtime the shim saw started (a Dask cluster and its workers) before the kernel goes. */
+  shutdownEngines(): Promise<ShutdownEnginesReply> {
+    return this.request<"shutdown_engines">({ type: "shutdown_engines" });
+  }
+
   /** Close the comm; pending requests reject. The kernel keeps the shim loaded for a later attach. */
   close(): void {
     if (this.closed) return;
@@ -136,7 +150,7 @@ export class ShimClient {
     if (this.closed) return Promise.reject(this.closed);
     const requestId = randomUUID();
     const type = body.type as T;
-    const timeoutMs = this.options.timeoutMs ?? (type === "post_cell" || type === "restore" ? DATA_TIMEOUT_MS : SHORT_TIMEOUT_MS);
+    const timeoutMs = this.options.timeoutMs ?? (type === "post_cell" || type === "restore" || type === "shutdown_engines" ? DATA_TIMEOUT_MS : SHORT_TIMEOUT_MS);
     return new Promise<ReplyPayloads[T]>((resolve, reject) => {
       const timer = setTimeout(() => {
         this.pending.delete(requestId);
@@ -236,9 +250,10 @@ function replyProblem(type: RequestType, data: unknown): string | undefined {
   if (!validators) {
     const schema = JSON.parse(readFileSync(join(packageRoot(), "schemas", "comm-protocol.schema.json"), "utf8")) as { $id: string };
     const ajv = new Ajv({ allErrors: true, strict: false });
+    ajv.addSchema(JSON.parse(readFileSync(join(packageRoot(), "schemas", "task-record.schema.json"), "utf8")) as object);
     ajv.addSchema(schema);
     validators = new Map();
-    for (const t of ["hello", "pre_cell", "post_cell", "restore", "environment"]) {
+    for (const t of ["hello", "pre_cell", "post_cell", "restore", "environment", "tasks_known", "shutdown_engines"]) {
       const fn = ajv.getSchema(`${schema.$id}#/definitions/${t}_reply`);
       if (!fn) throw new Error(`comm-protocol.schema.json has no definition ${t}_reply`);
       validators.set(t, fn);

@@ -8,7 +8,13 @@ import { HASHING_SCHEME } from "../common/hashing-scheme.js";
 
 export { HASHING_SCHEME };
 export const COMM_TARGET = "nbrewind";
-export const PROTOCOL_VERSION = 1;
+export const PROTOCOL_VERSION = 2;
+/**
+ * How the shim computes task keys (engines/python/nbrewind/tasks/keys.py
+ * TASK_KEY_SCHEME). Recorded task keys are offered back only under the same
+ * scheme; the shim refuses others (an error, never a silent miss or hit).
+ */
+export const TASK_KEY_SCHEME = 1;
 
 export interface HelloRequest {
   type: "hello";
@@ -47,7 +53,25 @@ export interface EnvironmentRequest {
   request_id: string;
 }
 
-export type ShimRequest = HelloRequest | PreCellRequest | PostCellRequest | RestoreRequest | EnvironmentRequest;
+export interface KnownTask {
+  key: string;
+  digest: string;
+  size: number;
+}
+
+export interface TasksKnownRequest {
+  type: "tasks_known";
+  request_id: string;
+  task_key_scheme: typeof TASK_KEY_SCHEME;
+  entries: KnownTask[];
+}
+
+export interface ShutdownEnginesRequest {
+  type: "shutdown_engines";
+  request_id: string;
+}
+
+export type ShimRequest = HelloRequest | PreCellRequest | PostCellRequest | RestoreRequest | EnvironmentRequest | TasksKnownRequest | ShutdownEnginesRequest;
 export type RequestType = ShimRequest["type"];
 
 export interface HelloReply {
@@ -56,6 +80,7 @@ export interface HelloReply {
   /** platform.python_version() of the kernel, e.g. "3.11.7". */
   python: string;
   pid: number;
+  task_key_scheme: number;
 }
 
 /** What post_cell found for one name. */
@@ -68,9 +93,46 @@ export type WriteEntry =
   | { status: "unserialisable"; type: string; reason: string }
   | { status: "deleted" };
 
+/** One task a cell submitted to an engine (schemas/task-record.schema.json). */
+export interface ShimTaskRecord {
+  /** null: the task could not be keyed soundly (status uncached, reason says why). */
+  key: string | null;
+  engine: string;
+  /** module.qualname of the task's function. */
+  function: string;
+  /** Positional argument keys, then keyword ones by name. */
+  arg_keys: string[];
+  /** Keys of the tasks whose results it reads. */
+  upstream: string[];
+  engine_key: string;
+  status: "hit" | "dispatched" | "uncached" | "failed";
+  reason?: string;
+  result_digest?: string;
+  result_size?: number;
+  duration_s?: number;
+  where?: { host?: string; pid?: number; thread?: string; worker?: string; client?: boolean };
+  cell_id?: string;
+}
+
+/** Engine runtimes a cell started and submitted to, as labels such as "dask:distributed". */
+export interface EngineUse {
+  started: string[];
+  used: string[];
+}
+
 export interface PostCellReply {
   names: Record<string, WriteEntry>;
   elapsed_s: number;
+  tasks: ShimTaskRecord[];
+  engines: EngineUse;
+}
+
+export interface TasksKnownReply {
+  count: number;
+}
+
+export interface ShutdownEnginesReply {
+  closed: { engine: string; handle: string; status: string }[];
 }
 
 export interface RestoreReply {
@@ -93,6 +155,8 @@ export interface ReplyPayloads {
   post_cell: PostCellReply;
   restore: RestoreReply;
   environment: EnvironmentReply;
+  tasks_known: TasksKnownReply;
+  shutdown_engines: ShutdownEnginesReply;
 }
 
 export interface ShimFailure {

@@ -8,6 +8,11 @@ export function explainPlan(plan: Plan, firstLines: Map<string, string>): string
     lines.push(head.trimEnd());
     for (const reason of cell.reasons) lines.push(`      because ${reason}`);
     for (const r of cell.restores) lines.push(`      restores \`${r.name}\` (${formatBytes(r.size)}) recorded by cell ${r.fromIndex + 1}`);
+    const tasks = cell.decision === "run" ? cell.previous?.tasks : undefined;
+    if (tasks?.length) {
+      const engines = [...new Set(tasks.map((t) => t.engine))].join(", ");
+      lines.push(`      submitted ${tasks.length} ${engines} task(s) when recorded: each is served from the bundle unless its code or arguments changed`);
+    }
   }
   const c = plan.counts;
   lines.push(`plan: ${c.reuse} reused, ${c.run} to run, ${c.restores} value(s) to restore (${formatBytes(c.restoreBytes)})${c.skip ? `, ${c.skip} empty` : ""}`);

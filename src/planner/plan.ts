@@ -48,6 +48,8 @@ export interface CellPlan {
   opaque: boolean;
   /** Runs although its fingerprint was recorded: another cell needs a value only running it recreates. */
   forced: boolean;
+  /** The latest record of this cell id, whatever its fingerprint: what its tasks are compared with. */
+  previous?: RecordedCell;
 }
 
 export interface Plan {
@@ -86,6 +88,7 @@ export function makePlan(input: PlanInput): Plan {
       inputs: [...analysed.inputs].sort(),
       opaque: Boolean(analysed.facts.opaque),
       forced: false,
+      ...(latestById.has(c.id) ? { previous: latestById.get(c.id)! } : {}),
     };
   });
   const byId = new Map(cells.map((c) => [c.id, c]));
@@ -121,9 +124,13 @@ export function makePlan(input: PlanInput): Plan {
   // this run) or restored from the recorded cell that produced it; a value
   // that cannot be restored, or is cheaper to recompute, makes its producer
   // run too, which can in turn need more values: repeat until stable.
+  // Engines are global state the namespace does not show: a running cell that
+  // submitted work to an engine needs the cell that started that engine to run
+  // first, even when it never names the handle. Both facts come from the shim.
   for (;;) {
-    const promoted = simulate(cells, input.graph, label);
-    if (!promoted) break;
+    if (simulate(cells, input.graph, label)) continue;
+    if (promoteEngineSetups(cells, label)) continue;
+    break;
   }
 
   const counts = { reuse: 0, run: 0, skip: 0, restores: 0, restoreBytes: 0 };
@@ -173,6 +180,24 @@ function simulate(cells: CellPlan[], graph: DependencyGraph, label: (id: string)
       for (const name of state.keys()) state.set(name, { kind: "live" });
     }
     for (const name of analysed.outputs) state.set(name, { kind: "live" });
+  }
+  return false;
+}
+
+/** Returns true if it turned a reused engine set-up cell into a running one. */
+function promoteEngineSetups(cells: CellPlan[], label: (id: string) => string): boolean {
+  for (const [i, cell] of cells.entries()) {
+    if (cell.decision !== "run") continue;
+    for (const engine of (cell.record ?? cell.previous)?.engines?.used ?? []) {
+      // The nearest earlier cell observed starting that engine's runtime.
+      for (let j = i - 1; j >= 0; j--) {
+        const setup = cells[j]!;
+        if (!(setup.record ?? setup.previous)?.engines?.started.includes(engine)) continue;
+        if (setup.decision !== "reuse") break;
+        promote(setup, `starts the ${engine} engine that ${label(cell.id)} submits tasks to (observed when they were recorded)`);
+        return true;
+      }
+    }
   }
   return false;
 }

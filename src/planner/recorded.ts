@@ -14,6 +14,21 @@ export interface RecordedRead {
   producer_fingerprint: string;
 }
 
+/** A task the cell submitted to an engine when it was recorded (the bundle's TaskRecord). */
+export interface RecordedTask {
+  key: string | null;
+  engine: string;
+  function: string;
+  arg_keys: string[];
+  upstream: string[];
+  engine_key: string;
+  status: "hit" | "dispatched" | "uncached" | "failed";
+  reason?: string;
+  result_digest?: string;
+  result_size?: number;
+  cell_id?: string;
+}
+
 export interface RecordedCell {
   fingerprint: string;
   cell_id: string;
@@ -27,4 +42,8 @@ export interface RecordedCell {
   recorded_at: string;
   /** Hash of the source and of the values the cell read when it ran (see value-state.ts). */
   value_key: string;
+  tasks?: RecordedTask[];
+  task_key_scheme?: number;
+  /** Engine runtimes the cell started and submitted work to, as the shim observed them. */
+  engines?: { started: string[]; used: string[] };
 }

@@ -64,7 +64,7 @@ describe("the nbrewind kernel shim", () => {
     const first = await run(runtime, "print(sorted(n for n in globals() if not n.startswith('_')))");
     expect(first.count).toBe(1);
     expect(first.text).not.toMatch(/'sys'|nbrewind/);
-    expect(shim.hello).toMatchObject({ protocol_version: 1, python: "3.11.7" });
+    expect(shim.hello).toMatchObject({ protocol_version: 2, python: "3.11.7", task_key_scheme: 1 });
     expect(shim.hello!.pid).toBeGreaterThan(0);
   });
 
@@ -213,9 +213,9 @@ describe("the nbrewind kernel shim", () => {
     // A client of another protocol version is refused by name.
     const mismatch = await run(
       runtime,
-      "from nbrewind.kernel_shim import _session as _s\nprint(_s.handle({'type': 'hello', 'request_id': 'r', 'protocol_version': 2, 'blobs_dir': '/tmp', 'hashing_scheme': 1})['error']['message'])",
+      "from nbrewind.kernel_shim import _session as _s\nprint(_s.handle({'type': 'hello', 'request_id': 'r', 'protocol_version': 3, 'blobs_dir': '/tmp', 'hashing_scheme': 1})['error']['message'])",
     );
-    expect(mismatch.text).toMatch(/protocol version mismatch: the client speaks 2, this nbrewind shim \(.*\) speaks 1/);
+    expect(mismatch.text).toMatch(/protocol version mismatch: the client speaks 3, this nbrewind shim \(.*\) speaks 2/);
     const env = await shim.environment();
     expect(env.engines.distributed).toMatch(/^\d+\./);
   });

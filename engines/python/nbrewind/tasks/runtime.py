@@ -87,9 +87,15 @@ class TaskRuntime:
             return len(self.memo)
 
     def lookup(self, key: str) -> tuple[str, int] | None:
-        """The memoized result of a task, when its blob is really in the store (one stat)."""
+        """The memoized result of a task, when its blob is really in the store with its
+        recorded size (one stat; the digest itself is checked when the blob is read)."""
         hit = self.memo.get(key)
-        if hit is None or not self.store.exists(hit[0]):
+        if hit is None:
+            return None
+        try:
+            if os.stat(self.store.path_for(hit[0])).st_size != hit[1]:
+                return None
+        except OSError:
             return None
         return hit
 
@@ -185,6 +191,10 @@ class TaskRuntime:
             if id(p.record) not in reported:
                 finished.append(p.record)  # submitted by an earlier cell, finished since
         tasks = [*finished, *cell.records]
+        if any(t.get("result_digest") and t["status"] != "hit" for t in tasks):
+            # Workers write results without syncing each one: make them durable
+            # before the client records their digests.
+            _sync_filesystem(self.store.root)
         return {"tasks": tasks, "engines": {"started": sorted(cell.started), "used": sorted(cell.used)}}
 
     def _read_note(self, key: str, dispatch: str) -> dict[str, Any] | None:
@@ -214,6 +224,24 @@ class TaskRuntime:
         else:
             record["status"] = "uncached"
             record["reason"] = str(note.get("reason", "its result was not stored"))
+
+
+def _sync_filesystem(path: str) -> None:
+    """syncfs(2) on the store's filesystem (one call for every blob the workers of
+    this host wrote); sync(2) where syncfs is not available."""
+    try:
+        import ctypes
+
+        libc = ctypes.CDLL(None, use_errno=True)
+        fd = os.open(path, os.O_RDONLY)
+        try:
+            if libc.syncfs(fd) == 0:
+                return
+        finally:
+            os.close(fd)
+    except (OSError, AttributeError):
+        pass
+    os.sync()
 
 
 # The runtime of the greeted session; None until hello (adapters then pass everything through).

@@ -1,0 +1,127 @@
+"""Task memoization overhead, per engine, in one process (no Jupyter in the way).
+
+    python bench/task_overhead.py [--engine dask] [--tasks 10000] [--scheduler distributed|threads]
+
+For each engine it measures, in the same run:
+
+  (a) audit overhead: N small tasks with the adapter recording and persisting
+      every task, against the same engine with no adapter installed;
+  (b) repeat: the same N tasks, every one a hit served from the store,
+      against the engine actually running them (again without the adapter).
+
+and prints both ratios. Engines register themselves in ENGINES below: a
+function that returns a Workload (start the engine, run N tasks once, stop).
+Run it with the managed env's python (``doctor`` prints its path); the
+figures are noisy on a shared machine: say so with them.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, os.path.join(ROOT, "engines", "python"))
+
+
+@dataclass
+class Workload:
+    run: Callable[[], object]  # submit the N tasks, wait for every result
+    stop: Callable[[], None]
+
+
+def square(x: int) -> int:
+    return x * x
+
+
+def dask_workload(n: int, scheduler: str) -> Workload:
+    import dask
+    from dask import delayed
+
+    client = cluster = None
+    if scheduler == "distributed":
+        from dask.distributed import Client, LocalCluster
+
+        cluster = LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None)
+        client = Client(cluster)
+
+    def run() -> object:
+        tasks = [delayed(square, pure=True)(i) for i in range(n)]
+        return dask.compute(*tasks, scheduler=client if client is not None else scheduler)
+
+    def stop() -> None:
+        if client is not None:
+            client.close()
+        if cluster is not None:
+            cluster.close()
+
+    return Workload(run, stop)
+
+
+ENGINES: dict[str, Callable[[int, str], Workload]] = {"dask": dask_workload}
+
+
+def timed(fn: Callable[[], object]) -> tuple[float, object]:
+    t0 = time.perf_counter()
+    out = fn()
+    return time.perf_counter() - t0, out
+
+
+def install_adapter(engine: str) -> None:
+    sys.path.insert(0, os.path.join(ROOT, "engines", engine))
+    __import__(f"nbrewind_{engine}").install()
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--engine", default="dask", choices=sorted(ENGINES))
+    ap.add_argument("--tasks", type=int, default=10_000)
+    ap.add_argument("--scheduler", default="distributed")
+    ap.add_argument("--repeats", type=int, default=3, help="best of N for each measurement")
+    args = ap.parse_args()
+
+    from nbrewind.blob_store import BlobStore
+    from nbrewind.tasks import runtime
+
+    store_dir = tempfile.mkdtemp(prefix="nbrewind-bench-")
+    workload = ENGINES[args.engine](args.tasks, args.scheduler)
+    try:
+        workload.run()  # warm up: worker start, imports
+        baseline = min(timed(workload.run)[0] for _ in range(args.repeats))
+        install_adapter(args.engine)  # patches the engine in place; no runtime yet = pass-through
+        audits = []
+        for _ in range(args.repeats):
+            shutil.rmtree(store_dir, ignore_errors=True)
+            os.makedirs(store_dir)
+            runtime.current = runtime.TaskRuntime(BlobStore(store_dir))
+            runtime.current.begin_cell("bench")
+            audits.append(timed(workload.run)[0])
+            recorded = runtime.current.end_cell()["tasks"]
+        stored = sum(1 for t in recorded if t.get("result_digest"))
+        memo = runtime.current.memo
+        hits = []
+        for _ in range(args.repeats):
+            runtime.current = runtime.TaskRuntime(BlobStore(store_dir))
+            runtime.current.memo = dict(memo)
+            runtime.current.begin_cell("bench")
+            hits.append(timed(workload.run)[0])
+            served = sum(1 for t in runtime.current.end_cell()["tasks"] if t["status"] == "hit")
+        audit, repeat = min(audits), min(hits)
+        print(f"{args.engine} ({args.scheduler}), {args.tasks} tasks, best of {args.repeats}:")
+        print(f"  engine alone              {baseline:8.3f} s")
+        print(f"  audit (record + persist)  {audit:8.3f} s   ratio {audit / baseline:5.2f}  ({stored} results stored; target <= 1.10)")
+        print(f"  repeat (every task a hit) {repeat:8.3f} s   ratio {repeat / baseline:5.2f}  ({served} served)")
+    finally:
+        runtime.current = None
+        workload.stop()
+        shutil.rmtree(store_dir, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()

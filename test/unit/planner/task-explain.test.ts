@@ -1,0 +1,45 @@
+import { describe, expect, it } from "vitest";
+import { sha256 } from "../../../src/planner/fingerprint.js";
+import type { RecordedTask } from "../../../src/planner/recorded.js";
+import { countTasks, explainDispatched } from "../../../src/planner/task-explain.js";
+
+const k = (s: string) => sha256(s);
+function task(fn: string, key: string, args: string[], extra: Partial<RecordedTask> = {}): RecordedTask {
+  return { key: k(key), engine: "dask", function: `__main__.${fn}`, arg_keys: args.map(k), upstream: [], engine_key: `${fn}-${key}`, status: "dispatched", ...extra };
+}
+
+describe("why a task was dispatched", () => {
+  const previous = [task("leaf", "l1", ["i1", "s2"]), task("leaf", "l2", ["i2", "s2"]), task("pair", "p1", ["l1", "l2"], { upstream: [k("l1"), k("l2")] })];
+
+  it("names the argument position that differs from the closest recorded task of the same function", () => {
+    const now = [task("leaf", "l1b", ["i1", "s3"]), task("leaf", "l2", ["i2", "s2"], { status: "hit", result_digest: k("r"), result_size: 1 })];
+    expect(explainDispatched(now, previous)).toEqual([{ function: "__main__.leaf", count: 1, reason: "argument 2 changed" }]);
+  });
+
+  it("says when an argument is the result of a task that re-ran, and when only the code changed", () => {
+    const now = [task("pair", "p1b", ["l1b", "l2"], { upstream: [k("l1b"), k("l2")] }), task("leaf", "l2c", ["i2", "s2"])];
+    expect(explainDispatched(now, previous)).toEqual([
+      { function: "__main__.leaf", count: 1, reason: "the code of leaf changed (its body, defaults, closure, or a global or function it uses)" },
+      { function: "__main__.pair", count: 1, reason: "argument 1 (the result of a task that re-ran) changed" },
+    ]);
+  });
+
+  it("new functions, uncacheable tasks and earlier failures have their own reasons", () => {
+    const now = [
+      task("fresh", "f", ["x"]),
+      { ...task("guarded", "g", []), key: null, status: "uncached" as const, reason: "threading.Lock: a thread synchronisation primitive" },
+      task("leaf", "l9", ["i9", "s2"]),
+    ];
+    const failedBefore = [...previous, task("leaf", "l9", ["i9", "s2"], { status: "failed", reason: "ValueError" })];
+    expect(explainDispatched(now, failedBefore).map((r) => r.reason)).toEqual([
+      "new: the cell recorded no task of fresh",
+      "not cacheable: threading.Lock: a thread synchronisation primitive",
+      "it failed when it was recorded: failures are never cached",
+    ]);
+  });
+
+  it("counts served, dispatched, uncached and failed tasks", () => {
+    const tasks = [task("a", "1", []), { ...task("a", "2", []), status: "hit" as const }, { ...task("a", "3", []), status: "failed" as const }];
+    expect(countTasks(tasks)).toEqual({ total: 3, served: 1, dispatched: 2, uncached: 0, failed: 1 });
+  });
+});
