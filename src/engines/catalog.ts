@@ -37,6 +37,16 @@ export const ENGINES: readonly EngineDescription[] = [
     },
     intercepts: "every graph a scheduler runs (dask.compute/persist, .compute(), Client.compute/persist) and the futures API (Client.submit, Client.map)",
   },
+  {
+    name: "ray",
+    title: "Ray",
+    distributions: ["ray"],
+    adapter: "engines/ray/nbrewind_ray.py",
+    runtimes: {
+      ray: "Ray (ray.init, or the first remote call that starts it)",
+    },
+    intercepts: "remote-function calls (f.remote(), f.options(...).remote()) with ObjectRef and ray.put arguments; actor method calls are recorded, never cached",
+  },
 ];
 
 /** "a dask.distributed cluster (Client / LocalCluster)" for "dask:distributed"; the label itself when unknown. */
