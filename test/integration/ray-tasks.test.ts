@@ -197,3 +197,88 @@ describe("Ray (local, 2 CPUs): a 304-task map-reduce with a diamond", () => {
     for (const id of ["compute", "actor"]) expect(outputText(cellOf(join(dir, "repeat.ipynb"), id))).toBe(outputText(cellOf(join(dir, "fresh.ipynb"), id)));
   });
 });
+
+// ── soundness: what a task reads, beyond its explicit arguments ─────────────
+const soundness: CellSpec[] = [
+  { id: "params", source: "K = 1\nD = 1\nCHANGED = 3", tags: ["parameters"] },
+  { id: "setup", source: "import ray\nimport numpy as np\nray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)" },
+  {
+    id: "funcs",
+    source: [
+      "import os",
+      "COUNTER = os.environ['NBREWIND_TEST_TASKLOG']",
+      "def note(name):",
+      "    with open(COUNTER, 'a') as f:",
+      "        f.write(name + '\\n')",
+      "@ray.remote",
+      "class Tally:",
+      "    def __init__(self):",
+      "        self.n = 0",
+      "    def add(self, k):",
+      "        note('tally')",
+      "        self.n += k",
+      "        return self.n",
+    ].join("\n"),
+  },
+  {
+    id: "closure",
+    source: ["@ray.remote", "def add_k(x):", "    note(f'add_k {x}')", "    return x + K", "print('closure', ray.get([add_k.remote(i) for i in range(3)]))"].join("\n"),
+  },
+  {
+    id: "default",
+    source: ["@ray.remote", "def with_default(x, d=D):", "    note(f'with_default {x}')", "    return x * d", "print('default', ray.get([with_default.remote(i) for i in range(3)]))"].join("\n"),
+  },
+  {
+    id: "arrays",
+    source: [
+      "@ray.remote",
+      "def total(a):",
+      "    note(f'total {a[0]}')",
+      "    return int(a.sum())",
+      "arrays = [np.arange(1000) + 10_000 * j for j in range(3)]",
+      "arrays[1][CHANGED] = -1",
+      "# ray.put values are keyed by content: one changed element is a new key",
+      "stored = [ray.put(a) for a in arrays]",
+      "print('arrays', ray.get([total.remote(s) for s in stored]))",
+    ].join("\n"),
+  },
+  {
+    id: "handle",
+    source: ["@ray.remote", "def via_actor(t, k):", "    note('via_actor')", "    return ray.get(t.add.remote(k))", "print('handle', ray.get(via_actor.remote(Tally.remote(), CHANGED)))"].join("\n"),
+  },
+];
+
+describe("Ray soundness: a changed global, a default, one array element through ray.put, an actor handle argument", () => {
+  const dir = join(root, "soundness");
+
+  beforeAll(async () => {
+    mkdirSync(dir);
+    const nb = writeNotebookFile(dir, "nb.ipynb", soundness);
+    resetTaskLog();
+    const res = await runCli(["audit", nb, "-q", "-o", join(dir, "audit.ipynb")], { env });
+    expect(res.code, res.stderr).toBe(0);
+    expect(res.survivors).toEqual([]);
+  });
+
+  it("a task that takes an actor handle is recorded as not cached, with the reason", () => {
+    const [handle] = recordsOf(join(dir, "nb.nbrewind"), "handle");
+    const byFunction = Object.fromEntries(handle.tasks.map((t: any) => [t.function, t]));
+    expect(byFunction["__main__.via_actor"]).toMatchObject({ status: "uncached", key: null });
+    expect(byFunction["__main__.via_actor"].reason).toMatch(/actor handle/);
+  });
+
+  it("exactly the tasks whose global, default or array element changed run again; results equal a fresh run", async () => {
+    const nb = join(dir, "nb.ipynb");
+    const params = ["-p", "K", "2", "-p", "D", "5", "-p", "CHANGED", "4"];
+    resetTaskLog();
+    const rep = await runCli(["repeat", nb, ...params, "-q", "-o", join(dir, "repeat.ipynb")], { env });
+    expect(rep.code, rep.stderr).toBe(0);
+    expect(rep.survivors).toEqual([]);
+    // arrays[0] and arrays[2] are unchanged: their tasks are served; the actor's task is never cached.
+    expect(ranTasks()).toEqual(["add_k 0", "add_k 1", "add_k 2", "tally", "total 10000", "via_actor", "with_default 0", "with_default 1", "with_default 2"]);
+    expect(cellOf(join(dir, "repeat.ipynb"), "arrays").metadata.nbrewind.tasks).toMatchObject({ total: 3, served: 2, dispatched: 1 });
+    const fresh = await runCli(["run", nb, ...params, "-q", "-o", join(dir, "fresh.ipynb")], { env });
+    expect(fresh.code, fresh.stderr).toBe(0);
+    for (const id of ["closure", "default", "arrays", "handle"]) expect(outputText(cellOf(join(dir, "repeat.ipynb"), id))).toBe(outputText(cellOf(join(dir, "fresh.ipynb"), id)));
+  });
+});
