@@ -52,8 +52,10 @@ _PENDING_CELLS = 50
 
 @dataclass
 class _Pending:
-    record: TaskRecord
-    dispatch: str
+    # Every record of the key in this dispatch: one graph can hold the same task twice.
+    records: list[TaskRecord]
+    # The same task sent again before its note was read (two graphs of one cell): any of them answers.
+    dispatches: set[str]
     cells_waited: int = 0
 
 
@@ -139,7 +141,12 @@ class TaskRuntime:
         rec = {**record, "status": "dispatched"}
         with self._lock:
             self._add_locked(rec)
-            self._pending[rec["key"]] = _Pending(rec, dispatch)
+            waiting = self._pending.get(rec["key"])
+            if waiting is not None:
+                waiting.records.append(rec)
+                waiting.dispatches.add(dispatch)
+            else:
+                self._pending[rec["key"]] = _Pending([rec], {dispatch})
 
     def engine_started(self, engine: str, handle: Any = None) -> None:
         """The current cell started an engine runtime; ``handle`` (with a ``close()``)
@@ -178,7 +185,7 @@ class TaskRuntime:
         reported: dict[int, TaskRecord] = {id(r): r for r in cell.records}
         finished: list[TaskRecord] = []
         for key, p in pending.items():
-            note = self._read_note(key, p.dispatch)
+            note = self._read_note(key, p.dispatches)
             if note is None:
                 p.cells_waited += 1
                 if p.cells_waited > _PENDING_CELLS:
@@ -187,9 +194,10 @@ class TaskRuntime:
                 continue
             with self._lock:
                 self._pending.pop(key, None)
-            self._apply_note(p.record, note)
-            if id(p.record) not in reported:
-                finished.append(p.record)  # submitted by an earlier cell, finished since
+            for record in p.records:
+                self._apply_note(record, note)
+                if id(record) not in reported:
+                    finished.append(record)  # submitted by an earlier cell, finished since
         tasks = [*finished, *cell.records]
         if any(t.get("result_digest") and t["status"] != "hit" for t in tasks):
             # Workers write results without syncing each one: make them durable
@@ -197,14 +205,21 @@ class TaskRuntime:
             _sync_filesystem(self.store.root)
         return {"tasks": tasks, "engines": {"started": sorted(cell.started), "used": sorted(cell.used)}}
 
-    def _read_note(self, key: str, dispatch: str) -> dict[str, Any] | None:
+    def _read_note(self, key: str, dispatches: set[str]) -> dict[str, Any] | None:
+        path = os.path.join(self.tasklog_dir, f"{key}.json")
         try:
-            with open(os.path.join(self.tasklog_dir, f"{key}.json"), encoding="utf-8") as f:
+            with open(path, encoding="utf-8") as f:
                 note = json.load(f)
         except (OSError, ValueError):
             return None
         # A note of an earlier dispatch of the same key (an earlier run) is not this one's.
-        return note if isinstance(note, dict) and note.get("dispatch") == dispatch else None
+        if not (isinstance(note, dict) and note.get("dispatch") in dispatches):
+            return None
+        try:
+            os.unlink(path)  # read once: the record carries it from here on
+        except OSError:
+            pass
+        return note
 
     def _apply_note(self, record: TaskRecord, note: dict[str, Any]) -> None:
         status = note.get("status")
