@@ -205,9 +205,20 @@ def _plan(rf: Any, args: list[Any], kwargs: dict[str, Any], options: dict[str, A
     if isinstance(twin.identity, Uncacheable):
         return twin.identity.reason
     keyer.pin(rf._function, twin.identity)
+    def arg_key(value: Any) -> str:
+        # Ray hands the task the value behind a top-level ObjectRef: the ref stands for that
+        # value's key (the producer's task key), as for an upstream future in the other engines.
+        # Nested refs reach the task as refs: ref_key above keys them as refs.
+        if isinstance(value, _ray.ObjectRef):
+            contributed, producer = refs.key_of(value)
+            if producer is not None:
+                upstream.add(producer)
+            return contributed
+        return keyer.value_key(value)
+
     try:
-        arg_keys = [keyer.value_key(a) for a in args]
-        kwarg_keys = {name: keyer.value_key(v) for name, v in kwargs.items()}
+        arg_keys = [arg_key(a) for a in args]
+        kwarg_keys = {name: arg_key(v) for name, v in kwargs.items()}
         for option in _KEYED_OPTIONS:
             if options.get(option):
                 # Not an identifier: cannot collide with a keyword argument.
@@ -316,11 +327,22 @@ def _as_list(result: Any) -> list[Any]:
 
 
 def _engine_key(returned: list[Any]) -> str:
-    """Ray's name for the task's result: its first ObjectRef (and how many more)."""
+    """Ray's name for the task's result: its Ray session and first ObjectRef (and how many more).
+
+    The session matters: ObjectRef ids count tasks within a job, so the same id
+    names another task in the next run (explanations match tasks by engine key).
+    """
     if not returned:
         return ""
     more = f"+{len(returned) - 1}" if len(returned) > 1 else ""
-    return returned[0].hex() + more
+    return f"{_session_name()}/{returned[0].hex()}{more}"
+
+
+def _session_name() -> str:
+    worker = _ray._private.worker.global_worker
+    node = getattr(worker, "node", None)
+    name = getattr(node, "session_name", None)
+    return name if isinstance(name, str) else f"job-{worker.current_job_id.hex()}"
 
 
 def _actor_method_name(method: Any) -> str:

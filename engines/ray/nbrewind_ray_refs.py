@@ -17,6 +17,7 @@ holding the ref would keep its object alive in Ray's object store.
 
 from __future__ import annotations
 
+import hashlib
 import threading
 from typing import Any
 
@@ -65,9 +66,12 @@ def put(ref: Any, content_key: str | Uncacheable) -> None:
 
 
 def key_of(ref: Any) -> tuple[str, str | None]:
-    """(what the ref contributes to a reader's key, the upstream task key or None for a put).
+    """(the key the ref contributes, the task key of its producer or None for a put).
 
-    Raises ``Uncacheable`` when the ref cannot be keyed soundly.
+    The contribution is the key of the value Ray hands the task for this ref: the
+    producer's task key (one return), a key derived from it (one of several
+    returns), or a put value's content key. Raises ``Uncacheable`` when the ref
+    cannot be keyed soundly.
     """
     ref_id = ref.binary()
     entry = _refs.get(ref_id)
@@ -77,11 +81,13 @@ def key_of(ref: Any) -> tuple[str, str | None]:
             raise Uncacheable(_UNKNOWN)
         if isinstance(put_key, Uncacheable):
             raise put_key
-        return f"put:{put_key}", None
+        return put_key, None
     if isinstance(entry, Uncacheable):
         raise entry
     task_key, index = entry
-    return (task_key if index is None else f"{task_key}#{index}"), task_key
+    if index is None:
+        return task_key, task_key
+    return hashlib.sha256(f"ray-return\0{task_key}\0{index}".encode()).hexdigest(), task_key
 
 
 def clear() -> None:

@@ -167,6 +167,9 @@ describe("Ray (local, 2 CPUs): a 304-task map-reduce with a diamond", () => {
     expect(ranTasks()).toEqual([...leaves, "join", "left", ...Array(10).fill("pair")].sort());
     // The compute cell never names Ray's runtime: the set-up cell runs because the shim saw it call ray.init.
     expect(cellOf(join(dir, "repeat.ipynb"), "setup").metadata.nbrewind.decision).toBe("run");
+    expect(rep.stdout).toMatch(/starts the ray engine that cell 6 submits tasks to/);
+    expect(rep.stderr).toMatch(/20 × leaf dispatched because argument 3 changed/);
+    expect(rep.stderr).toMatch(/10 × pair dispatched because argument 1 \(the result of a task that re-ran\), argument 2 \(the result of a task that re-ran\) changed/);
     const meta = cellOf(join(dir, "repeat.ipynb"), "compute").metadata.nbrewind;
     expect(meta.tasks).toMatchObject({ total: 304, served: 304 - 32, dispatched: 32 });
 
