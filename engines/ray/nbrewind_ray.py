@@ -181,6 +181,10 @@ class _Planned:
 
 def _plan(rf: Any, args: list[Any], kwargs: dict[str, Any], options: dict[str, Any]) -> _Planned | str:
     """The task's key and what goes with it, or why the task is not cached."""
+    if rf._is_cross_language:
+        return "a cross-language remote function: its code is not Python nbrewind can key"
+    if _ray._private.client_mode_hook.client_mode_should_convert():
+        return "submitted through Ray Client (ray://): not memoized yet"
     num_returns = options.get("num_returns")
     if num_returns is None:
         num_returns = "streaming" if rf._is_generator else 1
