@@ -1,45 +1,33 @@
-import { cpSync, mkdirSync, readdirSync, readFileSync, rmSync } from "node:fs";
+import { cpSync, mkdirSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { outputText, readJson, runCli, tempDir, writeNotebookFile, type CellSpec } from "./cli-harness.js";
 import { killProcessesMarkedWith } from "../../src/jupyter/process-sweep.js";
+import { outputText, runCli, tempDir, writeNotebookFile, type CellSpec } from "./cli-harness.js";
+import { cellOf, editCell, recordsOf, TaskCounter } from "./task-counter.js";
 
 /**
  * Task-level memoization on a real local Ray (ray.init with 2 CPUs: a raylet,
- * GCS and worker processes). What ran is counted on the engine side: every
- * remote function appends its name to a file from inside the Ray worker that
- * runs it, so these counts owe nothing to our own records. One ray.init per
- * kernel: Ray takes seconds to start, so the notebooks are few.
+ * GCS and worker processes). What ran is counted on the engine side (see
+ * TaskCounter): every remote function notes its name from inside the Ray
+ * worker that runs it. One ray.init per kernel: Ray takes seconds to start,
+ * so the notebooks are few.
  */
 const root = tempDir("nbrewind-ray-tasks-");
-const taskLog = join(root, "tasks-ran.log");
-const env = { NBREWIND_TEST_TASKLOG: taskLog };
+const counter = new TaskCounter(root);
+const env = counter.env;
 
-function ranTasks(): string[] {
-  try {
-    return readFileSync(taskLog, "utf8").split("\n").filter(Boolean).sort();
-  } catch {
-    return [];
-  }
-}
-
-function resetTaskLog(): void {
-  rmSync(taskLog, { force: true });
-}
-
-function edit(cells: CellSpec[], id: string, source: string): CellSpec[] {
-  return cells.map((c) => (c.id === id ? { ...c, source } : c));
-}
-
-function cellOf(nbPath: string, id: string): any {
-  return readJson(nbPath).cells.find((c: any) => c.id === id);
-}
-
-function recordsOf(bundle: string, cellId: string): any[] {
-  return readdirSync(join(bundle, "cells"))
-    .map((f) => readJson(join(bundle, "cells", f)))
-    .filter((r: any) => r.cell_id === cellId);
-}
+// Both notebooks' function cells start with the counter and a stateful actor.
+const counterAndTally = [
+  ...TaskCounter.preamble,
+  "@ray.remote",
+  "class Tally:",
+  "    def __init__(self):",
+  "        self.n = 0",
+  "    def add(self, k):",
+  "        note('tally')",
+  "        self.n += k",
+  "        return self.n",
+];
 
 // source -> 200 leaves (the first 20 read `scale`) -> 100 pairs -> left / right -> join:
 // 1 + 200 + 100 + 3 = 304 tasks. left and right take their pairs as a list of
@@ -50,11 +38,7 @@ const mapReduce: CellSpec[] = [
   {
     id: "funcs",
     source: [
-      "import os",
-      "COUNTER = os.environ['NBREWIND_TEST_TASKLOG']",
-      "def note(name):",
-      "    with open(COUNTER, 'a') as f:",
-      "        f.write(name + '\\n')",
+      ...counterAndTally,
       "@ray.remote",
       "def source(seed):",
       "    note('source')",
@@ -81,14 +65,6 @@ const mapReduce: CellSpec[] = [
       "def join(a, b):",
       "    note('join')",
       "    return a * 1000 + b",
-      "@ray.remote",
-      "class Tally:",
-      "    def __init__(self):",
-      "        self.n = 0",
-      "    def add(self, k):",
-      "        note('tally')",
-      "        self.n += k",
-      "        return self.n",
     ].join("\n"),
   },
   // Before the compute cell: calls there are opaque to the static analysis (they may rebind
@@ -114,14 +90,14 @@ const mrDir = join(root, "map-reduce");
 afterAll(async () => {
   // Last resort, should a failed run leave Ray behind: every process started by this file's
   // runs carries NBREWIND_TEST_TASKLOG=<this file's log> in its environment, and only those are stopped.
-  await killProcessesMarkedWith("NBREWIND_TEST_TASKLOG", taskLog);
+  await killProcessesMarkedWith("NBREWIND_TEST_TASKLOG", counter.logFile);
 });
 
 describe("Ray (local, 2 CPUs): a 304-task map-reduce with a diamond", () => {
   beforeAll(async () => {
     mkdirSync(mrDir);
     const nb = writeNotebookFile(mrDir, "nb.ipynb", mapReduce);
-    resetTaskLog();
+    counter.reset();
     const res = await runCli(["audit", nb, "-q", "-o", join(mrDir, "audit.ipynb")], { env });
     expect(res.code, res.stderr).toBe(0);
     // Ray was shut down at the end of the run: no raylet, GCS or worker left behind.
@@ -129,7 +105,7 @@ describe("Ray (local, 2 CPUs): a 304-task map-reduce with a diamond", () => {
   });
 
   it("the audit ran every task once on the engine and recorded the cell's task graph and the set-up cell", () => {
-    const ran = ranTasks();
+    const ran = counter.ran();
     expect(ran.filter((t) => t.startsWith("leaf"))).toHaveLength(200);
     expect(ran.filter((t) => t === "pair")).toHaveLength(100);
     expect(ran.filter((t) => ["source", "left", "right", "join"].includes(t))).toEqual(["join", "left", "right", "source"]);
@@ -159,12 +135,12 @@ describe("Ray (local, 2 CPUs): a 304-task map-reduce with a diamond", () => {
     const dir = join(root, "mr-scale");
     cpSync(mrDir, dir, { recursive: true });
     const nb = join(dir, "nb.ipynb");
-    resetTaskLog();
+    counter.reset();
     const rep = await runCli(["repeat", nb, "-p", "scale", "3", "-o", join(dir, "repeat.ipynb"), "--explain"], { env });
     expect(rep.code, rep.stderr).toBe(0);
     expect(rep.survivors).toEqual([]);
     const leaves = Array.from({ length: 20 }, (_, i) => `leaf ${i}`);
-    expect(ranTasks()).toEqual([...leaves, "join", "left", ...Array(10).fill("pair")].sort());
+    expect(counter.ran()).toEqual([...leaves, "join", "left", ...Array(10).fill("pair")].sort());
     // The compute cell never names Ray's runtime: the set-up cell runs because the shim saw it call ray.init.
     expect(cellOf(join(dir, "repeat.ipynb"), "setup").metadata.nbrewind.decision).toBe("run");
     expect(rep.stdout).toMatch(/starts the ray engine that cell 6 submits tasks to/);
@@ -173,11 +149,11 @@ describe("Ray (local, 2 CPUs): a 304-task map-reduce with a diamond", () => {
     const meta = cellOf(join(dir, "repeat.ipynb"), "compute").metadata.nbrewind;
     expect(meta.tasks).toMatchObject({ total: 304, served: 304 - 32, dispatched: 32 });
 
-    resetTaskLog();
+    counter.reset();
     const fresh = await runCli(["run", nb, "-p", "scale", "3", "-o", join(dir, "fresh.ipynb"), "-q"], { env });
     expect(fresh.code, fresh.stderr).toBe(0);
     expect(fresh.survivors).toEqual([]);
-    expect(ranTasks().length).toBeGreaterThanOrEqual(304); // the plain run memoizes nothing
+    expect(counter.ran().length).toBeGreaterThanOrEqual(304); // the plain run memoizes nothing
     expect(outputText(cellOf(join(dir, "repeat.ipynb"), "compute"))).toBe(outputText(cellOf(join(dir, "fresh.ipynb"), "compute")));
   });
 
@@ -185,13 +161,13 @@ describe("Ray (local, 2 CPUs): a 304-task map-reduce with a diamond", () => {
     const dir = join(root, "mr-helper");
     cpSync(mrDir, dir, { recursive: true });
     const funcs = mapReduce.find((c) => c.id === "funcs")!.source.replace("    return x + 1", "    return x + 2");
-    const nb = writeNotebookFile(dir, "nb.ipynb", edit(mapReduce, "funcs", funcs));
-    resetTaskLog();
+    const nb = writeNotebookFile(dir, "nb.ipynb", editCell(mapReduce, "funcs", funcs));
+    counter.reset();
     const rep = await runCli(["repeat", nb, "-q", "-o", join(dir, "repeat.ipynb")], { env });
     expect(rep.code, rep.stderr).toBe(0);
     expect(rep.survivors).toEqual([]);
     // The actor cell reads the edited cell too: its method calls are never cached, so they run again.
-    expect(ranTasks()).toEqual(["join", "right", "tally", "tally", "tally"]);
+    expect(counter.ran()).toEqual(["join", "right", "tally", "tally", "tally"]);
     const meta = cellOf(join(dir, "repeat.ipynb"), "compute").metadata.nbrewind;
     expect(meta.tasks).toMatchObject({ total: 304, served: 302, dispatched: 2 });
 
@@ -207,21 +183,7 @@ const soundness: CellSpec[] = [
   { id: "setup", source: "import ray\nimport numpy as np\nray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)" },
   {
     id: "funcs",
-    source: [
-      "import os",
-      "COUNTER = os.environ['NBREWIND_TEST_TASKLOG']",
-      "def note(name):",
-      "    with open(COUNTER, 'a') as f:",
-      "        f.write(name + '\\n')",
-      "@ray.remote",
-      "class Tally:",
-      "    def __init__(self):",
-      "        self.n = 0",
-      "    def add(self, k):",
-      "        note('tally')",
-      "        self.n += k",
-      "        return self.n",
-    ].join("\n"),
+    source: counterAndTally.join("\n"),
   },
   {
     id: "closure",
@@ -257,7 +219,7 @@ describe("Ray soundness: a changed global, a default, one array element through 
   beforeAll(async () => {
     mkdirSync(dir);
     const nb = writeNotebookFile(dir, "nb.ipynb", soundness);
-    resetTaskLog();
+    counter.reset();
     const res = await runCli(["audit", nb, "-q", "-o", join(dir, "audit.ipynb")], { env });
     expect(res.code, res.stderr).toBe(0);
     expect(res.survivors).toEqual([]);
@@ -273,12 +235,12 @@ describe("Ray soundness: a changed global, a default, one array element through 
   it("exactly the tasks whose global, default or array element changed run again; results equal a fresh run", async () => {
     const nb = join(dir, "nb.ipynb");
     const params = ["-p", "K", "2", "-p", "D", "5", "-p", "CHANGED", "4"];
-    resetTaskLog();
+    counter.reset();
     const rep = await runCli(["repeat", nb, ...params, "-q", "-o", join(dir, "repeat.ipynb")], { env });
     expect(rep.code, rep.stderr).toBe(0);
     expect(rep.survivors).toEqual([]);
     // arrays[0] and arrays[2] are unchanged: their tasks are served; the actor's task is never cached.
-    expect(ranTasks()).toEqual(["add_k 0", "add_k 1", "add_k 2", "tally", "total 10000", "via_actor", "with_default 0", "with_default 1", "with_default 2"]);
+    expect(counter.ran()).toEqual(["add_k 0", "add_k 1", "add_k 2", "tally", "total 10000", "via_actor", "with_default 0", "with_default 1", "with_default 2"]);
     expect(cellOf(join(dir, "repeat.ipynb"), "arrays").metadata.nbrewind.tasks).toMatchObject({ total: 3, served: 2, dispatched: 1 });
     const fresh = await runCli(["run", nb, ...params, "-q", "-o", join(dir, "fresh.ipynb")], { env });
     expect(fresh.code, fresh.stderr).toBe(0);
