@@ -36,7 +36,13 @@ class Workload:
     stop: Callable[[], None]
 
 
+# Seconds of (sleeping) work per task, --work-ms: 0 measures the pure per-task cost.
+WORK_S = 0.0
+
+
 def square(x: int) -> int:
+    if WORK_S:
+        time.sleep(WORK_S)
     return x * x
 
 
@@ -64,7 +70,20 @@ def dask_workload(n: int, scheduler: str) -> Workload:
     return Workload(run, stop)
 
 
-ENGINES: dict[str, Callable[[int, str], Workload]] = {"dask": dask_workload}
+def ray_workload(n: int, scheduler: str) -> Workload:
+    """N remote calls of ``square`` on a local Ray with 2 CPUs (``scheduler`` is unused)."""
+    import ray
+
+    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
+    remote_square = ray.remote(square)
+
+    def run() -> object:
+        return ray.get([remote_square.remote(i) for i in range(n)])
+
+    return Workload(run, ray.shutdown)
+
+
+ENGINES: dict[str, Callable[[int, str], Workload]] = {"dask": dask_workload, "ray": ray_workload}
 
 
 def timed(fn: Callable[[], object]) -> tuple[float, object]:
@@ -84,7 +103,10 @@ def main() -> None:
     ap.add_argument("--tasks", type=int, default=10_000)
     ap.add_argument("--scheduler", default="distributed")
     ap.add_argument("--repeats", type=int, default=3, help="best of N for each measurement")
+    ap.add_argument("--work-ms", type=float, default=0.0, help="each task sleeps this long: what a hit saves when tasks do work")
     args = ap.parse_args()
+    global WORK_S
+    WORK_S = args.work_ms / 1000
 
     from nbrewind.blob_store import BlobStore
     from nbrewind.tasks import runtime
@@ -113,7 +135,9 @@ def main() -> None:
             hits.append(timed(workload.run)[0])
             served = sum(1 for t in runtime.current.end_cell()["tasks"] if t["status"] == "hit")
         audit, repeat = min(audits), min(hits)
-        print(f"{args.engine} ({args.scheduler}), {args.tasks} tasks, best of {args.repeats}:")
+        runtime_label = args.scheduler if args.engine == "dask" else "local, 2 CPUs"
+        work = f", {args.work_ms:g} ms of work each" if args.work_ms else ""
+        print(f"{args.engine} ({runtime_label}), {args.tasks} tasks{work}, best of {args.repeats}:")
         print(f"  engine alone              {baseline:8.3f} s")
         print(f"  audit (record + persist)  {audit:8.3f} s   ratio {audit / baseline:5.2f}  ({stored} results stored; target <= 1.10)")
         print(f"  repeat (every task a hit) {repeat:8.3f} s   ratio {repeat / baseline:5.2f}  ({served} served)")

@@ -47,6 +47,16 @@ export const ENGINES: readonly EngineDescription[] = [
     },
     intercepts: "every app invocation (python_app, bash_app, join_app) at DataFlowKernel.submit; hits are completed by Parsl as memo_done, File inputs hashed by content, declared output files restored",
   },
+  {
+    name: "ray",
+    title: "Ray",
+    distributions: ["ray"],
+    adapter: "engines/ray/nbrewind_ray.py",
+    runtimes: {
+      ray: "Ray (ray.init, or the first remote call that starts it)",
+    },
+    intercepts: "remote-function calls (f.remote(), f.options(...).remote()) with ObjectRef and ray.put arguments; actor method calls are recorded, never cached",
+  },
 ];
 
 /** "a dask.distributed cluster (Client / LocalCluster)" for "dask:distributed"; the label itself when unknown. */
