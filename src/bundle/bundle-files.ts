@@ -5,7 +5,7 @@
  * the owner mark, which names this folder's path) and the digest list itself.
  * Future folders (task records) are included without change here.
  */
-import { lstat, readdir } from "node:fs/promises";
+import { lstat, readdir, stat } from "node:fs/promises";
 import { join } from "node:path";
 import { InputError } from "../common/errors.js";
 import { isTempFileName } from "../store/atomic-file.js";
@@ -27,8 +27,19 @@ export interface BundleFile {
 const SKIPPED_AT_TOP = new Set([LOCK_DIR, DIGESTS_FILE, OWNER_FILE]);
 const BLOB_PATH = /^blobs\/sha256\/([0-9a-f]{2})\/([0-9a-f]{62})$/;
 
+export interface ListOptions {
+  /**
+   * Accept a blob that is a link to a regular file. A container replay stages
+   * its writable bundle with blobs linked to the read-only mount; a blob's
+   * content is checked against its name whenever it is read, so where it
+   * lives does not matter to trust or signing. Pack and verify keep refusing
+   * links: what they hand on must be the files themselves.
+   */
+  blobLinks?: boolean;
+}
+
 /** Sorted by path, so a pack is deterministic. Links are refused: a bundle holds files, and a link could point anywhere. */
-export async function listBundleFiles(dir: string): Promise<BundleFile[]> {
+export async function listBundleFiles(dir: string, options: ListOptions = {}): Promise<BundleFile[]> {
   const out: BundleFile[] = [];
   const walk = async (rel: string): Promise<void> => {
     const entries = await readdir(join(dir, rel), { withFileTypes: true });
@@ -37,14 +48,19 @@ export async function listBundleFiles(dir: string): Promise<BundleFile[]> {
       if (!rel && SKIPPED_AT_TOP.has(entry.name)) continue;
       if (path === `${BLOBS_DIR}/tmp` || isTempFileName(entry.name)) continue;
       const fsPath = join(dir, path);
-      if (entry.isSymbolicLink()) throw new InputError(`${fsPath} is a symbolic link: a bundle holds only regular files (replace it by the file it points to)`);
+      const blob = BLOB_PATH.exec(path);
+      if (entry.isSymbolicLink()) {
+        const target = options.blobLinks && blob ? await stat(fsPath).catch(() => undefined) : undefined;
+        if (!target?.isFile()) throw new InputError(`${fsPath} is a symbolic link: a bundle holds only regular files (replace it by the file it points to)`);
+        out.push({ path, fsPath, size: target.size, mtimeMs: target.mtimeMs, blobDigest: blob![1]! + blob![2]! });
+        continue;
+      }
       if (entry.isDirectory()) {
         await walk(path);
         continue;
       }
       if (!entry.isFile()) throw new InputError(`${fsPath} is not a regular file: a bundle holds only regular files`);
       const stats = await lstat(fsPath);
-      const blob = BLOB_PATH.exec(path);
       const digest = blob ? blob[1]! + blob[2]! : undefined;
       out.push({ path, fsPath, size: stats.size, mtimeMs: stats.mtimeMs, ...(digest && isDigest(digest) ? { blobDigest: digest } : {}) });
     }

@@ -63,7 +63,8 @@ afterAll(() => {
 describe("replay in a container", () => {
   it("reuses every cell inside the container and brings back the same output notebook", async () => {
     const lines: string[] = [];
-    const result = await replayInContainer({ workDir: siteB, notebook: "nb.ipynb", repeatArgs: [], onProgress: progressSink(lines) });
+    // Trust is decided outside (replay checks the signature; the user's keys are not in the container).
+    const result = await replayInContainer({ workDir: siteB, notebook: "nb.ipynb", repeatArgs: ["--trust"], onProgress: progressSink(lines) });
     expect(result.exitCode, lines.slice(-20).join("\n")).toBe(0);
     expect(result.outputNotebook).toBe(join(siteB, "nb.out.ipynb"));
     const summary = result.summary as { status: string; counts: { reused: number; run: number } };
@@ -77,9 +78,23 @@ describe("replay in a container", () => {
     expect(outputText(replayed.cells[1])).toBe("[0, 1, 4]\n");
   }, 900_000);
 
+  it("replay --container takes a packed file end to end: unpacked here, repeated inside, every output matches", async () => {
+    const packed = join(root, "nb.tgz");
+    const pack = await runCli(["pack", join(siteA, "nb.ipynb"), "-o", packed]);
+    expect(pack.code, pack.stderr).toBe(0);
+    const work = join(root, "replay-work");
+    const res = await runCli(["replay", packed, "-C", work, "--container", "--check", "--json"]);
+    expect(res.code, res.stderr.split("\n").slice(-15).join("\n")).toBe(0);
+    const summary = JSON.parse(res.stdout);
+    expect(summary.container).toBe(true);
+    expect(summary.cells).toMatchObject({ total: 3, reused: 3, run: 0 });
+    expect(summary.outputs.matched).toBe(true);
+    expect(res.stderr).toMatch(/container: running the repeat in nbrewind-replay:/);
+  }, 900_000);
+
   it("runs the cells a new parameter touches on a kernel inside: as a non-root user, without network", async () => {
     const lines: string[] = [];
-    const result = await replayInContainer({ workDir: siteB, notebook: "nb.ipynb", repeatArgs: ["-p", "n", "4"], onProgress: progressSink(lines) });
+    const result = await replayInContainer({ workDir: siteB, notebook: "nb.ipynb", repeatArgs: ["-p", "n", "4", "--trust"], onProgress: progressSink(lines) });
     expect(result.exitCode, lines.slice(-20).join("\n")).toBe(0);
     const summary = result.summary as { counts: { reused: number; run: number } };
     // The parameters cell is reused; the injected one and both cells reading n run.

@@ -13,7 +13,7 @@ import type { SigningKey } from "./keys.js";
 
 export async function signBundleFolder(dir: string, key: SigningKey): Promise<void> {
   const entries: DigestEntry[] = [];
-  for (const file of await listBundleFiles(dir)) {
+  for (const file of await listBundleFiles(dir, { blobLinks: true })) {
     const sha256 = file.blobDigest ?? (await hashFile(file.fsPath)).digest;
     entries.push({ path: file.path, size: file.size, sha256 });
   }

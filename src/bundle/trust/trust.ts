@@ -97,7 +97,7 @@ export async function readDigestList(dir: string): Promise<DigestList | "missing
 async function changedSinceSigning(dir: string, list: DigestList): Promise<string[]> {
   const signed = new Map(list.signed.files.map((f) => [f.path, f]));
   const changed: string[] = [];
-  for (const file of await listBundleFiles(dir)) {
+  for (const file of await listBundleFiles(dir, { blobLinks: true })) {
     if (file.blobDigest) continue;
     const entry = signed.get(file.path);
     if (!entry || entry.size !== file.size || (await hashFile(file.fsPath)).digest !== entry.sha256) changed.push(file.path);
