@@ -26,13 +26,12 @@
  * It measures; it asserts nothing, and exits 0 whether or not a target is met.
  */
 import { spawnSync } from "node:child_process";
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { availableParallelism, cpus, loadavg, tmpdir } from "node:os";
 import { join } from "node:path";
 import { ensureManagedEnv } from "../src/pyenv/managed-env.js";
-import { buildCli, check, cleanEnv, median, option, printTable, runTimed, sec, writeResults, type Timed } from "./lib/harness.js";
+import { buildCli, check, cleanEnv, KERNEL, median, option, printTable, runTimed, sec, writeCodeNotebook, writeResults, type Timed } from "./lib/harness.js";
 
-const KERNEL = "python3";
 const CELLS = 10;
 /** 6,250,000 float64 = 50 MB per array. */
 const ARRAY_LEN = 6_250_000;
@@ -84,23 +83,7 @@ function cellSources(iters: number, edited: boolean): string[] {
 }
 
 function writeNotebook(path: string, iters: number, edited: boolean): void {
-  const nb = {
-    nbformat: 4,
-    nbformat_minor: 5,
-    metadata: {
-      kernelspec: { name: KERNEL, display_name: "Python 3", language: "python" },
-      language_info: { name: "python" },
-    },
-    cells: cellSources(iters, edited).map((source, i) => ({
-      id: `cell-${String(i + 1).padStart(2, "0")}`,
-      cell_type: "code",
-      metadata: {},
-      execution_count: null,
-      outputs: [],
-      source,
-    })),
-  };
-  writeFileSync(path, JSON.stringify(nb, null, 1) + "\n");
+  writeCodeNotebook(path, cellSources(iters, edited));
 }
 
 interface Calibration {

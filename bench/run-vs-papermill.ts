@@ -24,15 +24,14 @@
  * It measures; it asserts nothing, and exits 0 whether or not the target is met.
  */
 import { spawnSync } from "node:child_process";
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { availableParallelism, cpus, tmpdir } from "node:os";
 import { join } from "node:path";
 import { ensureManagedEnv } from "../src/pyenv/managed-env.js";
-import { BENCH, ROOT, buildCli, check, cleanEnv, median, ms, option, phases, printTable, runTimed, sec, signed, writeResults } from "./lib/harness.js";
+import { BENCH, KERNEL, ROOT, buildCli, check, cleanEnv, median, ms, option, phases, printTable, runTimed, sec, signed, writeCodeNotebook, writeResults } from "./lib/harness.js";
 
 /** Target from the issue: nbrewind's per-cell overhead no larger than papermill's. */
 const TARGET_RATIO = 1.0;
-const KERNEL = "python3";
 /** The ZeroMQ floor is cheap (no start-up per pass): several passes in one kernel, median taken. */
 const FLOOR_PASSES = 5;
 
@@ -44,23 +43,7 @@ function cellSource(i: number): string {
 }
 
 function writeNotebook(path: string, cells: number): void {
-  const nb = {
-    nbformat: 4,
-    nbformat_minor: 5,
-    metadata: {
-      kernelspec: { name: KERNEL, display_name: "Python 3", language: "python" },
-      language_info: { name: "python" },
-    },
-    cells: Array.from({ length: cells }, (_, i) => ({
-      id: `cell-${String(i).padStart(3, "0")}`,
-      cell_type: "code",
-      metadata: {},
-      execution_count: null,
-      outputs: [],
-      source: cellSource(i),
-    })),
-  };
-  writeFileSync(path, JSON.stringify(nb, null, 1) + "\n");
+  writeCodeNotebook(path, Array.from({ length: cells }, (_, i) => cellSource(i)));
 }
 
 // ---------------------------------------------------------------- kernel clock

@@ -12,6 +12,8 @@ import { fileURLToPath } from "node:url";
 export const ROOT = join(dirname(fileURLToPath(import.meta.url)), "..", "..");
 export const BENCH = join(ROOT, "bench");
 export const RESULTS = join(BENCH, "results");
+/** The kernelspec every bench runs on: the managed env's own. */
+export const KERNEL = "python3";
 
 /** `--name N` from argv: a positive integer, else the fallback. */
 export function option(name: string, fallback: number): number {
@@ -19,6 +21,29 @@ export function option(name: string, fallback: number): number {
   const value = i > 0 ? Number(process.argv[i + 1]) : fallback;
   if (!Number.isInteger(value) || value < 1) throw new Error(`--${name} must be a positive integer`);
   return value;
+}
+
+// ---------------------------------------------------------------- notebooks
+
+/** Write an nbformat 4.5 notebook of code cells with these sources, ids cell-001, cell-002, ... */
+export function writeCodeNotebook(path: string, sources: string[]): void {
+  const nb = {
+    nbformat: 4,
+    nbformat_minor: 5,
+    metadata: {
+      kernelspec: { name: KERNEL, display_name: "Python 3", language: "python" },
+      language_info: { name: "python" },
+    },
+    cells: sources.map((source, i) => ({
+      id: `cell-${String(i + 1).padStart(3, "0")}`,
+      cell_type: "code",
+      metadata: {},
+      execution_count: null,
+      outputs: [],
+      source,
+    })),
+  };
+  writeFileSync(path, JSON.stringify(nb, null, 1) + "\n");
 }
 
 // ---------------------------------------------------------------- processes
