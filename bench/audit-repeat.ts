@@ -20,8 +20,9 @@
  * (cells run, bytes checkpointed and restored), each cell's checkpoint cost
  * from the audit's run log, where each process's time went (node and plan,
  * server start, kernel start, restores, cells, finish) from its timestamped
- * progress lines, and the machine's load average, so that a missed target
- * comes with the reason.
+ * progress lines, each command's CPU time (CLI, server and kernel: a check
+ * that the neighbours' load barely moves), and the machine's load average,
+ * so that a missed target comes with the reason.
  *
  * It measures; it asserts nothing, and exits 0 whether or not a target is met.
  */
@@ -170,6 +171,8 @@ interface Measured {
   reportedMs: number;
   cellMs: number[];
   counts: Counts | undefined;
+  /** User + system CPU of the CLI, its server and kernel: barely moved by the neighbours' load, unlike wall. */
+  cpuMs: number;
   phases: Record<Phase, number | null>;
   restoreMs: number | null;
   /** 1-minute load average when the process ended. */
@@ -184,6 +187,7 @@ function measured(what: string, t: Timed): Measured {
     reportedMs: s.duration_s * 1000,
     cellMs: s.cells.map((c) => c.duration_s * 1000),
     counts: s.counts,
+    cpuMs: t.cpuMs ?? NaN,
     phases: timeline(t),
     restoreMs: restoreTime(t),
     load: loadavg()[0]!,
@@ -214,6 +218,7 @@ function checkpointLog(bundle: string): CellCheckpoint[] {
 const MB = 1e6;
 const mb = (bytes: number) => `${(bytes / MB).toFixed(0)} MB`;
 const pct = (x: number) => `${(x * 100).toFixed(1)}%`;
+const signedPct = (x: number) => `${x >= 0 ? "+" : ""}${pct(x)}`;
 const range = (xs: number[]) => `${sec(Math.min(...xs))}-${sec(Math.max(...xs))}`;
 const signedSec = (x: number) => `${x >= 0 ? "+" : ""}${sec(x)}`;
 const verdict = (ok: boolean) => (ok ? "PASS" : "MISS");
@@ -236,7 +241,7 @@ async function main(): Promise<void> {
   const runEnv = cleanEnv();
   // Progress lines stay on (no -q): their timestamps split each wall time; they cost the same for every command.
   const cliRun = (command: string, extra: string[] = []) =>
-    runTimed(process.execPath, [cli.entry, command, nb, "-o", join(dir, `${command}.out.ipynb`), "--json", ...extra], runEnv, dir);
+    runTimed(process.execPath, [cli.entry, command, nb, "-o", join(dir, `${command}.out.ipynb`), "--json", ...extra], runEnv, dir, { cpu: true });
 
   console.log(
     `audit / repeat vs run: ${CELLS} cells (each ~${CELL_WORK_S.toFixed(1)} s of NumPy work binding a new ${mb(ARRAY_LEN * 8)} array), ` +
@@ -290,6 +295,7 @@ async function main(): Promise<void> {
     ["repeat, last cell edited", lastEdits],
   ] as const;
   const wall = (xs: Measured[]) => median(xs.map((m) => m.wallMs));
+  const cpu = (xs: Measured[]) => median(xs.map((m) => m.cpuMs));
   /** Median of a phase over the reps that have it; null when none has. */
   const phase = (xs: Measured[], p: Phase) => {
     const have = xs.map((m) => m.phases[p]).filter((x): x is number => x !== null);
@@ -312,14 +318,15 @@ async function main(): Promise<void> {
 
   console.log("");
   printTable([
-    ["", "wall (median)", "(per rep)", "cells ran", "reused", "checkpointed", "restored"],
-    ...commands.map(([name, xs]) => [name, sec(wall(xs)), range(xs.map((m) => m.wallMs)), ...(xs === runs ? [String(CELLS), "", "", ""] : countCols(xs.at(-1)!.counts))]),
+    ["", "wall (median)", "(per rep)", "CPU (median)", "cells ran", "reused", "checkpointed", "restored"],
+    ...commands.map(([name, xs]) => [name, sec(wall(xs)), range(xs.map((m) => m.wallMs)), sec(cpu(xs)), ...(xs === runs ? [String(CELLS), "", "", ""] : countCols(xs.at(-1)!.counts))]),
   ]);
   console.log("");
   console.log("  where the time goes (median per phase, from the progress lines on stderr; - = no such phase):");
   printTable([["", ...commands.map(([name]) => name)], ...PHASES.map((p) => [p, ...commands.map(([, xs]) => (phase(xs, p) === null ? "-" : sec(phase(xs, p)!)))])]);
   console.log("");
-  console.log("  wall  = spawn to exit of the CLI process, median over reps; (per rep) its range");
+  console.log("  wall  = spawn to exit of the CLI process, median over reps; (per rep) its range; CPU = user + system time of the CLI,");
+  console.log("  its Jupyter server and kernel (POSIX times of the waiting shell)");
   console.log("  node, read, plan = spawn -> starting the server (node start-up, notebook read, analysis, plan); server start, kernel start");
   console.log("  (for audit and repeat + shim attach and environment capture) = -> first cell runs; reuse + restores = outputs of reused");
   console.log("  cells and values restored before the first running cell; cells = first cell starts -> last done (work, checkpoints,");
@@ -373,6 +380,8 @@ async function main(): Promise<void> {
   }
   const loads = [...runs, ...audits, ...noEdits, ...lastEdits].map((m) => m.load);
   const loadAfter = loadavg();
+  // The bench itself keeps about one core busy; more than the cores on top of that and every process waits for the CPU.
+  const oversubscribed = Math.max(...loads) > availableParallelism() + 1;
   console.log(
     `  machine load (1-min average) during the reps: ${Math.min(...loads).toFixed(2)}-${Math.max(...loads).toFixed(2)}, ` +
       `at the end ${loadAfter.map((x) => x.toFixed(2)).join(" / ")} on ${availableParallelism()} cores (about 1 of it is this bench's own process; the rest is others' work, which inflates every figure)`,
@@ -380,9 +389,15 @@ async function main(): Promise<void> {
 
   console.log("");
   const perRep = audits.map((a, i) => a.wallMs / runs[i]!.wallMs - 1);
+  if (oversubscribed) {
+    console.log(
+      `note: the machine was oversubscribed (load up to ${Math.max(...loads).toFixed(1)} on ${availableParallelism()} cores): wall ratios carry the neighbours' bursts; ` +
+        `for (a) trust the CPU ratio and the sum of parts more, and rerun when it is quieter`,
+    );
+  }
   console.log(
-    `(a) audit overhead: audit ${sec(auditMs)} / run ${sec(runMs)} = ${(auditMs / runMs).toFixed(3)} (+${pct(overhead)}; target <= +${pct(TARGET.auditOverhead)}): ${verdict(met.audit_overhead)}` +
-      ` [per rep ${perRep.map(pct).join(", ")}; median of those ${pct(median(perRep))}]`,
+    `(a) audit overhead: audit ${sec(auditMs)} / run ${sec(runMs)} = ${(auditMs / runMs).toFixed(3)} (${signedPct(overhead)}; target <= +${pct(TARGET.auditOverhead)}): ${verdict(met.audit_overhead)}` +
+      ` [per rep ${perRep.map(signedPct).join(", ")}, median of those ${signedPct(median(perRep))}; cross-checks: CPU ${signedPct(cpu(audits) / cpu(runs) - 1)}, parts ${signedPct(partsMs / runMs)}]`,
   );
   console.log(
     `(b) repeat, no edit: ${sec(noEditMs)} / run = ${(noEditMs / runMs).toFixed(3)}; budget ${pct(TARGET.noEditFraction)} of run + ${sec(TARGET.noEditSlackMs)} = ${sec(noEditBudgetMs)}, ` +
@@ -403,8 +418,10 @@ async function main(): Promise<void> {
     load_average: { before: loadBefore, after: loadAfter },
     calibration: cal,
     targets: TARGET,
-    ratios: { audit_to_run: auditMs / runMs, audit_parts_to_run: partsMs / runMs, repeat_no_edit_to_budget: noEditMs / noEditBudgetMs, repeat_no_edit_to_run: noEditMs / runMs, repeat_last_edit_to_run: lastEditRatio },
+    oversubscribed,
+    ratios: { audit_to_run: auditMs / runMs, audit_parts_to_run: partsMs / runMs, audit_cpu_to_run_cpu: cpu(audits) / cpu(runs), repeat_no_edit_to_budget: noEditMs / noEditBudgetMs, repeat_no_edit_to_run: noEditMs / runMs, repeat_last_edit_to_run: lastEditRatio },
     target_met: met,
+    median_cpu_ms: { run: cpu(runs), audit: cpu(audits), repeat_no_edit: cpu(noEdits), repeat_last_edit: cpu(lastEdits) },
     median_wall_ms: { run: runMs, audit: auditMs, repeat_no_edit: noEditMs, repeat_last_edit: lastEditMs, repeat_no_edit_budget: noEditBudgetMs },
     median_phase_ms: Object.fromEntries(commands.map(([name, xs]) => [name, Object.fromEntries(PHASES.map((p) => [p, phase(xs, p)]))])),
     run: runs,

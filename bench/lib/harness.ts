@@ -5,7 +5,8 @@
  * of this asserts anything.
  */
 import { spawn, spawnSync } from "node:child_process";
-import { mkdirSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 
@@ -55,13 +56,22 @@ export interface Timed {
   stderr: string;
   /** Each stderr line with the time it arrived, relative to spawn. */
   lines: { ms: number; text: string }[];
+  /** With `cpu`: user + system CPU time of the process and every descendant it waited for (server, kernel). */
+  cpuMs?: number;
 }
 
-/** Run a process to completion; wall time is spawn to exit, as a shell's `time` sees it. */
-export function runTimed(cmd: string, args: string[], env: NodeJS.ProcessEnv, cwd: string): Promise<Timed> {
+/**
+ * Run a process to completion; wall time is spawn to exit, as a shell's `time` sees it.
+ * With `cpu`, the command runs under `sh`, whose POSIX `times` then reports
+ * the CPU its children used: a figure that other people's load on a shared
+ * machine barely moves, unlike wall time.
+ */
+export function runTimed(cmd: string, args: string[], env: NodeJS.ProcessEnv, cwd: string, options: { cpu?: boolean } = {}): Promise<Timed> {
+  const timesFile = options.cpu ? join(mkdtempSync(join(tmpdir(), "nbrewind-bench-times-")), "times") : undefined;
+  const [file, argv] = timesFile ? ["sh", ["-c", 'f=$1; shift; "$@"; s=$?; times > "$f"; exit $s', "sh", timesFile, cmd, ...args]] : [cmd, args];
   return new Promise((resolve, reject) => {
     const start = performance.now();
-    const child = spawn(cmd, args, { env, cwd, stdio: ["ignore", "pipe", "pipe"] });
+    const child = spawn(file, argv, { env, cwd, stdio: ["ignore", "pipe", "pipe"] });
     const out: Buffer[] = [];
     const lines: { ms: number; text: string }[] = [];
     let err = "";
@@ -77,9 +87,22 @@ export function runTimed(cmd: string, args: string[], env: NodeJS.ProcessEnv, cw
     });
     child.once("error", reject);
     child.once("close", (code) => {
-      resolve({ wallMs: performance.now() - start, code, stdout: Buffer.concat(out).toString("utf8"), stderr: err, lines });
+      const wallMs = performance.now() - start;
+      const timed: Timed = { wallMs, code, stdout: Buffer.concat(out).toString("utf8"), stderr: err, lines };
+      if (timesFile) {
+        timed.cpuMs = childrenCpuMs(timesFile);
+        rmSync(dirname(timesFile), { recursive: true, force: true });
+      }
+      resolve(timed);
     });
   });
+}
+
+/** `times` prints two lines, the shell's own user/system time and its children's: "0m10.650s 0m1.480s". */
+function childrenCpuMs(timesFile: string): number | undefined {
+  const line = (existsSync(timesFile) ? readFileSync(timesFile, "utf8") : "").trim().split("\n")[1] ?? "";
+  const parts = [...line.matchAll(/(\d+)m([\d.]+)s/g)].map((m) => (Number(m[1]) * 60 + Number(m[2])) * 1000);
+  return parts.length === 2 ? parts[0]! + parts[1]! : undefined;
 }
 
 export function check(what: string, r: Timed): Timed {
