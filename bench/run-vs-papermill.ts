@@ -23,28 +23,17 @@
  *
  * It measures; it asserts nothing, and exits 0 whether or not the target is met.
  */
-import { spawn, spawnSync } from "node:child_process";
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { spawnSync } from "node:child_process";
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { availableParallelism, cpus, tmpdir } from "node:os";
-import { dirname, join } from "node:path";
-import { fileURLToPath } from "node:url";
+import { join } from "node:path";
 import { ensureManagedEnv } from "../src/pyenv/managed-env.js";
+import { BENCH, KERNEL, ROOT, buildCli, check, cleanEnv, median, ms, option, phases, printTable, runTimed, sec, signed, writeCodeNotebook, writeResults } from "./lib/harness.js";
 
 /** Target from the issue: nbrewind's per-cell overhead no larger than papermill's. */
 const TARGET_RATIO = 1.0;
-const KERNEL = "python3";
 /** The ZeroMQ floor is cheap (no start-up per pass): several passes in one kernel, median taken. */
 const FLOOR_PASSES = 5;
-
-const ROOT = join(dirname(fileURLToPath(import.meta.url)), "..");
-const BENCH = join(ROOT, "bench");
-
-function option(name: string, fallback: number): number {
-  const i = process.argv.indexOf(`--${name}`);
-  const value = i > 0 ? Number(process.argv[i + 1]) : fallback;
-  if (!Number.isInteger(value) || value < 1) throw new Error(`--${name} must be a positive integer`);
-  return value;
-}
 
 // ---------------------------------------------------------------- notebooks
 
@@ -54,64 +43,7 @@ function cellSource(i: number): string {
 }
 
 function writeNotebook(path: string, cells: number): void {
-  const nb = {
-    nbformat: 4,
-    nbformat_minor: 5,
-    metadata: {
-      kernelspec: { name: KERNEL, display_name: "Python 3", language: "python" },
-      language_info: { name: "python" },
-    },
-    cells: Array.from({ length: cells }, (_, i) => ({
-      id: `cell-${String(i).padStart(3, "0")}`,
-      cell_type: "code",
-      metadata: {},
-      execution_count: null,
-      outputs: [],
-      source: cellSource(i),
-    })),
-  };
-  writeFileSync(path, JSON.stringify(nb, null, 1) + "\n");
-}
-
-// ---------------------------------------------------------------- processes
-
-interface Timed {
-  wallMs: number;
-  code: number | null;
-  stdout: string;
-  stderr: string;
-  /** Each stderr line with the time it arrived, relative to spawn. */
-  lines: { ms: number; text: string }[];
-}
-
-/** Run a process to completion; wall time is spawn to exit, as a shell's `time` sees it. */
-function runTimed(cmd: string, args: string[], env: NodeJS.ProcessEnv, cwd: string): Promise<Timed> {
-  return new Promise((resolve, reject) => {
-    const start = performance.now();
-    const child = spawn(cmd, args, { env, cwd, stdio: ["ignore", "pipe", "pipe"] });
-    const out: Buffer[] = [];
-    const lines: { ms: number; text: string }[] = [];
-    let err = "";
-    let partial = "";
-    child.stdout.on("data", (c: Buffer) => out.push(c));
-    child.stderr.on("data", (c: Buffer) => {
-      const ms = performance.now() - start;
-      const text = c.toString("utf8");
-      err += text;
-      const parts = (partial + text).split(/\r?\n|\r/);
-      partial = parts.pop() ?? "";
-      for (const p of parts) if (p.trim()) lines.push({ ms, text: p });
-    });
-    child.once("error", reject);
-    child.once("close", (code) => {
-      resolve({ wallMs: performance.now() - start, code, stdout: Buffer.concat(out).toString("utf8"), stderr: err, lines });
-    });
-  });
-}
-
-function check(what: string, r: Timed): Timed {
-  if (r.code !== 0) throw new Error(`${what} exited with ${r.code}:\n${r.stderr.split("\n").slice(-15).join("\n")}`);
-  return r;
+  writeCodeNotebook(path, Array.from({ length: cells }, (_, i) => cellSource(i)));
 }
 
 // ---------------------------------------------------------------- kernel clock
@@ -157,53 +89,6 @@ function notebookTimings(path: string): { timings: Record<string, string>[]; pap
   };
 }
 
-// ---------------------------------------------------------------- stats
-
-function median(xs: number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  const mid = s.length >> 1;
-  return s.length % 2 ? s[mid]! : (s[mid - 1]! + s[mid]!) / 2;
-}
-
-const ms = (x: number) => `${x.toFixed(1)} ms`;
-const signed = (x: number) => `${x >= 0 ? "+" : ""}${ms(x)}`;
-const sec = (x: number) => `${(x / 1000).toFixed(2)} s`;
-
-// ---------------------------------------------------------------- build
-
-/**
- * Compile the CLI into a private folder under bench/results/ (gitignored)
- * rather than dist/: others may be running dist/ or editing src/ while we
- * measure. bin/nbrewind-engine.js only imports dist/cli/entry.js, so running
- * entry.js directly is the same program. When the working tree does not
- * type-check (someone's change in flight), measure the last commit instead,
- * and say so.
- */
-function buildCli(): { entry: string; source: string } {
-  const base = join(BENCH, "results", ".build");
-  rmSync(base, { recursive: true, force: true });
-  const tsc = join(ROOT, "node_modules", "typescript", "bin", "tsc");
-  const worktreeOut = join(base, "worktree");
-  const wt = spawnSync(process.execPath, [tsc, "-p", join(ROOT, "tsconfig.build.json"), "--outDir", worktreeOut], { cwd: ROOT, encoding: "utf8" });
-  if (wt.status === 0) return { entry: join(worktreeOut, "cli", "entry.js"), source: "the working tree" };
-
-  const errors = wt.stdout.split("\n").filter((l) => l.includes("error TS"));
-  const head = spawnSync("git", ["rev-parse", "--short", "HEAD"], { cwd: ROOT, encoding: "utf8" }).stdout.trim();
-  console.error(`  warning: the working tree does not type-check (${errors.length} errors, e.g. ${errors[0] ?? "?"}); measuring HEAD ${head} instead`);
-  const headSrc = join(base, "head");
-  mkdirSync(headSrc, { recursive: true });
-  const archive = spawnSync("sh", ["-c", `git archive HEAD src | tar -x -C '${headSrc}'`], { cwd: ROOT, encoding: "utf8" });
-  if (archive.status !== 0) throw new Error(`git archive HEAD src failed: ${archive.stderr}`);
-  // Inside the repo, so node_modules and package.json (packageRoot) resolve as they do for dist/.
-  writeFileSync(
-    join(headSrc, "tsconfig.json"),
-    JSON.stringify({ extends: join(ROOT, "tsconfig.json"), compilerOptions: { rootDir: "src", outDir: "out" }, include: ["src/**/*.ts"] }),
-  );
-  const hb = spawnSync(process.execPath, [tsc, "-p", join(headSrc, "tsconfig.json")], { cwd: headSrc, encoding: "utf8" });
-  if (hb.status !== 0) throw new Error(`HEAD ${head} does not build either:\n${hb.stdout}`);
-  return { entry: join(headSrc, "out", "cli", "entry.js"), source: `HEAD ${head} (the working tree did not type-check)` };
-}
-
 // ---------------------------------------------------------------- main
 
 interface ToolRuns {
@@ -235,10 +120,7 @@ async function main(): Promise<void> {
   const wsVersion = (JSON.parse(readFileSync(join(ROOT, "node_modules", "@jupyterlab", "services", "package.json"), "utf8")) as { version: string }).version;
 
   const dir = mkdtempSync(join(tmpdir(), "nbrewind-bench-run-"));
-  // A caller's server settings would send our runs elsewhere.
-  const baseEnv: NodeJS.ProcessEnv = { ...process.env };
-  delete baseEnv.JUPYTER_SERVER_URL;
-  delete baseEnv.JUPYTER_TOKEN;
+  const baseEnv = cleanEnv();
   const nagleEnv = { ...baseEnv, NBREWIND_TCP_NODELAY: "0" };
   const nbPath = (n: number) => join(dir, `nb-${n}.ipynb`);
   writeNotebook(nbPath(1), 1);
@@ -425,10 +307,7 @@ async function main(): Promise<void> {
       nbrewind_nagle_on: { wall_n_ms: nagle.wallMs, per_cell_ms: naglePerCell, kernel_clock: nagleClock },
       zmq_floor: { kernel_start_s: floor.kernel_start_s, passes: FLOOR_PASSES, round_trip_ms: floorRoundTrip, cell_ms: floor.cell_ms, kernel_clock: floorClock },
     };
-    const resultsDir = join(BENCH, "results");
-    mkdirSync(resultsDir, { recursive: true });
-    const resultsPath = join(resultsDir, "run-vs-papermill.json");
-    writeFileSync(resultsPath, JSON.stringify(results, null, 2) + "\n");
+    const resultsPath = writeResults("run-vs-papermill.json", results);
     console.log(`(numbers written to ${resultsPath})`);
   } finally {
     rmSync(dir, { recursive: true, force: true });
@@ -445,28 +324,6 @@ function summarise(t: ToolRuns, perCellMs: number, startUpMs: number, phaseList:
     kernel_clock: t.clocks,
     start_up_phases_ms: Object.fromEntries(phaseList),
   };
-}
-
-/**
- * Split one run's wall time at the first stderr line matching each mark, in
- * order; whatever follows the last mark up to exit is `rest`.
- */
-function phases(run: Timed, marks: [string, RegExp][], rest: string): [string, number][] {
-  const out: [string, number][] = [];
-  let last = 0;
-  for (const [name, re] of marks) {
-    const hit = run.lines.find((l) => l.ms >= last && re.test(l.text));
-    if (!hit) return [["total (marks not found in stderr)", run.wallMs]];
-    out.push([name, hit.ms - last]);
-    last = hit.ms;
-  }
-  out.push([rest, run.wallMs - last]);
-  return out;
-}
-
-function printTable(rows: string[][]): void {
-  const widths = rows[0]!.map((_, c) => Math.max(...rows.map((r) => (r[c] ?? "").length)));
-  for (const r of rows) console.log("  " + r.map((cell, c) => (c === 0 ? cell.padEnd(widths[c]!) : cell.padStart(widths[c]!))).join("  "));
 }
 
 await main();
