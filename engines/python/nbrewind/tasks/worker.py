@@ -103,11 +103,9 @@ def probe(blobs_dir: str, marker: str, nonce: str, version: str) -> dict[str, bo
 def _store_blob(store: BlobStore, digest: str, pieces: list[memoryview]) -> None:
     """Write a blob into the store, safe for many threads of one worker at once.
 
-    Not BlobStore.write: its O_DIRECT path copies through one module-global bounce
-    buffer, which concurrent threads (a threaded scheduler, a worker's thread pool)
-    would corrupt; and it syncs every blob, which for thousands of small task
+    Not BlobStore.write: it syncs every blob, which for thousands of small task
     results costs more than the tasks (measured: 5 ms of fdatasync per 100-byte
-    result). Here: buffered write + rename, no sync; the kernel syncs the store's
+    result), and its O_DIRECT path lets one thread write at a time. Here: buffered write + rename, no sync; the kernel syncs the store's
     filesystem once per cell before it reports any digest (runtime.end_cell).
     A same-named file of another size (a write cut short by an OS crash before
     that sync) is replaced.
