@@ -53,7 +53,7 @@ from nbrewind.tasks import runtime as task_runtime
 from nbrewind.tasks.hooks import when_imported
 from nbrewind.tasks.keys import Keyer, Uncacheable
 from nbrewind.tasks.shipping import Shipped
-from nbrewind.tasks.worker import _where
+from nbrewind.tasks.worker import where_here
 
 import nbrewind_parsl_worker as pw
 
@@ -480,7 +480,7 @@ class _Memoizer:
         started = task.get("try_time_launched")
         duration = max(0.0, time.time() - started.timestamp()) if started is not None else None
         files = [(slot, pw.slot_path(task["kwargs"], slot)) for slot in info.slots]
-        where = {**_where(), "client": True, "worker": f"parsl:{task.get('executor', '?')}"}
+        where = {**where_here(), "client": True, "worker": f"parsl:{task.get('executor', '?')}"}
         pw.persist_outcome(rt.blobs_dir, info.key, info.dispatch, result, files, duration, where)
 
     def update_memo_exception(self, task: Any, exc: BaseException) -> None:

@@ -52,7 +52,7 @@ def persist_result(blobs_dir: str, task_key: str, dispatch: str, result: Any, du
     """Store a task's result and write its note. Also used client side, when the
     workers cannot reach the store and the result reached the kernel."""
     started = time.perf_counter()
-    note: dict[str, Any] = {"dispatch": dispatch, "where": where or _where()}
+    note: dict[str, Any] = {"dispatch": dispatch, "where": where or where_here()}
     if duration_s is not None:
         note["duration_s"] = duration_s
     try:
@@ -62,16 +62,16 @@ def persist_result(blobs_dir: str, task_key: str, dispatch: str, result: Any, du
         note.update(status="stored", digest=digest, size=blob.size, store_s=time.perf_counter() - started)
     except Exception as err:  # a result that cannot be pickled is returned, just not memoized
         note.update(status="unstored", reason=f"its result ({type(result).__module__}.{type(result).__qualname__}) cannot be stored: {type(err).__name__}: {err}"[:2000])
-    _write_note(blobs_dir, task_key, note)
+    write_note(blobs_dir, task_key, note)
 
 
 def note_failure(blobs_dir: str, task_key: str, dispatch: str, err: BaseException, duration_s: float | None) -> None:
     """A failed task is recorded, never cached; the engine still sees the exception."""
     message = f"{type(err).__name__}: {err}" if str(err) else type(err).__name__
-    note: dict[str, Any] = {"dispatch": dispatch, "status": "failed", "where": _where(), "reason": message[:2000]}
+    note: dict[str, Any] = {"dispatch": dispatch, "status": "failed", "where": where_here(), "reason": message[:2000]}
     if duration_s is not None:
         note["duration_s"] = duration_s
-    _write_note(blobs_dir, task_key, note)
+    write_note(blobs_dir, task_key, note)
 
 
 def load_result(spec: LoadSpec) -> Any:
@@ -137,7 +137,8 @@ def _store_blob(store: BlobStore, digest: str, pieces: list[memoryview]) -> None
         raise
 
 
-def _where() -> dict[str, Any]:
+def where_here() -> dict[str, Any]:
+    """Where this code runs, as a task record's ``where``: host, process, thread, Dask worker."""
     where: dict[str, Any] = {"host": socket.gethostname(), "pid": os.getpid(), "thread": threading.current_thread().name}
     distributed = sys.modules.get("distributed")
     if distributed is not None:
@@ -148,7 +149,8 @@ def _where() -> dict[str, Any]:
     return where
 
 
-def _write_note(blobs_dir: str, task_key: str, note: dict[str, Any]) -> None:
+def write_note(blobs_dir: str, task_key: str, note: dict[str, Any]) -> None:
+    """Leave the note of a task's outcome for the kernel (``runtime.end_cell``); after its blobs."""
     try:
         folder = os.path.join(blobs_dir, TASKLOG)
         os.makedirs(folder, exist_ok=True)
