@@ -33,9 +33,7 @@ from __future__ import annotations
 import atexit
 import functools
 import hashlib
-import io
 import json
-import mmap
 import os
 import pathlib
 import shutil
@@ -80,53 +78,9 @@ def install() -> None:
 # ------------------------------------------------------------------ shipping
 
 
-class _ShippedWithWorker(Shipped):
-    """The core's by-value shipping, with this adapter's worker module pickled by value too.
-
-    By value always: HTEX workers started by a provider do not have this folder on
-    their path. An ``mmap`` met among the shipped globals (the blob store's O_DIRECT
-    bounce buffer, allocated once the kernel wrote a checkpoint) travels as None:
-    the worker allocates its own on first use.
-    """
-
-    def payload(self) -> bytes:
-        if self._payload is None:
-            import cloudpickle
-
-            ours = [m for m in (pw, *_core_modules()) if m.__name__ not in cloudpickle.list_registry_pickle_by_value()]
-            for module in ours:
-                cloudpickle.register_pickle_by_value(module)
-            try:
-                buf = io.BytesIO()
-                _NoMmapPickler(buf, protocol=5).dump(self.fn)
-                self._payload = buf.getvalue()
-            finally:
-                for module in ours:
-                    cloudpickle.unregister_pickle_by_value(module)
-        return self._payload
-
-
-def _core_modules() -> tuple[Any, ...]:
-    from nbrewind import blob_store, protocol, serialise
-    from nbrewind.tasks import worker
-
-    return (worker, blob_store, serialise, protocol)
-
-
-def _pickler_class() -> Any:
-    import cloudpickle
-
-    class NoMmapPickler(cloudpickle.Pickler):  # type: ignore[misc]
-        def reducer_override(self, obj: Any) -> Any:
-            if isinstance(obj, mmap.mmap):
-                return (type(None), ())
-            return super().reducer_override(obj)
-
-    return NoMmapPickler
-
-
-_NoMmapPickler = _pickler_class()
-_RUNNER = _ShippedWithWorker(pw.run_persisting)
+# By value always, this adapter's worker module with the core's: HTEX workers started
+# by a provider do not have this folder (or nbrewind) on their path.
+_RUNNER = Shipped(pw.run_persisting, by_value=(pw,))
 # id(app function) -> (function, its persisting wrapper): one wrapper per function, so
 # Parsl's serializer cache (keyed by the callable) serialises it once, not per task.
 _wrappers: dict[int, tuple[Any, Any]] = {}
