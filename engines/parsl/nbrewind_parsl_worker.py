@@ -96,7 +96,7 @@ def persist_outcome(blobs_dir: str, task_key: str, dispatch: str, value: Any, fi
         digest, size = store_file(blobs_dir, path)
         entries.append([slot, digest, size])
     stored = {ENVELOPE: 1, "value": value, "files": entries} if files else value
-    persist_result(blobs_dir, task_key, dispatch, stored, duration, where)
+    persist_result(blobs_dir, task_key, dispatch, stored, duration, where, blobs=[digest for _slot, digest, _size in entries])
 
 
 def store_file(blobs_dir: str, path: str) -> tuple[str, int]:

@@ -57,6 +57,8 @@ export interface KnownTask {
   key: string;
   digest: string;
   size: number;
+  /** Other blobs the result refers to: the shim serves it only when they are all in the store. */
+  blobs?: string[];
 }
 
 export interface TasksKnownRequest {
@@ -109,6 +111,8 @@ export interface ShimTaskRecord {
   reason?: string;
   result_digest?: string;
   result_size?: number;
+  /** Other blobs the result refers to (a Parsl app's output files). */
+  result_blobs?: string[];
   duration_s?: number;
   where?: { host?: string; pid?: number; thread?: string; worker?: string; client?: boolean };
   cell_id?: string;

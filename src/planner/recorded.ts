@@ -26,6 +26,8 @@ export interface RecordedTask {
   reason?: string;
   result_digest?: string;
   result_size?: number;
+  /** Other blobs the result refers to (a Parsl app's output files). */
+  result_blobs?: string[];
   cell_id?: string;
 }
 

@@ -10,7 +10,7 @@ The adapter API (all an engine adapter needs besides ``keys.Keyer`` and
 
     rt = runtime.active()                   # None: not greeted, pass everything through
     rec = rt.record(engine, fn, key_or_uncacheable, arg_keys, upstream, engine_key)
-    rt.lookup(key) -> (digest, size) | None # a memoized result whose blob exists
+    rt.lookup(key) -> (digest, size) | None # a memoized result whose blobs exist
     rt.hit(rec, digest, size)               # served without dispatching
     rt.uncached(rec, reason)                # dispatched as is, never memoized
     d = rt.new_dispatch(); rt.dispatched(rec, d)
@@ -44,6 +44,8 @@ from .keys import Uncacheable, function_name
 from .worker import TASKLOG, note_failure, persist_result
 
 TaskRecord = dict[str, Any]
+# A memoized result: its digest, its size, and the other blobs it refers to.
+Memo = tuple[str, int, tuple[str, ...]]
 
 # A note that has not arrived after this many post_cells never will (the task was
 # cancelled, or the engine already held its result): stop looking for it.
@@ -72,8 +74,8 @@ class TaskRuntime:
         self.store = store
         self.blobs_dir = store.root
         self.tasklog_dir = os.path.join(store.root, TASKLOG)
-        # task key -> (digest, size) of its memoized result
-        self.memo: dict[str, tuple[str, int]] = {}
+        # task key -> (digest, size, other blobs the result refers to) of its memoized result
+        self.memo: dict[str, Memo] = {}
         self._lock = threading.Lock()  # user threads may compute concurrently
         self._cell = _CellLog(None)
         self._pending: dict[str, _Pending] = {}
@@ -82,24 +84,29 @@ class TaskRuntime:
 
     # -- the memo table
 
-    def load_known(self, entries: list[tuple[str, str, int]]) -> int:
+    def load_known(self, entries: list[Memo | tuple[str, str, int]]) -> int:
+        """(key, digest, size[, blobs]) of task results the bundle holds."""
         with self._lock:
-            for key, digest, size in entries:
-                self.memo[key] = (digest, size)
+            for key, digest, size, *blobs in entries:
+                self.memo[key] = (digest, size, tuple(blobs[0]) if blobs else ())
             return len(self.memo)
 
     def lookup(self, key: str) -> tuple[str, int] | None:
         """The memoized result of a task, when its blob is really in the store with its
-        recorded size (one stat; the digest itself is checked when the blob is read)."""
+        recorded size and every blob it refers to is there (a stat each; the digests
+        themselves are checked when the blobs are read)."""
         hit = self.memo.get(key)
         if hit is None:
             return None
+        digest, size, blobs = hit
         try:
-            if os.stat(self.store.path_for(hit[0])).st_size != hit[1]:
+            if os.stat(self.store.path_for(digest)).st_size != size:
                 return None
+            for other in blobs:
+                os.stat(self.store.path_for(other))
         except OSError:
             return None
-        return hit
+        return digest, size
 
     def load(self, digest: str, key: str) -> Any:
         """A memoized result, loaded here and checked against its digest."""
@@ -132,7 +139,11 @@ class TaskRuntime:
     # -- what the engine adapters did
 
     def hit(self, record: TaskRecord, digest: str, size: int) -> None:
-        self._add({**record, "status": "hit", "result_digest": digest, "result_size": size})
+        rec = {**record, "status": "hit", "result_digest": digest, "result_size": size}
+        memo = self.memo.get(record["key"])
+        if memo is not None and memo[0] == digest and memo[2]:
+            rec["result_blobs"] = list(memo[2])  # this run's record keeps them alive too
+        self._add(rec)
 
     def uncached(self, record: TaskRecord, reason: str) -> None:
         self._add({**record, "status": "uncached", "reason": reason})
@@ -228,11 +239,15 @@ class TaskRuntime:
         if isinstance(note.get("where"), dict):
             record["where"] = {k: v for k, v in note["where"].items() if k in ("host", "pid", "thread", "worker", "client")}
         digest = note.get("digest")
-        if status == "stored" and isinstance(digest, str) and DIGEST_RE.match(digest) and isinstance(note.get("size"), int):
+        blobs = note.get("blobs", [])
+        blobs_ok = isinstance(blobs, list) and all(isinstance(b, str) and DIGEST_RE.match(b) for b in blobs)
+        if status == "stored" and isinstance(digest, str) and DIGEST_RE.match(digest) and isinstance(note.get("size"), int) and blobs_ok:
             record["result_digest"] = digest
             record["result_size"] = note["size"]
+            if blobs:
+                record["result_blobs"] = list(dict.fromkeys(blobs))
             with self._lock:
-                self.memo[record["key"]] = (digest, note["size"])
+                self.memo[record["key"]] = (digest, note["size"], tuple(dict.fromkeys(blobs)))
         elif status == "failed":
             record["status"] = "failed"
             record["reason"] = str(note.get("reason", "the task raised"))

@@ -48,9 +48,12 @@ def run_and_persist(func: Any, spec: PersistSpec, /, *args: Any, **kwargs: Any) 
     return result
 
 
-def persist_result(blobs_dir: str, task_key: str, dispatch: str, result: Any, duration_s: float | None, where: dict[str, Any] | None = None) -> None:
+def persist_result(blobs_dir: str, task_key: str, dispatch: str, result: Any, duration_s: float | None, where: dict[str, Any] | None = None, blobs: list[str] | None = None) -> None:
     """Store a task's result and write its note. Also used client side, when the
-    workers cannot reach the store and the result reached the kernel."""
+    workers cannot reach the store and the result reached the kernel.
+
+    ``blobs``: other blobs, already stored, that the result refers to (an adapter's
+    output files): the note names them so that the record keeps them alive."""
     started = time.perf_counter()
     note: dict[str, Any] = {"dispatch": dispatch, "where": where or where_here()}
     if duration_s is not None:
@@ -60,6 +63,8 @@ def persist_result(blobs_dir: str, task_key: str, dispatch: str, result: Any, du
         digest = digest_of(blob.pieces)
         _store_blob(BlobStore(blobs_dir), digest, blob.pieces)
         note.update(status="stored", digest=digest, size=blob.size, store_s=time.perf_counter() - started)
+        if blobs:
+            note["blobs"] = list(blobs)
     except Exception as err:  # a result that cannot be pickled is returned, just not memoized
         note.update(status="unstored", reason=f"its result ({type(result).__module__}.{type(result).__qualname__}) cannot be stored: {type(err).__name__}: {err}"[:2000])
     write_note(blobs_dir, task_key, note)
