@@ -33,7 +33,6 @@ from __future__ import annotations
 import atexit
 import functools
 import hashlib
-import json
 import os
 import pathlib
 import shutil
@@ -428,7 +427,7 @@ class _Memoizer:
         rt = task_runtime.active()
         if info is None or info.status != "dispatched" or rt is None or not isinstance(info.key, str):
             return
-        if _has_note(rt, info):
+        if rt.note_arrived(info.key, info.dispatch):
             return  # the worker stored it where it ran
         # A join app, a result from the user's own cache, or a worker that does not see the store.
         started = task.get("try_time_launched")
@@ -445,14 +444,6 @@ class _Memoizer:
             return
         # The final failure (after Parsl's retries, or of a dependency): recorded, never cached.
         rt.fail_client_side({"key": info.key}, info.dispatch, exc)
-
-
-def _has_note(rt: task_runtime.TaskRuntime, info: _TaskInfo) -> bool:
-    try:
-        with open(os.path.join(rt.tasklog_dir, f"{info.key}.json"), encoding="utf-8") as f:
-            return bool(json.load(f).get("dispatch") == info.dispatch)
-    except (OSError, ValueError):
-        return False
 
 
 def _serve(rt: task_runtime.TaskRuntime, info: _TaskInfo, kwargs: dict[str, Any]) -> Any:

@@ -68,6 +68,8 @@ export interface TaskRecord {
   result_size?: number;
   /** Other blobs the result refers to (a Parsl app's output files). */
   result_blobs?: string[];
+  /** A small result without a blob of its own: its bytes at `offset` in the pack blob `digest`. */
+  result_pack?: { digest: string; offset: number };
   duration_s?: number;
   where?: { host?: string; pid?: number; thread?: string; worker?: string; client?: boolean };
   cell_id?: string;
@@ -142,9 +144,9 @@ export function formatProblem(p: BundleProblem): string {
   return p.path ? `${p.file}: ${p.path}: ${p.message}` : `${p.file}: ${p.message}`;
 }
 
-/** The blobs a task's outcome is stored in: its result, and the blobs the result refers to. */
+/** The blobs a task's outcome is stored in: its result (or the pack holding it), and the blobs the result refers to. */
 export function taskDigests(t: TaskRecord): string[] {
-  return t.result_digest ? [t.result_digest, ...(t.result_blobs ?? [])] : [];
+  return t.result_digest ? [t.result_pack?.digest ?? t.result_digest, ...(t.result_blobs ?? [])] : [];
 }
 
 /** The digests a record's values and task results are stored under. */

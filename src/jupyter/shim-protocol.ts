@@ -59,6 +59,8 @@ export interface KnownTask {
   size: number;
   /** Other blobs the result refers to: the shim serves it only when they are all in the store. */
   blobs?: string[];
+  /** A small result's place in a pack blob. */
+  pack?: { digest: string; offset: number };
 }
 
 export interface TasksKnownRequest {
@@ -113,6 +115,8 @@ export interface ShimTaskRecord {
   result_size?: number;
   /** Other blobs the result refers to (a Parsl app's output files). */
   result_blobs?: string[];
+  /** A small result without a blob of its own: its bytes at `offset` in the pack blob `digest`. */
+  result_pack?: { digest: string; offset: number };
   duration_s?: number;
   where?: { host?: string; pid?: number; thread?: string; worker?: string; client?: boolean };
   cell_id?: string;

@@ -303,7 +303,7 @@ describe("a scheduler nbrewind does not know (runners shipped by value)", () => 
       expect(t.where.client).toBeUndefined(); // stored where it ran, not sent back to the kernel
     }
 
-    // Every cell runs again (an edit that changes no task); every task is a hit, loaded by a task in a worker.
+    // Every cell runs again (an edit that changes no task); every task is a hit (small results: sent as data).
     const forced = writeNotebookFile(dir, "forced.ipynb", edit(elsewhere, "funcs", elsewhere[1]!.source + "\n# touched"));
     resetTaskLog();
     const rep = await runCli(["repeat", forced, "--bundle", join(dir, "nb.nbrewind"), "-q", "-o", join(dir, "repeat.ipynb")], { env });

@@ -188,6 +188,24 @@ class BlobStore:
             raise
         return True
 
+    def read_slice_verified(self, pack: str, offset: int, size: int, digest: str, name: str) -> bytearray:
+        """``size`` bytes at ``offset`` of blob ``pack`` (a pack of small task results),
+        checked against their own sha256 ``digest``: a slice is content-addressed too."""
+        if not DIGEST_RE.match(digest):
+            raise BlobError(f"the digest given for `{name}` is not a sha256 hex digest: {digest!r}")
+        path = self.path_for(pack)
+        try:
+            fd = os.open(path, os.O_RDONLY)
+        except FileNotFoundError:
+            raise BlobError(f"blob {pack} (holding `{name}`) is missing: {path}") from None
+        try:
+            data = bytearray(os.pread(fd, size, offset))
+        finally:
+            os.close(fd)
+        if len(data) != size or hashlib.sha256(data).hexdigest() != digest:
+            raise BlobError(f"blob {pack} is corrupt: `{name}` at offset {offset} does not hash to {digest}: {path}")
+        return data
+
     def read_verified(self, digest: str, name: str) -> bytearray:
         """The whole blob in one mutable buffer, checked against its name.
 
