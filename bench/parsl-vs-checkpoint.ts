@@ -24,7 +24,7 @@
 import { spawn, spawnSync } from "node:child_process";
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { availableParallelism, cpus, tmpdir } from "node:os";
-import { delimiter, dirname, join } from "node:path";
+import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { ensureManagedEnv } from "../src/pyenv/managed-env.js";
 import { writeNotebookFile } from "../test/integration/cli-harness.js";
@@ -81,10 +81,10 @@ async function main(): Promise<void> {
   const work = Number(option("work", "0.02"));
   const executor = option("executor", "threads") as Executor;
   if (!Number.isInteger(reps) || reps < 1 || !(work >= 0) || !["threads", "htex"].includes(executor)) throw new Error("usage: --reps N --work SECONDS --executor threads|htex");
-  const python = (await ensureManagedEnv((line) => console.error(`  [python env] ${line}`))).python;
+  await ensureManagedEnv((line) => console.error(`  [python env] ${line}`));
   const entry = buildCli();
-  // HTEX finds its interchange and worker pool through PATH, as in an activated environment.
-  const env = { ...process.env, PATH: [dirname(python), process.env.PATH].join(delimiter) };
+  // HTEX finds its interchange and worker pool through PATH: the embedded server puts the env's bin first.
+  const env = { ...process.env };
   const ours: number[] = [];
   const theirs: number[] = [];
   console.error(`parsl repeat vs checkpoint: 225 tasks (${executor}), ${work}s of work each, 26 invalidated, ${reps} reps, ${availableParallelism()} cores (${cpus()[0]?.model.trim() ?? "?"})`);

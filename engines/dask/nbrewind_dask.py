@@ -409,10 +409,11 @@ def rewrite(graph: dict[Any, Any], outputs: set[Any], rt: task_runtime.TaskRunti
         if hit is not None:
             digest, size = hit
             rt.hit(record, digest, size)
-            if placement.load_here:
+            if placement.load_here or rt.packed(key):
+                # A small result is cheaper sent as data than read by a loader task on a worker.
                 new[k] = DataNode(k, rt.load(digest, key))
             else:
-                new[k] = Task(k, functools.partial(runners.load_result, (rt.blobs_dir, digest, key)))
+                new[k] = Task(k, functools.partial(runners.load_result, rt.load_spec(digest, key)))
             continue
         if placement.client_side is not None:
             if k in outputs:

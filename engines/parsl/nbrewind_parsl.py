@@ -33,9 +33,6 @@ from __future__ import annotations
 import atexit
 import functools
 import hashlib
-import io
-import json
-import mmap
 import os
 import pathlib
 import shutil
@@ -53,7 +50,7 @@ from nbrewind.tasks import runtime as task_runtime
 from nbrewind.tasks.hooks import when_imported
 from nbrewind.tasks.keys import Keyer, Uncacheable
 from nbrewind.tasks.shipping import Shipped
-from nbrewind.tasks.worker import _where
+from nbrewind.tasks.worker import where_here
 
 import nbrewind_parsl_worker as pw
 
@@ -80,53 +77,9 @@ def install() -> None:
 # ------------------------------------------------------------------ shipping
 
 
-class _ShippedWithWorker(Shipped):
-    """The core's by-value shipping, with this adapter's worker module pickled by value too.
-
-    By value always: HTEX workers started by a provider do not have this folder on
-    their path. An ``mmap`` met among the shipped globals (the blob store's O_DIRECT
-    bounce buffer, allocated once the kernel wrote a checkpoint) travels as None:
-    the worker allocates its own on first use.
-    """
-
-    def payload(self) -> bytes:
-        if self._payload is None:
-            import cloudpickle
-
-            ours = [m for m in (pw, *_core_modules()) if m.__name__ not in cloudpickle.list_registry_pickle_by_value()]
-            for module in ours:
-                cloudpickle.register_pickle_by_value(module)
-            try:
-                buf = io.BytesIO()
-                _NoMmapPickler(buf, protocol=5).dump(self.fn)
-                self._payload = buf.getvalue()
-            finally:
-                for module in ours:
-                    cloudpickle.unregister_pickle_by_value(module)
-        return self._payload
-
-
-def _core_modules() -> tuple[Any, ...]:
-    from nbrewind import blob_store, protocol, serialise
-    from nbrewind.tasks import worker
-
-    return (worker, blob_store, serialise, protocol)
-
-
-def _pickler_class() -> Any:
-    import cloudpickle
-
-    class NoMmapPickler(cloudpickle.Pickler):  # type: ignore[misc]
-        def reducer_override(self, obj: Any) -> Any:
-            if isinstance(obj, mmap.mmap):
-                return (type(None), ())
-            return super().reducer_override(obj)
-
-    return NoMmapPickler
-
-
-_NoMmapPickler = _pickler_class()
-_RUNNER = _ShippedWithWorker(pw.run_persisting)
+# By value always, this adapter's worker module with the core's: HTEX workers started
+# by a provider do not have this folder (or nbrewind) on their path.
+_RUNNER = Shipped(pw.run_persisting, by_value=(pw,))
 # id(app function) -> (function, its persisting wrapper): one wrapper per function, so
 # Parsl's serializer cache (keyed by the callable) serialises it once, not per task.
 _wrappers: dict[int, tuple[Any, Any]] = {}
@@ -474,13 +427,13 @@ class _Memoizer:
         rt = task_runtime.active()
         if info is None or info.status != "dispatched" or rt is None or not isinstance(info.key, str):
             return
-        if _has_note(rt, info):
+        if rt.note_arrived(info.key, info.dispatch):
             return  # the worker stored it where it ran
         # A join app, a result from the user's own cache, or a worker that does not see the store.
         started = task.get("try_time_launched")
         duration = max(0.0, time.time() - started.timestamp()) if started is not None else None
         files = [(slot, pw.slot_path(task["kwargs"], slot)) for slot in info.slots]
-        where = {**_where(), "client": True, "worker": f"parsl:{task.get('executor', '?')}"}
+        where = {**where_here(), "client": True, "worker": f"parsl:{task.get('executor', '?')}"}
         pw.persist_outcome(rt.blobs_dir, info.key, info.dispatch, result, files, duration, where)
 
     def update_memo_exception(self, task: Any, exc: BaseException) -> None:
@@ -491,14 +444,6 @@ class _Memoizer:
             return
         # The final failure (after Parsl's retries, or of a dependency): recorded, never cached.
         rt.fail_client_side({"key": info.key}, info.dispatch, exc)
-
-
-def _has_note(rt: task_runtime.TaskRuntime, info: _TaskInfo) -> bool:
-    try:
-        with open(os.path.join(rt.tasklog_dir, f"{info.key}.json"), encoding="utf-8") as f:
-            return bool(json.load(f).get("dispatch") == info.dispatch)
-    except (OSError, ValueError):
-        return False
 
 
 def _serve(rt: task_runtime.TaskRuntime, info: _TaskInfo, kwargs: dict[str, Any]) -> Any:

@@ -23,7 +23,7 @@ import time
 from typing import Any
 
 from nbrewind.blob_store import BlobStore
-from nbrewind.tasks.worker import TASKLOG, _where, _write_note, persist_result
+from nbrewind.tasks.worker import TASKLOG, persist_result, where_here, write_note
 
 ENVELOPE = "nbrewind-parsl-envelope"
 # Keyword that carries the spec to the runner; removed before the app sees its arguments.
@@ -52,7 +52,7 @@ def run_persisting(func: Any, /, *args: Any, **kwargs: Any) -> Any:
     duration = time.perf_counter() - started
     if type(result).__name__ == "RemoteExceptionWrapper" or not store_reachable(blobs_dir, marker, nonce):
         return result  # the kernel records it (a failure, or a store it must write itself)
-    where = {**_where(), "worker": f"parsl:{label}"}
+    where = {**where_here(), "worker": f"parsl:{label}"}
     persist_outcome(blobs_dir, task_key, dispatch, result, [(slot, slot_path(kwargs, slot)) for slot in slots], duration, where)
     return result
 
@@ -91,12 +91,12 @@ def persist_outcome(blobs_dir: str, task_key: str, dispatch: str, value: Any, fi
     for slot, path in files:
         if not os.path.isfile(path):
             # Not restorable on a hit, so not memoized: the next run runs it again.
-            _write_note(blobs_dir, task_key, {"dispatch": dispatch, "where": where, "status": "unstored", "reason": f"its declared output file {path!r} ({slot}) was not written"})
+            write_note(blobs_dir, task_key, {"dispatch": dispatch, "where": where, "status": "unstored", "reason": f"its declared output file {path!r} ({slot}) was not written"})
             return
         digest, size = store_file(blobs_dir, path)
         entries.append([slot, digest, size])
     stored = {ENVELOPE: 1, "value": value, "files": entries} if files else value
-    persist_result(blobs_dir, task_key, dispatch, stored, duration, where)
+    persist_result(blobs_dir, task_key, dispatch, stored, duration, where, blobs=[digest for _slot, digest, _size in entries])
 
 
 def store_file(blobs_dir: str, path: str) -> tuple[str, int]:

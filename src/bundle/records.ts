@@ -66,6 +66,10 @@ export interface TaskRecord {
   reason?: string;
   result_digest?: string;
   result_size?: number;
+  /** Other blobs the result refers to (a Parsl app's output files). */
+  result_blobs?: string[];
+  /** A small result without a blob of its own: its bytes at `offset` in the pack blob `digest`. */
+  result_pack?: { digest: string; offset: number };
   duration_s?: number;
   where?: { host?: string; pid?: number; thread?: string; worker?: string; client?: boolean };
   cell_id?: string;
@@ -140,10 +144,15 @@ export function formatProblem(p: BundleProblem): string {
   return p.path ? `${p.file}: ${p.path}: ${p.message}` : `${p.file}: ${p.message}`;
 }
 
+/** The blobs a task's outcome is stored in: its result (or the pack holding it), and the blobs the result refers to. */
+export function taskDigests(t: TaskRecord): string[] {
+  return t.result_digest ? [t.result_pack?.digest ?? t.result_digest, ...(t.result_blobs ?? [])] : [];
+}
+
 /** The digests a record's values and task results are stored under. */
 export function recordDigests(rec: CellRecord): string[] {
   const out: string[] = [];
   for (const w of rec.writes) if (w.status === "stored" || w.status === "unchanged") out.push(w.digest);
-  for (const t of rec.tasks ?? []) if (t.result_digest) out.push(t.result_digest);
+  for (const t of rec.tasks ?? []) out.push(...taskDigests(t));
   return out;
 }

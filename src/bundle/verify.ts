@@ -12,7 +12,7 @@ import { verifyBlobs, type BlobCheck, type VerifyProgress } from "../store/verif
 import { checkAllRecords, listRecordFiles } from "./cell-records.js";
 import { headerProblem } from "./manifest.js";
 import { BLOBS_DIR, CELLS_DIR, ENVIRONMENT_FILE, LOGS_DIR, MANIFEST_FILE, NOTEBOOK_FILE } from "./paths.js";
-import type { BundleManifest, BundleProblem } from "./records.js";
+import { taskDigests, type BundleManifest, type BundleProblem } from "./records.js";
 import { parseLog } from "./run-logs.js";
 import { schemaProblems, type BundleSchema } from "./schemas.js";
 
@@ -47,7 +47,7 @@ export async function verifyBundle(dir: string, store: BlobStore, options: Bundl
       }
     }
     for (const [k, t] of (check.record?.tasks ?? []).entries()) {
-      if (t.result_digest && !referrers.has(t.result_digest)) referrers.set(t.result_digest, `${check.file} tasks[${k}] (${t.function})`);
+      for (const d of taskDigests(t)) if (!referrers.has(d)) referrers.set(d, `${check.file} tasks[${k}] (${t.function})`);
     }
   }
   for (const other of (await listRecordFiles(dir)).others) problems.push({ file: `${CELLS_DIR}/${other}`, message: "is not a record (records are cells/<fingerprint>.json)" });

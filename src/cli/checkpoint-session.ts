@@ -49,7 +49,7 @@ export function knownTasks(records: Iterable<RecordedCell>): KnownTask[] {
     }
     for (const t of rec.tasks ?? []) {
       if (t.key !== null && t.result_digest !== undefined && t.result_size !== undefined && (t.status === "dispatched" || t.status === "hit")) {
-        out.set(t.key, { key: t.key, digest: t.result_digest, size: t.result_size });
+        out.set(t.key, { key: t.key, digest: t.result_digest, size: t.result_size, ...(t.result_blobs?.length ? { blobs: t.result_blobs } : {}), ...(t.result_pack ? { pack: t.result_pack } : {}) });
       }
     }
   }

@@ -1,9 +1,9 @@
 import { spawn, type ChildProcess } from "node:child_process";
 import { randomBytes, randomUUID } from "node:crypto";
-import { mkdtempSync, rmSync } from "node:fs";
+import { existsSync, mkdtempSync, rmSync } from "node:fs";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
-import { delimiter, join } from "node:path";
+import { delimiter, dirname, isAbsolute, join } from "node:path";
 import { InfrastructureError } from "../common/errors.js";
 import { packageRoot } from "../common/package-root.js";
 import { killProcessesMarkedWith } from "./process-sweep.js";
@@ -64,6 +64,7 @@ export class EmbeddedServer {
     const env: NodeJS.ProcessEnv = {
       ...process.env,
       ...this.options.env,
+      ...activatedEnv(this.options.python, this.options.env?.PATH ?? process.env.PATH),
       NBREWIND_RUN_ID: this.runId,
       PYTHONPATH: [shimPath, process.env.PYTHONPATH].filter(Boolean).join(delimiter),
       // Isolate from the user's server config and runtime files; kernelspecs still come from the data path.
@@ -190,4 +191,18 @@ function freePort(): Promise<number> {
       srv.close(() => resolve(port));
     });
   });
+}
+
+/**
+ * What activating the interpreter's environment would set: its bin folder first
+ * on PATH (engines start helper scripts installed there by name, such as Parsl's
+ * `process_worker_pool.py` and `interchange.py`), and VIRTUAL_ENV when it is a venv.
+ * The interpreter path is not resolved: a venv's `bin/python` is a symlink out of the venv.
+ */
+export function activatedEnv(python: string, path: string | undefined): { PATH: string; VIRTUAL_ENV?: string } {
+  const bin = dirname(python);
+  if (!isAbsolute(bin)) return { PATH: path ?? "" }; // a bare `python3` is found through PATH already
+  const rest = (path ?? "").split(delimiter).filter((p) => p !== "" && p !== bin);
+  const venv = dirname(bin);
+  return { PATH: [bin, ...rest].join(delimiter), ...(existsSync(join(venv, "pyvenv.cfg")) ? { VIRTUAL_ENV: venv } : {}) };
 }

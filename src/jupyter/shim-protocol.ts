@@ -57,6 +57,10 @@ export interface KnownTask {
   key: string;
   digest: string;
   size: number;
+  /** Other blobs the result refers to: the shim serves it only when they are all in the store. */
+  blobs?: string[];
+  /** A small result's place in a pack blob. */
+  pack?: { digest: string; offset: number };
 }
 
 export interface TasksKnownRequest {
@@ -109,6 +113,10 @@ export interface ShimTaskRecord {
   reason?: string;
   result_digest?: string;
   result_size?: number;
+  /** Other blobs the result refers to (a Parsl app's output files). */
+  result_blobs?: string[];
+  /** A small result without a blob of its own: its bytes at `offset` in the pack blob `digest`. */
+  result_pack?: { digest: string; offset: number };
   duration_s?: number;
   where?: { host?: string; pid?: number; thread?: string; worker?: string; client?: boolean };
   cell_id?: string;

@@ -26,6 +26,10 @@ export interface RecordedTask {
   reason?: string;
   result_digest?: string;
   result_size?: number;
+  /** Other blobs the result refers to (a Parsl app's output files). */
+  result_blobs?: string[];
+  /** A small result without a blob of its own: its bytes at `offset` in the pack blob `digest`. */
+  result_pack?: { digest: string; offset: number };
   cell_id?: string;
 }
 

@@ -255,3 +255,61 @@ describe("soundness on the threaded scheduler", () => {
     for (const id of ["closure", "default", "arrays", "lock"]) expect(outputText(cellOf(join(dir, "repeat.ipynb"), id))).toBe(outputText(cellOf(join(dir, "fresh.ipynb"), id)));
   });
 });
+
+// ── a scheduler nbrewind does not know: the worker runners travel by value ──
+// Dask's multiprocessing scheduler behind a plain function: to nbrewind a
+// scheduler that may run anywhere (as DaskVine does), so the runners are
+// pickled by value into spawned processes. The parameters cell is checkpointed
+// first: the kernel's blob store has written before any runner is pickled.
+const elsewhere: CellSpec[] = [
+  { id: "params", source: "n = 6", tags: ["parameters"] },
+  {
+    id: "funcs",
+    source: [
+      "import os",
+      "import dask, dask.multiprocessing",
+      "from dask import delayed",
+      "COUNTER = os.environ['NBREWIND_TEST_TASKLOG']",
+      "def note(name):",
+      "    with open(COUNTER, 'a') as f:",
+      "        f.write(name + '\\n')",
+      "def cube(x):",
+      "    note(f'cube {x}')",
+      "    return x ** 3",
+      "def elsewhere(dsk, keys, **kwargs):",
+      "    return dask.multiprocessing.get(dsk, keys, num_workers=2, **kwargs)",
+    ].join("\n"),
+  },
+  { id: "compute", source: "print('cubes', dask.compute(*[delayed(cube)(i) for i in range(n)], scheduler=elsewhere))" },
+];
+
+describe("a scheduler nbrewind does not know (runners shipped by value)", () => {
+  const dir = join(root, "elsewhere");
+
+  it("after a checkpoint: every task runs and is stored in the worker process; repeat serves them all from the store there", async () => {
+    mkdirSync(dir);
+    const nb = writeNotebookFile(dir, "nb.ipynb", elsewhere);
+    resetTaskLog();
+    const res = await runCli(["audit", nb, "-q", "-o", join(dir, "audit.ipynb")], { env });
+    expect(res.code, res.stderr).toBe(0);
+    expect(outputText(cellOf(join(dir, "audit.ipynb"), "compute"))).toContain("cubes (0, 1, 8, 27, 64, 125)");
+    expect(ranTasks()).toEqual(Array.from({ length: 6 }, (_, i) => `cube ${i}`).sort());
+    expect(cellOf(join(dir, "audit.ipynb"), "compute").metadata.nbrewind.tasks).toMatchObject({ total: 6, dispatched: 6, uncached: 0, failed: 0 });
+    const record = readdirSync(join(dir, "nb.nbrewind", "cells"))
+      .map((f) => readJson(join(dir, "nb.nbrewind", "cells", f)))
+      .find((r: any) => r.cell_id === "compute" && r.tasks);
+    for (const t of record.tasks) {
+      expect(t.result_digest).toMatch(/^[0-9a-f]{64}$/);
+      expect(t.where.client).toBeUndefined(); // stored where it ran, not sent back to the kernel
+    }
+
+    // Every cell runs again (an edit that changes no task); every task is a hit (small results: sent as data).
+    const forced = writeNotebookFile(dir, "forced.ipynb", edit(elsewhere, "funcs", elsewhere[1]!.source + "\n# touched"));
+    resetTaskLog();
+    const rep = await runCli(["repeat", forced, "--bundle", join(dir, "nb.nbrewind"), "-q", "-o", join(dir, "repeat.ipynb")], { env });
+    expect(rep.code, rep.stderr).toBe(0);
+    expect(ranTasks()).toEqual([]);
+    expect(cellOf(join(dir, "repeat.ipynb"), "compute").metadata.nbrewind.tasks).toMatchObject({ total: 6, served: 6, dispatched: 0 });
+    expect(outputText(cellOf(join(dir, "repeat.ipynb"), "compute"))).toContain("cubes (0, 1, 8, 27, 64, 125)");
+  });
+});

@@ -1,5 +1,5 @@
-import { existsSync, readFileSync, rmSync } from "node:fs";
-import { delimiter, dirname, join } from "node:path";
+import { existsSync, readdirSync, readFileSync, rmSync } from "node:fs";
+import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { outputText, readJson, runCli, tempDir, writeNotebookFile, type CellSpec } from "./cli-harness.js";
 import { afterFactorChange, allTasks, parslLog, takeLog, workflowCells, type Executor } from "./parsl-workflow.js";
@@ -45,9 +45,8 @@ async function auditRepeat(executor: Executor): Promise<void> {
   expectCleanShutdown(runDir("audit"));
 
   // the same edited notebook, run fresh (no shim, no bundle): same result. HTEX starts its
-  // interchange and worker pool through PATH: a user runs it from the activated environment.
-  const activated = { PATH: [dirname(process.env.NBREWIND_TEST_PYTHON ?? "python3"), process.env.PATH].join(delimiter) };
-  const full = await runCli(["run", edited, "-o", join(root, "full.ipynb"), "-q"], { env: activated });
+  // interchange and worker pool by name through PATH: the server puts the environment's bin first.
+  const full = await runCli(["run", edited, "-o", join(root, "full.ipynb"), "-q"]);
   expect(full.code, full.stderr).toBe(0);
   expect(takeLog(log)).toEqual(allTasks());
   expect(resultOf(join(root, "repeat.ipynb"))).toMatch(/^result \d+/);
@@ -134,5 +133,18 @@ describe("Parsl: File inputs and outputs", () => {
     expect(readFileSync(join(root, "out2.txt"), "utf8")).toBe("c baa\n");
     expect(outputText(readJson(join(root, "repeat.ipynb")).cells.find((c: any) => c.id === "run"))).toBe("a b\nb b\nc baa\nd b\n\n");
     expect(existsSync(join(root, "out0.txt"))).toBe(true);
+
+    // Each output file is a blob the task record names (result_blobs), in the audit's record
+    // and in the repeat's (hits too): kept by gc, checked by verify.
+    const records = readdirSync(join(root, "nb.nbrewind", "cells")).map((f) => readJson(join(root, "nb.nbrewind", "cells", f)));
+    const uppers = records.flatMap((r: any) => (r.tasks ?? []).filter((t: any) => t.function.endsWith("upper")));
+    expect(uppers.map((t: any) => t.status).sort()).toEqual(["dispatched", "dispatched", "dispatched", "dispatched", "dispatched", "dispatched", "hit", "hit"]);
+    for (const t of uppers) expect(t.result_blobs).toEqual([expect.stringMatching(/^[0-9a-f]{64}$/)]);
+    const outBlob = uppers.find((t: any) => t.status === "hit").result_blobs[0];
+    expect(readFileSync(join(root, "nb.nbrewind", "blobs", "sha256", outBlob.slice(0, 2), outBlob.slice(2)), "utf8")).toMatch(/^[bd] b\n$/);
+    rmSync(join(root, "nb.nbrewind", "blobs", "sha256", outBlob.slice(0, 2), outBlob.slice(2)));
+    const verify = await runCli(["verify", join(root, "nb.nbrewind")]);
+    expect(verify.code).not.toBe(0);
+    expect(verify.stdout + verify.stderr).toContain(`blob ${outBlob} is missing`);
   });
 });

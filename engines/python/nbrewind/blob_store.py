@@ -14,6 +14,7 @@ import mmap
 import os
 import re
 import tempfile
+import threading
 from collections.abc import Iterable
 
 from .protocol import RequestError
@@ -55,14 +56,41 @@ def _write_file(path: str, pieces: list[memoryview]) -> None:
 # (4 MiB, reused: a memcpy from memory that is already hot costs ~1 ms per chunk).
 _O_DIRECT = getattr(os, "O_DIRECT", 0)
 _ALIGN = 4096
-_bounce: mmap.mmap | None = None
+
+
+class _BounceBuffer:
+    """The page-aligned buffer of O_DIRECT writes, allocated on first use, one writer at a time.
+
+    It pickles as an empty holder: shipping the task runners to engine workers by
+    value (tasks/shipping.py) pickles this module's functions and the globals they
+    read, this one included, and an ``mmap`` cannot be pickled. A worker that ever
+    writes direct allocates its own.
+    """
+
+    __slots__ = ("_map", "lock")
+
+    def __init__(self) -> None:
+        self._map: mmap.mmap | None = None
+        self.lock = threading.Lock()
+
+    def view(self) -> memoryview:
+        if self._map is None:
+            self._map = mmap.mmap(-1, IO_CHUNK)
+        return memoryview(self._map)
+
+    def __reduce__(self) -> tuple[type[_BounceBuffer], tuple[()]]:
+        return (_BounceBuffer, ())
+
+
+_bounce = _BounceBuffer()
 
 
 def _write_direct(path: str, pieces: list[memoryview]) -> None:
-    global _bounce
-    if _bounce is None:
-        _bounce = mmap.mmap(-1, IO_CHUNK)
-    bounce = memoryview(_bounce)
+    with _bounce.lock:
+        _write_direct_locked(path, pieces, _bounce.view())
+
+
+def _write_direct_locked(path: str, pieces: list[memoryview], bounce: memoryview) -> None:
     fd = os.open(path, os.O_WRONLY | os.O_TRUNC | _O_DIRECT)
     try:
         total = 0
@@ -159,6 +187,24 @@ class BlobStore:
                 pass
             raise
         return True
+
+    def read_slice_verified(self, pack: str, offset: int, size: int, digest: str, name: str) -> bytearray:
+        """``size`` bytes at ``offset`` of blob ``pack`` (a pack of small task results),
+        checked against their own sha256 ``digest``: a slice is content-addressed too."""
+        if not DIGEST_RE.match(digest):
+            raise BlobError(f"the digest given for `{name}` is not a sha256 hex digest: {digest!r}")
+        path = self.path_for(pack)
+        try:
+            fd = os.open(path, os.O_RDONLY)
+        except FileNotFoundError:
+            raise BlobError(f"blob {pack} (holding `{name}`) is missing: {path}") from None
+        try:
+            data = bytearray(os.pread(fd, size, offset))
+        finally:
+            os.close(fd)
+        if len(data) != size or hashlib.sha256(data).hexdigest() != digest:
+            raise BlobError(f"blob {pack} is corrupt: `{name}` at offset {offset} does not hash to {digest}: {path}")
+        return data
 
     def read_verified(self, digest: str, name: str) -> bytearray:
         """The whole blob in one mutable buffer, checked against its name.

@@ -115,11 +115,17 @@ class Session:
         entries = req.get("entries")
         if not isinstance(entries, list):
             raise RequestError("tasks_known: entries must be a list of {key, digest, size}")
-        parsed: list[tuple[str, str, int]] = []
+        parsed: list[tuple[str, str, int, tuple[str, ...], tuple[str, int] | None]] = []
         for i, e in enumerate(entries):
             if not (isinstance(e, dict) and isinstance(e.get("key"), str) and isinstance(e.get("digest"), str) and DIGEST_RE.match(e["digest"]) and isinstance(e.get("size"), int)):
-                raise RequestError(f"tasks_known: entries[{i}] must be {{key, digest (sha256 hex), size}}")
-            parsed.append((e["key"], e["digest"], e["size"]))
+                raise RequestError(f"tasks_known: entries[{i}] must be {{key, digest (sha256 hex), size[, blobs]}}")
+            blobs = e.get("blobs", [])
+            if not (isinstance(blobs, list) and all(isinstance(b, str) and DIGEST_RE.match(b) for b in blobs)):
+                raise RequestError(f"tasks_known: entries[{i}].blobs must be a list of sha256 hex digests")
+            pack = e.get("pack")
+            if pack is not None and not (isinstance(pack, dict) and isinstance(pack.get("digest"), str) and DIGEST_RE.match(pack["digest"]) and isinstance(pack.get("offset"), int) and pack["offset"] >= 0):
+                raise RequestError(f"tasks_known: entries[{i}].pack must be {{digest (sha256 hex), offset}}")
+            parsed.append((e["key"], e["digest"], e["size"], tuple(blobs), (pack["digest"], pack["offset"]) if pack else None))
         self._checkpointer()  # greeted first: the memo belongs to the session's store
         return {"count": _tasks().load_known(parsed)}
 

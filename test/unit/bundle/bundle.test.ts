@@ -1,4 +1,4 @@
-import { existsSync, mkdirSync, readdirSync, readFileSync, utimesSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, utimesSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, expect, test } from "vitest";
 import { Bundle, defaultBundleDir, formatProblem, HASHING_SCHEME, type BundleManifest } from "../../../src/bundle/index.js";
@@ -283,6 +283,22 @@ describe("gc", () => {
     expect(await b.blobs.list()).toEqual([used, young].sort());
     expect(await b.gc({ graceMs: 0 })).toEqual({ removed: 1, bytes: "written by a run in progress".length });
     expect(await b.blobs.list()).toEqual([used]);
+  });
+
+  test("keeps the blobs a task result refers to (a Parsl app's output files); verify checks them; a record naming an absent one is refused", async () => {
+    const b = await fresh();
+    const result = putBlob(b.blobs.root, "envelope");
+    const file = putBlob(b.blobs.root, "an output file");
+    for (const d of [result, file]) age(b.blobs.pathFor(d), 2 * 3600_000);
+    const task = { key: sha256("task"), engine: "parsl", function: "__main__.upper", arg_keys: [], upstream: [], engine_key: "task 0", status: "dispatched" as const, result_digest: result, result_size: 8 };
+    const absent = sha256("never written");
+    const refused = await errorOf(() => b.writeRecord(cellRecord("t", { tasks: [{ ...task, result_blobs: [absent] }], task_key_scheme: 1 })));
+    expect(refused.message).toContain(absent);
+    await b.writeRecord(cellRecord("t", { tasks: [{ ...task, result_blobs: [file] }], task_key_scheme: 1 }));
+    expect(await b.gc({ graceMs: 0 })).toEqual({ removed: 0, bytes: 0 });
+    expect(await b.blobs.list()).toEqual([result, file].sort());
+    rmSync(b.blobs.pathFor(file));
+    expect((await b.verify()).map(formatProblem).join("\n")).toContain(`blob ${file} is missing (referenced by cells/${cellRecord("t").fingerprint}.json tasks[0] (__main__.upper))`);
   });
 
   test("refuses to collect when a record cannot be read", async () => {

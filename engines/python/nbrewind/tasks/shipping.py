@@ -34,12 +34,17 @@ _BY_VALUE: tuple[types.ModuleType, ...] = (worker, blob_store, serialise, protoc
 
 
 class Shipped:
-    """Callable like ``fn`` here; pickled, it carries ``fn``'s code by value."""
+    """Callable like ``fn`` here; pickled, it carries ``fn``'s code by value.
 
-    __slots__ = ("fn", "_payload")
+    ``by_value``: more modules whose code ``fn`` reaches and the workers lack (an
+    adapter's own worker module), pickled by value along with the core's.
+    """
 
-    def __init__(self, fn: Callable[..., Any]) -> None:
+    __slots__ = ("fn", "modules", "_payload")
+
+    def __init__(self, fn: Callable[..., Any], by_value: tuple[types.ModuleType, ...] = ()) -> None:
         self.fn = fn
+        self.modules = (*by_value, *_BY_VALUE)
         self._payload: bytes | None = None
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
@@ -49,7 +54,7 @@ class Shipped:
         if self._payload is None:
             registered = []
             try:
-                for module in _BY_VALUE:
+                for module in self.modules:
                     if module.__name__ not in cloudpickle.list_registry_pickle_by_value():
                         cloudpickle.register_pickle_by_value(module)
                         registered.append(module)
