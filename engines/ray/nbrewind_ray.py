@@ -257,7 +257,7 @@ def _serve(rt: task_runtime.TaskRuntime, fn: Any, planned: _Planned) -> Any:
         return None
     digest, size = hit
     try:
-        value = nbrewind_ray_store.load(rt.blobs_dir, digest, planned.key)
+        value = rt.load(digest, planned.key)  # a blob of its own, or its slice of a cell's pack
         parts = [value] if planned.num_returns == 1 else list(value)
         if len(parts) != planned.num_returns:
             return None  # stored under another num_returns: run it

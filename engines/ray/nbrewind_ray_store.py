@@ -19,7 +19,7 @@ from typing import Any
 
 import nbrewind
 from nbrewind.tasks import runtime as task_runtime
-from nbrewind.tasks import shipping, worker
+from nbrewind.tasks import shipping
 
 _PROBE_TIMEOUT_S = 120.0
 
@@ -98,11 +98,6 @@ def _probe_task(probe: Any) -> Any:
         return dict(probe(blobs_dir, marker, nonce, version))
 
     return probe_worker
-
-
-def load(blobs_dir: str, digest: str, task_key: str) -> Any:
-    """A memoized result, read in the kernel and checked against its digest."""
-    return worker.load_result((blobs_dir, digest, task_key))
 
 
 def persist_from_kernel(rt: task_runtime.TaskRuntime, record: dict[str, Any], dispatch: str, returned: list[Any]) -> None:
