@@ -2,6 +2,7 @@
  * The files of a bundle, as types. Each has a JSON Schema in schemas/ that
  * is checked on every read (schemas.ts); keep the two in step.
  */
+import type { EngineUse, TaskRecord } from "../common/task-record.js";
 
 /** Layout version of the bundle folder. A reader refuses a newer one. */
 export const BUNDLE_FORMAT_VERSION = 1;
@@ -53,33 +54,8 @@ export interface ReadEntry {
   producer_fingerprint: string;
 }
 
-/** One task a cell submitted to an engine; schemas/task-record.schema.json. */
-export interface TaskRecord {
-  /** null: the task could not be keyed soundly (status uncached, with the reason). */
-  key: string | null;
-  engine: string;
-  function: string;
-  arg_keys: string[];
-  upstream: string[];
-  engine_key: string;
-  status: "hit" | "dispatched" | "uncached" | "failed";
-  reason?: string;
-  result_digest?: string;
-  result_size?: number;
-  /** Other blobs the result refers to (a Parsl app's output files). */
-  result_blobs?: string[];
-  /** A small result without a blob of its own: its bytes at `offset` in the pack blob `digest`. */
-  result_pack?: { digest: string; offset: number };
-  duration_s?: number;
-  where?: { host?: string; pid?: number; thread?: string; worker?: string; client?: boolean };
-  cell_id?: string;
-}
-
-/** Engine runtimes a cell started and submitted work to ("dask:distributed", "dask:threads"). */
-export interface EngineUse {
-  started: string[];
-  used: string[];
-}
+/** A cell's task graph and engines: one format with the shim's reports (common/task-record.ts). */
+export type { EngineUse, TaskRecord };
 
 export interface CellRecord {
   format_version: typeof BUNDLE_FORMAT_VERSION;

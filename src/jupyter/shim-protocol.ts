@@ -5,6 +5,7 @@
  */
 
 import { HASHING_SCHEME } from "../common/hashing-scheme.js";
+import type { EngineUse, TaskRecord } from "../common/task-record.js";
 
 export { HASHING_SCHEME };
 export const COMM_TARGET = "nbrewind";
@@ -97,36 +98,9 @@ export type WriteEntry =
   | { status: "unserialisable"; type: string; reason: string }
   | { status: "deleted" };
 
-/** One task a cell submitted to an engine (schemas/task-record.schema.json). */
-export interface ShimTaskRecord {
-  /** null: the task could not be keyed soundly (status uncached, reason says why). */
-  key: string | null;
-  engine: string;
-  /** module.qualname of the task's function. */
-  function: string;
-  /** Positional argument keys, then keyword ones by name. */
-  arg_keys: string[];
-  /** Keys of the tasks whose results it reads. */
-  upstream: string[];
-  engine_key: string;
-  status: "hit" | "dispatched" | "uncached" | "failed";
-  reason?: string;
-  result_digest?: string;
-  result_size?: number;
-  /** Other blobs the result refers to (a Parsl app's output files). */
-  result_blobs?: string[];
-  /** A small result without a blob of its own: its bytes at `offset` in the pack blob `digest`. */
-  result_pack?: { digest: string; offset: number };
-  duration_s?: number;
-  where?: { host?: string; pid?: number; thread?: string; worker?: string; client?: boolean };
-  cell_id?: string;
-}
-
-/** Engine runtimes a cell started and submitted to, as labels such as "dask:distributed". */
-export interface EngineUse {
-  started: string[];
-  used: string[];
-}
+/** What post_cell reports of the cell's tasks and engines (common/task-record.ts). */
+export type { EngineUse };
+export type ShimTaskRecord = TaskRecord;
 
 export interface PostCellReply {
   names: Record<string, WriteEntry>;

@@ -3,6 +3,8 @@
  * purpose: the bundle's CellRecord satisfies it, and the planner does not
  * depend on how records are stored.
  */
+import type { TaskRecord } from "../common/task-record.js";
+
 export type RecordedWrite =
   | { name: string; status: "stored" | "unchanged"; digest: string; size: number; type: string }
   | { name: string; status: "unserialisable"; type: string; reason: string }
@@ -14,24 +16,8 @@ export interface RecordedRead {
   producer_fingerprint: string;
 }
 
-/** A task the cell submitted to an engine when it was recorded (the bundle's TaskRecord). */
-export interface RecordedTask {
-  key: string | null;
-  engine: string;
-  function: string;
-  arg_keys: string[];
-  upstream: string[];
-  engine_key: string;
-  status: "hit" | "dispatched" | "uncached" | "failed";
-  reason?: string;
-  result_digest?: string;
-  result_size?: number;
-  /** Other blobs the result refers to (a Parsl app's output files). */
-  result_blobs?: string[];
-  /** A small result without a blob of its own: its bytes at `offset` in the pack blob `digest`. */
-  result_pack?: { digest: string; offset: number };
-  cell_id?: string;
-}
+/** A task the cell submitted to an engine when it was recorded. */
+export type RecordedTask = TaskRecord;
 
 export interface RecordedCell {
   fingerprint: string;
