@@ -22,7 +22,7 @@ import tempfile
 import time
 from typing import Any
 
-from nbrewind.blob_store import BlobStore
+from nbrewind.blob_store import BlobStore, discarded_on_failure, publish
 from nbrewind.tasks.worker import TASKLOG, persist_result, where_here, write_note
 
 ENVELOPE = "nbrewind-parsl-envelope"
@@ -105,32 +105,17 @@ def store_file(blobs_dir: str, path: str) -> tuple[str, int]:
     tmp_dir = os.path.join(blobs_dir, "tmp")
     os.makedirs(tmp_dir, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=tmp_dir, prefix="parsl-file.")
-    h = hashlib.sha256()
-    size = 0
-    try:
+    with discarded_on_failure(tmp):
         with open(path, "rb", buffering=0) as src, os.fdopen(fd, "wb", buffering=0) as dst:
-            while chunk := src.read(_CHUNK):
-                h.update(chunk)
-                size += len(chunk)
-                view = memoryview(chunk)
-                while len(view):
-                    view = view[dst.write(view) :]
+            digest, size = _copy_hashing(src, dst)
             os.fdatasync(dst.fileno())
-        digest = h.hexdigest()
         final = store.path_for(digest)
         if os.path.exists(final):
             os.unlink(tmp)
         else:
             os.makedirs(os.path.dirname(final), exist_ok=True)
-            os.chmod(tmp, 0o644)
-            os.replace(tmp, final)
+            publish(tmp, final)
         return digest, size
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
-        raise
 
 
 def restore_file(blobs_dir: str, digest: str, path: str) -> None:
@@ -139,21 +124,22 @@ def restore_file(blobs_dir: str, digest: str, path: str) -> None:
     folder = os.path.dirname(os.path.abspath(path))
     os.makedirs(folder, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=folder, prefix=f".{os.path.basename(path)}.", suffix=".nbrewind")
-    h = hashlib.sha256()
-    try:
+    with discarded_on_failure(tmp):
         with open(src_path, "rb", buffering=0) as src, os.fdopen(fd, "wb", buffering=0) as dst:
-            while chunk := src.read(_CHUNK):
-                h.update(chunk)
-                view = memoryview(chunk)
-                while len(view):
-                    view = view[dst.write(view) :]
-        if h.hexdigest() != digest:
+            got, _size = _copy_hashing(src, dst)
+        if got != digest:
             raise OSError(f"blob {digest} is corrupt (sha256 mismatch): {src_path}")
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, path)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
-        raise
+        publish(tmp, path)
+
+
+def _copy_hashing(src: Any, dst: Any) -> tuple[str, int]:
+    """Stream ``src`` into ``dst``; the sha256 and size of what was copied."""
+    h = hashlib.sha256()
+    size = 0
+    while chunk := src.read(_CHUNK):
+        h.update(chunk)
+        size += len(chunk)
+        view = memoryview(chunk)
+        while len(view):
+            view = view[dst.write(view) :]
+    return h.hexdigest(), size

@@ -8,6 +8,7 @@ leaves at worst a stray temp file.
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import hashlib
 import mmap
@@ -15,7 +16,7 @@ import os
 import re
 import tempfile
 import threading
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 
 from .protocol import RequestError
 
@@ -134,6 +135,25 @@ def _write_buffered(path: str, pieces: list[memoryview]) -> None:
             os.posix_fadvise(f.fileno(), 0, 0, os.POSIX_FADV_DONTNEED)
 
 
+@contextlib.contextmanager
+def discarded_on_failure(tmp: str) -> Iterator[None]:
+    """A staging file that the block fails to finish is removed: a failed write leaves no trace."""
+    try:
+        yield
+    except BaseException:
+        try:
+            os.unlink(tmp)
+        except OSError:
+            pass
+        raise
+
+
+def publish(tmp: str, final: str) -> None:
+    """Move a finished staging file to its name, readable by all (mkstemp makes 0600; the store is shared)."""
+    os.chmod(tmp, 0o644)
+    os.replace(tmp, final)
+
+
 def digest_of(pieces: Iterable[memoryview]) -> str:
     h = hashlib.sha256()
     for chunk in _chunks(pieces):
@@ -176,16 +196,9 @@ class BlobStore:
         os.makedirs(os.path.dirname(final), exist_ok=True)
         fd, tmp = tempfile.mkstemp(dir=tmp_dir, prefix=digest[:16] + ".")
         os.close(fd)
-        try:
+        with discarded_on_failure(tmp):
             _write_file(tmp, pieces)
-            os.chmod(tmp, 0o644)  # mkstemp makes 0600; the store is shared with other tools
-            os.replace(tmp, final)
-        except BaseException:
-            try:
-                os.unlink(tmp)
-            except OSError:
-                pass
-            raise
+            publish(tmp, final)
         return True
 
     def read_slice_verified(self, pack: str, offset: int, size: int, digest: str, name: str) -> bytearray:

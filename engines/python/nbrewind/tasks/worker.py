@@ -35,7 +35,7 @@ import traceback
 import uuid
 from typing import Any
 
-from ..blob_store import BlobStore, digest_of
+from ..blob_store import BlobStore, digest_of, discarded_on_failure, publish
 from ..serialise import deserialise, serialise
 
 TASKLOG = "tasklog"
@@ -152,20 +152,13 @@ def _store_blob(store: BlobStore, digest: str, pieces: list[memoryview]) -> None
     _HERE.ensure_folder(tmp_dir)
     _HERE.ensure_folder(os.path.dirname(final))
     fd, tmp = tempfile.mkstemp(dir=tmp_dir, prefix=digest[:16] + ".")
-    try:
+    with discarded_on_failure(tmp):
         with os.fdopen(fd, "wb", buffering=0) as f:
             for piece in pieces:
                 view = piece.cast("B") if piece.format != "B" or piece.ndim != 1 else piece
                 while len(view):
                     view = view[f.write(view[: 4 << 20]) :]
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, final)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
-        raise
+        publish(tmp, final)
 
 
 def where_here() -> dict[str, Any]:
