@@ -8,7 +8,7 @@
 import { lstat, readdir, stat } from "node:fs/promises";
 import { join } from "node:path";
 import { InputError } from "../common/errors.js";
-import { isTempFileName } from "../store/atomic-file.js";
+import { isTempFileName } from "../common/atomic-file.js";
 import { isDigest } from "../store/digest.js";
 import { BLOBS_DIR, LOCK_DIR } from "./paths.js";
 import { DIGESTS_FILE } from "./trust/digest-list.js";

@@ -19,7 +19,7 @@ import { InputError } from "../common/errors.js";
 import { readNotebook as readNotebookFile } from "../notebook/read.js";
 import type { Notebook } from "../notebook/types.js";
 import { writeNotebook as writeNotebookFile } from "../notebook/write.js";
-import { writeFileAtomic, writeJsonAtomic } from "../store/atomic-file.js";
+import { writeFileAtomic, writeJsonAtomic } from "../common/atomic-file.js";
 import { BlobStore, type GcOptions } from "../store/blob-store.js";
 import { sha256Hex } from "../store/digest.js";
 import { mapLimited, readAllRecords, readOneRecord } from "./cell-records.js";

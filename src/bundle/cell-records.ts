@@ -6,7 +6,7 @@
 import { readdir, readFile } from "node:fs/promises";
 import { join } from "node:path";
 import { InputError } from "../common/errors.js";
-import { isTempFileName } from "../store/atomic-file.js";
+import { isTempFileName } from "../common/atomic-file.js";
 import { CELLS_DIR, recordFile } from "./paths.js";
 import type { BundleProblem, CellRecord } from "./records.js";
 import { invalidFileError, schemaProblems } from "./schemas.js";

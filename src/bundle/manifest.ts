@@ -5,7 +5,7 @@
 import { join } from "node:path";
 import { withDirectoryLock } from "../common/directory-lock.js";
 import { InputError } from "../common/errors.js";
-import { writeJsonAtomic } from "../store/atomic-file.js";
+import { writeJsonAtomic } from "../common/atomic-file.js";
 import { readJson } from "./json-file.js";
 import { LOCK_DIR, MANIFEST_FILE, NOTEBOOK_FILE } from "./paths.js";
 import { BUNDLE_FORMAT, BUNDLE_FORMAT_VERSION, HASHING_SCHEME, type BundleManifest } from "./records.js";

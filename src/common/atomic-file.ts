@@ -6,7 +6,7 @@
  * loss the new name never points at unwritten data.
  */
 import { randomBytes } from "node:crypto";
-import { open, rename, rm } from "node:fs/promises";
+import { chmod, open, rename, rm } from "node:fs/promises";
 import { basename, dirname, join } from "node:path";
 
 /** Temp files are hidden and end in `.tmp`; readers of a folder skip them (see isTempFileName). */
@@ -21,11 +21,13 @@ export function isTempFileName(name: string): boolean {
   return TEMP_NAME.test(name);
 }
 
+/** `mode`, when given, is set exactly (not through the umask): a rewritten file keeps its permissions. */
 export async function writeFileAtomic(target: string, data: string | Uint8Array, options: { mode?: number } = {}): Promise<void> {
   const temp = tempPathFor(target);
   try {
     const handle = await open(temp, "wx", options.mode ?? 0o644);
     try {
+      if (options.mode !== undefined) await chmod(temp, options.mode);
       await handle.writeFile(data);
       await handle.sync();
     } finally {

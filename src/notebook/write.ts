@@ -1,9 +1,8 @@
 /**
  * Writing notebooks byte-for-byte the way nbformat writes them, atomically.
  */
-import { randomBytes } from "node:crypto";
-import { chmod, open, realpath, rename, rm, stat } from "node:fs/promises";
-import { basename, dirname, join } from "node:path";
+import { realpath, stat } from "node:fs/promises";
+import { writeFileAtomic } from "../common/atomic-file.js";
 import { stringifyJsonLikePython } from "./json.js";
 import { withFloatMarks } from "./python-float.js";
 import { LATEST_MINOR } from "./schema.js";
@@ -75,19 +74,5 @@ export async function writeNotebook(path: string, nb: Notebook): Promise<void> {
   // Write where a symlink points, and keep an existing file's permissions.
   const target = await realpath(path).catch(() => path);
   const mode = await stat(target).then((s) => s.mode & 0o7777, () => undefined);
-  const temp = join(dirname(target), `.${basename(target)}.${process.pid}.${randomBytes(4).toString("hex")}.tmp`);
-  try {
-    const handle = await open(temp, "wx");
-    try {
-      await handle.writeFile(text, "utf8");
-      if (mode !== undefined) await chmod(temp, mode);
-      await handle.sync();
-    } finally {
-      await handle.close();
-    }
-    await rename(temp, target);
-  } catch (err) {
-    await rm(temp, { force: true });
-    throw err;
-  }
+  await writeFileAtomic(target, text, mode === undefined ? {} : { mode });
 }

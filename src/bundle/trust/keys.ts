@@ -16,7 +16,7 @@ import { hostname, userInfo } from "node:os";
 import { join } from "node:path";
 import { configDir } from "../../common/config-dir.js";
 import { InputError } from "../../common/errors.js";
-import { tempPathFor, writeJsonAtomic } from "../../store/atomic-file.js";
+import { tempPathFor, writeJsonAtomic } from "../../common/atomic-file.js";
 import { assertValid } from "../schemas.js";
 
 export const KEY_LINE_PREFIX = "nbrewind-ed25519";

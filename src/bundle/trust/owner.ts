@@ -10,7 +10,7 @@
  */
 import { readFile, realpath } from "node:fs/promises";
 import { join } from "node:path";
-import { writeJsonAtomic } from "../../store/atomic-file.js";
+import { writeJsonAtomic } from "../../common/atomic-file.js";
 import { schemaProblems } from "../schemas.js";
 import { verifySignature, type SigningKey } from "./keys.js";
 

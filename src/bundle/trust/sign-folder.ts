@@ -5,7 +5,7 @@
  * name whenever they are read or verified); every other file is hashed.
  */
 import { join } from "node:path";
-import { writeJsonAtomic } from "../../store/atomic-file.js";
+import { writeJsonAtomic } from "../../common/atomic-file.js";
 import { hashFile } from "../../store/digest.js";
 import { listBundleFiles } from "../bundle-files.js";
 import { DIGESTS_FILE, makeDigestList, newSignedContent, type DigestEntry } from "./digest-list.js";

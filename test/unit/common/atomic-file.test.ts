@@ -1,8 +1,8 @@
 import { readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { expect, test } from "vitest";
-import { isTempFileName, tempPathFor, writeFileAtomic, writeJsonAtomic } from "../../../src/store/atomic-file.js";
-import { tempDir } from "./helpers.js";
+import { isTempFileName, tempPathFor, writeFileAtomic, writeJsonAtomic } from "../../../src/common/atomic-file.js";
+import { tempDir } from "../store/helpers.js";
 
 test("writeFileAtomic replaces the file whole and leaves no temp file", async () => {
   const dir = tempDir();
