@@ -3,15 +3,17 @@ import { ExitCode, InputError, NbrewindError } from "../common/errors.js";
 import { packageVersion } from "../common/package-root.js";
 import { JupyterRuntime } from "../jupyter/jupyter-runtime.js";
 import { KernelDiedError } from "../jupyter/kernel-session.js";
-import { executeNotebook, type CellHooks, type NotebookRun } from "../jupyter/notebook-executor.js";
+import { executeNotebook, type NotebookRun } from "../jupyter/notebook-executor.js";
 import { collectParameters, injectParameters } from "../notebook/parameters.js";
 import { readNotebook } from "../notebook/read.js";
-import type { Notebook } from "../notebook/types.js";
 import { writeNotebook } from "../notebook/write.js";
 import { ensureManagedEnv } from "../pyenv/managed-env.js";
 import { numberOption, parseArgs, type OptionSpec, type ParsedArgs } from "./args.js";
 import type { Command, CommandIO } from "./command.js";
 import { ProgressReporter, formatSeconds } from "./progress.js";
+import type { Prepared, RunExtension } from "../session/run-extension.js";
+
+export type { Prepared, RunExtension };
 
 /** Options shared by every command that executes a notebook (run, and later audit / repeat). */
 export const executionOptions: OptionSpec[] = [
@@ -86,13 +88,7 @@ export function defaultOutputPath(input: string): string {
   return join(dirname(input), `${stem}.out.ipynb`);
 }
 
-/** Read the notebook, inject parameters: everything about the input that can be wrong fails here, before a server starts. */
-export interface Prepared {
-  path: string;
-  notebook: Notebook;
-  parameters: Record<string, unknown>;
-}
-
+/** Read the notebook and inject parameters: everything about the input that can be wrong fails here, before a server starts. */
 export async function prepareNotebook(command: string, args: ParsedArgs): Promise<Prepared> {
   if (args.positionals.length !== 1) {
     throw new InputError(`${command}: expected one NOTEBOOK argument, got ${args.positionals.length} (see 'nbrewind-engine ${command} --help')`);
@@ -106,20 +102,6 @@ export async function prepareNotebook(command: string, args: ParsedArgs): Promis
   });
   const injected = injectParameters(notebook, parameters);
   return { path, notebook: injected.notebook, parameters };
-}
-
-/**
- * What audit and repeat add to a plain run: hooks into the cell loop once the
- * kernel is up, a last word whatever happened, and lines for the summary.
- */
-export interface RunExtension {
-  /** False when no cell will execute (everything reused): then no server or kernel is started at all. */
-  needsKernel(): boolean;
-  /** Called once the kernel is up (or, without a kernel, with none). */
-  attach(runtime: JupyterRuntime | undefined, log: (line: string) => void): Promise<CellHooks>;
-  /** Called after the notebook is written and before the kernel is shut down, also after a failure. */
-  finish(result: NotebookRun | undefined, failure: unknown): Promise<void>;
-  summary?(): { fields: Record<string, unknown>; lines: string[] };
 }
 
 export async function runCommand(argv: string[], io: CommandIO): Promise<number> {

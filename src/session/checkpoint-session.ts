@@ -1,9 +1,7 @@
 import { randomUUID } from "node:crypto";
-import { stat } from "node:fs/promises";
-import { basename, dirname, extname, join, resolve } from "node:path";
-import { buildGraph, loadPythonParser } from "../analysis/index.js";
+import { basename } from "node:path";
+import { buildGraph, firstLine, loadPythonParser } from "../analysis/index.js";
 import { Bundle } from "../bundle/bundle.js";
-import { MANIFEST_FILE } from "../bundle/paths.js";
 import type { SigningKey } from "../bundle/trust/keys.js";
 import type { CellRecord, TaskRecord, WriteEntry } from "../bundle/records.js";
 import { InputError } from "../common/errors.js";
@@ -20,10 +18,7 @@ import { formatBytes, makePlan, type CellPlan, type Plan } from "../planner/plan
 import type { RecordedCell } from "../planner/recorded.js";
 import { countTasks, explainDispatched, shortName, type DispatchReason } from "../planner/task-explain.js";
 import { ValueState } from "../planner/value-state.js";
-import type { ParsedArgs } from "./args.js";
-import { claimNewBundle, requireTrustedBundle } from "./bundle-trust.js";
-import { firstLine } from "./progress.js";
-import type { Prepared, RunExtension } from "./run.js";
+import type { Prepared, RunExtension } from "./run-extension.js";
 
 export type CheckpointCommand = "audit" | "repeat";
 
@@ -69,13 +64,7 @@ function toRecordWrite(name: string, entry: ShimWrite): WriteEntry {
   }
 }
 
-export function defaultBundleDir(notebookPath: string): string {
-  return join(dirname(notebookPath), `${basename(notebookPath, extname(notebookPath))}.nbrewind`);
-}
 
-export function bundleDirFrom(args: ParsedArgs, notebookPath: string): string {
-  return resolve(args.values.get("bundle") ?? defaultBundleDir(notebookPath));
-}
 
 /** The code cells of a notebook as the analysis and the planner see them. */
 export function codeCells(nb: Notebook): { index: number; id: string; source: string }[] {
@@ -106,25 +95,6 @@ export async function openBundle(command: CheckpointCommand | "plan", dir: strin
   }
 }
 
-/**
- * Open the bundle of an audit or repeat and settle trust before anything is
- * loaded from it: a bundle audit creates is the user's; an existing one must
- * pass the trust gate (bundle-trust.ts). Returns the key that signs the run.
- */
-export async function openTrustedBundle(
-  command: CheckpointCommand,
-  dir: string,
-  notebookPath: string,
-  options: { trust: boolean; log: (line: string) => void },
-): Promise<{ bundle: Bundle; signer: SigningKey }> {
-  const existed = await stat(join(dir, MANIFEST_FILE)).then(
-    () => true,
-    () => false,
-  );
-  const bundle = await openBundle(command, dir, notebookPath);
-  const signer = existed ? await requireTrustedBundle(command, bundle, options) : await claimNewBundle(bundle, options.log);
-  return { bundle, signer };
-}
 
 /**
  * Audit and repeat: the planned run. Reused cells get their recorded outputs
