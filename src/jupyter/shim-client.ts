@@ -81,28 +81,31 @@ export class ShimClient {
   hello: HelloReply | undefined;
 
   private constructor(
-    private readonly comm: Kernel.IComm,
+    private readonly comm: ShimComm,
     private readonly options: ShimClientOptions,
   ) {}
 
-  static async attach(session: KernelSession, options: ShimClientOptions): Promise<ShimClient> {
-    const kernel = session.kernel;
-    if (!kernel) throw new InfrastructureError("no kernel to attach the nbrewind shim to");
-    await loadShim(kernel, session, options.timeoutMs ?? SHORT_TIMEOUT_MS);
-    // @jupyterlab/services 7.6 sends comm messages over a kernel subshell by
-    // default: ipykernel then handles them in another thread *while a cell runs*
-    // (measured: post_cell saw a half-run cell). Our requests must be handled on
-    // the main shell, in order with execute requests, so snapshots and pickling
-    // never race user code. Set before createComm: a comm takes the mode when built.
-    // (This applies to every comm of this connection; nbrewind wants that for all.)
-    if (kernel.commsOverSubshells !== CommsOverSubshells.Disabled) kernel.commsOverSubshells = CommsOverSubshells.Disabled;
-    const comm = kernel.createComm(COMM_TARGET);
-    const client = new ShimClient(comm, options);
-    comm.onMsg = (msg) => client.onMessage(msg);
-    // The kernel closes a comm whose target it does not know, and the comm dies with the kernel.
-    comm.onClose = () => client.failAll(new InfrastructureError("the kernel closed the nbrewind comm"));
-    session.died.catch((err: Error) => client.failAll(err));
-    comm.open({}).done.catch(() => {});
+  /** Attach over a kernel that a Jupyter server runs (the CLI's case). */
+  static attach(session: KernelSession, options: ShimClientOptions): Promise<ShimClient> {
+    return ShimClient.connect(serverKernelChannel(session, options.timeoutMs ?? SHORT_TIMEOUT_MS), options);
+  }
+
+  /**
+   * Attach over any way of reaching the kernel: a server's websocket
+   * (`attach`) or the NBRewind kernel's own ZeroMQ connection to its inner
+   * ipykernel. The channel must deliver comm messages on the main shell, in
+   * order with execute requests.
+   */
+  static async connect(channel: ShimChannel, options: ShimClientOptions): Promise<ShimClient> {
+    await channel.loadShim(shimLoaderCode());
+    const ref: { client?: ShimClient } = {};
+    const comm = channel.openComm(COMM_TARGET, {
+      onMsg: (data) => ref.client?.onMessage(data),
+      // The kernel closes a comm whose target it does not know, and the comm dies with the kernel.
+      onClose: () => ref.client?.failAll(new InfrastructureError("the kernel closed the nbrewind comm")),
+    });
+    const client = (ref.client = new ShimClient(comm, options));
+    channel.died.catch((err: Error) => client.failAll(err));
     client.hello = await client.request<"hello">({ type: "hello", protocol_version: PROTOCOL_VERSION, blobs_dir: options.blobsDir, hashing_scheme: HASHING_SCHEME });
     return client;
   }
@@ -137,13 +140,7 @@ export class ShimClient {
   close(): void {
     if (this.closed) return;
     this.failAll(new InfrastructureError("the nbrewind shim client was closed"));
-    if (!this.comm.isDisposed) {
-      try {
-        this.comm.close().done.catch(() => {});
-      } catch {
-        // the kernel is already gone
-      }
-    }
+    this.comm.close();
   }
 
   private request<T extends RequestType>(body: DistributiveOmit<Extract<ShimRequest, { type: T }>, "request_id">): Promise<ReplyPayloads[T]> {
@@ -160,7 +157,7 @@ export class ShimClient {
       this.pending.set(requestId, { type, resolve: resolve as (p: unknown) => void, reject, timer });
       try {
         // The comm's future only tracks the kernel going idle; the answer comes as a comm message.
-        this.comm.send({ ...body, request_id: requestId } as unknown as CommData).done.catch(() => {});
+        this.comm.send({ ...body, request_id: requestId });
       } catch (err) {
         this.settle(requestId)?.reject(new InfrastructureError(`cannot send ${type} to the nbrewind shim: ${(err as Error).message}`));
       }
@@ -175,8 +172,8 @@ export class ShimClient {
     return pending;
   }
 
-  private onMessage(msg: KernelMessage.ICommMsgMsg): void {
-    const data = msg.content.data as { request_id?: unknown; ok?: unknown };
+  private onMessage(payload: Record<string, unknown>): void {
+    const data = payload as { request_id?: unknown; ok?: unknown };
     const pending = typeof data.request_id === "string" ? this.settle(data.request_id) : undefined;
     if (!pending) return; // a late answer to a request that timed out
     const problem = replyProblem(pending.type, data);
@@ -200,23 +197,86 @@ export class ShimClient {
 type CommData = Parameters<Kernel.IComm["send"]>[0];
 type DistributiveOmit<T, K extends PropertyKey> = T extends unknown ? Omit<T, K> : never;
 
+/** One comm, as the shim client uses it: JSON payloads out and in. */
+export interface ShimComm {
+  send(data: Record<string, unknown>): void;
+  close(): void;
+}
+
+/** How the shim client reaches a kernel. */
+export interface ShimChannel {
+  /** Run the loader silently (no count, no history, no output); reject with a readable reason when it fails. */
+  loadShim(code: string): Promise<void>;
+  openComm(target: string, handlers: { onMsg: (data: Record<string, unknown>) => void; onClose: () => void }): ShimComm;
+  /** Rejects when the kernel dies. */
+  died: Promise<never>;
+}
+
 /**
- * Make the shim importable and load it, silently: no execution count, no
- * history, no output. The code runs in a throwaway namespace so it binds
- * nothing in the user's. Works on any server on this machine, since it only
- * needs our engines/python folder on sys.path.
+ * The loader: makes the shim importable and loads it. The code runs in a
+ * throwaway namespace so it binds nothing in the user's. Works on any kernel
+ * on this machine, since it only needs our engines/python folder on sys.path.
  */
-async function loadShim(kernel: Kernel.IKernelConnection, session: KernelSession, timeoutMs: number): Promise<void> {
-  const shimRoot = join(packageRoot(), "engines", "python");
+export function shimLoaderCode(): string {
   const inner = [
     "import sys",
-    `root = ${JSON.stringify(shimRoot)}`,
+    `root = ${JSON.stringify(shimRoot())}`,
     "if root not in sys.path:",
     "    sys.path.insert(0, root)",
     "import nbrewind.kernel_shim",
     "nbrewind.kernel_shim.load()",
   ].join("\n");
-  const future = kernel.requestExecute({ code: `exec(${JSON.stringify(inner)}, {})`, silent: true, store_history: false, allow_stdin: false, stop_on_error: false });
+  return `exec(${JSON.stringify(inner)}, {})`;
+}
+
+function shimRoot(): string {
+  return join(packageRoot(), "engines", "python");
+}
+
+/** Why loading failed, in words: the reply's error and what the shim needs. */
+export function shimLoadFailure(reply: { status?: string; ename?: string; evalue?: string } | undefined): InfrastructureError {
+  return new InfrastructureError(`cannot load the nbrewind shim into the kernel: ${reply?.ename ?? reply?.status ?? "no reply"}: ${reply?.evalue ?? ""}`, [
+    `the shim is loaded from ${shimRoot()}; the kernel must run on this machine with cloudpickle installed`,
+  ]);
+}
+
+/** The channel over a kernel that a Jupyter server runs, through @jupyterlab/services. */
+function serverKernelChannel(session: KernelSession, timeoutMs: number): ShimChannel {
+  const kernel = session.kernel;
+  if (!kernel) throw new InfrastructureError("no kernel to attach the nbrewind shim to");
+  return {
+    died: session.died,
+    loadShim: (code) => loadShim(kernel, session, code, timeoutMs),
+    openComm(target, handlers) {
+      // @jupyterlab/services 7.6 sends comm messages over a kernel subshell by
+      // default: ipykernel then handles them in another thread *while a cell runs*
+      // (measured: post_cell saw a half-run cell). Our requests must be handled on
+      // the main shell, in order with execute requests, so snapshots and pickling
+      // never race user code. Set before createComm: a comm takes the mode when built.
+      // (This applies to every comm of this connection; nbrewind wants that for all.)
+      if (kernel.commsOverSubshells !== CommsOverSubshells.Disabled) kernel.commsOverSubshells = CommsOverSubshells.Disabled;
+      const comm = kernel.createComm(target);
+      comm.onMsg = (msg) => handlers.onMsg(msg.content.data as Record<string, unknown>);
+      comm.onClose = () => handlers.onClose();
+      comm.open({}).done.catch(() => {});
+      return {
+        // The comm's future only tracks the kernel going idle; the answer comes as a comm message.
+        send: (data) => void comm.send(data as unknown as CommData).done.catch(() => {}),
+        close() {
+          if (comm.isDisposed) return;
+          try {
+            comm.close().done.catch(() => {});
+          } catch {
+            // the kernel is already gone
+          }
+        },
+      };
+    },
+  };
+}
+
+async function loadShim(kernel: Kernel.IKernelConnection, session: KernelSession, code: string, timeoutMs: number): Promise<void> {
+  const future = kernel.requestExecute({ code, silent: true, store_history: false, allow_stdin: false, stop_on_error: false });
   let reply: KernelMessage.IExecuteReplyMsg["content"] | undefined;
   future.onReply = (msg) => {
     reply = msg.content;
@@ -231,12 +291,7 @@ async function loadShim(kernel: Kernel.IKernelConnection, session: KernelSession
     clearTimeout(timer);
     future.dispose();
   }
-  if (reply?.status !== "ok") {
-    const failed = reply as { ename?: string; evalue?: string } | undefined;
-    throw new InfrastructureError(`cannot load the nbrewind shim into the kernel: ${failed?.ename ?? reply?.status ?? "no reply"}: ${failed?.evalue ?? ""}`, [
-      `the shim is loaded from ${shimRoot}; the kernel must run on this machine with cloudpickle installed`,
-    ]);
-  }
+  if (reply?.status !== "ok") throw shimLoadFailure(reply as { status?: string; ename?: string; evalue?: string } | undefined);
 }
 
 let validators: Map<string, ValidateFunction> | undefined;

@@ -32,19 +32,32 @@ export interface CellIdentity {
 export function fingerprintCells(cells: { id: string; source: string }[], graph: DependencyGraph): Map<string, CellIdentity> {
   const out = new Map<string, CellIdentity>();
   for (const cell of cells) {
-    const own = sourceHash(cell.source);
-    const inputs: [string, string[]][] = [];
-    const reads: CellIdentity["reads"] = [];
-    for (const edge of graph.dependenciesOf(cell.id)) {
+    const producers = graph.dependenciesOf(cell.id).map((edge) => {
       const producer = out.get(edge.from);
       if (!producer) throw new Error(`internal: producer ${edge.from} of ${cell.id} has no fingerprint yet`);
-      inputs.push([producer.fingerprint, edge.names]);
-      for (const name of edge.names) reads.push({ name, producer_cell_id: edge.from, producer_fingerprint: producer.fingerprint });
-    }
-    // Sorted by producer fingerprint, not position: moving an unrelated cell must not change this one.
-    inputs.sort((a, b) => (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0));
-    const fingerprint = sha256(JSON.stringify({ scheme: HASHING_SCHEME, source: own, inputs }));
-    out.set(cell.id, { id: cell.id, sourceHash: own, fingerprint, reads });
+      return { cellId: edge.from, fingerprint: producer.fingerprint, names: edge.names };
+    });
+    out.set(cell.id, cellIdentity(cell.id, cell.source, producers));
   }
   return out;
+}
+
+/**
+ * One cell's identity from its source and the cells it reads from: each
+ * producer's id (for the record and explanations), fingerprint and the names
+ * along the edge. Shared by the notebook-order plan above and the kernel,
+ * whose producers are the earlier executions of its own history.
+ */
+export function cellIdentity(id: string, source: string, producers: { cellId: string; fingerprint: string; names: string[] }[]): CellIdentity {
+  const own = sourceHash(source);
+  const inputs: [string, string[]][] = [];
+  const reads: CellIdentity["reads"] = [];
+  for (const p of producers) {
+    inputs.push([p.fingerprint, p.names]);
+    for (const name of p.names) reads.push({ name, producer_cell_id: p.cellId, producer_fingerprint: p.fingerprint });
+  }
+  // Sorted by producer fingerprint, not position: moving an unrelated cell must not change this one.
+  inputs.sort((a, b) => (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0));
+  const fingerprint = sha256(JSON.stringify({ scheme: HASHING_SCHEME, source: own, inputs }));
+  return { id, sourceHash: own, fingerprint, reads };
 }

@@ -1,4 +1,4 @@
-import type { DependencyGraph } from "../analysis/index.js";
+import type { AnalysedCell, DependencyGraph } from "../analysis/index.js";
 import { fingerprintCells, type CellIdentity } from "./fingerprint.js";
 import type { RecordedCell, RecordedWrite } from "./recorded.js";
 
@@ -73,24 +73,7 @@ type ValueState = { kind: "live" } | { kind: "recorded"; cell: CellPlan; write: 
 export function makePlan(input: PlanInput): Plan {
   const identities = fingerprintCells(input.cells, input.graph);
   const latestById = latestRecordByCellId(input.records);
-  const cells: CellPlan[] = input.cells.map((c) => {
-    const identity = identities.get(c.id)!;
-    const analysed = input.graph.cell(c.id)!;
-    return {
-      index: c.index,
-      number: c.index + 1,
-      id: c.id,
-      identity,
-      decision: "run",
-      reasons: [],
-      restores: [],
-      candidates: [...analysed.outputs].sort(),
-      inputs: [...analysed.inputs].sort(),
-      opaque: Boolean(analysed.facts.opaque),
-      forced: false,
-      ...(latestById.has(c.id) ? { previous: latestById.get(c.id)! } : {}),
-    };
-  });
+  const cells: CellPlan[] = input.cells.map((c) => newCellPlan(c.index, identities.get(c.id)!, input.graph.cell(c.id)!, latestById.get(c.id)));
   const byId = new Map(cells.map((c) => [c.id, c]));
   const label = (id: string) => {
     const c = byId.get(id);
@@ -140,6 +123,24 @@ export function makePlan(input: PlanInput): Plan {
     counts.restoreBytes += c.restores.reduce((s, r) => s + r.size, 0);
   }
   return { cells, counts };
+}
+
+/** A cell about to be decided on: runs, for no reason yet. `index` is its position (in the notebook, or in a kernel's history). */
+export function newCellPlan(index: number, identity: CellIdentity, analysed: AnalysedCell, previous: RecordedCell | undefined): CellPlan {
+  return {
+    index,
+    number: index + 1,
+    id: identity.id,
+    identity,
+    decision: "run",
+    reasons: [],
+    restores: [],
+    candidates: [...analysed.outputs].sort(),
+    inputs: [...analysed.inputs].sort(),
+    opaque: Boolean(analysed.facts.opaque),
+    forced: false,
+    ...(previous ? { previous } : {}),
+  };
 }
 
 /** Returns true if it had to turn a reused cell into a running one (the caller simulates again). */
