@@ -4,6 +4,7 @@ import { auditCommand } from "./audit.js";
 import { doctorCommand } from "./doctor.js";
 import { planCommand } from "./plan.js";
 import { repeatCommand } from "./repeat.js";
+import { kernelCommand } from "./kernel.js";
 import { keysCommand } from "./keys.js";
 import { packCommand } from "./pack.js";
 import { replayCommand } from "./replay.js";
@@ -22,6 +23,7 @@ export const commands: Command[] = [
   verifyCommand,
   replayCommand,
   keysCommand,
+  kernelCommand,
   doctorCommand,
   depsCommand,
 ];

@@ -180,7 +180,8 @@ async function settlesWithin(p: Promise<unknown>, ms: number): Promise<boolean> 
   return result;
 }
 
-function freePort(): Promise<number> {
+/** A loopback port the OS says is free now (the NBRewind kernel's inner ipykernel takes its ports the same way). */
+export function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
     const srv = createServer();
     srv.unref();

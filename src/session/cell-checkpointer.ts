@@ -81,7 +81,7 @@ export class CellCheckpointer {
     readonly command: CheckpointCommand,
     readonly bundle: Bundle,
     records: Map<string, RecordedCell>,
-    private readonly options: { explainTasks?: boolean; log: (line: string) => void },
+    private readonly options: { explainTasks?: boolean; log: (line: string) => void; /** False: the caller reports a cell's tasks itself (the kernel, in one line under the cell). */ announceTasks?: boolean },
   ) {
     if (command === "repeat") for (const r of records.values()) if (r.status === "ok") this.byValueKey.set(r.value_key, r);
   }
@@ -250,11 +250,12 @@ export class CellCheckpointer {
     const c = countTasks(own);
     for (const k of ["total", "served", "dispatched", "uncached", "failed"] as const) this.counts.tasks[k] += c[k];
     const extra = [c.uncached ? `${c.uncached} not cacheable` : "", c.failed ? `${c.failed} failed` : ""].filter(Boolean).join(", ");
-    this.options.log(`cell ${plan.number}: ${c.total} task(s), ${c.served} served from the bundle, ${c.dispatched} dispatched${extra ? ` (${extra})` : ""}`);
+    const announce = this.options.announceTasks !== false;
+    if (announce) this.options.log(`cell ${plan.number}: ${c.total} task(s), ${c.served} served from the bundle, ${c.dispatched} dispatched${extra ? ` (${extra})` : ""}`);
     let because: DispatchReason[] | undefined;
     if (this.command === "repeat" && c.dispatched > 0) {
       because = explainDispatched(own, plan.previous?.tasks ?? []);
-      if (this.options.explainTasks) for (const r of because) this.options.log(`      ${r.count} × ${shortName(r.function)} dispatched because ${r.reason}`);
+      if (this.options.explainTasks && announce) for (const r of because) this.options.log(`      ${r.count} × ${shortName(r.function)} dispatched because ${r.reason}`);
     }
     return { ...c, ...(because ? { dispatched_because: because } : {}) };
   }

@@ -1,0 +1,70 @@
+/**
+ * Connection files: the one the frontend gives the NBRewind kernel, and the
+ * one the NBRewind kernel writes for the ipykernel it runs inside.
+ */
+import { readFile, writeFile } from "node:fs/promises";
+import { InputError } from "../common/errors.js";
+import { freePort } from "../jupyter/embedded-server.js";
+
+export interface ConnectionInfo {
+  transport: "tcp" | "ipc";
+  ip: string;
+  shell_port: number;
+  control_port: number;
+  stdin_port: number;
+  iopub_port: number;
+  hb_port: number;
+  key: string;
+  signature_scheme: string;
+  kernel_name?: string;
+}
+
+export type Channel = "shell" | "control" | "stdin" | "iopub" | "hb";
+export const CHANNELS: Channel[] = ["shell", "control", "stdin", "iopub", "hb"];
+
+/** Read and check a connection file; a bad one is named with the field at fault. */
+export async function readConnectionFile(path: string): Promise<ConnectionInfo> {
+  let raw: unknown;
+  try {
+    raw = JSON.parse(await readFile(path, "utf8"));
+  } catch (err) {
+    throw new InputError(`${path}: cannot read the connection file: ${(err as Error).message}`);
+  }
+  const info = raw as Partial<ConnectionInfo>;
+  const transport = info.transport ?? "tcp";
+  if (transport !== "tcp" && transport !== "ipc") throw new InputError(`${path}: transport must be "tcp" or "ipc", not ${JSON.stringify(transport)}`);
+  if (typeof info.ip !== "string") throw new InputError(`${path}: ip must be a string`);
+  for (const ch of CHANNELS) {
+    const port = info[`${ch}_port`];
+    if (typeof port !== "number" || !Number.isInteger(port) || port < 0) throw new InputError(`${path}: ${ch}_port must be a port number`);
+  }
+  if (typeof info.key !== "string") throw new InputError(`${path}: key must be a string`);
+  return { ...(info as ConnectionInfo), transport, signature_scheme: info.signature_scheme ?? "hmac-sha256" };
+}
+
+export function endpoint(info: ConnectionInfo, channel: Channel): string {
+  const port = info[`${channel}_port`];
+  return info.transport === "ipc" ? `ipc://${info.ip}-${port}` : `tcp://${info.ip}:${port}`;
+}
+
+/** The inner ipykernel's connection: loopback TCP, fresh ports, the outer connection's key. */
+export async function writeInnerConnectionFile(path: string, key: string, signatureScheme: string): Promise<ConnectionInfo> {
+  const ports: number[] = [];
+  while (ports.length < CHANNELS.length) {
+    const p = await freePort();
+    if (!ports.includes(p)) ports.push(p);
+  }
+  const info: ConnectionInfo = {
+    transport: "tcp",
+    ip: "127.0.0.1",
+    shell_port: ports[0]!,
+    control_port: ports[1]!,
+    stdin_port: ports[2]!,
+    iopub_port: ports[3]!,
+    hb_port: ports[4]!,
+    key,
+    signature_scheme: signatureScheme,
+  };
+  await writeFile(path, JSON.stringify(info, null, 2), { mode: 0o600 });
+  return info;
+}

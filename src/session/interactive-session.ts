@@ -1,0 +1,188 @@
+import type { Bundle } from "../bundle/bundle.js";
+import type { SigningKey } from "../bundle/trust/keys.js";
+import type { CellRun } from "../jupyter/cell-executor.js";
+import type { ExecutableCell } from "../jupyter/notebook-executor.js";
+import type { ShimClient } from "../jupyter/shim-client.js";
+import { newCellPlan, type CellPlan } from "../planner/plan.js";
+import type { RecordedCell } from "../planner/recorded.js";
+import { CellCheckpointer, type CheckpointCommand } from "./cell-checkpointer.js";
+import type { Execution, ExecutionHistory, ResolvedExecution } from "./execution-history.js";
+
+/** Runs a cell's code in the kernel. `visible`: the frontend sees its outputs (the cell the user ran), else they stay hidden (a producer run again). */
+export type CellRunner = (source: string, plan: CellPlan, visible: boolean) => Promise<{ run: CellRun; outputs: unknown[] }>;
+
+export type ExecuteOutcome =
+  | { decision: "reused"; plan: CellPlan; record: RecordedCell; why: string }
+  | { decision: "run"; plan: CellPlan; run: CellRun; tasks?: Record<string, unknown>; recreated: CellPlan[] };
+
+/** How many producers deep a re-run to bring back a value may go: a chain longer than this is a bug, not a notebook. */
+const MAX_RECREATE_DEPTH = 32;
+
+/**
+ * The checkpoint session driven by a kernel's execute requests, one cell at
+ * a time in the order the user runs them (the CLI drives the same core,
+ * cell-checkpointer.ts, over a notebook planned up front).
+ *
+ * audit: every cell runs and is checkpointed. repeat: a cell whose
+ * fingerprint (from this kernel's history) is recorded is answered from its
+ * record without running; its values stay in the bundle until a cell that
+ * runs reads them, and are restored just then. A value that cannot be
+ * restored (a Dask Client), or an engine a reused cell started, is brought
+ * back by running its producer again, hidden, with its tasks served.
+ */
+export class InteractiveSession {
+  private readonly core: CellCheckpointer;
+  private readonly latestByKey = new Map<string, RecordedCell>();
+  /** Per engine: the execution that started its runtime, and whether that runtime is in the kernel now. */
+  private readonly engines = new Map<string, { live: boolean; producer: Execution }>();
+  readonly decisions: { plan: CellPlan; decision: "reused" | "run"; why: string }[] = [];
+  private began = false;
+
+  constructor(
+    readonly command: CheckpointCommand,
+    readonly bundle: Bundle,
+    private readonly records: Map<string, RecordedCell>,
+    private readonly history: ExecutionHistory,
+    private readonly options: { signer?: SigningKey; log: (line: string) => void },
+  ) {
+    this.core = new CellCheckpointer(command, bundle, records, { log: options.log, announceTasks: false });
+    for (const r of records.values()) this.noteRecord(r);
+  }
+
+  get counts(): CellCheckpointer["counts"] {
+    return this.core.counts;
+  }
+
+  /** Greet the shim (it writes into this bundle) and open a run in the bundle's manifest. */
+  async begin(shim: ShimClient, kernelName: string): Promise<void> {
+    const environmentDigest = await this.core.attachShim(shim, this.records.values(), kernelName);
+    await this.core.beginRun(kernelName, {}, environmentDigest);
+    this.began = true;
+  }
+
+  /** Reuse or run one cell the user executed. */
+  async execute(key: string, source: string, runCell: CellRunner): Promise<ExecuteOutcome> {
+    const resolved = await this.history.add(key, source);
+    const plan = this.planOf(resolved);
+    if (this.command === "repeat") {
+      const record = this.records.get(plan.identity.fingerprint);
+      if (record?.status === "ok") return this.reuse(resolved.execution, plan, record, "unchanged: same source and same inputs as recorded");
+      plan.reasons.push(this.whyRuns(plan, record));
+      const same = this.core.sameValuesRecord(plan);
+      if (same) return this.reuse(resolved.execution, plan, same, "every value it reads is identical to the recorded ones");
+    } else {
+      plan.reasons.push("audit runs every cell");
+    }
+    const recreated = await this.recreateFor(plan, runCell, 0);
+    const { run, tasks } = await this.runAndRecord(resolved.execution, plan, runCell, true);
+    this.decisions.push({ plan, decision: "run", why: plan.reasons[0] ?? "" });
+    return { decision: "run", plan, run, ...(tasks ? { tasks } : {}), recreated };
+  }
+
+  private async reuse(execution: Execution, plan: CellPlan, record: RecordedCell, why: string): Promise<ExecuteOutcome> {
+    plan.decision = "reuse";
+    plan.record = record;
+    const cell: ExecutableCell = { cell_type: "code", source: execution.source, metadata: {} };
+    await this.core.reuse(cell, execution.ordinal, plan, record, why);
+    // What the record's cell started is, from now on, the recorded engine: not in the kernel until its producer runs again.
+    for (const engine of record.engines?.started ?? []) this.engines.set(engine, { live: false, producer: execution });
+    this.decisions.push({ plan, decision: "reused", why });
+    return { decision: "reused", plan, record, why };
+  }
+
+  /**
+   * Before a cell runs: every value it reads that only a run brings back
+   * (unserialisable, or held by an engine), and every engine it submitted
+   * work to when it was recorded, are recreated by running their producers
+   * again, hidden. A cell never recorded might use any engine: all engines
+   * that reused cells started are brought back for it (when in doubt, run).
+   */
+  private async recreateFor(plan: CellPlan, runCell: CellRunner, depth: number): Promise<CellPlan[]> {
+    if (depth > MAX_RECREATE_DEPTH) throw new Error(`internal: recreating the inputs of cell ${plan.id} goes deeper than ${MAX_RECREATE_DEPTH} producers`);
+    const needed = new Map<number, string>();
+    for (const name of this.core.unrestorableInputs(plan)) {
+      const location = this.core.values.get(name)?.location;
+      if (location?.where === "recorded") needed.set(location.fromIndex, `recreates \`${name}\` (it cannot be restored) for execution ${plan.number}`);
+    }
+    const used = plan.previous?.engines?.used ?? [...this.engines.keys()];
+    for (const engine of used) {
+      const state = this.engines.get(engine);
+      if (state && !state.live) needed.set(state.producer.ordinal, `starts the ${engine} engine that execution ${plan.number} submits tasks to`);
+    }
+    const done: CellPlan[] = [];
+    for (const [ordinal, why] of [...needed.entries()].sort((a, b) => a[0] - b[0])) {
+      const producer = this.history.at(ordinal)!;
+      const again = this.planOf(this.history.resolve(ordinal));
+      again.forced = true;
+      again.reasons = [why];
+      done.push(...(await this.recreateFor(again, runCell, depth + 1)), again);
+      this.options.log(`running execution ${again.number} again, hidden: it ${why}`);
+      const { run } = await this.runAndRecord(producer, again, runCell, false);
+      if (run.status !== "ok") throw new Error(`execution ${again.number} failed when run again to bring back what execution ${plan.number} needs (${run.error?.ename ?? run.status}); run it yourself, then this cell`);
+    }
+    return done;
+  }
+
+  private async runAndRecord(execution: Execution, plan: CellPlan, runCell: CellRunner, visible: boolean): Promise<{ run: CellRun; tasks?: Record<string, unknown> }> {
+    await this.core.prepareRun(plan);
+    const { run, outputs } = await runCell(execution.source, plan, visible);
+    const cell: ExecutableCell = { cell_type: "code", source: execution.source, metadata: {}, outputs };
+    const { record, tasks } = await this.core.checkpoint(cell, execution.ordinal, plan, run);
+    if (record) {
+      this.records.set(record.fingerprint, record);
+      this.noteRecord(record);
+      for (const engine of record.engines?.started ?? []) this.engines.set(engine, { live: true, producer: execution });
+    }
+    return { run, ...(tasks ? { tasks } : {}) };
+  }
+
+  private planOf(resolved: ResolvedExecution): CellPlan {
+    return newCellPlan(resolved.execution.ordinal, resolved.identity, resolved.analysed, this.latestByKey.get(resolved.execution.key));
+  }
+
+  private whyRuns(plan: CellPlan, record: RecordedCell | undefined): string {
+    if (record) return "it raised an error when it was recorded";
+    const previous = plan.previous;
+    if (!previous) return "new cell: nothing recorded for it";
+    if (previous.source_hash !== plan.identity.sourceHash) return "source changed";
+    const before = new Map(previous.reads.map((r) => [r.name, r.producer_fingerprint]));
+    const changed = plan.identity.reads.find((r) => before.get(r.name) !== r.producer_fingerprint);
+    if (changed) return `reads \`${changed.name}\` from a cell that ran since, or changed`;
+    return "its inputs changed";
+  }
+
+  private noteRecord(record: RecordedCell): void {
+    const seen = this.latestByKey.get(record.cell_id);
+    if (!seen || seen.recorded_at <= record.recorded_at) this.latestByKey.set(record.cell_id, record);
+  }
+
+  /** What `%nbrewind status` prints. */
+  statusLines(): string[] {
+    return [`mode: ${this.command}, bundle ${this.bundle.dir}`, ...this.core.summaryLines()];
+  }
+
+  /** What `%nbrewind explain` prints: every cell this session decided on, and why. */
+  explainLines(): string[] {
+    if (this.decisions.length === 0) return ["no cell executed in this mode yet"];
+    return this.decisions.map(({ plan, decision, why }) => `execution ${plan.number} (cell ${plan.id}): ${decision === "reused" ? "reused" : "ran"} because ${why}`);
+  }
+
+  /** Close the run in the manifest (the kernel keeps running: engines stay up until it shuts down). */
+  async end(status: "ok" | "interrupted" | "kernel-died", options: { shutdownEngines: boolean }): Promise<void> {
+    if (options.shutdownEngines) await this.core.shutdownEngines();
+    if (!this.began) return;
+    const c = this.core.counts;
+    await this.bundle.finishRun(this.core.runId, { finished_at: new Date().toISOString(), status, cells: { reused: c.reused, restored: c.restored_values, run: c.run } });
+    if (this.options.signer) await this.bundle.sign(this.options.signer);
+  }
+}
+
+/** The one line a reused cell shows: that it was reused, and the time it saved. */
+export function reusedLine(record: RecordedCell): string {
+  return `[nbrewind] reused from the bundle: not executed, saved ${formatSeconds(record.duration_s)}`;
+}
+
+export function formatSeconds(s: number): string {
+  return s < 1 ? `${Math.round(s * 1000)} ms` : `${s.toFixed(s < 10 ? 2 : 1)} s`;
+}
+
