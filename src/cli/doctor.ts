@@ -5,6 +5,7 @@ import { BASE_IMAGE_ENV, chooseBaseImage, defaultBaseImage, ENGINE_FIX, findEngi
 import { installedAdapters } from "../engines/catalog.js";
 import { EmbeddedServer } from "../jupyter/embedded-server.js";
 import { listKernelSpecs } from "../jupyter/kernel-session.js";
+import { findKernelSpecs } from "../kernel/kernelspec.js";
 import { basePython, ensureManagedEnv, findManagedEnv, lockDigest, managedEnvDir } from "../pyenv/managed-env.js";
 import { installedVersions, topLevelPins } from "../pyenv/package-versions.js";
 import { parseArgs } from "./args.js";
@@ -67,6 +68,7 @@ async function doctor(argv: string[], io: CommandIO): Promise<number> {
       kernelspecs.push(...specs.specs.map((s) => `${s.name} (${s.displayName})`));
       checks.push({ name: "Jupyter server", ok: true, found: `started on 127.0.0.1 and answered in ${(startMs / 1000).toFixed(1)} s` });
       checks.push({ name: "Kernelspecs", ok: specs.specs.length > 0, found: kernelspecs.join(", ") || "none", fix: "the managed env's ipykernel provides python3; check JUPYTER_PATH" });
+      checks.push(nbrewindKernelCheck(env.python, new Set(specs.specs.map((s) => s.name))));
     } catch (err) {
       checks.push({ name: "Jupyter server", ok: false, found: (err as Error).message, fix: "see the server log lines above; NBREWIND_DEBUG=1 shows more" });
     } finally {
@@ -93,6 +95,14 @@ async function doctor(argv: string[], io: CommandIO): Promise<number> {
     io.stdout.write(!ok ? "\nSome parts are missing; see the fixes above.\n" : optionalAbsent ? "\nEverything nbrewind-engine needs is here; optional parts are absent (see above).\n" : "\nEverything nbrewind-engine needs is here.\n");
   }
   return ok ? ExitCode.ok : ExitCode.infrastructure;
+}
+
+/** The NBRewind kernel for JupyterLab (optional: the CLI works without it). */
+function nbrewindKernelCheck(python: string, served: Set<string>): Check {
+  const ours = findKernelSpecs(python).filter((s) => served.has(s.name));
+  return ours.length > 0
+    ? { name: "NBRewind kernelspec", ok: true, optional: true, found: ours.map((s) => `${s.name} (${s.spec.display_name}) in ${s.dir}`).join(", ") }
+    : { name: "NBRewind kernelspec", ok: false, optional: true, found: "not installed (needed only to audit and repeat inside JupyterLab)", fix: "nbrewind-engine kernel install --user" };
 }
 
 /** The container engine and base image that replay --container uses (optional). */

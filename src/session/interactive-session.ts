@@ -1,9 +1,13 @@
+import { existsSync } from "node:fs";
+import { join } from "node:path";
 import type { Bundle } from "../bundle/bundle.js";
+import { NOTEBOOK_FILE } from "../bundle/paths.js";
 import type { SigningKey } from "../bundle/trust/keys.js";
 import type { CellRun } from "../jupyter/cell-executor.js";
 import type { ExecutableCell } from "../jupyter/notebook-executor.js";
 import type { ShimClient } from "../jupyter/shim-client.js";
 import { newCellPlan, type CellPlan } from "../planner/plan.js";
+import type { CodeCell, Notebook } from "../notebook/types.js";
 import type { RecordedCell } from "../planner/recorded.js";
 import { CellCheckpointer, type CheckpointCommand } from "./cell-checkpointer.js";
 import type { Execution, ExecutionHistory, ResolvedExecution } from "./execution-history.js";
@@ -36,7 +40,9 @@ export class InteractiveSession {
   /** Per engine: the execution that started its runtime, and whether that runtime is in the kernel now. */
   private readonly engines = new Map<string, { live: boolean; producer: Execution }>();
   readonly decisions: { plan: CellPlan; decision: "reused" | "run"; why: string }[] = [];
-  private began = false;
+  private kernelName: string | undefined;
+  /** Each cell once, in the order first run, as it last ran or was reused: the notebook this session leaves in the bundle. */
+  private readonly cells = new Map<string, { source: string; outputs: unknown[]; executionCount: number | null; fingerprint: string }>();
 
   constructor(
     readonly command: CheckpointCommand,
@@ -57,7 +63,7 @@ export class InteractiveSession {
   async begin(shim: ShimClient, kernelName: string): Promise<void> {
     const environmentDigest = await this.core.attachShim(shim, this.records.values(), kernelName);
     await this.core.beginRun(kernelName, {}, environmentDigest);
-    this.began = true;
+    this.kernelName = kernelName;
   }
 
   /** Reuse or run one cell the user executed. */
@@ -84,6 +90,7 @@ export class InteractiveSession {
     plan.record = record;
     const cell: ExecutableCell = { cell_type: "code", source: execution.source, metadata: {} };
     await this.core.reuse(cell, execution.ordinal, plan, record, why);
+    this.noteCell(execution, record.outputs, record.execution_count, plan);
     // What the record's cell started is, from now on, the recorded engine: not in the kernel until its producer runs again.
     for (const engine of record.engines?.started ?? []) this.engines.set(engine, { live: false, producer: execution });
     this.decisions.push({ plan, decision: "reused", why });
@@ -128,6 +135,7 @@ export class InteractiveSession {
     const { run, outputs } = await runCell(execution.source, plan, visible);
     const cell: ExecutableCell = { cell_type: "code", source: execution.source, metadata: {}, outputs };
     const { record, tasks } = await this.core.checkpoint(cell, execution.ordinal, plan, run);
+    if (visible) this.noteCell(execution, outputs, run.executionCount, plan);
     if (record) {
       this.records.set(record.fingerprint, record);
       this.noteRecord(record);
@@ -151,6 +159,30 @@ export class InteractiveSession {
     return "its inputs changed";
   }
 
+  private noteCell(execution: Execution, outputs: unknown[], executionCount: number | null, plan: CellPlan): void {
+    // Map order is first insertion: a cell run again keeps its place.
+    this.cells.set(execution.key, { source: execution.source, outputs, executionCount, fingerprint: plan.identity.fingerprint });
+  }
+
+  /** The notebook as this session ran it, for the bundle (what the CLI's audit writes is the executed notebook too). */
+  private executedNotebook(): { notebook: Notebook; fingerprints: string[] } {
+    const cells = [...this.cells.entries()].map(([key, c]) => ({
+      id: nbformatCellId(key),
+      cell_type: "code" as const,
+      metadata: {},
+      source: c.source,
+      outputs: c.outputs as CodeCell["outputs"],
+      execution_count: c.executionCount,
+    }));
+    const notebook: Notebook = {
+      nbformat: 4,
+      nbformat_minor: 5,
+      metadata: { kernelspec: { name: this.kernelName ?? "nbrewind", display_name: "Python 3 (NBRewind)", language: "python" }, language_info: { name: "python" } },
+      cells,
+    };
+    return { notebook, fingerprints: [...this.cells.values()].map((c) => c.fingerprint) };
+  }
+
   private noteRecord(record: RecordedCell): void {
     const seen = this.latestByKey.get(record.cell_id);
     if (!seen || seen.recorded_at <= record.recorded_at) this.latestByKey.set(record.cell_id, record);
@@ -170,11 +202,21 @@ export class InteractiveSession {
   /** Close the run in the manifest (the kernel keeps running: engines stay up until it shuts down). */
   async end(status: "ok" | "interrupted" | "kernel-died", options: { shutdownEngines: boolean }): Promise<void> {
     if (options.shutdownEngines) await this.core.shutdownEngines();
-    if (!this.began) return;
+    if (!this.kernelName) return;
     const c = this.core.counts;
+    if (this.cells.size > 0 || !existsSync(join(this.bundle.dir, NOTEBOOK_FILE))) {
+      const { notebook, fingerprints } = this.executedNotebook();
+      await this.bundle.setCells(fingerprints);
+      await this.bundle.writeNotebook(notebook);
+    }
     await this.bundle.finishRun(this.core.runId, { finished_at: new Date().toISOString(), status, cells: { reused: c.reused, restored: c.restored_values, run: c.run } });
     if (this.options.signer) await this.bundle.sign(this.options.signer);
   }
+}
+
+/** nbformat cell ids are 1-64 of [a-zA-Z0-9-_]; frontends send UUIDs, which fit. */
+function nbformatCellId(key: string): string {
+  return key.replace(/[^A-Za-z0-9_-]/g, "-").slice(0, 64) || "cell";
 }
 
 /** The one line a reused cell shows: that it was reused, and the time it saved. */

@@ -56,6 +56,10 @@ describe("the NBRewind kernel, installed", () => {
     const removed = await runCli(["kernel", "uninstall", "--prefix", world.prefix, "--name", "nbrewind-2"], { env: world.env });
     expect(removed.code, removed.stderr).toBe(0);
     expect(world.jupyterKernelspecs()["nbrewind-2"]).toBeUndefined();
+    const doctor = await runCli(["doctor", "--json"], { env: world.env });
+    const line = JSON.parse(doctor.stdout).checks.find((c: { name: string }) => c.name === "NBRewind kernelspec");
+    expect(line).toMatchObject({ ok: true });
+    expect(line.found).toContain(specDir);
     const bad = await runCli(["kernel", "install", "--prefix", world.prefix, "--name", "bad/name"], { env: world.env });
     expect(bad.code).toBe(2);
     expect(bad.stderr).toContain("--name");

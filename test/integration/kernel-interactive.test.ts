@@ -5,6 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { EmbeddedServer } from "../../src/jupyter/embedded-server.js";
 import { serverSettings } from "../../src/jupyter/kernel-session.js";
 import type { ServerEndpoint } from "../../src/jupyter/server-endpoint.js";
+import { runCli } from "./cli-harness.js";
 import { KernelCounter } from "./kernel-counter.js";
 import { KernelWorld } from "./kernel/harness.js";
 
@@ -155,7 +156,26 @@ describe("the NBRewind kernel behind a real Jupyter server, driven by @jupyterla
     const client = await execute(k2, "from dask.distributed import Client\nclient = Client(processes=False, n_workers=1, threads_per_worker=1, dashboard_address=':0')\nclient", "client");
     const html = client.outputs.map((m) => (m.content as { data?: Record<string, string> }).data?.["text/html"] ?? "").join("");
     expect(html).toContain("Client");
+
+    // Interrupt: the running cell stops with KeyboardInterrupt, the kernel and its mode carry on.
+    const sleeping = execute(k2, "import time\ntime.sleep(120)", "sleep");
+    await new Promise((r) => setTimeout(r, 1500));
+    await k2.interrupt();
+    const interrupted = await sleeping;
+    expect(interrupted.status).toBe("error");
+    expect(interrupted.text).toContain("KeyboardInterrupt");
+    expect((await execute(k2, "print('still here with n =', n)", "after")).text).toContain("still here with n = 8");
+
+    // Restart: a fresh NBRewind kernel, mode off, the notebook's cells run as in a plain kernel.
+    await k2.restart();
+    reset();
+    expect((await execute(k2, "x = 41 + 1\nprint(x)", "fresh")).text).toContain("42");
+    expect(executed()).toEqual(["x = 41 + 1"]);
     await second.shutdown();
     second.dispose();
+
+    // What the kernels left in the bundle is consistent: every record and blob checks out.
+    const verify = await runCli(["verify", join(lab, "analysis.nbrewind"), "--json"], { env: world.env });
+    expect(verify.code, verify.stdout + verify.stderr).toBe(0);
   });
 });
