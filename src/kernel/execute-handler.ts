@@ -50,8 +50,9 @@ export class ExecuteHandler {
   private readonly registry = new DisplayRegistry();
   /** The request being handled and the lines the session logged for it before its outputs began. */
   private current: { request: WireMessage; started: boolean; pending: string[] } | undefined;
-  /** Counts how many cell bodies the inner kernel executed on the frontend's behalf (bench and tests read it through status). */
-  executedBodies = 0;
+  /** The inner kernel's execution count as of the last execute reply we saw, and the forwarded executes still unanswered. */
+  private lastCount = 0;
+  private readonly inflight = new Set<string>();
 
   constructor(
     private readonly io: KernelIO,
@@ -80,7 +81,7 @@ export class ExecuteHandler {
     const cellId = msg.metadata.cellId;
     if (parsed.commands.length === 0 && !parsed.error && this.modes.mode === "off") {
       this.modes.history.addUntracked(cellKey(cellId, code), code);
-      this.executedBodies++;
+      this.inflight.add(msg.header.msg_id);
       return this.forward(msg);
     }
     this.current = { request: msg, started: false, pending: [] };
@@ -135,7 +136,6 @@ export class ExecuteHandler {
   /** Forward the cell to the inner kernel and collect its outputs; resolves when its reply and idle arrived (both held). */
   private runVisible(msg: WireMessage, source: string): Promise<{ run: CellRun; outputs: unknown[] }> {
     const toSend = source === msg.content.code ? msg : this.rebuild(msg, { content: { ...msg.content, code: source } });
-    this.executedBodies++;
     return new Promise((resolve) => {
       const run: VisibleRun = { request: msg, collector: new CellOutputs(this.registry), started: performance.now(), timing: {}, sawInput: false, resolve };
       this.runs.set(msg.header.msg_id, run);
@@ -159,6 +159,7 @@ export class ExecuteHandler {
 
   /** Messages of the inner kernel for a held run; false when the message is not ours to hold. */
   takeShellReply(msg: WireMessage): boolean {
+    if (msg.msgType === "execute_reply") this.noteCount(msg);
     const run = this.runs.get(String(msg.parentHeader.msg_id ?? ""));
     if (!run || msg.msgType !== "execute_reply") return false;
     run.reply = msg;
@@ -245,18 +246,34 @@ export class ExecuteHandler {
     this.io.publish(this.io.factory.iopub("status", { execution_state: "idle" }, parent));
   }
 
-  /** Give the cell its execution count in the inner kernel, and its source to the kernel's history. */
+  private noteCount(reply: WireMessage): void {
+    this.inflight.delete(String(reply.parentHeader.msg_id ?? ""));
+    const n = reply.content.execution_count;
+    if (typeof n === "number") this.lastCount = Math.max(this.lastCount, n);
+  }
+
+  /**
+   * Give the cell its execution count in the inner kernel, and its source to
+   * the kernel's history. The count is known here when no forwarded execute
+   * is unanswered: then the bump is sent without waiting (it runs in order on
+   * the inner shell), which keeps a reused cell free of a round trip.
+   */
   private async countCell(code: string): Promise<number | null> {
-    const bump = [
-      "from IPython import get_ipython as _g",
-      "_ip = _g()",
-      "_ip.history_manager.store_inputs(_ip.execution_count, SRC)",
-      "_ip.execution_count += 1",
-    ].join("\n");
-    const reply = await this.io.inner.runSilently(`exec(${JSON.stringify(bump)}, {"SRC": ${JSON.stringify(code)}})`, { n: "get_ipython().execution_count" });
+    if (this.inflight.size === 0) {
+      const n = ++this.lastCount;
+      void this.io.inner.runSilently(bumpCode(code));
+      return n;
+    }
+    return this.countCellWaiting(code);
+  }
+
+  private async countCellWaiting(code: string): Promise<number | null> {
+    const reply = await this.io.inner.runSilently(bumpCode(code), { n: "get_ipython().execution_count" });
     const value = (reply.user_expressions as Record<string, { data?: Record<string, string> }> | undefined)?.n?.data?.["text/plain"];
     const n = Number(value);
-    return Number.isFinite(n) ? n - 1 : null;
+    if (!Number.isFinite(n)) return null;
+    this.lastCount = Math.max(this.lastCount, n - 1);
+    return n - 1;
   }
 
   private forward(msg: WireMessage): void {
@@ -291,6 +308,12 @@ export class ExecuteHandler {
     const sig = this.io.signer.sign([header, parent, metadata, content]);
     return new Wire(msg.identities, [sig, header, parent, metadata, content], msg.buffers);
   }
+}
+
+/** Silent code that counts a cell the inner kernel did not run and keeps its source in the kernel's history. */
+function bumpCode(code: string): string {
+  const bump = ["from IPython import get_ipython as _g", "_ip = _g()", "_ip.history_manager.store_inputs(_ip.execution_count, SRC)", "_ip.execution_count += 1"].join("\n");
+  return `exec(${JSON.stringify(bump)}, {"SRC": ${JSON.stringify(code)}})`;
 }
 
 function cellRun(reply: Record<string, unknown>, collector: CellOutputs, started: number, timing: Record<string, string>): CellRun {

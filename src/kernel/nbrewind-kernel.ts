@@ -6,6 +6,7 @@
  * shutdown, which closes the engines and the bundle's run first.
  */
 import { Publisher, Reply, Router } from "zeromq";
+import { loadPythonParser } from "../analysis/index.js";
 import { shimLoaderCode, shimLoadFailure, type ShimChannel } from "../jupyter/shim-client.js";
 import { endpoint, type ConnectionInfo } from "./connection.js";
 import { ExecuteHandler } from "./execute-handler.js";
@@ -91,6 +92,8 @@ export class NbrewindKernel {
     // Loaded before any cell, so the engine adapters see the user's first import of Dask, Parsl or Ray.
     const loaded = await this.inner.runSilently(shimLoaderCode());
     if (loaded.status !== "ok") this.options.log(shimLoadFailure(loaded as { status?: string; ename?: string; evalue?: string }).message);
+    // The analysis parser loads in the background: the first cell of a mode need not wait for it.
+    void loadPythonParser().catch(() => {});
     const log = (err: unknown) => this.options.log(`frontend: ${(err as Error).message}`);
     void receiveLoop(this.shell, (f) => this.onShell(f), log);
     void receiveLoop(this.control, (f) => this.onControl(f), log);

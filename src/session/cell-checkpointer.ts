@@ -92,6 +92,12 @@ export class CellCheckpointer {
 
   /** Greet the shim: in repeat, hand it every task result the bundle holds; then capture the environment. Returns its digest. */
   async attachShim(shim: ShimClient, records: Iterable<RecordedCell>, kernelName: string): Promise<string> {
+    await this.connectShim(shim, records);
+    return this.captureEnvironment(kernelName);
+  }
+
+  /** In repeat, hand the shim every task result the bundle holds. */
+  async connectShim(shim: ShimClient, records: Iterable<RecordedCell>): Promise<void> {
     this.shim = shim;
     if (this.command === "repeat") {
       // Audit runs every task; repeat serves every task whose key the bundle holds.
@@ -101,7 +107,11 @@ export class CellCheckpointer {
         this.options.log(`${known.length} task result(s) in the bundle can be served to the engines`);
       }
     }
-    const environment = await shim.environment();
+  }
+
+  /** The kernel's environment into the bundle (Python, packages, engines); returns its digest for the run entry. */
+  async captureEnvironment(kernelName: string): Promise<string> {
+    const environment = await this.shim!.environment();
     return this.bundle.writeEnvironment({ ...environment, captured_at: new Date().toISOString(), kernel: kernelName, nbrewind_version: packageVersion() });
   }
 

@@ -9,7 +9,7 @@ import type { ShimClient } from "../jupyter/shim-client.js";
 import { newCellPlan, type CellPlan } from "../planner/plan.js";
 import type { CodeCell, Notebook } from "../notebook/types.js";
 import type { RecordedCell } from "../planner/recorded.js";
-import { CellCheckpointer, type CheckpointCommand } from "./cell-checkpointer.js";
+import { CellCheckpointer, knownTasks, type CheckpointCommand } from "./cell-checkpointer.js";
 import type { Execution, ExecutionHistory, ResolvedExecution } from "./execution-history.js";
 
 /** Runs a cell's code in the kernel. `visible`: the frontend sees its outputs (the cell the user ran), else they stay hidden (a producer run again). */
@@ -41,6 +41,7 @@ export class InteractiveSession {
   private readonly engines = new Map<string, { live: boolean; producer: Execution }>();
   readonly decisions: { plan: CellPlan; decision: "reused" | "run"; why: string }[] = [];
   private kernelName: string | undefined;
+  private environmentDigest: string | undefined;
   /** Each cell once, in the order first run, as it last ran or was reused: the notebook this session leaves in the bundle. */
   private readonly cells = new Map<string, { source: string; outputs: unknown[]; executionCount: number | null; fingerprint: string }>();
 
@@ -61,8 +62,10 @@ export class InteractiveSession {
 
   /** Greet the shim (it writes into this bundle) and open a run in the bundle's manifest. */
   async begin(shim: ShimClient, kernelName: string): Promise<void> {
-    const environmentDigest = await this.core.attachShim(shim, this.records.values(), kernelName);
-    await this.core.beginRun(kernelName, {}, environmentDigest);
+    await this.core.connectShim(shim, this.records.values());
+    // The environment is captured before the first cell that runs: a session that only reuses
+    // records executes nothing, and "Run All" of an unchanged notebook must not wait for it.
+    await this.core.beginRun(kernelName, {}, undefined);
     this.kernelName = kernelName;
   }
 
@@ -131,6 +134,7 @@ export class InteractiveSession {
   }
 
   private async runAndRecord(execution: Execution, plan: CellPlan, runCell: CellRunner, visible: boolean): Promise<{ run: CellRun; tasks?: Record<string, unknown> }> {
+    this.environmentDigest ??= await this.core.captureEnvironment(this.kernelName ?? "");
     await this.core.prepareRun(plan);
     const { run, outputs } = await runCell(execution.source, plan, visible);
     const cell: ExecutableCell = { cell_type: "code", source: execution.source, metadata: {}, outputs };
@@ -140,6 +144,11 @@ export class InteractiveSession {
       this.records.set(record.fingerprint, record);
       this.noteRecord(record);
       for (const engine of record.engines?.started ?? []) this.engines.set(engine, { live: true, producer: execution });
+      // In repeat, what a cell just computed is served too when a later cell submits the same task.
+      if (this.command === "repeat" && record.tasks?.length) {
+        const fresh = knownTasks([record]);
+        if (fresh.length > 0) await this.core.shim!.tasksKnown(fresh);
+      }
     }
     return { run, ...(tasks ? { tasks } : {}) };
   }
@@ -209,7 +218,12 @@ export class InteractiveSession {
       await this.bundle.setCells(fingerprints);
       await this.bundle.writeNotebook(notebook);
     }
-    await this.bundle.finishRun(this.core.runId, { finished_at: new Date().toISOString(), status, cells: { reused: c.reused, restored: c.restored_values, run: c.run } });
+    await this.bundle.finishRun(this.core.runId, {
+      finished_at: new Date().toISOString(),
+      status,
+      cells: { reused: c.reused, restored: c.restored_values, run: c.run },
+      ...(this.environmentDigest ? { environment_digest: this.environmentDigest } : {}),
+    });
     if (this.options.signer) await this.bundle.sign(this.options.signer);
   }
 }

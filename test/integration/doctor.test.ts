@@ -11,6 +11,8 @@ describe("nbrewind-engine doctor", () => {
     const names = report.checks.map((c: any) => c.name);
     for (const name of ["Node.js", "Python (base)", "Managed Python env", "jupyter_server", "ipykernel", "dask", "parsl", "ray", "cloudpickle", "Jupyter server", "Kernelspecs"]) expect(names).toContain(name);
     expect(report.checks.find((c: any) => c.name === "Kernelspecs").found).toContain("python3");
+    // The NBRewind kernel is optional: reported, with the command that installs it, never failing doctor.
+    expect(report.checks.find((c: any) => c.name === "NBRewind kernelspec")).toMatchObject({ optional: true });
   });
 
   it("names what is missing and the fix, with exit code 3", async () => {
