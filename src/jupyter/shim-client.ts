@@ -302,6 +302,21 @@ let validators: Map<string, ValidateFunction> | undefined;
  * shim from another version must fail loudly, not corrupt a bundle.
  */
 function replyProblem(type: RequestType, data: unknown): string | undefined {
+  const validate = replyValidators().get(type)!;
+  if (validate(data)) return undefined;
+  const errors = validate.errors ?? [];
+  return errors
+    .slice(0, 3)
+    .map((e) => `${e.instancePath || "/"} ${e.message ?? ""}`)
+    .join("; ");
+}
+
+/**
+ * The reply validators, compiled on first use (about a second of CPU on a
+ * busy 2-core machine): a long-lived client, such as the NBRewind kernel,
+ * compiles them while it waits for its kernel to start.
+ */
+export function replyValidators(): Map<string, ValidateFunction> {
   if (!validators) {
     const schema = JSON.parse(readFileSync(join(packageRoot(), "schemas", "comm-protocol.schema.json"), "utf8")) as { $id: string };
     const ajv = new Ajv({ allErrors: true, strict: false });
@@ -314,11 +329,5 @@ function replyProblem(type: RequestType, data: unknown): string | undefined {
       validators.set(t, fn);
     }
   }
-  const validate = validators.get(type)!;
-  if (validate(data)) return undefined;
-  const errors = validate.errors ?? [];
-  return errors
-    .slice(0, 3)
-    .map((e) => `${e.instancePath || "/"} ${e.message ?? ""}`)
-    .join("; ");
+  return validators;
 }

@@ -53,6 +53,8 @@ export class ExecuteHandler {
   /** The inner kernel's execution count as of the last execute reply we saw, and the forwarded executes still unanswered. */
   private lastCount = 0;
   private readonly inflight = new Set<string>();
+  /** An interrupt that arrived while the shim was working for a cell (a restore, a checkpoint): sent once the cell itself runs. */
+  private heldInterrupt: (() => void) | undefined;
 
   constructor(
     private readonly io: KernelIO,
@@ -107,7 +109,21 @@ export class ExecuteHandler {
       await this.runInSession(msg, code, key, rest);
     } finally {
       this.current = undefined;
+      // The cell that was to be interrupted never ran in the inner kernel (reused, or the session failed): nothing left to stop.
+      this.heldInterrupt = undefined;
     }
+  }
+
+  /**
+   * Interrupt what the user sees running. The shim's work around a cell
+   * (restoring values, checkpointing) is not interruptible: a KeyboardInterrupt
+   * there would leave its request unanswered. So while it works, the interrupt
+   * waits and goes to the cell as soon as the cell starts.
+   */
+  interrupt(send: () => void): void {
+    const cellRunning = [...this.runs.values()].some((r) => !r.reply);
+    if (!this.current || cellRunning) return send();
+    this.heldInterrupt = send;
   }
 
   private async runInSession(msg: WireMessage, code: string, key: string, rest: string): Promise<void> {
@@ -139,7 +155,11 @@ export class ExecuteHandler {
     return new Promise((resolve) => {
       const run: VisibleRun = { request: msg, collector: new CellOutputs(this.registry), started: performance.now(), timing: {}, sawInput: false, resolve };
       this.runs.set(msg.header.msg_id, run);
-      void this.io.inner.forward("shell", toSend);
+      void this.io.inner.forward("shell", toSend).then(() => {
+        const held = this.heldInterrupt;
+        this.heldInterrupt = undefined;
+        held?.();
+      });
     });
   }
 

@@ -6,12 +6,12 @@
  * shutdown, which closes the engines and the bundle's run first.
  */
 import { Publisher, Reply, Router } from "zeromq";
-import { loadPythonParser } from "../analysis/index.js";
 import { shimLoaderCode, shimLoadFailure, type ShimChannel } from "../jupyter/shim-client.js";
 import { endpoint, type ConnectionInfo } from "./connection.js";
 import { ExecuteHandler } from "./execute-handler.js";
 import { InnerKernel } from "./inner-kernel.js";
 import { Modes } from "./modes.js";
+import { warmUp } from "./warm-up.js";
 import { receiveLoop, SerialSender } from "./sockets.js";
 import { MessageFactory, Signer, WireMessage } from "./wire.js";
 
@@ -78,6 +78,7 @@ export class NbrewindKernel {
     ]);
     // The heartbeat answers from the start: the frontend must not think us dead while ipykernel starts.
     void receiveLoop(this.hb, (frames) => this.hb.send(frames), () => {});
+    setTimeout(() => void warmUp(this.options.log), 0);
     await this.inner.start({
       shell: (msg) => {
         if (!this.executes.takeShellReply(msg)) void this.out.shell.send(msg.frames());
@@ -92,8 +93,6 @@ export class NbrewindKernel {
     // Loaded before any cell, so the engine adapters see the user's first import of Dask, Parsl or Ray.
     const loaded = await this.inner.runSilently(shimLoaderCode());
     if (loaded.status !== "ok") this.options.log(shimLoadFailure(loaded as { status?: string; ename?: string; evalue?: string }).message);
-    // The analysis parser loads in the background: the first cell of a mode need not wait for it.
-    void loadPythonParser().catch(() => {});
     const log = (err: unknown) => this.options.log(`frontend: ${(err as Error).message}`);
     void receiveLoop(this.shell, (f) => this.onShell(f), log);
     void receiveLoop(this.control, (f) => this.onControl(f), log);
@@ -124,13 +123,14 @@ export class NbrewindKernel {
     const msg = this.parse(frames);
     if (!msg) return;
     if (msg.msgType === "shutdown_request") return void this.shutdown(msg, "control");
-    // interrupt_request, debug_request and the rest: ipykernel answers them itself.
+    if (msg.msgType === "interrupt_request") return this.executes.interrupt(() => void this.inner.forward("control", msg));
+    // debug_request and the rest: ipykernel answers them itself.
     void this.inner.forward("control", msg);
   }
 
   /** A SIGINT to us (a frontend in signal interrupt mode) interrupts the inner kernel's cell. */
   interrupt(): void {
-    this.inner.signal("SIGINT");
+    this.executes.interrupt(() => this.inner.signal("SIGINT"));
   }
 
   /**

@@ -81,7 +81,14 @@ export class CellCheckpointer {
     readonly command: CheckpointCommand,
     readonly bundle: Bundle,
     records: Map<string, RecordedCell>,
-    private readonly options: { explainTasks?: boolean; log: (line: string) => void; /** False: the caller reports a cell's tasks itself (the kernel, in one line under the cell). */ announceTasks?: boolean },
+    private readonly options: {
+      explainTasks?: boolean;
+      log: (line: string) => void;
+      /** False: the caller reports a cell's tasks itself (the kernel, in one line under the cell). */
+      announceTasks?: boolean;
+      /** Append run-log events in the background, in order (the kernel: a reused cell must not wait for the disk); flushLogs() settles them. */
+      deferLogs?: boolean;
+    },
   ) {
     if (command === "repeat") for (const r of records.values()) if (r.status === "ok") this.byValueKey.set(r.value_key, r);
   }
@@ -294,6 +301,17 @@ export class CellCheckpointer {
   }
 
   async logEvent(event: string, plan: CellPlan, extra: Record<string, unknown> = {}): Promise<void> {
-    await this.bundle.appendLog({ time: new Date().toISOString(), run_id: this.runId, event, cell_id: plan.id, fingerprint: plan.identity.fingerprint, ...extra });
+    const entry = { time: new Date().toISOString(), run_id: this.runId, event, cell_id: plan.id, fingerprint: plan.identity.fingerprint, ...extra };
+    if (!this.options.deferLogs) return this.bundle.appendLog(entry);
+    this.pendingLogs = this.pendingLogs.then(() => this.bundle.appendLog(entry)).catch((err: unknown) => void (this.logFailure ??= err));
+  }
+
+  private pendingLogs: Promise<void> = Promise.resolve();
+  private logFailure: unknown;
+
+  /** Wait for the run-log events appended in the background; the first failure, if any, is thrown here. */
+  async flushLogs(): Promise<void> {
+    await this.pendingLogs;
+    if (this.logFailure) throw this.logFailure;
   }
 }

@@ -52,7 +52,7 @@ export class InteractiveSession {
     private readonly history: ExecutionHistory,
     private readonly options: { signer?: SigningKey; log: (line: string) => void },
   ) {
-    this.core = new CellCheckpointer(command, bundle, records, { log: options.log, announceTasks: false });
+    this.core = new CellCheckpointer(command, bundle, records, { log: options.log, announceTasks: false, deferLogs: true });
     for (const r of records.values()) this.noteRecord(r);
   }
 
@@ -211,6 +211,7 @@ export class InteractiveSession {
   /** Close the run in the manifest (the kernel keeps running: engines stay up until it shuts down). */
   async end(status: "ok" | "interrupted" | "kernel-died", options: { shutdownEngines: boolean }): Promise<void> {
     if (options.shutdownEngines) await this.core.shutdownEngines();
+    await this.core.flushLogs();
     if (!this.kernelName) return;
     const c = this.core.counts;
     if (this.cells.size > 0 || !existsSync(join(this.bundle.dir, NOTEBOOK_FILE))) {
