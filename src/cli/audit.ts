@@ -3,12 +3,13 @@ import { CheckpointSession, planNotebook } from "../session/checkpoint-session.j
 import { bundleDirFrom, openTrustedBundle } from "./checkpoint-bundle.js";
 import { trustHelp, trustOption } from "./bundle-trust.js";
 import type { Command, CommandIO } from "./command.js";
+import { reportAfterRun, reportHelp, reportOption } from "./report.js";
 import { executeNotebookCommand, executionOptions, executionOptionsHelp, prepareNotebook } from "./run.js";
 
 export const bundleOption = { name: "bundle", short: "b", arity: 1 } as const;
 
 async function audit(argv: string[], io: CommandIO): Promise<number> {
-  const args = parseArgs("audit", argv, [...executionOptions, bundleOption, trustOption]);
+  const args = parseArgs("audit", argv, [...executionOptions, bundleOption, trustOption, reportOption]);
   const prepared = await prepareNotebook("audit", args);
   const quiet = args.flags.has("quiet");
   const { bundle, signer } = await openTrustedBundle("audit", bundleDirFrom(args, prepared.path), prepared.path, {
@@ -17,7 +18,11 @@ async function audit(argv: string[], io: CommandIO): Promise<number> {
   });
   const records = await bundle.records();
   const plan = await planNotebook(prepared.notebook, records, true);
-  return executeNotebookCommand("audit", args, io, new CheckpointSession("audit", bundle, plan, prepared, records, { signer }), prepared);
+  try {
+    return await executeNotebookCommand("audit", args, io, new CheckpointSession("audit", bundle, plan, prepared, records, { signer }), prepared);
+  } finally {
+    if (args.flags.has("report")) await reportAfterRun(bundle.dir, prepared.path, (line) => io.stderr.write(line + "\n"));
+  }
 }
 
 export const auditCommand: Command = {
@@ -37,6 +42,7 @@ Options:
   -b, --bundle DIR          the bundle folder (default: NAME.nbrewind beside
                             the notebook); records already in it are kept
 ${trustHelp}
+${reportHelp}
 ${executionOptionsHelp}
 
 Trust: the bundle audit creates is yours. It is marked with your signing

@@ -7,6 +7,7 @@ import { repeatCommand } from "./repeat.js";
 import { keysCommand } from "./keys.js";
 import { packCommand } from "./pack.js";
 import { replayCommand } from "./replay.js";
+import { reportCommand } from "./report.js";
 import { run } from "./run.js";
 import { unpackCommand } from "./unpack.js";
 import { verifyCommand } from "./verify.js";
@@ -21,6 +22,7 @@ export const commands: Command[] = [
   unpackCommand,
   verifyCommand,
   replayCommand,
+  reportCommand,
   keysCommand,
   doctorCommand,
   depsCommand,

@@ -4,10 +4,11 @@ import { CheckpointSession, planNotebook } from "../session/checkpoint-session.j
 import { bundleDirFrom, openTrustedBundle } from "./checkpoint-bundle.js";
 import { trustHelp, trustOption } from "./bundle-trust.js";
 import type { Command, CommandIO } from "./command.js";
+import { reportAfterRun, reportHelp, reportOption } from "./report.js";
 import { executeNotebookCommand, executionOptions, executionOptionsHelp, prepareNotebook } from "./run.js";
 
 async function repeat(argv: string[], io: CommandIO): Promise<number> {
-  const args = parseArgs("repeat", argv, [...executionOptions, bundleOption, trustOption, { name: "explain", arity: 0 }]);
+  const args = parseArgs("repeat", argv, [...executionOptions, bundleOption, trustOption, reportOption, { name: "explain", arity: 0 }]);
   const prepared = await prepareNotebook("repeat", args);
   const quiet = args.flags.has("quiet");
   const { bundle, signer } = await openTrustedBundle("repeat", bundleDirFrom(args, prepared.path), prepared.path, {
@@ -18,7 +19,11 @@ async function repeat(argv: string[], io: CommandIO): Promise<number> {
   const plan = await planNotebook(prepared.notebook, records, false);
   const session = new CheckpointSession("repeat", bundle, plan, prepared, records, { explainTasks: args.flags.has("explain"), signer });
   if (args.flags.has("explain")) (args.flags.has("json") ? io.stderr : io.stdout).write(session.explain().join("\n") + "\n");
-  return executeNotebookCommand("repeat", args, io, session, prepared);
+  try {
+    return await executeNotebookCommand("repeat", args, io, session, prepared);
+  } finally {
+    if (args.flags.has("report")) await reportAfterRun(bundle.dir, prepared.path, (line) => io.stderr.write(line + "\n"));
+  }
 }
 
 export const repeatCommand: Command = {
@@ -51,6 +56,7 @@ Options:
                             not served from the bundle was dispatched
                             ('argument 2 changed', 'the code of f changed')
 ${trustHelp}
+${reportHelp}
 ${executionOptionsHelp}
 
 Trust: restoring a value unpickles it, which runs code, so repeat loads

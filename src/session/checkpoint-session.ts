@@ -157,6 +157,8 @@ export class CheckpointSession implements RunExtension {
       cells: { reused: 0, restored: 0, run: 0 },
       ...(environmentDigest ? { environment_digest: environmentDigest } : {}),
     });
+    // The plan as decided, in the run's log: what the report and a comparison of runs read back.
+    await this.bundle.appendLog({ time: new Date().toISOString(), run_id: this.runId, event: "run_planned", plan: planToJson(this.plan) });
     const c = this.plan.counts;
     log(`plan: ${c.reuse} cell(s) reused, ${c.run} to run, ${c.restores} value(s) to restore (${formatBytes(c.restoreBytes)})`);
     return {
@@ -272,7 +274,7 @@ export class CheckpointSession implements RunExtension {
       ...(taskMeta ? { tasks: taskMeta } : {}),
       ...(engines ? { engines } : {}),
     };
-    await this.logEvent("cell_recorded", plan, { status: record.status, duration_s: record.duration_s, checkpoint_s: record.checkpoint_s, stored_bytes: stored, ...(taskMeta ? { tasks: taskMeta } : {}) });
+    await this.logEvent("cell_recorded", plan, { reason: plan.reasons[0] ?? "", status: record.status, duration_s: record.duration_s, checkpoint_s: record.checkpoint_s, stored_bytes: stored, ...(taskMeta ? { tasks: taskMeta } : {}) });
   }
 
   /** Counts, progress and, at repeat, why tasks were dispatched: what the cell's metadata keeps. */
