@@ -11,6 +11,7 @@ import { writeNotebook } from "../notebook/write.js";
 import { ensureManagedEnv } from "../pyenv/managed-env.js";
 import { numberOption, parseArgs, type OptionSpec, type ParsedArgs } from "./args.js";
 import type { Command, CommandIO } from "./command.js";
+import { errorLine } from "./error-line.js";
 import { ProgressReporter, formatSeconds } from "./progress.js";
 
 /** Options shared by every command that executes a notebook (run, and later audit / repeat). */
@@ -191,7 +192,7 @@ export async function executeNotebookCommand(command: string, args: ParsedArgs, 
   const extra = extension?.summary?.();
   if (json) {
     io.stdout.write(JSON.stringify({ ...summary, ...extra?.fields }, null, 2) + "\n");
-    if (failure) io.stderr.write(`nbrewind-engine ${command}: ${(failure as Error).message}\n`);
+    if (failure) io.stderr.write(errorLine(command, (failure as Error).message) + "\n");
     return exitCode;
   }
   if (result && (!args.flags.has("quiet") || exitCode !== ExitCode.ok)) {
