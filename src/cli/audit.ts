@@ -1,3 +1,4 @@
+import { withBundleRunLock } from "../bundle/run-lock.js";
 import { parseArgs } from "./args.js";
 import { bundleDirFrom, CheckpointSession, openTrustedBundle, planNotebook } from "./checkpoint-session.js";
 import { trustHelp, trustOption } from "./bundle-trust.js";
@@ -7,17 +8,23 @@ import { executeNotebookCommand, executionOptions, executionOptionsHelp, prepare
 export const bundleOption = { name: "bundle", short: "b", arity: 1 } as const;
 
 async function audit(argv: string[], io: CommandIO): Promise<number> {
-  const args = parseArgs("audit", argv, [...executionOptions, bundleOption, trustOption]);
+  const args = parseArgs("audit", argv, [...executionOptions, bundleOption, trustOption, noWaitOption]);
   const prepared = await prepareNotebook("audit", args);
   const quiet = args.flags.has("quiet");
-  const { bundle, signer } = await openTrustedBundle("audit", bundleDirFrom(args, prepared.path), prepared.path, {
-    trust: args.flags.has("trust"),
-    log: (line) => void (quiet ? undefined : io.stderr.write(line + "\n")),
+  const log = (line: string) => void (quiet ? undefined : io.stderr.write(line + "\n"));
+  const bundleDir = bundleDirFrom(args, prepared.path);
+  return withBundleRunLock(bundleDir, { command: "audit", wait: !args.flags.has("no-wait"), log }, async () => {
+    const { bundle, signer } = await openTrustedBundle("audit", bundleDir, prepared.path, { trust: args.flags.has("trust"), log });
+    const records = await bundle.records();
+    const plan = await planNotebook(prepared.notebook, records, true);
+    return executeNotebookCommand("audit", args, io, new CheckpointSession("audit", bundle, plan, prepared, records, { signer }), prepared);
   });
-  const records = await bundle.records();
-  const plan = await planNotebook(prepared.notebook, records, true);
-  return executeNotebookCommand("audit", args, io, new CheckpointSession("audit", bundle, plan, prepared, records, { signer }), prepared);
 }
+
+export const noWaitOption = { name: "no-wait", arity: 0 } as const;
+
+export const noWaitHelp = `      --no-wait             fail (exit 2) when another audit or repeat of the
+                            same bundle is running, instead of waiting for it`;
 
 export const auditCommand: Command = {
   name: "audit",
@@ -36,6 +43,7 @@ Options:
   -b, --bundle DIR          the bundle folder (default: NAME.nbrewind beside
                             the notebook); records already in it are kept
 ${trustHelp}
+${noWaitHelp}
 ${executionOptionsHelp}
 
 Trust: the bundle audit creates is yours. It is marked with your signing

@@ -1,4 +1,5 @@
-import { bundleOption } from "./audit.js";
+import { withBundleRunLock } from "../bundle/run-lock.js";
+import { bundleOption, noWaitHelp, noWaitOption } from "./audit.js";
 import { parseArgs } from "./args.js";
 import { bundleDirFrom, CheckpointSession, openTrustedBundle, planNotebook } from "./checkpoint-session.js";
 import { trustHelp, trustOption } from "./bundle-trust.js";
@@ -6,18 +7,19 @@ import type { Command, CommandIO } from "./command.js";
 import { executeNotebookCommand, executionOptions, executionOptionsHelp, prepareNotebook } from "./run.js";
 
 async function repeat(argv: string[], io: CommandIO): Promise<number> {
-  const args = parseArgs("repeat", argv, [...executionOptions, bundleOption, trustOption, { name: "explain", arity: 0 }]);
+  const args = parseArgs("repeat", argv, [...executionOptions, bundleOption, trustOption, noWaitOption, { name: "explain", arity: 0 }]);
   const prepared = await prepareNotebook("repeat", args);
   const quiet = args.flags.has("quiet");
-  const { bundle, signer } = await openTrustedBundle("repeat", bundleDirFrom(args, prepared.path), prepared.path, {
-    trust: args.flags.has("trust"),
-    log: (line) => void (quiet ? undefined : io.stderr.write(line + "\n")),
+  const log = (line: string) => void (quiet ? undefined : io.stderr.write(line + "\n"));
+  const bundleDir = bundleDirFrom(args, prepared.path);
+  return withBundleRunLock(bundleDir, { command: "repeat", wait: !args.flags.has("no-wait"), log }, async () => {
+    const { bundle, signer } = await openTrustedBundle("repeat", bundleDir, prepared.path, { trust: args.flags.has("trust"), log });
+    const records = await bundle.records();
+    const plan = await planNotebook(prepared.notebook, records, false);
+    const session = new CheckpointSession("repeat", bundle, plan, prepared, records, { explainTasks: args.flags.has("explain"), signer });
+    if (args.flags.has("explain")) (args.flags.has("json") ? io.stderr : io.stdout).write(session.explain().join("\n") + "\n");
+    return executeNotebookCommand("repeat", args, io, session, prepared);
   });
-  const records = await bundle.records();
-  const plan = await planNotebook(prepared.notebook, records, false);
-  const session = new CheckpointSession("repeat", bundle, plan, prepared, records, { explainTasks: args.flags.has("explain"), signer });
-  if (args.flags.has("explain")) (args.flags.has("json") ? io.stderr : io.stdout).write(session.explain().join("\n") + "\n");
-  return executeNotebookCommand("repeat", args, io, session, prepared);
 }
 
 export const repeatCommand: Command = {
@@ -50,6 +52,7 @@ Options:
                             not served from the bundle was dispatched
                             ('argument 2 changed', 'the code of f changed')
 ${trustHelp}
+${noWaitHelp}
 ${executionOptionsHelp}
 
 Trust: restoring a value unpickles it, which runs code, so repeat loads
