@@ -14,6 +14,7 @@
  */
 import { open, readFile, realpath, rename, rm, type FileHandle } from "node:fs/promises";
 import { basename, dirname, extname, resolve, sep } from "node:path";
+import { diskErrorAt } from "../common/disk-errors.js";
 import { ExitCode, InputError, NbrewindError } from "../common/errors.js";
 import { ParallelGzip } from "./archive/parallel-gzip.js";
 import { TarWriter, type WrittenEntry } from "./archive/tar-writer.js";
@@ -135,7 +136,7 @@ export async function packBundle(options: PackOptions): Promise<PackResult> {
   } catch (err) {
     if (!closed) await handle.close().catch(() => {});
     await rm(temp, { force: true });
-    throw err;
+    throw diskErrorAt(err, output);
   }
 }
 

@@ -1,9 +1,10 @@
 import { withBundleRunLock } from "../bundle/run-lock.js";
+import { requireWritable } from "../common/writable.js";
 import { parseArgs } from "./args.js";
 import { bundleDirFrom, CheckpointSession, openTrustedBundle, planNotebook } from "./checkpoint-session.js";
 import { trustHelp, trustOption } from "./bundle-trust.js";
 import type { Command, CommandIO } from "./command.js";
-import { executeNotebookCommand, executionOptions, executionOptionsHelp, prepareNotebook } from "./run.js";
+import { executeNotebookCommand, executionOptions, executionOptionsHelp, outputTarget, prepareNotebook } from "./run.js";
 
 export const bundleOption = { name: "bundle", short: "b", arity: 1 } as const;
 
@@ -13,12 +14,17 @@ async function audit(argv: string[], io: CommandIO): Promise<number> {
   const quiet = args.flags.has("quiet");
   const log = (line: string) => void (quiet ? undefined : io.stderr.write(line + "\n"));
   const bundleDir = bundleDirFrom(args, prepared.path);
+  await requireWritable("audit", [bundleTarget(bundleDir), outputTarget(args, prepared.path)]);
   return withBundleRunLock(bundleDir, { command: "audit", wait: !args.flags.has("no-wait"), log }, async () => {
     const { bundle, signer } = await openTrustedBundle("audit", bundleDir, prepared.path, { trust: args.flags.has("trust"), log });
     const records = await bundle.records();
     const plan = await planNotebook(prepared.notebook, records, true);
     return executeNotebookCommand("audit", args, io, new CheckpointSession("audit", bundle, plan, prepared, records, { signer }), prepared);
   });
+}
+
+export function bundleTarget(bundleDir: string) {
+  return { dir: bundleDir, role: "the bundle", option: "--bundle DIR" };
 }
 
 export const noWaitOption = { name: "no-wait", arity: 0 } as const;

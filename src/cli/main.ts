@@ -1,3 +1,4 @@
+import { diskErrorFrom } from "../common/disk-errors.js";
 import { ExitCode, NbrewindError } from "../common/errors.js";
 import { packageVersion } from "../common/package-root.js";
 import type { Command, CommandIO } from "./command.js";
@@ -41,7 +42,7 @@ export async function main(argv: string[], io: CommandIO): Promise<number> {
   try {
     return await command.run(rest, io);
   } catch (err) {
-    const known = err instanceof NbrewindError ? err : undefined;
+    const known = err instanceof NbrewindError ? err : diskErrorFrom(err);
     if (known) {
       io.stderr.write(errorLine(command.name, known.message) + "\n");
       for (const line of known.details) io.stderr.write(`  ${line}\n`);

@@ -3,6 +3,7 @@ import { packBundle } from "../bundle/pack.js";
 import { describeKey } from "../bundle/trust/keys.js";
 import { describeVouch } from "../bundle/trust/vouch.js";
 import { ExitCode, InputError } from "../common/errors.js";
+import { requireWritable } from "../common/writable.js";
 import { formatBytes } from "../planner/plan.js";
 import { parseArgs } from "./args.js";
 import { resolveBundleTarget, throttled } from "./bundle-target.js";
@@ -27,6 +28,7 @@ async function pack(argv: string[], io: CommandIO): Promise<number> {
   const target = await resolveBundleTarget("pack", args.positionals[0]!, args.values.get("bundle"));
   const stem = basename(target.notebookPath, ".ipynb");
   const output = resolve(args.values.get("output") ?? join(dirname(target.notebookPath), `${stem}.nbrewind.tgz`));
+  await requireWritable("pack", [{ dir: dirname(output), role: "the packed file", option: "-o FILE" }]);
   if (args.flags.has("no-sign") && args.flags.has("trust")) throw new InputError("--trust vouches for what you sign; with --no-sign nothing is signed");
   const signing = args.flags.has("no-sign") ? undefined : await vouchForPack(target.bundleDir, { trust: args.flags.has("trust"), log });
   const progress = throttled(log);

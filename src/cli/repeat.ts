@@ -1,10 +1,11 @@
 import { withBundleRunLock } from "../bundle/run-lock.js";
-import { bundleOption, noWaitHelp, noWaitOption } from "./audit.js";
+import { requireWritable } from "../common/writable.js";
+import { bundleOption, bundleTarget, noWaitHelp, noWaitOption } from "./audit.js";
 import { parseArgs } from "./args.js";
 import { bundleDirFrom, CheckpointSession, openTrustedBundle, planNotebook } from "./checkpoint-session.js";
 import { trustHelp, trustOption } from "./bundle-trust.js";
 import type { Command, CommandIO } from "./command.js";
-import { executeNotebookCommand, executionOptions, executionOptionsHelp, prepareNotebook } from "./run.js";
+import { executeNotebookCommand, executionOptions, executionOptionsHelp, outputTarget, prepareNotebook } from "./run.js";
 
 async function repeat(argv: string[], io: CommandIO): Promise<number> {
   const args = parseArgs("repeat", argv, [...executionOptions, bundleOption, trustOption, noWaitOption, { name: "explain", arity: 0 }]);
@@ -12,6 +13,7 @@ async function repeat(argv: string[], io: CommandIO): Promise<number> {
   const quiet = args.flags.has("quiet");
   const log = (line: string) => void (quiet ? undefined : io.stderr.write(line + "\n"));
   const bundleDir = bundleDirFrom(args, prepared.path);
+  await requireWritable("repeat", [bundleTarget(bundleDir), outputTarget(args, prepared.path)]);
   return withBundleRunLock(bundleDir, { command: "repeat", wait: !args.flags.has("no-wait"), log }, async () => {
     const { bundle, signer } = await openTrustedBundle("repeat", bundleDir, prepared.path, { trust: args.flags.has("trust"), log });
     const records = await bundle.records();
