@@ -29,7 +29,7 @@ export class BundleBusyError extends NbrewindError {
 
 export async function withBundleRunLock<T>(
   bundleDir: string,
-  options: { command: string; wait: boolean; log: (line: string) => void },
+  options: { command: string; wait: boolean; log: (line: string) => void; signal?: AbortSignal },
   body: () => Promise<T>,
 ): Promise<T> {
   await mkdir(dirname(bundleDir), { recursive: true });
@@ -37,6 +37,8 @@ export async function withBundleRunLock<T>(
   return withDirectoryLock(runLockDir(bundleDir), options.log, body, {
     wait: options.wait,
     waiting: (pid) => `${options.command}: waiting for ${holder(pid)} of ${bundleDir} to finish; what it records will be reused (--no-wait fails instead)`,
+    ...(options.signal ? { signal: options.signal } : {}),
+    interrupted: () => new NbrewindError(`interrupted while waiting for ${bundleDir}; nothing was run`, ExitCode.interrupted),
     busy: (pid) => new BundleBusyError(`${bundleDir} is in use by ${holder(pid)}; not waiting (--no-wait). Run again when it has finished, or drop --no-wait to wait for it`),
   });
 }

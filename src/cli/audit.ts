@@ -15,7 +15,7 @@ async function audit(argv: string[], io: CommandIO): Promise<number> {
   const log = (line: string) => void (quiet ? undefined : io.stderr.write(line + "\n"));
   const bundleDir = bundleDirFrom(args, prepared.path);
   await requireWritable("audit", [bundleTarget(bundleDir), outputTarget(args, prepared.path)]);
-  return withBundleRunLock(bundleDir, { command: "audit", wait: !args.flags.has("no-wait"), log }, async () => {
+  return withBundleRunLock(bundleDir, { command: "audit", wait: !args.flags.has("no-wait"), log, signal: io.signal }, async () => {
     const { bundle, signer } = await openTrustedBundle("audit", bundleDir, prepared.path, { trust: args.flags.has("trust"), log });
     const records = await bundle.records();
     const plan = await planNotebook(prepared.notebook, records, true);

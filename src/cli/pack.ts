@@ -28,7 +28,7 @@ async function pack(argv: string[], io: CommandIO): Promise<number> {
   const target = await resolveBundleTarget("pack", args.positionals[0]!, args.values.get("bundle"));
   const stem = basename(target.notebookPath, ".ipynb");
   const output = resolve(args.values.get("output") ?? join(dirname(target.notebookPath), `${stem}.nbrewind.tgz`));
-  await requireWritable("pack", [{ dir: dirname(output), role: "the packed file", option: "-o FILE" }]);
+  await requireWritable("pack", [{ dir: dirname(output), role: "the packed file", option: "-o FILE", mustExist: true }]);
   if (args.flags.has("no-sign") && args.flags.has("trust")) throw new InputError("--trust vouches for what you sign; with --no-sign nothing is signed");
   const signing = args.flags.has("no-sign") ? undefined : await vouchForPack(target.bundleDir, { trust: args.flags.has("trust"), log });
   const progress = throttled(log);

@@ -14,7 +14,7 @@ async function repeat(argv: string[], io: CommandIO): Promise<number> {
   const log = (line: string) => void (quiet ? undefined : io.stderr.write(line + "\n"));
   const bundleDir = bundleDirFrom(args, prepared.path);
   await requireWritable("repeat", [bundleTarget(bundleDir), outputTarget(args, prepared.path)]);
-  return withBundleRunLock(bundleDir, { command: "repeat", wait: !args.flags.has("no-wait"), log }, async () => {
+  return withBundleRunLock(bundleDir, { command: "repeat", wait: !args.flags.has("no-wait"), log, signal: io.signal }, async () => {
     const { bundle, signer } = await openTrustedBundle("repeat", bundleDir, prepared.path, { trust: args.flags.has("trust"), log });
     const records = await bundle.records();
     const plan = await planNotebook(prepared.notebook, records, false);

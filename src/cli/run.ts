@@ -88,7 +88,7 @@ export interface RunSummary {
 
 /** Where the executed notebook goes, as a folder the pre-flight check must be able to write. */
 export function outputTarget(args: ParsedArgs, input: string): WriteTarget {
-  return { dir: dirname(resolve(args.values.get("output") ?? defaultOutputPath(input))), role: "the output notebook", option: "-o FILE" };
+  return { dir: dirname(resolve(args.values.get("output") ?? defaultOutputPath(input))), role: "the output notebook", option: "-o FILE", mustExist: true };
 }
 
 export function defaultOutputPath(input: string): string {

@@ -20,6 +20,9 @@ export interface LockWaitOptions {
   busy?: (holderPid: number | undefined) => Error;
   /** The line shown once when a live holder makes us wait. */
   waiting?: (holderPid: number | undefined) => string;
+  /** Stops the wait (Ctrl-C): the signal's reason is thrown, or `interrupted()`. */
+  signal?: AbortSignal;
+  interrupted?: () => Error;
 }
 
 export async function withDirectoryLock<T>(lockDir: string, progress: (line: string) => void, body: () => Promise<T>, options: LockWaitOptions = {}): Promise<T> {
@@ -32,6 +35,7 @@ export async function withDirectoryLock<T>(lockDir: string, progress: (line: str
       continue;
     }
     if (options.wait === false) throw options.busy?.(holderPid(lockDir)) ?? new Error(`${lockDir} is held by another process`);
+    if (options.signal?.aborted) throw options.interrupted?.() ?? new Error(`interrupted while waiting for ${lockDir}`);
     if (!announced) progress(options.waiting?.(holderPid(lockDir)) ?? `waiting for another process that holds ${lockDir}`);
     announced = true;
     await new Promise((r) => setTimeout(r, pollMs));

@@ -19,12 +19,17 @@ export interface WriteTarget {
   role: string;
   /** How to choose another place: "-o FILE", "--bundle DIR". */
   option?: string;
+  /** The folder is written into, never created (a file's folder). */
+  mustExist?: boolean;
 }
 
 export async function requireWritable(command: string, targets: WriteTarget[]): Promise<void> {
   const seen = new Set<string>();
   for (const target of targets) {
     const existing = await nearestExisting(target.dir);
+    if (target.mustExist && existing !== target.dir) {
+      throw new InputError(`${command}: cannot write ${target.role}: its folder ${target.dir} does not exist${target.option ? ` (${target.option})` : ""}. Nothing was run.`);
+    }
     if (seen.has(existing)) continue;
     seen.add(existing);
     const probe = join(existing, `.nbrewind-write-probe-${process.pid}`);

@@ -39,6 +39,17 @@ describe("the directory lock", () => {
     expect(await withDirectoryLock(lock, () => {}, async () => "ran", { wait: false })).toBe("ran");
   });
 
+  test("a wait stops when its signal is aborted (Ctrl-C), without running the body", async () => {
+    const lock = fresh();
+    await withDirectoryLock(lock, () => {}, async () => {
+      const controller = new AbortController();
+      let ran = false;
+      const waiting = withDirectoryLock(lock, () => controller.abort(), async () => (ran = true), { signal: controller.signal, interrupted: () => new Error("interrupted") });
+      await expect(waiting).rejects.toThrow("interrupted");
+      expect(ran).toBe(false);
+    });
+  });
+
   test("takes over a lock left by a process that died, without waiting", async () => {
     const lock = fresh();
     mkdirSync(lock);

@@ -28,4 +28,11 @@ describe("disk errors", () => {
     const dir = mkdtempSync(join(tmpdir(), "nbrewind-writable-"));
     await expect(requireWritable("run", [{ dir, role: "the output notebook" }, { dir: join(dir, "new", "deeper"), role: "the bundle" }])).resolves.toBeUndefined();
   });
+
+  it("a file's folder that does not exist is named before anything runs", async () => {
+    const dir = join(mkdtempSync(join(tmpdir(), "nbrewind-writable-")), "missing");
+    await expect(requireWritable("run", [{ dir, role: "the output notebook", option: "-o FILE", mustExist: true }])).rejects.toThrow(
+      `run: cannot write the output notebook: its folder ${dir} does not exist (-o FILE). Nothing was run.`,
+    );
+  });
 });
