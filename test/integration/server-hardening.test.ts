@@ -34,12 +34,12 @@ async function runtimeDirOf(probe: string): Promise<string> {
 }
 
 describe("the embedded server", () => {
-  it("keeps its token off every command line and its secrets 0600; a killed run's folder is swept by the next run, which keeps a 50 MB output whole", async () => {
+  it("keeps its token off every command line during an audit and its secrets 0600; a killed run's folder is swept by the next run, which keeps a 50 MB output whole", async () => {
     const slow = writeNotebookFile(dir, "slow.ipynb", [{ source: "import time\nfor _ in range(600):\n    time.sleep(0.1)" }]);
     const probe = randomUUID();
     let runtime = "";
     let checked: Promise<void> | undefined;
-    const killed = await runCli(["run", slow, "-q"], {
+    const killed = await runCli(["audit", slow, "-q"], {
       env: { ...config, PROBE: probe },
       onSpawn: (child) => {
         checked = (async () => {
@@ -49,6 +49,14 @@ describe("the embedded server", () => {
           const commandLines = execFileSync("ps", ["-eo", "args"], { encoding: "utf8", maxBuffer: 64 << 20 });
           expect(commandLines).toContain("nbrewind.jupyter_server_launcher");
           expect(commandLines).not.toContain(token);
+          // Nor any other secret: the cookie secret, the kernel's HMAC key.
+          const cookie = readFileSync(join(runtime, "jupyter_cookie_secret"), "utf8").trim();
+          const connection = readdirSync(runtime).find((f) => /^kernel-.*\.json$/.test(f))!;
+          const hmacKey = (JSON.parse(readFileSync(join(runtime, connection), "utf8")) as { key: string }).key;
+          expect(cookie.length).toBeGreaterThan(20);
+          expect(hmacKey.length).toBeGreaterThan(20);
+          expect(commandLines).not.toContain(cookie);
+          expect(commandLines).not.toContain(hmacKey);
           expect(statSync(runtime).mode & 0o777).toBe(0o700);
           const files = readdirSync(runtime).filter((f) => statSync(join(runtime, f)).isFile());
           expect(files).toEqual(expect.arrayContaining(["token", "jupyter_cookie_secret", expect.stringMatching(/^kernel-.*\.json$/)]));
