@@ -1,29 +1,42 @@
+import { withBundleRunLock } from "../bundle/run-lock.js";
+import { requireWritable } from "../common/writable.js";
 import { parseArgs } from "./args.js";
 import { CheckpointSession, planNotebook } from "../session/checkpoint-session.js";
 import { bundleDirFrom, openTrustedBundle } from "./checkpoint-bundle.js";
 import { trustHelp, trustOption } from "./bundle-trust.js";
 import type { Command, CommandIO } from "./command.js";
 import { reportAfterRun, reportHelp, reportOption } from "./report.js";
-import { executeNotebookCommand, executionOptions, executionOptionsHelp, prepareNotebook } from "./run.js";
+import { executeNotebookCommand, executionOptions, executionOptionsHelp, outputTarget, prepareNotebook } from "./run.js";
 
 export const bundleOption = { name: "bundle", short: "b", arity: 1 } as const;
 
 async function audit(argv: string[], io: CommandIO): Promise<number> {
-  const args = parseArgs("audit", argv, [...executionOptions, bundleOption, trustOption, reportOption]);
+  const args = parseArgs("audit", argv, [...executionOptions, bundleOption, trustOption, noWaitOption, reportOption]);
   const prepared = await prepareNotebook("audit", args);
   const quiet = args.flags.has("quiet");
-  const { bundle, signer } = await openTrustedBundle("audit", bundleDirFrom(args, prepared.path), prepared.path, {
-    trust: args.flags.has("trust"),
-    log: (line) => void (quiet ? undefined : io.stderr.write(line + "\n")),
+  const log = (line: string) => void (quiet ? undefined : io.stderr.write(line + "\n"));
+  const bundleDir = bundleDirFrom(args, prepared.path);
+  await requireWritable("audit", [bundleTarget(bundleDir), outputTarget(args, prepared.path)]);
+  return withBundleRunLock(bundleDir, { command: "audit", wait: !args.flags.has("no-wait"), log, signal: io.signal }, async () => {
+    const { bundle, signer } = await openTrustedBundle("audit", bundleDir, prepared.path, { trust: args.flags.has("trust"), log });
+    const records = await bundle.records();
+    const plan = await planNotebook(prepared.notebook, records, true);
+    try {
+      return await executeNotebookCommand("audit", args, io, new CheckpointSession("audit", bundle, plan, prepared, records, { signer }), prepared);
+    } finally {
+      if (args.flags.has("report")) await reportAfterRun(bundle.dir, prepared.path, (line) => io.stderr.write(line + "\n"));
+    }
   });
-  const records = await bundle.records();
-  const plan = await planNotebook(prepared.notebook, records, true);
-  try {
-    return await executeNotebookCommand("audit", args, io, new CheckpointSession("audit", bundle, plan, prepared, records, { signer }), prepared);
-  } finally {
-    if (args.flags.has("report")) await reportAfterRun(bundle.dir, prepared.path, (line) => io.stderr.write(line + "\n"));
-  }
 }
+
+export function bundleTarget(bundleDir: string) {
+  return { dir: bundleDir, role: "the bundle", option: "--bundle DIR" };
+}
+
+export const noWaitOption = { name: "no-wait", arity: 0 } as const;
+
+export const noWaitHelp = `      --no-wait             fail (exit 2) when another audit or repeat of the
+                            same bundle is running, instead of waiting for it`;
 
 export const auditCommand: Command = {
   name: "audit",
@@ -42,6 +55,7 @@ Options:
   -b, --bundle DIR          the bundle folder (default: NAME.nbrewind beside
                             the notebook); records already in it are kept
 ${trustHelp}
+${noWaitHelp}
 ${reportHelp}
 ${executionOptionsHelp}
 

@@ -1,29 +1,33 @@
-import { bundleOption } from "./audit.js";
+import { withBundleRunLock } from "../bundle/run-lock.js";
+import { requireWritable } from "../common/writable.js";
+import { bundleOption, bundleTarget, noWaitHelp, noWaitOption } from "./audit.js";
 import { parseArgs } from "./args.js";
 import { CheckpointSession, planNotebook } from "../session/checkpoint-session.js";
 import { bundleDirFrom, openTrustedBundle } from "./checkpoint-bundle.js";
 import { trustHelp, trustOption } from "./bundle-trust.js";
 import type { Command, CommandIO } from "./command.js";
 import { reportAfterRun, reportHelp, reportOption } from "./report.js";
-import { executeNotebookCommand, executionOptions, executionOptionsHelp, prepareNotebook } from "./run.js";
+import { executeNotebookCommand, executionOptions, executionOptionsHelp, outputTarget, prepareNotebook } from "./run.js";
 
 async function repeat(argv: string[], io: CommandIO): Promise<number> {
-  const args = parseArgs("repeat", argv, [...executionOptions, bundleOption, trustOption, reportOption, { name: "explain", arity: 0 }]);
+  const args = parseArgs("repeat", argv, [...executionOptions, bundleOption, trustOption, noWaitOption, reportOption, { name: "explain", arity: 0 }]);
   const prepared = await prepareNotebook("repeat", args);
   const quiet = args.flags.has("quiet");
-  const { bundle, signer } = await openTrustedBundle("repeat", bundleDirFrom(args, prepared.path), prepared.path, {
-    trust: args.flags.has("trust"),
-    log: (line) => void (quiet ? undefined : io.stderr.write(line + "\n")),
+  const log = (line: string) => void (quiet ? undefined : io.stderr.write(line + "\n"));
+  const bundleDir = bundleDirFrom(args, prepared.path);
+  await requireWritable("repeat", [bundleTarget(bundleDir), outputTarget(args, prepared.path)]);
+  return withBundleRunLock(bundleDir, { command: "repeat", wait: !args.flags.has("no-wait"), log, signal: io.signal }, async () => {
+    const { bundle, signer } = await openTrustedBundle("repeat", bundleDir, prepared.path, { trust: args.flags.has("trust"), log });
+    const records = await bundle.records();
+    const plan = await planNotebook(prepared.notebook, records, false);
+    const session = new CheckpointSession("repeat", bundle, plan, prepared, records, { explainTasks: args.flags.has("explain"), signer });
+    if (args.flags.has("explain")) (args.flags.has("json") ? io.stderr : io.stdout).write(session.explain().join("\n") + "\n");
+    try {
+      return await executeNotebookCommand("repeat", args, io, session, prepared);
+    } finally {
+      if (args.flags.has("report")) await reportAfterRun(bundle.dir, prepared.path, (line) => io.stderr.write(line + "\n"));
+    }
   });
-  const records = await bundle.records();
-  const plan = await planNotebook(prepared.notebook, records, false);
-  const session = new CheckpointSession("repeat", bundle, plan, prepared, records, { explainTasks: args.flags.has("explain"), signer });
-  if (args.flags.has("explain")) (args.flags.has("json") ? io.stderr : io.stdout).write(session.explain().join("\n") + "\n");
-  try {
-    return await executeNotebookCommand("repeat", args, io, session, prepared);
-  } finally {
-    if (args.flags.has("report")) await reportAfterRun(bundle.dir, prepared.path, (line) => io.stderr.write(line + "\n"));
-  }
 }
 
 export const repeatCommand: Command = {
@@ -56,6 +60,7 @@ Options:
                             not served from the bundle was dispatched
                             ('argument 2 changed', 'the code of f changed')
 ${trustHelp}
+${noWaitHelp}
 ${reportHelp}
 ${executionOptionsHelp}
 

@@ -7,6 +7,7 @@ import { assessTrust } from "../bundle/trust/trust.js";
 import { unpackBundle, type UnpackResult } from "../bundle/unpack.js";
 import { ExitCode, InfrastructureError, InputError } from "../common/errors.js";
 import { writeJsonAtomic } from "../common/atomic-file.js";
+import { requireWritable } from "../common/writable.js";
 import { packageVersion } from "../common/package-root.js";
 import { replayInContainer } from "../container/index.js";
 import { compareOutputs, type OutputComparison } from "../notebook/compare-outputs.js";
@@ -172,6 +173,7 @@ async function replay(argv: string[], io: CommandIO): Promise<number> {
 
 async function workDirectory(args: ParsedArgs, archive: string): Promise<{ workDir: string; created: boolean }> {
   const given = args.values.get("directory");
+  await requireWritable("replay", [{ dir: resolve(given ?? "."), role: "the replay's work directory", option: "-C DIR" }]);
   if (given) {
     const dir = resolve(given);
     await mkdir(dir, { recursive: true });

@@ -3,6 +3,7 @@ import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { CommsOverSubshells, type Kernel, type KernelMessage } from "@jupyterlab/services";
 import { Ajv, type ValidateFunction } from "ajv";
+import { DiskError } from "../common/disk-errors.js";
 import { InfrastructureError, InputError } from "../common/errors.js";
 import { packageRoot } from "../common/package-root.js";
 import type { KernelSession } from "./kernel-session.js";
@@ -187,7 +188,9 @@ export class ShimClient {
       pending.resolve(payload);
     } else {
       const { error } = data as ShimFailure;
-      pending.reject(error.kind === "bad_blob" ? new ShimBlobError(error.message, pending.type) : new ShimError(`nbrewind shim (${pending.type}): ${error.message}`, pending.type, error.traceback));
+      // A write through a file descriptor names no file: the store it was writing is the place to free.
+      if (error.kind === "disk") pending.reject(new DiskError(error.code ?? "ENOSPC", error.path ?? this.options.blobsDir));
+      else pending.reject(error.kind === "bad_blob" ? new ShimBlobError(error.message, pending.type) : new ShimError(`nbrewind shim (${pending.type}): ${error.message}`, pending.type, error.traceback));
     }
   }
 

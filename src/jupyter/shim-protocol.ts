@@ -148,8 +148,11 @@ export interface ShimFailure {
   error: {
     message: string;
     traceback?: string;
-    /** bad_blob: a blob to restore is missing or corrupt (bad input, not broken machinery). */
-    kind?: "bad_blob";
+    /** bad_blob: a blob to restore is missing or corrupt (bad input, not broken machinery); disk: a write the disk refused. */
+    kind?: "bad_blob" | "disk";
+    /** disk: the errno name and the file. */
+    code?: string;
+    path?: string;
   };
 }
 

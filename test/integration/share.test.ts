@@ -198,7 +198,8 @@ describe("bad packed files: a clear error, a non-zero exit, nothing written", ()
   it("a signature by a key nobody trusted", async () => {
     const stranger = { NBREWIND_CONFIG_DIR: join(root, "stranger-config") };
     const signed = join(root, "stranger.tgz");
-    const pack = await runCli(["pack", join(siteA, "nb.ipynb"), "-o", signed, "-q"], { env: stranger });
+    // Not the stranger's bundle: signing it takes an explicit --trust (trust is never minted in passing).
+    const pack = await runCli(["pack", join(siteA, "nb.ipynb"), "-o", signed, "--trust", "-q"], { env: stranger });
     expect(pack.code, pack.stderr).toBe(0);
     await expectRefused(["replay", signed], bob, /signed by ed25519:[0-9a-f]{16} .*a key you do not trust[\s\S]*nbrewind-engine keys trust 'nbrewind-ed25519 /);
   });

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import os
 import platform
 import traceback
@@ -18,6 +19,13 @@ from .tasks import runtime as task_runtime
 from .tasks.keys import TASK_KEY_SCHEME
 
 Reply = dict[str, Any]
+
+_DISK_ERRNOS = {errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EACCES, errno.EPERM}
+
+
+def _unexpected(base: Reply, err: BaseException) -> Reply:
+    message = f"{type(err).__name__}: {err}" if str(err) else type(err).__name__
+    return {**base, "ok": False, "error": {"message": message, "traceback": traceback.format_exc()}}
 
 
 class Session:
@@ -50,9 +58,16 @@ class Session:
             return {**base, "ok": False, "error": {"message": str(err), "kind": "bad_blob"}}
         except RequestError as err:
             return {**base, "ok": False, "error": {"message": str(err)}}
+        except OSError as err:
+            if err.errno not in _DISK_ERRNOS:
+                return _unexpected(base, err)
+            # A full or read-only disk is the user's to fix, not a bug: the path and the errno name, no traceback.
+            error = {"message": f"{os.strerror(err.errno)}: {err.filename}", "kind": "disk", "code": errno.errorcode[err.errno]}
+            if err.filename is not None:
+                error["path"] = str(err.filename)
+            return {**base, "ok": False, "error": error}
         except BaseException as err:  # noqa: BLE001 - an interrupt or a bug must still be answered
-            message = f"{type(err).__name__}: {err}" if str(err) else type(err).__name__
-            return {**base, "ok": False, "error": {"message": message, "traceback": traceback.format_exc()}}
+            return _unexpected(base, err)
 
     def _checkpointer(self) -> Checkpointer:
         if self.checkpointer is None:
