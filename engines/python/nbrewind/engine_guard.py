@@ -13,9 +13,10 @@ engine has one ``EngineGuard``:
   code; from then on every entry point passes straight through.
 
 Either way the engine runs unmemoized, cell checkpoints go on working, and
-the reason is said once: on the kernel's own stderr (the server log, never a
-cell's output) and in every post_cell reply (``adapters``), which the driver
-turns into one warning and the run summary's ``engines[].status``.
+the reason travels in every post_cell reply (``adapters``), which the driver
+turns into one warning on its stderr and the run summary's
+``engines[].status``. Nothing is printed here: ipykernel captures the
+process's stderr into the running cell's outputs, which must stay the user's.
 """
 
 from __future__ import annotations
@@ -24,7 +25,6 @@ import importlib.metadata
 import json
 import os
 import re
-import sys
 import threading
 import traceback
 from collections.abc import Callable, Iterator
@@ -128,20 +128,18 @@ class EngineGuard:
         return callback
 
     def disable(self, reason: str) -> None:
-        """Turn the adapter off for the rest of this kernel's life, and say so once."""
+        """Turn the adapter off for the rest of this kernel's life (reported, see ``reports``)."""
         with self._lock:
             if self.status == "unmemoized":
                 return
             self.status = "unmemoized"
             self.reason = reason
-        print(f"nbrewind: {self.engine} runs unmemoized in this kernel: {reason}", file=sys.__stderr__, flush=True)
 
     def failed(self, what: str, err: BaseException) -> None:
         """An adapter entry point raised where it should not have: the adapter goes off."""
         where = traceback.extract_tb(err.__traceback__)[-1:] if err.__traceback__ else []
         at = f" at {where[0].filename.rsplit('/', 1)[-1]}:{where[0].lineno}" if where else ""
         self.disable(f"{what} failed ({type(err).__name__}: {err}{at}); nbrewind-engine {_version()} does not handle this {self.engine} version")
-        traceback.print_exception(err, file=sys.__stderr__)
 
     @contextmanager
     def attempt(self, what: str, rt: Any) -> Iterator[list[bool]]:
