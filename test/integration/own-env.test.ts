@@ -46,9 +46,6 @@ describe("doctor -k: what a user's kernel environment gets", () => {
     // Unmemoized is a warning, not a broken setup.
     expect(bad.code).toBe(good.code);
 
-    const unknown = await runCli(["doctor", "-k", "no-such-kernel"], { env: { JUPYTER_PATH: jupyterPath } });
-    expect(unknown.code).toBe(2);
-    expect(unknown.stderr).toContain("kernel 'no-such-kernel' is not available");
   }, 300_000);
 });
 

@@ -78,7 +78,7 @@ export function matrixCells(): CellSpec[] {
       id: "ray",
       source: [
         "import ray",
-        "ray.init(num_cpus=1, include_dashboard=False, log_to_driver=False)",
+        "ray.init(num_cpus=1, include_dashboard=False, log_to_driver=False, logging_level='ERROR')",
         "rsquare, rtotal = ray.remote(square), ray.remote(total)",
         "print('ray', ray.get(rtotal.remote('ray', *[rsquare.remote('ray', i) for i in range(n)])))",
         "ray.shutdown()",
