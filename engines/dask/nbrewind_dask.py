@@ -256,7 +256,8 @@ def _rewritten_hlg(original: Any, new: dict[Any, Any]) -> Any:
     parts: dict[str, Any] = {}
     placed: set[Any] = set()
     for name, layer in layers.items():
-        part = {k: new[k] for k in layer if k in new and k not in placed}
+        keys = copy.copy(layer) if hasattr(layer, "is_materialized") else layer  # never materialise the caller's layer
+        part = {k: new[k] for k in keys if k in new and k not in placed}
         placed.update(part)
         if part:
             parts[f"nbrewind-{name}"] = MaterializedLayer(part, annotations=getattr(layer, "annotations", None))

@@ -109,9 +109,12 @@ def _wrap_method(cls: type, name: str, handler: Any) -> None:
         _local.busy = True  # our own submissions (the twin, a probe) are not intercepted again
         submitted: list[bool] = []
 
-        def submit(*a: Any, **k: Any) -> Any:
-            submitted.append(True)
-            return original(*a, **k)
+        def submit(target: Any, *a: Any, **k: Any) -> Any:
+            # Only the user's own submission counts: a failed submission of our persisting
+            # twin is ours, and falls back like any other failure of ours.
+            if target is self:
+                submitted.append(True)
+            return original(target, *a, **k)
 
         mark = rt.mark()
         try:
