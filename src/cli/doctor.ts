@@ -3,6 +3,7 @@ import { tmpdir } from "node:os";
 import { ExitCode, InputError } from "../common/errors.js";
 import { BASE_IMAGE_ENV, chooseBaseImage, defaultBaseImage, ENGINE_FIX, findEngine, imageId } from "../container/index.js";
 import { installedAdapters } from "../engines/catalog.js";
+import { engineSupport, rangeText } from "../engines/support.js";
 import { EmbeddedServer } from "../jupyter/embedded-server.js";
 import { probeKernelEnvironment } from "../jupyter/kernel-probe.js";
 import { chooseKernelSpec, listKernelSpecs } from "../jupyter/kernel-session.js";
@@ -93,7 +94,10 @@ async function doctor(argv: string[], io: CommandIO): Promise<number> {
   }
 
   for (const { engine, path, present } of installedAdapters()) {
-    checks.push({ name: `${engine.title} task adapter`, ok: present, found: present ? `memoizes ${engine.intercepts}` : `missing: ${path}`, fix: "reinstall nbrewind-engine: its engines/ folder is incomplete" });
+    const range = Object.entries(engineSupport().engines[engine.name]?.requires ?? {})
+      .map(([name, r]) => `${name}${rangeText(r)}`)
+      .join(", ");
+    checks.push({ name: `${engine.title} task adapter`, ok: present, found: present ? `memoizes ${engine.intercepts} (${range})` : `missing: ${path}`, fix: "reinstall nbrewind-engine: its engines/ folder is incomplete" });
   }
 
   checks.push(...(await containerChecks()));
