@@ -46,6 +46,7 @@ from concurrent.futures import Future
 from dataclasses import dataclass, field
 from typing import Any
 
+from nbrewind.engine_guard import guard
 from nbrewind.tasks import runtime as task_runtime
 from nbrewind.tasks.hooks import when_imported
 from nbrewind.tasks.keys import Keyer, Uncacheable
@@ -55,6 +56,8 @@ from nbrewind.tasks.worker import where_here
 import nbrewind_parsl_worker as pw
 
 ENGINE = "parsl"
+# Off outside engine_support.json's range, or once a patch or a key computation failed.
+GUARD = guard(ENGINE)
 _installed = False
 # Serialises submits: the task id a submission will get is read before Parsl assigns it.
 _submit_lock = threading.RLock()
@@ -70,7 +73,7 @@ def install() -> None:
     if _installed:
         return
     _installed = True
-    when_imported("parsl.dataflow.dflow", _patch_dflow)
+    when_imported("parsl.dataflow.dflow", GUARD.install(_patch_dflow))
     atexit.register(shutdown)
 
 
@@ -140,10 +143,14 @@ def _patch_dflow(dflow: Any) -> None:
         rt = task_runtime.active()
         if app_kwargs is None:
             app_kwargs = {}
-        if rt is None or not isinstance(getattr(self, "memoizer", None), _Memoizer):
+        if rt is None or not GUARD.on or not isinstance(getattr(self, "memoizer", None), _Memoizer):
             return original_submit(self, func, app_args=app_args, executors=executors, cache=cache, ignore_for_cache=ignore_for_cache, app_kwargs=app_kwargs, join=join)
         rt.engine_used(ENGINE)
-        info = _decide(rt, func, app_args, app_kwargs, ignore_for_cache, join)
+        info = None
+        with GUARD.attempt("keying a Parsl app invocation", rt):
+            info = _decide(rt, func, app_args, app_kwargs, ignore_for_cache, join)
+        if info is None:
+            return original_submit(self, func, app_args=app_args, executors=executors, cache=cache, ignore_for_cache=ignore_for_cache, app_kwargs=app_kwargs, join=join)
         submitted_func, submitted_kwargs = func, app_kwargs
         if info.status == "dispatched" and not join:
             spec = (rt.blobs_dir, info.key, info.dispatch, *_reach_marker(rt), _executor_label(self, executors), info.slots)
@@ -395,6 +402,9 @@ class _Memoizer:
     def check_memo(self, task: Any) -> Future[Any] | None:
         info = self._info(task)
         rt = task_runtime.active()
+        if not GUARD.on:
+            # Turned off since this task was submitted: it runs (a planned hit computes the same value).
+            return self._inner_check(task, info)
         if info is not None and info.status == "hit" and rt is not None:
             try:
                 value = _serve(rt, info, task["kwargs"])
@@ -421,8 +431,21 @@ class _Memoizer:
         finally:
             task["func"], task["kwargs"] = func, kwargs
 
+    def update_memo(self, task: Any, future: Any) -> None:
+        """parsl < 2025: one call with the task's completed future (later releases call
+        update_memo_result or update_memo_exception)."""
+        self.inner.update_memo(task, future)
+        exc = future.exception() if future.done() else None
+        if exc is not None:
+            self._record_exception(task, exc)
+        elif future.done():
+            self._record_result(task, future.result())
+
     def update_memo_result(self, task: Any, result: Any) -> None:
         self.inner.update_memo_result(task, result)
+        self._record_result(task, result)
+
+    def _record_result(self, task: Any, result: Any) -> None:
         info = self._info(task)
         rt = task_runtime.active()
         if info is None or info.status != "dispatched" or rt is None or not isinstance(info.key, str):
@@ -438,6 +461,9 @@ class _Memoizer:
 
     def update_memo_exception(self, task: Any, exc: BaseException) -> None:
         self.inner.update_memo_exception(task, exc)
+        self._record_exception(task, exc)
+
+    def _record_exception(self, task: Any, exc: BaseException) -> None:
         info = self._info(task)
         rt = task_runtime.active()
         if info is None or info.status != "dispatched" or rt is None or not isinstance(info.key, str):

@@ -39,11 +39,14 @@ from typing import Any
 import nbrewind_ray_refs as refs
 import nbrewind_ray_store
 import nbrewind_ray_twin as twins
+from nbrewind.engine_guard import guard
 from nbrewind.tasks import runtime as task_runtime
 from nbrewind.tasks.hooks import when_imported
 from nbrewind.tasks.keys import Keyer, Uncacheable, function_name
 
 ENGINE = "ray"
+# Off outside engine_support.json's range, or once a patch or a key computation failed.
+GUARD = guard(ENGINE)
 # Options that change what a task computes, not only where and how it runs.
 _KEYED_OPTIONS = ("runtime_env",)
 _installed = False
@@ -58,7 +61,7 @@ def install() -> None:
     if _installed:
         return
     _installed = True
-    when_imported("ray", _patch_ray)
+    when_imported("ray", GUARD.install(_patch_ray))
 
 
 def _patch_ray(ray: Any) -> None:
@@ -101,13 +104,30 @@ def _wrap_method(cls: type, name: str, handler: Any) -> None:
     @functools.wraps(original)
     def method(self: Any, *args: Any, **kwargs: Any) -> Any:
         rt = task_runtime.current
-        if rt is None or getattr(_local, "busy", False):
+        if rt is None or getattr(_local, "busy", False) or not GUARD.on:
             return original(self, *args, **kwargs)
         _local.busy = True  # our own submissions (the twin, a probe) are not intercepted again
+        submitted: list[bool] = []
+
+        def submit(target: Any, *a: Any, **k: Any) -> Any:
+            # Only the user's own submission counts: a failed submission of our persisting
+            # twin is ours, and falls back like any other failure of ours.
+            if target is self:
+                submitted.append(True)
+            return original(target, *a, **k)
+
+        mark = rt.mark()
         try:
-            return handler(original, self, rt, *args, **kwargs)
+            return handler(submit, self, rt, *args, **kwargs)
+        except Exception as err:
+            if submitted:
+                raise  # Ray's own answer to the submission (a bad argument): the user's to see
+            # Our bookkeeping failed before anything reached Ray: forget it, submit as Ray would.
+            rt.forget_since(mark)
+            GUARD.failed(f"handling {cls.__name__}.{name}", err)
         finally:
             _local.busy = False
+        return original(self, *args, **kwargs)
 
     method._nbrewind = True  # type: ignore[attr-defined]
     setattr(cls, name, method)
@@ -292,7 +312,7 @@ def _actor_creation(original: Any, cls: Any, rt: task_runtime.TaskRuntime, *args
 
 def _put(value: Any, *args: Any, **kwargs: Any) -> Any:
     ref = _original_put(value, *args, **kwargs)
-    if task_runtime.current is not None:
+    if task_runtime.current is not None and GUARD.on:
         try:
             content: str | Uncacheable = Keyer(_put_ref_key).value_key(value)
         except Uncacheable as err:

@@ -7,6 +7,7 @@ import { DiskError } from "../common/disk-errors.js";
 import { InfrastructureError, InputError } from "../common/errors.js";
 import { packageRoot } from "../common/package-root.js";
 import type { KernelSession } from "./kernel-session.js";
+import { shimPayload } from "./shim-payload.js";
 import {
   COMM_TARGET,
   HASHING_SCHEME,
@@ -25,7 +26,7 @@ import {
   type TasksKnownReply,
 } from "./shim-protocol.js";
 
-export type { EnvironmentReply, HelloReply, KnownTask, PostCellReply, RestoreReply, ShimTaskRecord, WriteEntry } from "./shim-protocol.js";
+export type { AdapterStatus, EnvironmentReply, HelloReply, KnownTask, PostCellReply, RestoreReply, ShimTaskRecord, WriteEntry } from "./shim-protocol.js";
 
 /** The shim could not do what was asked (its message is shown as is); exit code 3. */
 export class ShimError extends InfrastructureError {
@@ -204,22 +205,14 @@ type CommData = Parameters<Kernel.IComm["send"]>[0];
 type DistributiveOmit<T, K extends PropertyKey> = T extends unknown ? Omit<T, K> : never;
 
 /**
- * Make the shim importable and load it, silently: no execution count, no
- * history, no output. The code runs in a throwaway namespace so it binds
- * nothing in the user's. Works on any server on this machine, since it only
- * needs our engines/python folder on sys.path.
+ * Ship the shim to the kernel and load it, silently: no execution count, no
+ * history, no output. Its source travels in the request (shim-payload.ts), so
+ * the kernel may run anywhere the server puts it; the code runs in a
+ * throwaway namespace so it binds nothing in the user's.
  */
 async function loadShim(kernel: Kernel.IKernelConnection, session: KernelSession, timeoutMs: number): Promise<void> {
-  const shimRoot = join(packageRoot(), "engines", "python");
-  const inner = [
-    "import sys",
-    `root = ${JSON.stringify(shimRoot)}`,
-    "if root not in sys.path:",
-    "    sys.path.insert(0, root)",
-    "import nbrewind.kernel_shim",
-    "nbrewind.kernel_shim.load()",
-  ].join("\n");
-  const future = kernel.requestExecute({ code: `exec(${JSON.stringify(inner)}, {})`, silent: true, store_history: false, allow_stdin: false, stop_on_error: false });
+  const payload = shimPayload();
+  const future = kernel.requestExecute({ code: payload.code, silent: true, store_history: false, allow_stdin: false, stop_on_error: false });
   let reply: KernelMessage.IExecuteReplyMsg["content"] | undefined;
   future.onReply = (msg) => {
     reply = msg.content;
@@ -237,7 +230,7 @@ async function loadShim(kernel: Kernel.IKernelConnection, session: KernelSession
   if (reply?.status !== "ok") {
     const failed = reply as { ename?: string; evalue?: string } | undefined;
     throw new InfrastructureError(`cannot load the nbrewind shim into the kernel: ${failed?.ename ?? reply?.status ?? "no reply"}: ${failed?.evalue ?? ""}`, [
-      `the shim is loaded from ${shimRoot}; the kernel must run on this machine with cloudpickle installed`,
+      "the kernel's environment needs Python 3.10 or newer, ipykernel 6 or newer and cloudpickle (nbrewind-engine doctor -k KERNEL checks it)",
     ]);
   }
 }

@@ -107,6 +107,18 @@ export interface PostCellReply {
   elapsed_s: number;
   tasks: ShimTaskRecord[];
   engines: EngineUse;
+  /** Every engine imported so far and whether its adapter memoizes it (absent from older shims). */
+  adapters?: AdapterStatus[];
+}
+
+/** An engine adapter's state in the kernel (engines/python/nbrewind/engine_guard.py). */
+export interface AdapterStatus {
+  engine: string;
+  /** unmemoized: outside the supported versions, or a patch or key computation failed; the engine runs as without nbrewind. */
+  status: "memoized" | "unmemoized";
+  /** Installed distributions the supported range names: name -> version. */
+  versions: Record<string, string>;
+  reason?: string;
 }
 
 export interface TasksKnownReply {

@@ -6,6 +6,7 @@ import type { SigningKey } from "../bundle/trust/keys.js";
 import type { CellRecord, TaskRecord, WriteEntry } from "../bundle/records.js";
 import { InputError } from "../common/errors.js";
 import { packageVersion } from "../common/package-root.js";
+import { AdapterStatuses } from "../jupyter/adapter-statuses.js";
 import type { CellRun } from "../jupyter/cell-executor.js";
 import type { JupyterRuntime } from "../jupyter/jupyter-runtime.js";
 import type { CellHooks, ExecutableCell, NotebookRun } from "../jupyter/notebook-executor.js";
@@ -109,6 +110,7 @@ export class CheckpointSession implements RunExtension {
   private readonly byIndex: Map<number, CellPlan>;
   private readonly counts = { reused: 0, run: 0, restored_values: 0, restored_bytes: 0, checkpointed_bytes: 0, tasks: { total: 0, served: 0, dispatched: 0, uncached: 0, failed: 0 } };
   private log: (line: string) => void = () => {};
+  private readonly adapters = new AdapterStatuses((line) => this.log(line));
   /** The namespace as this run leaves it, cell by cell: which value each name holds and whether it is in the kernel. */
   private readonly values = new ValueState();
   private readonly valueKeys = new Map<number, string>();
@@ -231,6 +233,7 @@ export class CheckpointSession implements RunExtension {
       const reply = await this.shim!.postCell(plan.id, plan.candidates, plan.opaque);
       checkpointS = reply.elapsed_s;
       tasks = reply.tasks;
+      this.adapters.note(reply.adapters);
       if (reply.engines.started.length > 0 || reply.engines.used.length > 0) engines = reply.engines;
       writes = Object.entries(reply.names)
         .map(([name, entry]) => toRecordWrite(name, entry))
@@ -326,8 +329,8 @@ export class CheckpointSession implements RunExtension {
     const t = c.tasks;
     const tasks = t.total > 0 ? [`tasks: ${t.total} submitted, ${t.served} served from the bundle, ${t.dispatched} dispatched to the engine${t.uncached ? ` (${t.uncached} not cacheable)` : ""}${t.failed ? `, ${t.failed} failed` : ""}`] : [];
     return {
-      fields: { bundle: this.bundle.dir, counts: c, plan: planToJson(this.plan) },
-      lines: [`${this.command}: ${c.reused} reused, ${c.run} ran, ${c.restored_values} value(s) restored (${formatBytes(c.restored_bytes)}), ${formatBytes(c.checkpointed_bytes)} checkpointed`, ...tasks, `bundle: ${this.bundle.dir}`],
+      fields: { bundle: this.bundle.dir, counts: c, plan: planToJson(this.plan), engines: this.adapters.list() },
+      lines: [`${this.command}: ${c.reused} reused, ${c.run} ran, ${c.restored_values} value(s) restored (${formatBytes(c.restored_bytes)}), ${formatBytes(c.checkpointed_bytes)} checkpointed`, ...tasks, ...this.adapters.lines(), `bundle: ${this.bundle.dir}`],
     };
   }
 

@@ -9,7 +9,7 @@ import traceback
 from collections.abc import Callable
 from typing import Any
 
-from . import __version__
+from . import __version__, engine_guard
 from .blob_store import DIGEST_RE, BlobError, BlobStore
 from .checkpoint import Checkpointer
 from .environment import describe_environment
@@ -119,7 +119,8 @@ class Session:
             raise RequestError("post_cell: candidates must be a list of names")
         reply = self._checkpointer().post_cell(_string(req, "cell_id"), candidates, bool(req.get("opaque", False)))
         # The cell's task graph: what its engine work hit, dispatched, could not cache, or failed.
-        return {**reply, **_tasks().end_cell()}
+        # And which engine adapters memoize: an engine outside its supported range runs unmemoized.
+        return {**reply, **_tasks().end_cell(), "adapters": engine_guard.reports()}
 
     def _tasks_known(self, req: dict[str, Any]) -> Reply:
         if req.get("task_key_scheme") != TASK_KEY_SCHEME:

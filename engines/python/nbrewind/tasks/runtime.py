@@ -240,6 +240,26 @@ class TaskRuntime:
             record["cell_id"] = self._cell.cell_id
         self._cell.records.append(record)
 
+    # -- an adapter that failed mid-submission (engine_guard.EngineGuard.attempt)
+
+    def mark(self) -> int:
+        with self._lock:
+            return len(self._cell.records)
+
+    def forget_since(self, mark: int) -> None:
+        """Drop what was recorded after ``mark``: the adapter failed and the submission
+        went to the engine unchanged, so those records (hits, dispatches) did not happen."""
+        with self._lock:
+            dropped = self._cell.records[mark:]
+            del self._cell.records[mark:]
+            for rec in dropped:
+                pending = self._pending.get(rec.get("key") or "")
+                if pending is None:
+                    continue
+                pending.records = [r for r in pending.records if r is not rec]
+                if not pending.records:
+                    del self._pending[rec["key"]]
+
     # -- cells
 
     def begin_cell(self, cell_id: str) -> None:
