@@ -1,13 +1,31 @@
-import { parseArgs } from "./args.js";
+import { InputError } from "../common/errors.js";
+import { parseArgs, type ParsedArgs } from "./args.js";
 import { bundleDirFrom, CheckpointSession, openTrustedBundle, planNotebook } from "./checkpoint-session.js";
 import { trustHelp, trustOption } from "./bundle-trust.js";
 import type { Command, CommandIO } from "./command.js";
 import { executeNotebookCommand, executionOptions, executionOptionsHelp, prepareNotebook } from "./run.js";
 
 export const bundleOption = { name: "bundle", short: "b", arity: 1 } as const;
+export const storeOption = { name: "store", arity: 1 } as const;
+
+/** `--store all` keeps every task result; without it, results cheaper to recompute than to store and load are left out. */
+export function storeAllFrom(command: string, args: ParsedArgs): boolean {
+  const value = args.values.get("store");
+  if (value === undefined) return false;
+  if (value !== "all") throw new InputError(`${command}: --store takes only 'all' (store every task result), got '${value}'`);
+  return true;
+}
+
+export const storeHelp = `      --store all           store every task result; by default a result that
+                            is cheaper to recompute (its measured compute
+                            time) than to store and load (its size at the
+                            store's measured bandwidth) is left out and
+                            recorded as such, except what the notebook
+                            receives (a graph's outputs, a future's result)`;
 
 async function audit(argv: string[], io: CommandIO): Promise<number> {
-  const args = parseArgs("audit", argv, [...executionOptions, bundleOption, trustOption]);
+  const args = parseArgs("audit", argv, [...executionOptions, bundleOption, storeOption, trustOption]);
+  const storeAll = storeAllFrom("audit", args);
   const prepared = await prepareNotebook("audit", args);
   const quiet = args.flags.has("quiet");
   const { bundle, signer } = await openTrustedBundle("audit", bundleDirFrom(args, prepared.path), prepared.path, {
@@ -16,13 +34,13 @@ async function audit(argv: string[], io: CommandIO): Promise<number> {
   });
   const records = await bundle.records();
   const plan = await planNotebook(prepared.notebook, records, true);
-  return executeNotebookCommand("audit", args, io, new CheckpointSession("audit", bundle, plan, prepared, records, { signer }), prepared);
+  return executeNotebookCommand("audit", args, io, new CheckpointSession("audit", bundle, plan, prepared, records, { signer, storeAll }), prepared);
 }
 
 export const auditCommand: Command = {
   name: "audit",
   summary: "run a notebook and record a checkpoint per cell in its bundle",
-  help: `Usage: nbrewind-engine audit NOTEBOOK [--bundle DIR] [--trust] [run options]
+  help: `Usage: nbrewind-engine audit NOTEBOOK [--bundle DIR] [--store all] [--trust] [run options]
 
 Run every code cell of NOTEBOOK, like 'run', and record in a bundle beside it
 (NAME.nbrewind/ by default) a checkpoint per cell: the values the cell wrote
@@ -35,6 +53,7 @@ re-runs only what an edit touched.
 Options:
   -b, --bundle DIR          the bundle folder (default: NAME.nbrewind beside
                             the notebook); records already in it are kept
+${storeHelp}
 ${trustHelp}
 ${executionOptionsHelp}
 

@@ -1,4 +1,4 @@
-import { bundleOption } from "./audit.js";
+import { bundleOption, storeAllFrom, storeHelp, storeOption } from "./audit.js";
 import { parseArgs } from "./args.js";
 import { bundleDirFrom, CheckpointSession, openTrustedBundle, planNotebook } from "./checkpoint-session.js";
 import { trustHelp, trustOption } from "./bundle-trust.js";
@@ -6,7 +6,8 @@ import type { Command, CommandIO } from "./command.js";
 import { executeNotebookCommand, executionOptions, executionOptionsHelp, prepareNotebook } from "./run.js";
 
 async function repeat(argv: string[], io: CommandIO): Promise<number> {
-  const args = parseArgs("repeat", argv, [...executionOptions, bundleOption, trustOption, { name: "explain", arity: 0 }]);
+  const args = parseArgs("repeat", argv, [...executionOptions, bundleOption, storeOption, trustOption, { name: "explain", arity: 0 }]);
+  const storeAll = storeAllFrom("repeat", args);
   const prepared = await prepareNotebook("repeat", args);
   const quiet = args.flags.has("quiet");
   const { bundle, signer } = await openTrustedBundle("repeat", bundleDirFrom(args, prepared.path), prepared.path, {
@@ -15,7 +16,7 @@ async function repeat(argv: string[], io: CommandIO): Promise<number> {
   });
   const records = await bundle.records();
   const plan = await planNotebook(prepared.notebook, records, false);
-  const session = new CheckpointSession("repeat", bundle, plan, prepared, records, { explainTasks: args.flags.has("explain"), signer });
+  const session = new CheckpointSession("repeat", bundle, plan, prepared, records, { explainTasks: args.flags.has("explain"), signer, storeAll });
   if (args.flags.has("explain")) (args.flags.has("json") ? io.stderr : io.stdout).write(session.explain().join("\n") + "\n");
   return executeNotebookCommand("repeat", args, io, session, prepared);
 }
@@ -23,7 +24,7 @@ async function repeat(argv: string[], io: CommandIO): Promise<number> {
 export const repeatCommand: Command = {
   name: "repeat",
   summary: "run a notebook again, reusing every cell whose inputs did not change",
-  help: `Usage: nbrewind-engine repeat NOTEBOOK [--bundle DIR] [--explain] [--trust] [run options]
+  help: `Usage: nbrewind-engine repeat NOTEBOOK [--bundle DIR] [--explain] [--store all] [--trust] [run options]
 
 Run NOTEBOOK again against its bundle (written by 'audit'). Every code cell
 gets a fingerprint from its source and the fingerprints of the cells whose
@@ -49,6 +50,7 @@ Options:
                             finishes, why each of its engine tasks that was
                             not served from the bundle was dispatched
                             ('argument 2 changed', 'the code of f changed')
+${storeHelp}
 ${trustHelp}
 ${executionOptionsHelp}
 

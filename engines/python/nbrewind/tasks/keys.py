@@ -41,7 +41,9 @@ from ..unserialisable import why_unserialisable
 
 # Bump when anything below changes how a key is computed: a bundle recorded
 # under another scheme is refused, never silently missed or, worse, hit.
-TASK_KEY_SCHEME = 1
+# 2: a Ray task's key covers its remote function's name and num_returns, and
+# records are matched by occurrence (see runtime), no longer by key alone.
+TASK_KEY_SCHEME = 2
 
 _LEN = struct.Struct("<Q")
 _FILE_MODES = ("content", "stat")
