@@ -324,10 +324,11 @@ class TaskRuntime:
         if packing:
             self._write_pack(packing)
         tasks = [*finished, *cell.records]
-        if any(t.get("result_digest") and t["status"] != "hit" and "result_pack" not in t for t in tasks):
+        written = {t["result_digest"] for t in tasks if t.get("result_digest") and t["status"] != "hit" and "result_pack" not in t}
+        if written:
             # Workers write results without syncing each one: make them durable
             # before the client records their digests.
-            _sync_filesystem(self.store.root)
+            _sync_blobs(self.store, written)
         return {"tasks": tasks, "engines": {"started": sorted(cell.started), "used": sorted(cell.used)}}
 
     def note_arrived(self, dispatch: str) -> bool:
@@ -472,6 +473,31 @@ def _complete_lines(data: bytes) -> tuple[list[bytes], int]:
     """The complete lines in ``data`` and how many bytes they take."""
     end = data.rfind(b"\n") + 1
     return (data[:end].split(b"\n")[:-1] if end else []), end
+
+
+def _sync_blobs(store: BlobStore, digests: set[str]) -> None:
+    """fdatasync each blob a cell's tasks wrote, then the folders they were renamed into.
+    Only those: syncfs would also wait for every other writer's dirty pages on a shared
+    filesystem (seconds on a busy machine), and a cell writes few result files (small
+    results are packed, and the pack is written durably)."""
+    folders: set[str] = set()
+    try:
+        for digest in digests:
+            path = store.path_for(digest)
+            fd = os.open(path, os.O_RDONLY)
+            try:
+                os.fdatasync(fd)
+            finally:
+                os.close(fd)
+            folders.add(os.path.dirname(path))
+        for folder in folders:
+            fd = os.open(folder, os.O_RDONLY)
+            try:
+                os.fsync(fd)
+            finally:
+                os.close(fd)
+    except OSError:
+        _sync_filesystem(store.root)
 
 
 def _sync_filesystem(path: str) -> None:
