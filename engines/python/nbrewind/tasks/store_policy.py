@@ -2,8 +2,10 @@
 store and load is not stored.
 
 The rule is ElasticNotebook's and graphchain's: weigh what a result cost to
-compute (measured where the task ran) against what it would cost to keep
-(written now, read back at the next run), both measured, not guessed:
+compute (measured where the task ran: its wall time less the time its thread
+waited for a CPU held by other work, from Linux's schedstat) against what it
+would cost to keep (written now, read back at the next run), both measured,
+not guessed:
 
     store  iff  compute_s >= FIXED_S + size / write_bps + size / read_bps
 
@@ -48,6 +50,17 @@ def too_cheap_to_store(compute_s: float, size: int, policy: StorePolicy) -> str 
         f"not stored: cheaper to recompute ({compute_s:.3f} s) than to store and load "
         f"({size / 1e6:.1f} MB: {keep_s:.3f} s at {write_bps / 1e6:.0f} MB/s write, {read_bps / 1e6:.0f} MB/s read)"
     )
+
+
+def runqueue_wait_s() -> float | None:
+    """Seconds this thread has spent runnable but waiting for a CPU (Linux schedstat), or None.
+    Subtracted from a task's wall time, it leaves what the task costs on a machine it has to
+    itself: the cost of computing it again, which neighbours' load does not change."""
+    try:
+        with open("/proc/thread-self/schedstat", "rb") as f:
+            return int(f.read().split()[1]) / 1e9
+    except (OSError, ValueError, IndexError):
+        return None
 
 
 def measure_bandwidth(store: BlobStore) -> StorePolicy:
