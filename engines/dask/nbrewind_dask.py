@@ -99,7 +99,27 @@ def install() -> None:
 # ------------------------------------------------------------------ interception
 
 
+def _persisting(original: Callable[..., Any]) -> Callable[..., Any]:
+    """``persist`` marked while it runs: the outputs of its graph stay in the engine, so
+    they are weighed by the storage policy instead of being kept whatever they cost."""
+
+    @functools.wraps(original)
+    def persist(*args: Any, **kwargs: Any) -> Any:
+        outer = getattr(_local, "persisting", False)
+        _local.persisting = True
+        try:
+            return original(*args, **kwargs)
+        finally:
+            _local.persisting = outer
+
+    persist._nbrewind = True  # type: ignore[attr-defined]
+    return persist
+
+
 def _patch_dask_base(base: Any) -> None:
+    if not getattr(base.persist, "_nbrewind", False):
+        # Before dask/__init__ binds dask.persist: this callback runs as soon as dask.base is loaded.
+        base.persist = _persisting(base.persist)
     original = base.get_scheduler
     if getattr(original, "_nbrewind", False):
         return
@@ -189,6 +209,7 @@ def _patch_distributed_client(client_mod: Any) -> None:
 
     _graph_to_futures._nbrewind = True  # type: ignore[attr-defined]
     Client._graph_to_futures = _graph_to_futures
+    Client.persist = _persisting(Client.persist)
 
     original_init = Client.__init__
 
@@ -433,27 +454,29 @@ def rewrite(graph: dict[Any, Any], outputs: set[Any], rt: task_runtime.TaskRunti
             node_keys[k] = err
 
     new: dict[Any, Any] = {}
-    dispatch = rt.new_dispatch()
+    # The outputs come back to the notebook and are kept whatever they cost; a persist's stay in the engine.
+    keep_outputs = not getattr(_local, "persisting", False)
     for k, node in graph.items():
         if not _memoizable(k, node):
             new[k] = node
             continue
         key = node_keys[k]
-        record = _record(k, node, key, graph, node_keys, rt, arg_key)
         if isinstance(key, Uncacheable):
-            rt.uncached(record, key.reason)
+            rt.uncached(_record(k, node, key, graph, node_keys, rt, arg_key, None), key.reason)
             new[k] = node
             continue
-        hit = rt.lookup(key)
-        if hit is not None:
-            digest, size = hit
-            rt.hit(record, digest, size)
-            if placement.load_here or rt.packed(key):
+        occurrence = rt.submission(key)
+        record = _record(k, node, key, graph, node_keys, rt, arg_key, occurrence)
+        stored = rt.lookup(key, occurrence)
+        if stored is not None:
+            rt.hit(record, stored)
+            if placement.load_here or stored.pack is not None:
                 # A small result is cheaper sent as data than read by a loader task on a worker.
-                new[k] = DataNode(k, rt.load(digest, key))
+                new[k] = DataNode(k, rt.load(stored, key))
             else:
-                new[k] = Task(k, functools.partial(runners.load_result, rt.load_spec(digest, key)))
+                new[k] = Task(k, functools.partial(runners.load_result, rt.load_spec(stored, key)))
             continue
+        dispatch = rt.new_dispatch()  # one per submission: each has its own outcome
         if placement.client_side is not None:
             if k in outputs:
                 rt.dispatched(record, dispatch)
@@ -463,7 +486,8 @@ def rewrite(graph: dict[Any, Any], outputs: set[Any], rt: task_runtime.TaskRunti
             new[k] = node
             continue
         rt.dispatched(record, dispatch)
-        wrapped = functools.partial(runners.run_and_persist, node.func, (rt.blobs_dir, key, dispatch))
+        spec = (rt.blobs_dir, key, dispatch, rt.store_policy(keep=keep_outputs and k in outputs))
+        wrapped = functools.partial(runners.run_and_persist, node.func, spec)
         # dask < 2025.1 Tasks have no data_producer flag.
         producer = {"_data_producer": node.data_producer} if hasattr(node, "data_producer") else {}
         new[k] = Task(k, wrapped, *node.args, **producer, **node.kwargs)
@@ -486,7 +510,7 @@ def _memoizable(k: Any, node: Any) -> bool:
     return not (isinstance(name, str) and name.startswith("finalize-"))
 
 
-def _record(k: Any, node: Any, key: str | Uncacheable, graph: dict[Any, Any], node_keys: dict[Any, str | Uncacheable], rt: task_runtime.TaskRuntime, arg_key: Callable[[Any], str]) -> dict[str, Any]:
+def _record(k: Any, node: Any, key: str | Uncacheable, graph: dict[Any, Any], node_keys: dict[Any, str | Uncacheable], rt: task_runtime.TaskRuntime, arg_key: Callable[[Any], str], occurrence: task_runtime.Occurrence | None) -> dict[str, Any]:
     arg_keys: list[str] = []
     upstream: list[str] = []
     if isinstance(key, str):
@@ -499,7 +523,7 @@ def _record(k: Any, node: Any, key: str | Uncacheable, graph: dict[Any, Any], no
             if isinstance(dk, str):
                 upstream.append(dk)
     fn = getattr(node.args[0].get(node.args[1]), "func", node.func) if _has_subgraph(node) else node.func
-    return rt.record(ENGINE, fn, key, arg_keys, upstream, str(k))
+    return rt.record(ENGINE, fn, key, arg_keys, upstream, str(k), occurrence)
 
 
 def _has_subgraph(node: Any) -> bool:

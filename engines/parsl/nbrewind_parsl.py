@@ -114,8 +114,8 @@ class _TaskInfo:
     arg_keys: list[str] = field(default_factory=list)
     upstream: list[str] = field(default_factory=list)
     dispatch: str = ""
-    digest: str = ""
-    size: int = 0
+    occurrence: task_runtime.Occurrence | None = None
+    stored: task_runtime.Stored | None = None
 
 
 def _patch_dflow(dflow: Any) -> None:
@@ -309,9 +309,12 @@ def _decide(rt: task_runtime.TaskRuntime, func: Any, args: Any, kwargs: dict[str
     info = _TaskInfo(key, "dispatched", func, slots, name_fn=_display_fn(user_fn))
     info.arg_keys = [*arg_keys, *(kwarg_keys[k] for k in sorted(kwarg_keys))]
     info.upstream = _upstream(args, kwargs)
-    hit = rt.lookup(key)
-    if hit is not None and (not slots or _files_present(rt, hit[0], key)):
-        info.status, info.digest, info.size = "hit", hit[0], hit[1]
+    # Each invocation is a task of its own (three pi(10**6) apps compute three estimates):
+    # it is served only the result its own occurrence was recorded with.
+    info.occurrence = rt.submission(key)
+    stored = rt.lookup(key, info.occurrence)
+    if stored is not None and (not slots or _files_present(rt, stored, key)):
+        info.status, info.stored = "hit", stored
     else:
         info.dispatch = rt.new_dispatch()
     return info
@@ -347,23 +350,24 @@ def _upstream(args: Any, kwargs: dict[str, Any]) -> list[str]:
     return found
 
 
-def _files_present(rt: task_runtime.TaskRuntime, digest: str, key: str) -> bool:
+def _files_present(rt: task_runtime.TaskRuntime, stored: task_runtime.Stored, key: str) -> bool:
     """A hit whose stored outcome includes files is a hit only if every file blob is there too."""
     try:
-        envelope = rt.load(digest, key)
+        envelope = rt.load(stored, key)
         return all(rt.store.exists(d) for _slot, d, _size in envelope["files"])
     except Exception:
         return False
 
 
 def _record(rt: task_runtime.TaskRuntime, info: _TaskInfo, tid: int) -> dict[str, Any]:
-    return rt.record(ENGINE, info.name_fn, info.key, info.arg_keys, info.upstream, f"task {tid}")
+    return rt.record(ENGINE, info.name_fn, info.key, info.arg_keys, info.upstream, f"task {tid}", info.occurrence)
 
 
 def _report(rt: task_runtime.TaskRuntime, info: _TaskInfo, tid: int) -> None:
     record = _record(rt, info, tid)
     if info.status == "hit":
-        rt.hit(record, info.digest, info.size)
+        assert info.stored is not None
+        rt.hit(record, info.stored)
     elif info.status == "dispatched":
         rt.dispatched(record, info.dispatch)
     else:
@@ -450,7 +454,7 @@ class _Memoizer:
         rt = task_runtime.active()
         if info is None or info.status != "dispatched" or rt is None or not isinstance(info.key, str):
             return
-        if rt.note_arrived(info.key, info.dispatch):
+        if rt.note_arrived(info.dispatch):
             return  # the worker stored it where it ran
         # A join app, a result from the user's own cache, or a worker that does not see the store.
         started = task.get("try_time_launched")
@@ -474,8 +478,8 @@ class _Memoizer:
 
 def _serve(rt: task_runtime.TaskRuntime, info: _TaskInfo, kwargs: dict[str, Any]) -> Any:
     """A memoized outcome: its declared files written back to their paths, then its value."""
-    assert isinstance(info.key, str)
-    stored = rt.load(info.digest, info.key)
+    assert isinstance(info.key, str) and info.stored is not None
+    stored = rt.load(info.stored, info.key)
     if not info.slots:
         return stored
     for slot, digest, _size in stored["files"]:

@@ -161,7 +161,7 @@ def _remote_function_call(original: Any, rf: Any, rt: task_runtime.TaskRuntime, 
     rt.engine_used(ENGINE)
     fn = rf._function
     try:
-        planned = _plan(rf, args, kwargs, options)
+        planned = _plan(rt, rf, args, kwargs, options)
     except Exception as err:  # never let our bookkeeping break the user's submission
         traceback.print_exc()
         planned = f"nbrewind could not key this task ({type(err).__name__}: {err})"
@@ -178,12 +178,13 @@ def _remote_function_call(original: Any, rf: Any, rt: task_runtime.TaskRuntime, 
     placement = nbrewind_ray_store.placement(_ray, rt)
     if placement.on_worker:
         remote = twins.persisting_remote(_ray, rf, planned.twin, placement.runners.run_and_persist)
-        result = original(remote, [(rt.blobs_dir, planned.key, dispatch), *args], kwargs, **options)
+        # A call's result is handed to the notebook (an ObjectRef it may ray.get): kept whatever it costs.
+        result = original(remote, [(rt.blobs_dir, planned.key, dispatch, rt.store_policy(keep=True)), *args], kwargs, **options)
     else:
         result = original(rf, args, kwargs, **options)
     returned = _as_list(result)
     refs.produced(returned, planned.key)
-    record = rt.record(ENGINE, fn, planned.key, planned.arg_keys, planned.upstream, _engine_key(returned))
+    record = rt.record(ENGINE, fn, planned.key, planned.arg_keys, planned.upstream, _engine_key(returned), planned.occurrence)
     rt.dispatched(record, dispatch)
     if not placement.on_worker:
         nbrewind_ray_store.persist_from_kernel(rt, record, dispatch, returned)
@@ -197,17 +198,16 @@ class _Planned:
     num_returns: int
     arg_keys: list[str]
     upstream: list[str]
+    occurrence: task_runtime.Occurrence
 
 
-def _plan(rf: Any, args: list[Any], kwargs: dict[str, Any], options: dict[str, Any]) -> _Planned | str:
+def _plan(rt: task_runtime.TaskRuntime, rf: Any, args: list[Any], kwargs: dict[str, Any], options: dict[str, Any]) -> _Planned | str:
     """The task's key and what goes with it, or why the task is not cached."""
     if rf._is_cross_language:
         return "a cross-language remote function: its code is not Python nbrewind can key"
     if _ray._private.client_mode_hook.client_mode_should_convert():
         return "submitted through Ray Client (ray://): not memoized yet"
-    num_returns = options.get("num_returns")
-    if num_returns is None:
-        num_returns = "streaming" if rf._is_generator else 1
+    num_returns = _num_returns(rf, options)
     if not isinstance(num_returns, int):
         return f"a generator task (num_returns={num_returns!r}): its results stream"
     upstream: set[str] = set()
@@ -222,13 +222,19 @@ def _plan(rf: Any, args: list[Any], kwargs: dict[str, Any], options: dict[str, A
             raise Uncacheable("takes an actor handle: the actor's state is not part of any key")
         if isinstance(value, _ray.ObjectRefGenerator):
             raise Uncacheable("takes an ObjectRefGenerator: a stream is not keyed")
+        if isinstance(value, _ray.remote_function.RemoteFunction):
+            # A remote function the task calls (a nested remote call): named by what it runs and
+            # returns, not by Ray's handle object (which refers to itself through .remote).
+            return _remote_identity(keyer, value, value._default_options)
         return None
 
     keyer = _SnapshotKeyer(ref_key)
     twin = twins.twin_of(_ray, rf, keyer)
     if isinstance(twin.identity, Uncacheable):
         return twin.identity.reason
-    keyer.pin(rf._function, twin.identity)
+    # Two remote functions with the same code are two tasks when their names or the shape of
+    # their results (num_returns) differ: both are part of the function's identity in the key.
+    keyer.pin(rf._function, _shaped_identity(twin.identity, rf._function, options, num_returns))
     def arg_key(value: Any) -> str:
         # Ray hands the task the value behind a top-level ObjectRef: the ref stands for that
         # value's key (the producer's task key), as for an upstream future in the other engines.
@@ -250,7 +256,32 @@ def _plan(rf: Any, args: list[Any], kwargs: dict[str, Any], options: dict[str, A
     except Uncacheable as err:
         return err.reason
     key = keyer.task_key(ENGINE, rf._function, arg_keys, kwarg_keys)
-    return _Planned(key, twin, num_returns, [*arg_keys, *(kwarg_keys[k] for k in sorted(kwarg_keys))], sorted(upstream))
+    # Each call is a task of its own, served only what its own occurrence was recorded with.
+    return _Planned(key, twin, num_returns, [*arg_keys, *(kwarg_keys[k] for k in sorted(kwarg_keys))], sorted(upstream), rt.submission(key))
+
+
+# Options that shape what a call returns (how many refs, and so what each holds).
+_RESULT_SHAPING_OPTIONS = ("num_returns",)
+
+
+def _shaped_identity(identity: str, fn: Any, options: dict[str, Any], num_returns: Any) -> str:
+    shaping = {name: options.get(name) for name in _RESULT_SHAPING_OPTIONS}
+    shaping["num_returns"] = num_returns
+    return Keyer().value_key(("ray-remote", identity, function_name(fn), repr(sorted(shaping.items()))))
+
+
+def _remote_identity(keyer: Keyer, rf: Any, options: dict[str, Any]) -> str:
+    if rf._is_cross_language:
+        raise Uncacheable("calls a cross-language remote function: its code is not Python nbrewind can key")
+    return _shaped_identity(keyer.function_identity(rf._function), rf._function, options, _num_returns(rf, options))
+
+
+def _num_returns(rf: Any, options: dict[str, Any]) -> Any:
+    """How many refs a call returns: the call's options (Ray merges the decorator's into them), else Ray's default."""
+    num_returns = options.get("num_returns")
+    if num_returns is None:
+        num_returns = "streaming" if rf._is_generator else 1
+    return num_returns
 
 
 class _SnapshotKeyer(Keyer):
@@ -272,12 +303,11 @@ class _SnapshotKeyer(Keyer):
 
 def _serve(rt: task_runtime.TaskRuntime, fn: Any, planned: _Planned) -> Any:
     """The stored result as ObjectRefs, without dispatching; None when it is not (usably) stored."""
-    hit = rt.lookup(planned.key)
-    if hit is None:
+    stored = rt.lookup(planned.key, planned.occurrence)
+    if stored is None:
         return None
-    digest, size = hit
     try:
-        value = rt.load(digest, planned.key)  # a blob of its own, or its slice of a cell's pack
+        value = rt.load(stored, planned.key)  # a blob of its own, or its slice of a cell's pack
         parts = [value] if planned.num_returns == 1 else list(value)
         if len(parts) != planned.num_returns:
             return None  # stored under another num_returns: run it
@@ -286,7 +316,7 @@ def _serve(rt: task_runtime.TaskRuntime, fn: Any, planned: _Planned) -> Any:
         return None
     served = [_original_put(part) for part in parts]
     refs.produced(served, planned.key)
-    rt.hit(rt.record(ENGINE, fn, planned.key, planned.arg_keys, planned.upstream, _engine_key(served)), digest, size)
+    rt.hit(rt.record(ENGINE, fn, planned.key, planned.arg_keys, planned.upstream, _engine_key(served), planned.occurrence), stored)
     if planned.num_returns == 0:
         return None
     return served[0] if planned.num_returns == 1 else served

@@ -1,6 +1,7 @@
 import { withBundleRunLock } from "../bundle/run-lock.js";
+import { InputError } from "../common/errors.js";
 import { requireWritable } from "../common/writable.js";
-import { parseArgs } from "./args.js";
+import { parseArgs, type ParsedArgs } from "./args.js";
 import { CheckpointSession, planNotebook } from "../session/checkpoint-session.js";
 import { bundleDirFrom, openTrustedBundle } from "./checkpoint-bundle.js";
 import { trustHelp, trustOption } from "./bundle-trust.js";
@@ -9,9 +10,26 @@ import { reportAfterRun, reportHelp, reportOption } from "./report.js";
 import { executeNotebookCommand, executionOptions, executionOptionsHelp, outputTarget, prepareNotebook } from "./run.js";
 
 export const bundleOption = { name: "bundle", short: "b", arity: 1 } as const;
+export const storeOption = { name: "store", arity: 1 } as const;
+
+/** `--store all` keeps every task result; without it, results cheaper to recompute than to store and load are left out. */
+export function storeAllFrom(command: string, args: ParsedArgs): boolean {
+  const value = args.values.get("store");
+  if (value === undefined) return false;
+  if (value !== "all") throw new InputError(`${command}: --store takes only 'all' (store every task result), got '${value}'`);
+  return true;
+}
+
+export const storeHelp = `      --store all           store every task result; by default a result that
+                            is cheaper to recompute (its measured compute
+                            time) than to store and load (its size at the
+                            store's measured bandwidth) is left out and
+                            recorded as such, except what the notebook
+                            receives (a graph's outputs, a future's result)`;
 
 async function audit(argv: string[], io: CommandIO): Promise<number> {
-  const args = parseArgs("audit", argv, [...executionOptions, bundleOption, trustOption, noWaitOption, reportOption]);
+  const args = parseArgs("audit", argv, [...executionOptions, bundleOption, storeOption, trustOption, noWaitOption, reportOption]);
+  const storeAll = storeAllFrom("audit", args);
   const prepared = await prepareNotebook("audit", args);
   const quiet = args.flags.has("quiet");
   const log = (line: string) => void (quiet ? undefined : io.stderr.write(line + "\n"));
@@ -22,7 +40,7 @@ async function audit(argv: string[], io: CommandIO): Promise<number> {
     const records = await bundle.records();
     const plan = await planNotebook(prepared.notebook, records, true);
     try {
-      return await executeNotebookCommand("audit", args, io, new CheckpointSession("audit", bundle, plan, prepared, records, { signer }), prepared);
+      return await executeNotebookCommand("audit", args, io, new CheckpointSession("audit", bundle, plan, prepared, records, { signer, storeAll }), prepared);
     } finally {
       if (args.flags.has("report")) await reportAfterRun(bundle.dir, prepared.path, (line) => io.stderr.write(line + "\n"));
     }
@@ -41,7 +59,7 @@ export const noWaitHelp = `      --no-wait             fail (exit 2) when anothe
 export const auditCommand: Command = {
   name: "audit",
   summary: "run a notebook and record a checkpoint per cell in its bundle",
-  help: `Usage: nbrewind-engine audit NOTEBOOK [--bundle DIR] [--trust] [run options]
+  help: `Usage: nbrewind-engine audit NOTEBOOK [--bundle DIR] [--store all] [--trust] [run options]
 
 Run every code cell of NOTEBOOK, like 'run', and record in a bundle beside it
 (NAME.nbrewind/ by default) a checkpoint per cell: the values the cell wrote
@@ -54,6 +72,7 @@ re-runs only what an edit touched.
 Options:
   -b, --bundle DIR          the bundle folder (default: NAME.nbrewind beside
                             the notebook); records already in it are kept
+${storeHelp}
 ${trustHelp}
 ${noWaitHelp}
 ${reportHelp}

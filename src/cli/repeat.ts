@@ -1,6 +1,6 @@
 import { withBundleRunLock } from "../bundle/run-lock.js";
 import { requireWritable } from "../common/writable.js";
-import { bundleOption, bundleTarget, noWaitHelp, noWaitOption } from "./audit.js";
+import { bundleOption, bundleTarget, noWaitHelp, noWaitOption, storeAllFrom, storeHelp, storeOption } from "./audit.js";
 import { parseArgs } from "./args.js";
 import { CheckpointSession, planNotebook } from "../session/checkpoint-session.js";
 import { bundleDirFrom, openTrustedBundle } from "./checkpoint-bundle.js";
@@ -10,7 +10,8 @@ import { reportAfterRun, reportHelp, reportOption } from "./report.js";
 import { executeNotebookCommand, executionOptions, executionOptionsHelp, outputTarget, prepareNotebook } from "./run.js";
 
 async function repeat(argv: string[], io: CommandIO): Promise<number> {
-  const args = parseArgs("repeat", argv, [...executionOptions, bundleOption, trustOption, noWaitOption, reportOption, { name: "explain", arity: 0 }]);
+  const args = parseArgs("repeat", argv, [...executionOptions, bundleOption, storeOption, trustOption, noWaitOption, reportOption, { name: "explain", arity: 0 }]);
+  const storeAll = storeAllFrom("repeat", args);
   const prepared = await prepareNotebook("repeat", args);
   const quiet = args.flags.has("quiet");
   const log = (line: string) => void (quiet ? undefined : io.stderr.write(line + "\n"));
@@ -20,7 +21,7 @@ async function repeat(argv: string[], io: CommandIO): Promise<number> {
     const { bundle, signer } = await openTrustedBundle("repeat", bundleDir, prepared.path, { trust: args.flags.has("trust"), log });
     const records = await bundle.records();
     const plan = await planNotebook(prepared.notebook, records, false);
-    const session = new CheckpointSession("repeat", bundle, plan, prepared, records, { explainTasks: args.flags.has("explain"), signer });
+    const session = new CheckpointSession("repeat", bundle, plan, prepared, records, { explainTasks: args.flags.has("explain"), signer, storeAll });
     if (args.flags.has("explain")) (args.flags.has("json") ? io.stderr : io.stdout).write(session.explain().join("\n") + "\n");
     try {
       return await executeNotebookCommand("repeat", args, io, session, prepared);
@@ -33,7 +34,7 @@ async function repeat(argv: string[], io: CommandIO): Promise<number> {
 export const repeatCommand: Command = {
   name: "repeat",
   summary: "run a notebook again, reusing every cell whose inputs did not change",
-  help: `Usage: nbrewind-engine repeat NOTEBOOK [--bundle DIR] [--explain] [--trust] [run options]
+  help: `Usage: nbrewind-engine repeat NOTEBOOK [--bundle DIR] [--explain] [--store all] [--trust] [run options]
 
 Run NOTEBOOK again against its bundle (written by 'audit'). Every code cell
 gets a fingerprint from its source and the fingerprints of the cells whose
@@ -59,6 +60,7 @@ Options:
                             finishes, why each of its engine tasks that was
                             not served from the bundle was dispatched
                             ('argument 2 changed', 'the code of f changed')
+${storeHelp}
 ${trustHelp}
 ${noWaitHelp}
 ${reportHelp}

@@ -23,6 +23,7 @@ import {
   type ShutdownEnginesReply,
   TASK_KEY_SCHEME,
   type KnownTask,
+  type TaskStoreMode,
   type TasksKnownReply,
 } from "./shim-protocol.js";
 
@@ -128,6 +129,11 @@ export class ShimClient {
   /** Repeat: the task results the bundle holds, so the engine adapters serve them instead of dispatching. */
   tasksKnown(entries: KnownTask[]): Promise<TasksKnownReply> {
     return this.request<"tasks_known">({ type: "tasks_known", task_key_scheme: TASK_KEY_SCHEME, entries });
+  }
+
+  /** Which task results the engine adapters store (see TaskStoreMode). */
+  async taskPolicy(store: TaskStoreMode): Promise<void> {
+    await this.request<"task_policy">({ type: "task_policy", store });
   }
 
   /** Close every engine runtime the shim saw started (a Dask cluster and its workers) before the kernel goes. */
@@ -249,7 +255,7 @@ function replyProblem(type: RequestType, data: unknown): string | undefined {
     ajv.addSchema(JSON.parse(readFileSync(join(packageRoot(), "schemas", "task-record.schema.json"), "utf8")) as object);
     ajv.addSchema(schema);
     validators = new Map();
-    for (const t of ["hello", "pre_cell", "post_cell", "restore", "environment", "tasks_known", "shutdown_engines"]) {
+    for (const t of ["hello", "pre_cell", "post_cell", "restore", "environment", "tasks_known", "task_policy", "shutdown_engines"]) {
       const fn = ajv.getSchema(`${schema.$id}#/definitions/${t}_reply`);
       if (!fn) throw new Error(`comm-protocol.schema.json has no definition ${t}_reply`);
       validators.set(t, fn);

@@ -15,7 +15,7 @@ export const PROTOCOL_VERSION = 2;
  * TASK_KEY_SCHEME). Recorded task keys are offered back only under the same
  * scheme; the shim refuses others (an error, never a silent miss or hit).
  */
-export const TASK_KEY_SCHEME = 1;
+export const TASK_KEY_SCHEME = 2;
 
 export interface HelloRequest {
   type: "hello";
@@ -56,6 +56,9 @@ export interface EnvironmentRequest {
 
 export interface KnownTask {
   key: string;
+  /** The cell that submitted it, and which of that cell's submissions of `key` it was (from 0). */
+  cell_id: string;
+  occurrence: number;
   digest: string;
   size: number;
   /** Other blobs the result refers to: the shim serves it only when they are all in the store. */
@@ -71,12 +74,21 @@ export interface TasksKnownRequest {
   entries: KnownTask[];
 }
 
+/** Which task results are stored: "cost" leaves out what is cheaper to recompute than to store and load; "all" keeps every one. */
+export type TaskStoreMode = "cost" | "all";
+
+export interface TaskPolicyRequest {
+  type: "task_policy";
+  request_id: string;
+  store: TaskStoreMode;
+}
+
 export interface ShutdownEnginesRequest {
   type: "shutdown_engines";
   request_id: string;
 }
 
-export type ShimRequest = HelloRequest | PreCellRequest | PostCellRequest | RestoreRequest | EnvironmentRequest | TasksKnownRequest | ShutdownEnginesRequest;
+export type ShimRequest = HelloRequest | PreCellRequest | PostCellRequest | RestoreRequest | EnvironmentRequest | TasksKnownRequest | TaskPolicyRequest | ShutdownEnginesRequest;
 export type RequestType = ShimRequest["type"];
 
 export interface HelloReply {
@@ -150,6 +162,7 @@ export interface ReplyPayloads {
   restore: RestoreReply;
   environment: EnvironmentReply;
   tasks_known: TasksKnownReply;
+  task_policy: Record<string, never>;
   shutdown_engines: ShutdownEnginesReply;
 }
 

@@ -60,9 +60,13 @@ export function explainDispatched(tasks: readonly RecordedTask[], previous: read
 
 function whyDispatched(task: RecordedTask, index: PreviousTasks): string {
   if (task.key === null) return `not cacheable: ${task.reason ?? "no reason given"}`;
-  const same = index.byKey.get(task.key);
-  if (same) {
+  const sameKey = index.byKey.get(task.key);
+  if (sameKey) {
+    // Each submission is a task of its own: it is matched with the recorded occurrence of the same rank.
+    const same = sameKey.find((t) => (t.occurrence ?? 0) === (task.occurrence ?? 0));
+    if (!same) return `submission ${(task.occurrence ?? 0) + 1} of this task, recorded only ${sameKey.length} time(s): every submission is computed, and only recorded ones are served`;
     if (same.status === "failed") return "it failed when it was recorded: failures are never cached";
+    if (same.not_stored) return `its result was left out of the bundle when recorded, ${same.reason?.replace(/^not stored: /, "") ?? "being cheaper to recompute"}`;
     if (same.status === "uncached") return `recorded, but not cached then: ${same.reason ?? "no reason given"}`;
     return "recorded with the same key, but its stored result is not in the store any more";
   }
@@ -82,15 +86,16 @@ export function shortName(qualified: string): string {
 }
 
 class PreviousTasks {
-  readonly byKey = new Map<string, RecordedTask>();
+  /** Every recorded occurrence of a key, by key. */
+  readonly byKey = new Map<string, RecordedTask[]>();
   private readonly byFunction = new Map<string, RecordedTask[]>();
   private readonly byEngineKey = new Map<string, RecordedTask>();
   private readonly byArgument = new Map<string, RecordedTask[]>();
 
   constructor(previous: readonly RecordedTask[]) {
     for (const t of previous) {
-      if (t.key !== null) this.byKey.set(t.key, t);
       if (t.key === null) continue;
+      push(this.byKey, t.key, t);
       push(this.byFunction, t.function, t);
       this.byEngineKey.set(`${t.function}\0${t.engine_key}`, t);
       for (const [i, k] of t.arg_keys.entries()) push(this.byArgument, `${t.function}\0${i}\0${k}`, t);

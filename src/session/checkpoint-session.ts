@@ -5,6 +5,7 @@ import { Bundle } from "../bundle/bundle.js";
 import type { SigningKey } from "../bundle/trust/keys.js";
 import type { CellRecord, TaskRecord, WriteEntry } from "../bundle/records.js";
 import { InputError } from "../common/errors.js";
+import { mergeTaskReports, splitBySubmitter, storedTaskBytes } from "../common/task-record.js";
 import { packageVersion } from "../common/package-root.js";
 import { AdapterStatuses } from "../jupyter/adapter-statuses.js";
 import type { CellRun } from "../jupyter/cell-executor.js";
@@ -28,15 +29,22 @@ export interface CheckpointOptions {
   explainTasks?: boolean;
   /** Re-signs the bundle's digest list at the end of the run (see bundle-trust.ts). */
   signer?: SigningKey;
+  /** `--store all`: store every task result, even those cheaper to recompute than to store and load. */
+  storeAll?: boolean;
 }
 
 /**
- * Every task result the bundle holds, by task key, from every record (older
- * versions of a cell too: going back to an earlier parameter serves its tasks).
+ * Every task result the bundle holds, one per recorded occurrence: the k-th
+ * submission of a key by a cell is served only what occurrence k of that key
+ * in that cell was recorded with (see engines/python/nbrewind/tasks/runtime.py).
+ * From every record, older versions of a cell too (going back to an earlier
+ * parameter serves its tasks); where two records of a cell hold the same
+ * occurrence, the newer one's result is the one the user last saw.
  */
 export function knownTasks(records: Iterable<RecordedCell>): KnownTask[] {
   const out = new Map<string, KnownTask>();
-  for (const rec of records) {
+  const oldestFirst = [...records].sort((a, b) => a.recorded_at.localeCompare(b.recorded_at));
+  for (const rec of oldestFirst) {
     if (rec.tasks?.length && rec.task_key_scheme !== TASK_KEY_SCHEME) {
       // Keys of another scheme are neither hits nor misses: comparing them would be a guess.
       throw new InputError(
@@ -45,7 +53,17 @@ export function knownTasks(records: Iterable<RecordedCell>): KnownTask[] {
     }
     for (const t of rec.tasks ?? []) {
       if (t.key !== null && t.result_digest !== undefined && t.result_size !== undefined && (t.status === "dispatched" || t.status === "hit")) {
-        out.set(t.key, { key: t.key, digest: t.result_digest, size: t.result_size, ...(t.result_blobs?.length ? { blobs: t.result_blobs } : {}), ...(t.result_pack ? { pack: t.result_pack } : {}) });
+        const cellId = t.cell_id ?? rec.cell_id;
+        const occurrence = t.occurrence ?? 0;
+        out.set(`${cellId}\0${occurrence}\0${t.key}`, {
+          key: t.key,
+          cell_id: cellId,
+          occurrence,
+          digest: t.result_digest,
+          size: t.result_size,
+          ...(t.result_blobs?.length ? { blobs: t.result_blobs } : {}),
+          ...(t.result_pack ? { pack: t.result_pack } : {}),
+        });
       }
     }
   }
@@ -108,13 +126,15 @@ export class CheckpointSession implements RunExtension {
   private shim: ShimClient | undefined;
   private readonly runId = randomUUID();
   private readonly byIndex: Map<number, CellPlan>;
-  private readonly counts = { reused: 0, run: 0, restored_values: 0, restored_bytes: 0, checkpointed_bytes: 0, tasks: { total: 0, served: 0, dispatched: 0, uncached: 0, failed: 0 } };
+  private readonly counts = { reused: 0, run: 0, restored_values: 0, restored_bytes: 0, checkpointed_bytes: 0, tasks: { total: 0, served: 0, dispatched: 0, uncached: 0, failed: 0, not_stored: 0 }, task_bytes: 0 };
   private log: (line: string) => void = () => {};
   private readonly adapters = new AdapterStatuses((line) => this.log(line));
   /** The namespace as this run leaves it, cell by cell: which value each name holds and whether it is in the kernel. */
   private readonly values = new ValueState();
   private readonly valueKeys = new Map<number, string>();
   private readonly byValueKey = new Map<string, RecordedCell>();
+  /** The records this run wrote, by cell id: a task that finishes during a later cell is filed in its submitting cell's record. */
+  private readonly written = new Map<string, CellRecord>();
 
   constructor(
     private readonly command: CheckpointCommand,
@@ -137,6 +157,7 @@ export class CheckpointSession implements RunExtension {
     let environmentDigest: string | undefined;
     if (runtime) {
       this.shim = await ShimClient.attach(runtime.session, { blobsDir: this.bundle.blobs.root });
+      if (this.options.storeAll) await this.shim.taskPolicy("all");
       if (this.command === "repeat") {
         // Audit runs every task; repeat serves every task whose key the bundle holds.
         const known = knownTasks(this.records.values());
@@ -232,8 +253,10 @@ export class CheckpointSession implements RunExtension {
     if (run.status === "ok") {
       const reply = await this.shim!.postCell(plan.id, plan.candidates, plan.opaque);
       checkpointS = reply.elapsed_s;
-      tasks = reply.tasks;
       this.adapters.note(reply.adapters);
+      const { own, earlier } = splitBySubmitter(reply.tasks, plan.id);
+      tasks = own;
+      await this.fileEarlierTasks(earlier);
       if (reply.engines.started.length > 0 || reply.engines.used.length > 0) engines = reply.engines;
       writes = Object.entries(reply.names)
         .map(([name, entry]) => toRecordWrite(name, entry))
@@ -263,10 +286,11 @@ export class CheckpointSession implements RunExtension {
       recorded_at: new Date().toISOString(),
       run_id: this.runId,
       value_key: this.valueKeys.get(index)!,
-      ...(tasks.length > 0 ? { tasks, task_key_scheme: this.shim!.hello!.task_key_scheme } : {}),
+      ...(tasks.length > 0 ? { tasks, task_key_scheme: this.shim!.hello!.task_key_scheme, task_bytes: storedTaskBytes(tasks) } : {}),
       ...(engines ? { engines } : {}),
     };
     await this.bundle.writeRecord(record);
+    this.written.set(plan.id, record);
     if (record.status === "ok") this.byValueKey.set(record.value_key, record);
     const taskMeta = tasks.length > 0 ? this.noteTasks(plan, tasks) : undefined;
     cell.metadata.nbrewind = {
@@ -280,19 +304,41 @@ export class CheckpointSession implements RunExtension {
     await this.logEvent("cell_recorded", plan, { reason: plan.reasons[0] ?? "", status: record.status, duration_s: record.duration_s, checkpoint_s: record.checkpoint_s, stored_bytes: stored, ...(taskMeta ? { tasks: taskMeta } : {}) });
   }
 
+  /**
+   * Tasks that earlier cells of this run submitted and that finished during
+   * this one: they belong to the cell that submitted them, so they go into its
+   * record (replacing their first, incomplete report), never into this one's.
+   */
+  private async fileEarlierTasks(earlier: Map<string, TaskRecord[]>): Promise<void> {
+    for (const [cellId, late] of earlier) {
+      const rec = this.written.get(cellId);
+      if (!rec) continue; // not recorded in this run (its kernel-side state predates it): nothing to complete
+      const before = storedTaskBytes(rec.tasks ?? []);
+      rec.tasks = mergeTaskReports(rec.tasks ?? [], late);
+      rec.task_key_scheme = this.shim!.hello!.task_key_scheme;
+      rec.task_bytes = storedTaskBytes(rec.tasks);
+      this.counts.task_bytes += rec.task_bytes - before;
+      await this.bundle.writeRecord(rec);
+    }
+  }
+
   /** Counts, progress and, at repeat, why tasks were dispatched: what the cell's metadata keeps. */
-  private noteTasks(plan: CellPlan, tasks: TaskRecord[]): Record<string, unknown> {
-    const own = tasks.filter((t) => t.cell_id === undefined || t.cell_id === plan.id);
+  private noteTasks(plan: CellPlan, own: TaskRecord[]): Record<string, unknown> {
     const c = countTasks(own);
+    const notStored = own.filter((t) => t.not_stored).length;
+    const bytes = storedTaskBytes(own);
     for (const k of ["total", "served", "dispatched", "uncached", "failed"] as const) this.counts.tasks[k] += c[k];
-    const extra = [c.uncached ? `${c.uncached} not cacheable` : "", c.failed ? `${c.failed} failed` : ""].filter(Boolean).join(", ");
-    this.log(`cell ${plan.number}: ${c.total} task(s), ${c.served} served from the bundle, ${c.dispatched} dispatched${extra ? ` (${extra})` : ""}`);
+    this.counts.tasks.not_stored += notStored;
+    this.counts.task_bytes += bytes;
+    const uncacheable = c.uncached - notStored;
+    const extra = [uncacheable ? `${uncacheable} not cacheable` : "", notStored ? `${notStored} not stored: cheaper to recompute` : "", c.failed ? `${c.failed} failed` : ""].filter(Boolean).join(", ");
+    this.log(`cell ${plan.number}: ${c.total} task(s), ${c.served} served from the bundle, ${c.dispatched} dispatched${extra ? ` (${extra})` : ""}, ${formatBytes(bytes)} of results stored`);
     let because: DispatchReason[] | undefined;
     if (this.command === "repeat" && c.dispatched > 0) {
       because = explainDispatched(own, plan.previous?.tasks ?? []);
       if (this.options.explainTasks) for (const r of because) this.log(`      ${r.count} × ${shortName(r.function)} dispatched because ${r.reason}`);
     }
-    return { ...c, ...(because ? { dispatched_because: because } : {}) };
+    return { ...c, not_stored: notStored, stored_bytes: bytes, ...(because ? { dispatched_because: because } : {}) };
   }
 
   async finish(result: NotebookRun | undefined, failure: unknown): Promise<void> {
@@ -327,7 +373,14 @@ export class CheckpointSession implements RunExtension {
   summary(): { fields: Record<string, unknown>; lines: string[] } {
     const c = this.counts;
     const t = c.tasks;
-    const tasks = t.total > 0 ? [`tasks: ${t.total} submitted, ${t.served} served from the bundle, ${t.dispatched} dispatched to the engine${t.uncached ? ` (${t.uncached} not cacheable)` : ""}${t.failed ? `, ${t.failed} failed` : ""}`] : [];
+    const uncacheable = t.uncached - t.not_stored;
+    const tasks =
+      t.total > 0
+        ? [
+            `tasks: ${t.total} submitted, ${t.served} served from the bundle, ${t.dispatched} dispatched to the engine${uncacheable ? ` (${uncacheable} not cacheable)` : ""}${t.failed ? `, ${t.failed} failed` : ""}`,
+            `task results: ${formatBytes(c.task_bytes)} stored${t.not_stored ? `, ${t.not_stored} left out as cheaper to recompute than to store and load` : ""}`,
+          ]
+        : [];
     return {
       fields: { bundle: this.bundle.dir, counts: c, plan: planToJson(this.plan), engines: this.adapters.list() },
       lines: [`${this.command}: ${c.reused} reused, ${c.run} ran, ${c.restored_values} value(s) restored (${formatBytes(c.restored_bytes)}), ${formatBytes(c.checkpointed_bytes)} checkpointed`, ...tasks, ...this.adapters.lines(), `bundle: ${this.bundle.dir}`],

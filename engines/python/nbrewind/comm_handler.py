@@ -44,6 +44,7 @@ class Session:
             "restore": self._restore,
             "environment": self._environment,
             "tasks_known": self._tasks_known,
+            "task_policy": self._task_policy,
             "shutdown_engines": self._shutdown_engines,
         }
         handler = handlers.get(kind) if isinstance(kind, str) else None
@@ -130,20 +131,31 @@ class Session:
             )
         entries = req.get("entries")
         if not isinstance(entries, list):
-            raise RequestError("tasks_known: entries must be a list of {key, digest, size}")
-        parsed: list[tuple[str, str, int, tuple[str, ...], tuple[str, int] | None]] = []
+            raise RequestError("tasks_known: entries must be a list of {key, cell_id, occurrence, digest, size}")
+        parsed: list[tuple[str, str | None, int, task_runtime.Stored]] = []
         for i, e in enumerate(entries):
             if not (isinstance(e, dict) and isinstance(e.get("key"), str) and isinstance(e.get("digest"), str) and DIGEST_RE.match(e["digest"]) and isinstance(e.get("size"), int)):
-                raise RequestError(f"tasks_known: entries[{i}] must be {{key, digest (sha256 hex), size[, blobs]}}")
+                raise RequestError(f"tasks_known: entries[{i}] must be {{key, cell_id, occurrence, digest (sha256 hex), size[, blobs][, pack]}}")
+            if not (isinstance(e.get("cell_id"), str) and isinstance(e.get("occurrence"), int) and e["occurrence"] >= 0):
+                raise RequestError(f"tasks_known: entries[{i}] needs cell_id (the submitting cell) and occurrence (an integer >= 0)")
             blobs = e.get("blobs", [])
             if not (isinstance(blobs, list) and all(isinstance(b, str) and DIGEST_RE.match(b) for b in blobs)):
                 raise RequestError(f"tasks_known: entries[{i}].blobs must be a list of sha256 hex digests")
             pack = e.get("pack")
             if pack is not None and not (isinstance(pack, dict) and isinstance(pack.get("digest"), str) and DIGEST_RE.match(pack["digest"]) and isinstance(pack.get("offset"), int) and pack["offset"] >= 0):
                 raise RequestError(f"tasks_known: entries[{i}].pack must be {{digest (sha256 hex), offset}}")
-            parsed.append((e["key"], e["digest"], e["size"], tuple(blobs), (pack["digest"], pack["offset"]) if pack else None))
+            stored = task_runtime.Stored(e["digest"], e["size"], tuple(blobs), (pack["digest"], pack["offset"]) if pack else None)
+            parsed.append((e["key"], e["cell_id"], e["occurrence"], stored))
         self._checkpointer()  # greeted first: the memo belongs to the session's store
         return {"count": _tasks().load_known(parsed)}
+
+    def _task_policy(self, req: dict[str, Any]) -> Reply:
+        store = req.get("store")
+        if store not in ("cost", "all"):
+            raise RequestError(f"task_policy: store must be \"cost\" or \"all\", got {store!r}")
+        self._checkpointer()
+        _tasks().store_mode = store
+        return {}
 
     def _shutdown_engines(self, _req: dict[str, Any]) -> Reply:
         # Before the kernel goes: a cluster closed by its own client leaves no orphan workers.

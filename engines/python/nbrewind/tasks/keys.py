@@ -41,7 +41,9 @@ from ..unserialisable import why_unserialisable
 
 # Bump when anything below changes how a key is computed: a bundle recorded
 # under another scheme is refused, never silently missed or, worse, hit.
-TASK_KEY_SCHEME = 1
+# 2: a Ray task's key covers its remote function's name and num_returns, and
+# records are matched by occurrence (see runtime), no longer by key alone.
+TASK_KEY_SCHEME = 2
 
 _LEN = struct.Struct("<Q")
 _FILE_MODES = ("content", "stat")
@@ -83,7 +85,29 @@ def _h(tag: str, *parts: bytes | str) -> str:
 
 @functools.lru_cache(maxsize=1)
 def _top_level_distributions() -> dict[str, list[str]]:
+    # Reads every installed distribution's file list: seconds in a large environment.
     return importlib.metadata.packages_distributions()
+
+
+@functools.lru_cache(maxsize=None)
+def _distributions_of(top: str) -> list[str] | None:
+    """The distributions that install the top-level module ``top``. Most are named after
+    their module (dask, distributed, numpy): that one distribution is checked (its
+    top_level.txt, else its own file list) instead of scanning every installed one, which
+    cost 2 s at the first keyed task of a kernel. Others (yaml from PyYAML, namespace
+    packages) take the full scan, once."""
+    try:
+        dist = importlib.metadata.distribution(top)
+    except (importlib.metadata.PackageNotFoundError, ValueError):
+        dist = None
+    if dist is not None:
+        declared = dist.read_text("top_level.txt")
+        provides = top in declared.split() if declared else any(
+            f.parts and (f.parts[0] == top or f.parts[0] == f"{top}.py") for f in dist.files or ()
+        )
+        if provides:
+            return [dist.metadata["Name"]]
+    return _top_level_distributions().get(top)
 
 
 @functools.lru_cache(maxsize=None)
@@ -95,7 +119,7 @@ def _package_version(module: str) -> str | None:
         return None
     if top in sys.stdlib_module_names or top == "builtins":
         return f"python=={sys.version}"
-    dists = _top_level_distributions().get(top)
+    dists = _distributions_of(top)
     if not dists:
         return None
     versions = []
