@@ -27,6 +27,18 @@ export interface CellFacts {
   reads: Set<string>;
   mutates: Set<string>;
   deletes: Set<string>;
+  /**
+   * The names the cell needs as an earlier cell left them: reads (and
+   * deletes) that can happen before the cell itself has bound or deleted the
+   * name on every path to them. `a = 3; print(a)` needs nothing; `print(a);
+   * a = 3` needs `a`. A binding kills the earlier value for the rest of the
+   * block it is in (a straight line of statements): one inside an `if`, a loop
+   * or a `try` counts only after it in that same block; a loop target is
+   * bound inside the loop body, a `with ... as` target after `__enter__`, an
+   * `except ... as` name inside its handler. Function and class bodies see
+   * the names bound before their `def`/`class` (they run after it).
+   */
+  needs: Set<string>;
   /** False, or why the cell must be assumed to read and bind anything. */
   opaque: false | { reason: string; reasons: string[] };
   syntaxError?: { line: number; column: number; message: string };
@@ -66,6 +78,7 @@ export function analyseCell(source: string): CellFacts {
       reads: new Set(),
       mutates: new Set(),
       deletes: new Set(),
+      needs: new Set(),
       opaque: { reason: `analysis failed: ${(err as Error).message}`, reasons: [`analysis failed: ${(err as Error).message}`] },
       functions: new Map(),
       effects: [],
@@ -88,6 +101,7 @@ function analyse(source: string): CellFacts {
     reads: new Set(),
     mutates: new Set(),
     deletes: new Set(),
+    needs: new Set(),
     opaque: false,
     functions: new Map(),
     effects: pre.effects,
@@ -120,6 +134,8 @@ function collect(scope: Scope, facts: CellFacts, reasons: string[]): void {
   for (const name of scope.deleted) {
     if (scope.bindsGlobal(name)) facts.deletes.add(name);
   }
+  for (const name of scope.usedUpstream) if (scope.readsGlobal(name)) facts.needs.add(name);
+  for (const name of scope.deletedUpstream) if (scope.bindsGlobal(name)) facts.needs.add(name);
   for (const name of scope.stored) {
     if (scope.bindsGlobal(name)) facts.binds.add(name);
   }
@@ -135,50 +151,63 @@ function functionEntry(facts: CellFacts, name: string): { reads: Set<string>; mu
 /** Names bound on every path: straight-line top-level statements (and `with` bodies). */
 function topLevelDefinite(block: SyntaxNode): Set<string> {
   const out = new Set<string>();
-  const targets = (node: SyntaxNode | undefined) => {
-    if (!node) return;
-    if (node.type === "identifier") out.add(node.text);
-    else if (TARGET_GROUPS.has(node.type)) for (const c of node.children) targets(c);
-  };
   for (const stmt of block.children) {
-    switch (stmt.type) {
-      case "expression_statement":
-        for (const e of stmt.children) {
-          if (e.type === "assignment") {
-            let a: SyntaxNode | undefined = e;
-            while (a && a.type === "assignment") {
-              const right = field(a, "right");
-              if (right) targets(field(a, "left"));
-              a = right;
-            }
-          } else if (e.type === "augmented_assignment") targets(field(e, "left"));
-        }
-        break;
-      case "import_statement":
-      case "import_from_statement":
-      case "future_import_statement":
-        for (const c of stmt.children) if (c.field === "name") out.add(importedName(c, stmt.type === "import_statement"));
-        break;
-      case "function_definition":
-      case "class_definition":
-        out.add(field(stmt, "name")?.text ?? "");
-        break;
-      case "decorated_definition":
-        out.add(field(field(stmt, "definition"), "name")?.text ?? "");
-        break;
-      case "with_statement":
-        for (const clause of stmt.children) {
-          if (clause.type !== "with_clause") continue;
-          for (const item of clause.children) {
-            const value = field(item, "value");
-            if (value?.type === "as_pattern") targets(field(value, "alias"));
+    for (const name of boundBy(stmt)) out.add(name);
+    if (stmt.type === "with_statement") for (const name of topLevelDefinite(field(stmt, "body") ?? EMPTY)) out.add(name);
+  }
+  return out;
+}
+
+/** The names `node`'s identifiers bind when `node` is an assignment target. */
+function targetNames(node: SyntaxNode | undefined, out: string[] = []): string[] {
+  if (!node) return out;
+  if (node.type === "identifier") out.push(node.text);
+  else if (TARGET_GROUPS.has(node.type)) for (const c of node.children) targetNames(c, out);
+  return out;
+}
+
+/**
+ * The names one statement binds whenever it completes, not counting what its
+ * nested blocks bind: assignments, imports, def/class, `with ... as` targets.
+ */
+function boundBy(stmt: SyntaxNode): string[] {
+  const out: string[] = [];
+  switch (stmt.type) {
+    case "expression_statement":
+      for (const e of stmt.children) {
+        if (e.type === "assignment") {
+          let a: SyntaxNode | undefined = e;
+          while (a && a.type === "assignment") {
+            const right = field(a, "right");
+            if (right) targetNames(field(a, "left"), out);
+            a = right;
           }
+        } else if (e.type === "augmented_assignment") targetNames(field(e, "left"), out);
+      }
+      break;
+    case "import_statement":
+    case "import_from_statement":
+    case "future_import_statement":
+      for (const c of stmt.children) if (c.field === "name") out.push(importedName(c, stmt.type === "import_statement"));
+      break;
+    case "function_definition":
+    case "class_definition":
+      out.push(field(stmt, "name")?.text ?? "");
+      break;
+    case "decorated_definition":
+      out.push(field(field(stmt, "definition"), "name")?.text ?? "");
+      break;
+    case "with_statement":
+      for (const clause of stmt.children) {
+        if (clause.type !== "with_clause") continue;
+        for (const item of clause.children) {
+          const value = field(item, "value");
+          if (value?.type === "as_pattern") targetNames(field(value, "alias"), out);
         }
-        for (const name of topLevelDefinite(field(stmt, "body") ?? EMPTY)) out.add(name);
-        break;
-      default:
-        break;
-    }
+      }
+      break;
+    default:
+      break;
   }
   return out;
 }
@@ -237,17 +266,43 @@ class Walker {
   /** The first error CPython reports and tree-sitter does not (Python 2 statements, missing indent). */
   py2: { line: number; column: number; message: string } | undefined;
 
-  block(node: SyntaxNode): void {
+  /**
+   * Module names whose value from before the cell is gone at this point of
+   * the walk: bound or deleted by a statement that has completed on every
+   * path here. Only grows along a straight line of statements; a nested
+   * block works on a copy (see `block`).
+   */
+  private killed = new Set<string>();
+
+  /** The module's statements, then nested blocks with what they bind on entry (a loop target, an `except` name). */
+  block(node: SyntaxNode, boundOnEntry: string[] = []): void {
     if (node.type === "block" && !node.children.some((c) => c.type !== "comment")) {
       // tree-sitter accepts `def f():` followed by an unindented line.
       const line = (node.line ?? 0) + (node.column !== undefined && node.column > 1 ? 1 : 0);
       this.py2 ??= { line, column: 1, message: "expected an indented block" };
     }
-    for (const stmt of node.children) this.statement(stmt);
+    const nested = node.type !== "module";
+    const saved = this.killed;
+    // What a nested block binds counts inside it only: it may not run, or stop half-way.
+    if (nested) this.killed = new Set(saved);
+    this.kill(boundOnEntry);
+    for (const stmt of node.children) {
+      this.statement(stmt);
+      this.kill(boundBy(stmt));
+      if (stmt.type === "delete_statement") this.kill(stmt.children.flatMap((c) => targetNames(c)));
+    }
+    if (nested) this.killed = saved;
+  }
+
+  /** Names the module namespace now holds the cell's own value for (a function's own bindings are its locals). */
+  private kill(names: string[]): void {
+    if (this.scope.kind !== "module") return;
+    for (const name of names) this.killed.add(name);
   }
 
   private use(name: string): void {
     this.scope.used.add(name);
+    if (!this.killed.has(name)) this.scope.usedUpstream.add(name);
   }
 
   private bind(name: string): void {
@@ -311,20 +366,29 @@ class Walker {
       case "for_statement":
         this.expression(field(node, "right"));
         this.target(field(node, "left"));
-        for (const c of node.children) if (c.field === "body" || c.field === "alternative") this.statementLike(c);
+        for (const c of node.children) {
+          if (c.field === "body" && c.type === "block") this.block(c, targetNames(field(node, "left")));
+          else if (c.field === "body" || c.field === "alternative") this.statementLike(c);
+        }
         return;
       case "with_statement":
         for (const c of node.children) {
           if (c.type === "with_clause") {
             for (const item of c.children) for (const v of item.children) this.asPattern(v);
-          } else this.statementLike(c);
+          } else if (c.type === "block") this.block(c, boundBy(node));
+          else this.statementLike(c);
         }
         return;
       case "try_statement":
         for (const c of node.children) {
           if (c.type === "except_clause" || c.type === "except_group_clause") {
+            const bound: string[] = [];
             for (const part of c.children) {
-              if (part.type === "block") this.block(part);
+              if (part.field === "alias") bound.push(...targetNames(part));
+              else if (part.type === "as_pattern") bound.push(...targetNames(field(part, "alias")));
+            }
+            for (const part of c.children) {
+              if (part.type === "block") this.block(part, bound);
               else if (part.field === "alias") this.target(part);
               else this.asPattern(part);
             }
@@ -588,6 +652,7 @@ class Walker {
     if (node.type === "identifier") {
       this.scope.local.add(node.text);
       this.scope.deleted.add(node.text);
+      if (!this.killed.has(node.text)) this.scope.deletedUpstream.add(node.text);
     } else if (TARGET_GROUPS.has(node.type)) for (const c of node.children) this.deleteTarget(c);
     else if (node.type === "attribute" || node.type === "subscript") {
       this.expression(node);

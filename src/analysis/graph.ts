@@ -3,7 +3,8 @@ import { analyseCell, type CellFacts } from "./facts.js";
 /**
  * The notebook's data-flow graph between code cells, in notebook order.
  *
- * A cell's inputs are the names it reads, mutates or deletes (mutating or
+ * A cell's inputs are the names it needs from earlier cells (`facts.needs`:
+ * read, mutated or deleted before the cell bound them itself; mutating or
  * deleting `x` needs the `x` some earlier cell left), plus, for every function
  * or class it uses, the globals that function reads when called (resolved at
  * the calling cell). Each input name resolves backwards through the earlier
@@ -83,7 +84,8 @@ export class GraphBuilder {
       if (!names) row.set(from, [name]);
       else if (!names.includes(name)) names.push(name);
     };
-    const pending = [...facts.reads, ...facts.mutates, ...facts.deletes];
+    // Only what the cell needs from before it: `a = 3; print(a)` reads no earlier `a`.
+    const pending = [...facts.needs];
     const extraMutates = new Set<string>();
     while (pending.length) {
       const name = pending.pop()!;

@@ -29,6 +29,9 @@ export class Scope {
   readonly used = new Set<string>();
   readonly mutated = new Set<string>();
   readonly deleted = new Set<string>();
+  /** Used (or deleted) at a point where the cell may not yet have bound the module name itself. */
+  readonly usedUpstream = new Set<string>();
+  readonly deletedUpstream = new Set<string>();
 
   constructor(
     readonly kind: ScopeKind,
