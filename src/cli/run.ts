@@ -11,6 +11,7 @@ import { ensureManagedEnv } from "../pyenv/managed-env.js";
 import { numberOption, parseArgs, type OptionSpec, type ParsedArgs } from "./args.js";
 import type { Command, CommandIO } from "./command.js";
 import { ProgressReporter, formatSeconds } from "./progress.js";
+import { cellName } from "../notebook/cell-label.js";
 import type { Prepared, RunExtension } from "../session/run-extension.js";
 
 export type { Prepared, RunExtension };
@@ -115,7 +116,7 @@ export async function executeNotebookCommand(command: string, args: ParsedArgs, 
   const { path, notebook, parameters } = prepared ?? (await prepareNotebook(command, args));
   const output = resolve(args.values.get("output") ?? defaultOutputPath(path));
   const json = args.flags.has("json");
-  const progress = new ProgressReporter(io.stderr, !args.flags.has("quiet"));
+  const progress = new ProgressReporter(io.stderr, !args.flags.has("quiet"), notebook.cells.length);
   const log = (line: string) => progress.info(line);
 
   const started = performance.now();
@@ -251,16 +252,17 @@ export function buildSummary(
 }
 
 function humanSummary(s: RunSummary): string {
+  const failed = s.failed_cell === undefined ? "a cell" : cellName(s.failed_cell);
   const ran = s.cells.filter((c) => c.status !== "skipped" && c.status !== "not-run" && c.status !== "reused").length;
   const head = {
     ok: `done: ran ${ran} cells in ${formatSeconds(s.duration_s * 1000)}`,
-    "cell-error": `failed: cell ${s.failed_cell} raised an error`,
-    timeout: `failed: cell ${s.failed_cell} timed out`,
-    interrupted: `interrupted at cell ${s.failed_cell}`,
-    "kernel-died": `the kernel died${s.failed_cell !== undefined ? ` in cell ${s.failed_cell}` : ""}`,
+    "cell-error": `failed: ${failed} raised an error`,
+    timeout: `failed: ${failed} timed out`,
+    interrupted: `interrupted at ${failed}`,
+    "kernel-died": `the kernel died${s.failed_cell !== undefined ? ` in ${failed}` : ""}`,
   }[s.status];
-  const failed = s.cells.find((c) => c.index === s.failed_cell);
-  const why = failed?.error ? `\n  ${failed.error.ename}: ${failed.error.evalue}` : "";
+  const failedCell = s.cells.find((c) => c.index === s.failed_cell);
+  const why = failedCell?.error ? `\n  ${failedCell.error.ename}: ${failedCell.error.evalue}` : "";
   return `${head}${why}\noutput written to ${s.output}`;
 }
 

@@ -1,3 +1,4 @@
+import { cellName } from "../notebook/cell-label.js";
 import { formatBytes, type Plan } from "./plan.js";
 
 /** The plan as lines a user reads: one per code cell, decision first, then why. */
@@ -7,7 +8,7 @@ export function explainPlan(plan: Plan, firstLines: Map<string, string>): string
     const head = `cell ${String(cell.number).padStart(3)} [${cell.id}] ${cell.decision.padEnd(5)} ${firstLines.get(cell.id) ?? ""}`;
     lines.push(head.trimEnd());
     for (const reason of cell.reasons) lines.push(`      because ${reason}`);
-    for (const r of cell.restores) lines.push(`      restores \`${r.name}\` (${formatBytes(r.size)}) recorded by cell ${r.fromIndex + 1}`);
+    for (const r of cell.restores) lines.push(`      restores \`${r.name}\` (${formatBytes(r.size)}) recorded by ${cellName(r.fromIndex)}`);
     const tasks = cell.decision === "run" ? cell.previous?.tasks : undefined;
     if (tasks?.length) {
       const engines = [...new Set(tasks.map((t) => t.engine))].join(", ");

@@ -1,4 +1,5 @@
 import type { DependencyGraph } from "../analysis/index.js";
+import { cellNumber } from "../notebook/cell-label.js";
 import { fingerprintCells, type CellIdentity } from "./fingerprint.js";
 import type { RecordedCell, RecordedWrite } from "./recorded.js";
 
@@ -30,7 +31,7 @@ export interface RestoreStep {
 export interface CellPlan {
   /** Index in notebook.cells. */
   index: number;
-  /** 1-based position among all cells, as users count them. */
+  /** The number every message uses: 1-based position among all cells (notebook/cell-label.ts). */
   number: number;
   id: string;
   identity: CellIdentity;
@@ -78,7 +79,7 @@ export function makePlan(input: PlanInput): Plan {
     const analysed = input.graph.cell(c.id)!;
     return {
       index: c.index,
-      number: c.index + 1,
+      number: cellNumber(c.index),
       id: c.id,
       identity,
       decision: "run",

@@ -1,6 +1,6 @@
 import { randomUUID } from "node:crypto";
 import { basename } from "node:path";
-import { buildGraph, firstLine, loadPythonParser } from "../analysis/index.js";
+import { buildGraph, loadPythonParser } from "../analysis/index.js";
 import { Bundle } from "../bundle/bundle.js";
 import type { SigningKey } from "../bundle/trust/keys.js";
 import type { CellRecord, TaskRecord, WriteEntry } from "../bundle/records.js";
@@ -11,6 +11,7 @@ import type { JupyterRuntime } from "../jupyter/jupyter-runtime.js";
 import type { CellHooks, ExecutableCell, NotebookRun } from "../jupyter/notebook-executor.js";
 import { ShimClient, type KnownTask, type WriteEntry as ShimWrite } from "../jupyter/shim-client.js";
 import { TASK_KEY_SCHEME } from "../jupyter/shim-protocol.js";
+import { cellLabel } from "../notebook/cell-label.js";
 import { cellSource } from "../notebook/source.js";
 import type { Notebook } from "../notebook/types.js";
 import { explainPlan, planToJson } from "../planner/explain.js";
@@ -79,7 +80,7 @@ export async function planNotebook(nb: Notebook, records: Map<string, RecordedCe
 }
 
 export function firstLinesOf(nb: Notebook): Map<string, string> {
-  return new Map(codeCells(nb).map((c) => [c.id, firstLine(c.source)]));
+  return new Map(codeCells(nb).map((c) => [c.id, cellLabel(c.source)]));
 }
 
 /** Open the bundle for a command: audit creates it, repeat requires it. */

@@ -44,8 +44,8 @@ describe("nbrewind-engine deps", () => {
     const { code, out } = await cli("deps", notebook());
     expect(code).toBe(0);
     expect(out).toMatch(/5 code cells/);
-    expect(out).toMatch(/\[2\] data {2}x = np\.arange\(N\)/);
-    expect(out).toMatch(/reads +N ← \[1\], np ← \[1\]/);
+    expect(out).toMatch(/\[3\] data {2}x = np\.arange\(N\)/);
+    expect(out).toMatch(/reads +N ← \[2\], np ← \[2\]/);
     expect(out).toMatch(/opaque +cell magic %%bash/);
     expect(out).toMatch(/error +syntax error at line 1, column 5/);
   });
