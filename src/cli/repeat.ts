@@ -4,18 +4,23 @@ import { CheckpointSession, planNotebook } from "../session/checkpoint-session.j
 import { bundleDirFrom, openTrustedBundle } from "./checkpoint-bundle.js";
 import { trustHelp, trustOption } from "./bundle-trust.js";
 import type { Command, CommandIO } from "./command.js";
+import { forceHelp, forceOptions, forceRequest } from "./force-options.js";
+import { resolveForced } from "../planner/forced.js";
 import { executeNotebookCommand, executionOptions, executionOptionsHelp, prepareNotebook } from "./run.js";
 
 async function repeat(argv: string[], io: CommandIO): Promise<number> {
-  const args = parseArgs("repeat", argv, [...executionOptions, bundleOption, trustOption, { name: "explain", arity: 0 }]);
+  const args = parseArgs("repeat", argv, [...executionOptions, bundleOption, trustOption, { name: "explain", arity: 0 }, ...forceOptions]);
   const prepared = await prepareNotebook("repeat", args);
+  const force = forceRequest(args);
+  // A CELL that names no cell is bad input before anything starts.
+  if (force) resolveForced(force, prepared.notebook.cells);
   const quiet = args.flags.has("quiet");
   const { bundle, signer } = await openTrustedBundle("repeat", bundleDirFrom(args, prepared.path), prepared.path, {
     trust: args.flags.has("trust"),
     log: (line) => void (quiet ? undefined : io.stderr.write(line + "\n")),
   });
   const records = await bundle.records();
-  const plan = await planNotebook(prepared.notebook, records, false);
+  const plan = await planNotebook(prepared.notebook, records, false, force);
   const session = new CheckpointSession("repeat", bundle, plan, prepared, records, { explainTasks: args.flags.has("explain"), signer });
   if (args.flags.has("explain")) (args.flags.has("json") ? io.stderr : io.stdout).write(session.explain().join("\n") + "\n");
   return executeNotebookCommand("repeat", args, io, session, prepared);
@@ -24,7 +29,7 @@ async function repeat(argv: string[], io: CommandIO): Promise<number> {
 export const repeatCommand: Command = {
   name: "repeat",
   summary: "run a notebook again, reusing every cell whose inputs did not change",
-  help: `Usage: nbrewind-engine repeat NOTEBOOK [--bundle DIR] [--explain] [--trust] [run options]
+  help: `Usage: nbrewind-engine repeat NOTEBOOK [--bundle DIR] [--explain] [--run CELL[,CELL]] [--from CELL] [--trust] [run options]
 
 Run NOTEBOOK again against its bundle (written by 'audit'). Every code cell
 gets a fingerprint from its source and the fingerprints of the cells whose
@@ -50,6 +55,7 @@ Options:
                             finishes, why each of its engine tasks that was
                             not served from the bundle was dispatched
                             ('argument 2 changed', 'the code of f changed')
+${forceHelp}
 ${trustHelp}
 ${executionOptionsHelp}
 
@@ -60,7 +66,8 @@ accepted with --trust. Anything else is refused before a kernel starts,
 with the reason. A bundle accepted once is marked as yours in this folder,
 and each run re-signs its digest list with your key.
 
-Example:
-  nbrewind-engine repeat analysis.ipynb -p n_samples 2000 --explain`,
+Examples:
+  nbrewind-engine repeat analysis.ipynb -p n_samples 2000 --explain
+  nbrewind-engine repeat analysis.ipynb --from 12     # cell 12 and all after it run`,
   run: repeat,
 };

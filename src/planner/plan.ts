@@ -1,6 +1,7 @@
 import type { DependencyGraph } from "../analysis/index.js";
 import { cellNumber } from "../notebook/cell-label.js";
 import { fingerprintCells, type CellIdentity } from "./fingerprint.js";
+import { applyForced, type ForcedCells } from "./forced.js";
 import type { RecordedCell, RecordedWrite } from "./recorded.js";
 
 /**
@@ -66,6 +67,8 @@ export interface PlanInput {
   records: Map<string, RecordedCell>;
   /** Audit: run every cell, whatever is recorded. */
   runAll?: boolean;
+  /** Cells the user forces to run (`--run`, `--from`): see forced.ts. */
+  forced?: ForcedCells;
 }
 
 /** Where a name's value is at a point of the planned run. */
@@ -119,6 +122,8 @@ export function makePlan(input: PlanInput): Plan {
       plan.reasons.push(whyChanged(plan, latestById.get(plan.id), cells, label));
     }
   }
+
+  applyForced(cells, input.forced);
 
   // Second pass, to a fixpoint: simulate the namespace through the run. A
   // running cell needs each value it reads either live (produced earlier in
@@ -228,11 +233,24 @@ function whyChanged(plan: CellPlan, previous: RecordedCell | undefined, cells: C
   return "its inputs changed";
 }
 
+/**
+ * The record each cell's run is compared with: its latest successful one, else
+ * its latest. A failed run records neither tasks nor engines, so a recorded
+ * failure must not hide what the cell needed when it last worked (the engine
+ * set-up cell it submits to): otherwise a cell that failed once, for want of
+ * that engine, would plan the same way and fail again at every repeat.
+ */
 function latestRecordByCellId(records: Map<string, RecordedCell>): Map<string, RecordedCell> {
   const out = new Map<string, RecordedCell>();
+  const rank = (r: RecordedCell): [number, string] => [r.status === "ok" ? 1 : 0, r.recorded_at];
   for (const r of records.values()) {
     const seen = out.get(r.cell_id);
-    if (!seen || seen.recorded_at < r.recorded_at) out.set(r.cell_id, r);
+    if (!seen) {
+      out.set(r.cell_id, r);
+      continue;
+    }
+    const [a, b] = [rank(seen), rank(r)];
+    if (b[0] > a[0] || (b[0] === a[0] && b[1] > a[1])) out.set(r.cell_id, r);
   }
   return out;
 }

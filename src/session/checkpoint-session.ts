@@ -15,6 +15,7 @@ import { cellLabel } from "../notebook/cell-label.js";
 import { cellSource } from "../notebook/source.js";
 import type { Notebook } from "../notebook/types.js";
 import { explainPlan, planToJson } from "../planner/explain.js";
+import { resolveForced, type ForceRequest } from "../planner/forced.js";
 import { formatBytes, makePlan, type CellPlan, type Plan } from "../planner/plan.js";
 import type { RecordedCell } from "../planner/recorded.js";
 import { countTasks, explainDispatched, shortName, type DispatchReason } from "../planner/task-explain.js";
@@ -72,11 +73,15 @@ export function codeCells(nb: Notebook): { index: number; id: string; source: st
   return nb.cells.flatMap((cell, index) => (cell.cell_type === "code" ? [{ index, id: cell.id, source: cellSource(cell) }] : []));
 }
 
-/** Analyse the notebook and decide, against the bundle's records, what runs. */
-export async function planNotebook(nb: Notebook, records: Map<string, RecordedCell>, runAll: boolean): Promise<Plan> {
+/**
+ * Analyse the notebook and decide, against the bundle's records, what runs;
+ * `force` names cells the user makes run (bad input when it names no cell).
+ */
+export async function planNotebook(nb: Notebook, records: Map<string, RecordedCell>, runAll: boolean, force?: ForceRequest): Promise<Plan> {
+  const forced = force ? resolveForced(force, nb.cells) : undefined;
   await loadPythonParser();
   const cells = codeCells(nb);
-  return makePlan({ cells, graph: buildGraph(cells), records, runAll });
+  return makePlan({ cells, graph: buildGraph(cells), records, runAll, ...(forced ? { forced } : {}) });
 }
 
 export function firstLinesOf(nb: Notebook): Map<string, string> {
