@@ -1,5 +1,5 @@
 import { parseArgs } from "./args.js";
-import { CheckpointSession, planNotebook } from "../session/checkpoint-session.js";
+import { adoptRecordedCellIds, CheckpointSession, planNotebook } from "../session/checkpoint-session.js";
 import { bundleDirFrom, openTrustedBundle } from "./checkpoint-bundle.js";
 import { trustHelp, trustOption } from "./bundle-trust.js";
 import type { Command, CommandIO } from "./command.js";
@@ -15,6 +15,7 @@ async function audit(argv: string[], io: CommandIO): Promise<number> {
     trust: args.flags.has("trust"),
     log: (line) => void (quiet ? undefined : io.stderr.write(line + "\n")),
   });
+  await adoptRecordedCellIds(prepared, bundle);
   const records = await bundle.records();
   const plan = await planNotebook(prepared.notebook, records, true);
   return executeNotebookCommand("audit", args, io, new CheckpointSession("audit", bundle, plan, prepared, records, { signer }), prepared);

@@ -2,7 +2,7 @@ import { planToJson } from "../planner/explain.js";
 import { ExitCode } from "../common/errors.js";
 import { bundleOption } from "./audit.js";
 import { parseArgs } from "./args.js";
-import { firstLinesOf, openBundle, planNotebook } from "../session/checkpoint-session.js";
+import { adoptRecordedCellIds, firstLinesOf, openBundle, planNotebook } from "../session/checkpoint-session.js";
 import { bundleDirFrom } from "./checkpoint-bundle.js";
 import type { Command, CommandIO } from "./command.js";
 import { explainPlan } from "../planner/explain.js";
@@ -24,6 +24,7 @@ async function plan(argv: string[], io: CommandIO): Promise<number> {
   if (force) resolveForced(force, prepared.notebook.cells);
   const dir = bundleDirFrom(args, prepared.path);
   const bundle = await openBundle("plan", dir, prepared.path);
+  await adoptRecordedCellIds(prepared, bundle);
   const result = await planNotebook(prepared.notebook, await bundle.records(), false, force);
   if (args.flags.has("json")) {
     io.stdout.write(JSON.stringify({ notebook: prepared.path, bundle: dir, ...(planToJson(result) as object) }, null, 2) + "\n");

@@ -1,6 +1,6 @@
 import { bundleOption } from "./audit.js";
 import { parseArgs } from "./args.js";
-import { CheckpointSession, planNotebook } from "../session/checkpoint-session.js";
+import { adoptRecordedCellIds, CheckpointSession, planNotebook } from "../session/checkpoint-session.js";
 import { bundleDirFrom, openTrustedBundle } from "./checkpoint-bundle.js";
 import { trustHelp, trustOption } from "./bundle-trust.js";
 import type { Command, CommandIO } from "./command.js";
@@ -19,6 +19,7 @@ async function repeat(argv: string[], io: CommandIO): Promise<number> {
     trust: args.flags.has("trust"),
     log: (line) => void (quiet ? undefined : io.stderr.write(line + "\n")),
   });
+  await adoptRecordedCellIds(prepared, bundle);
   const records = await bundle.records();
   const plan = await planNotebook(prepared.notebook, records, false, force);
   const session = new CheckpointSession("repeat", bundle, plan, prepared, records, { explainTasks: args.flags.has("explain"), signer });
