@@ -1,6 +1,7 @@
 import { preprocessIPython } from "./ipython.js";
+import { isKnownPure } from "./known-pure.js";
 import { parseToTree, type SyntaxNode } from "./parser.js";
-import { Scope } from "./scope.js";
+import { Scope, type PendingCall } from "./scope.js";
 
 /**
  * What one code cell does to the notebook's global namespace.
@@ -50,6 +51,17 @@ export interface CellFacts {
   functions: Map<string, { reads: Set<string>; mutates: Set<string> }>;
   /** Effects outside the namespace: shell commands, magics. For reports. */
   effects: string[];
+  /**
+   * The part of `mutates` that holds whatever the cell's callees are. The
+   * rest comes from `calls`, which the graph checks against the table of
+   * calls known not to mutate (known-pure.ts) once it knows what each
+   * callee's root name is bound to.
+   */
+  mutatesAlways: Set<string>;
+  /** Module-level calls through a name bound before the cell (`print(x)`, `np.sum(x)`): see `mutatesAlways`. */
+  calls: { callee: string; root: string; keywords: string[]; names: string[] }[];
+  /** Names whose only binding in the cell is one import, with the module path they are bound to (`np` → `numpy`). */
+  imports: Map<string, string>;
 }
 
 /** Builtins whose use lets code read or write any variable. */
@@ -82,6 +94,9 @@ export function analyseCell(source: string): CellFacts {
       opaque: { reason: `analysis failed: ${(err as Error).message}`, reasons: [`analysis failed: ${(err as Error).message}`] },
       functions: new Map(),
       effects: [],
+      mutatesAlways: new Set(),
+      calls: [],
+      imports: new Map(),
     };
   }
 }
@@ -105,17 +120,45 @@ function analyse(source: string): CellFacts {
     opaque: false,
     functions: new Map(),
     effects: pre.effects,
+    mutatesAlways: new Set(),
+    calls: [],
+    imports: new Map(),
   };
   if (syntaxError) facts.syntaxError = syntaxError;
-  collect(walker.module, facts, reasons);
+  const pending: { scope: Scope; call: PendingCall }[] = [];
+  collect(walker.module, facts, reasons, pending);
+  for (const [name, path] of walker.importPaths) if (path !== null && walker.moduleBinds.get(name) === 1 && !walker.nestedGlobalBinds.has(name)) facts.imports.set(name, path);
+  settleCalls(pending, facts);
   for (const name of topLevelDefinite(parsed.root)) if (facts.binds.has(name)) facts.definiteBinds.add(name);
   for (const name of facts.deletes) facts.definiteBinds.delete(name);
   if (reasons.length) facts.opaque = { reason: reasons.join("; "), reasons };
   return facts;
 }
 
+/**
+ * Calls whose callee may be known not to mutate: decided here when the cell
+ * itself imported the root name before the call, left to the graph when the
+ * root comes from an earlier cell (or is a builtin), conservative otherwise.
+ */
+function settleCalls(pending: { scope: Scope; call: PendingCall }[], facts: CellFacts): void {
+  for (const { scope, call } of pending) {
+    const names = call.names.filter((n) => scope.readsGlobal(n));
+    if (names.length === 0) continue;
+    for (const n of names) facts.mutates.add(n);
+    const rest = call.callee.slice(call.root.length);
+    if (!scope.readsGlobal(call.root)) {
+      for (const n of names) facts.mutatesAlways.add(n);
+    } else if (!facts.binds.has(call.root)) {
+      facts.calls.push({ callee: call.callee, root: call.root, keywords: call.keywords, names });
+    } else {
+      const module = call.rootBoundBefore ? facts.imports.get(call.root) : undefined;
+      if (module === undefined || !isKnownPure(module + rest, call.keywords)) for (const n of names) facts.mutatesAlways.add(n);
+    }
+  }
+}
+
 /** Turn the scope tree into module-level facts. */
-function collect(scope: Scope, facts: CellFacts, reasons: string[]): void {
+function collect(scope: Scope, facts: CellFacts, reasons: string[], pending: { scope: Scope; call: PendingCall }[]): void {
   // A module-level class body runs when the class is defined, not when it is used.
   const definingBody = scope.kind === "class" && scope.parent?.kind === "module";
   const fn = scope.owner === null || definingBody ? undefined : functionEntry(facts, scope.owner);
@@ -129,8 +172,10 @@ function collect(scope: Scope, facts: CellFacts, reasons: string[]): void {
   for (const name of scope.mutated) {
     if (!scope.readsGlobal(name)) continue;
     facts.mutates.add(name);
+    facts.mutatesAlways.add(name);
     fn?.mutates.add(name);
   }
+  for (const call of scope.calls) pending.push({ scope, call });
   for (const name of scope.deleted) {
     if (scope.bindsGlobal(name)) facts.deletes.add(name);
   }
@@ -139,7 +184,7 @@ function collect(scope: Scope, facts: CellFacts, reasons: string[]): void {
   for (const name of scope.stored) {
     if (scope.bindsGlobal(name)) facts.binds.add(name);
   }
-  for (const child of scope.children) collect(child, facts, reasons);
+  for (const child of scope.children) collect(child, facts, reasons, pending);
 }
 
 function functionEntry(facts: CellFacts, name: string): { reads: Set<string>; mutates: Set<string> } {
@@ -230,6 +275,36 @@ function importedName(node: SyntaxNode, plainImport: boolean): string {
   return node.text;
 }
 
+/** `a.b.c` for a callee that is a plain chain of names, else undefined. */
+function dottedName(node: SyntaxNode | undefined): string | undefined {
+  if (!node) return undefined;
+  if (node.type === "identifier") return node.text;
+  if (node.type !== "attribute") return undefined;
+  const object = dottedName(field(node, "object"));
+  const attr = field(node, "attribute")?.text;
+  return object && attr ? `${object}.${attr}` : undefined;
+}
+
+/** The module path an imported name is bound to: `numpy` for `import numpy as np`, `os.path.join` for `from os.path import join`; null for relative imports. */
+function importedPath(node: SyntaxNode, stmt: SyntaxNode): string | null {
+  const target = node.type === "aliased_import" ? node.children.find((c) => c.type === "dotted_name") : node;
+  const dotted = dottedText(target);
+  if (stmt.type === "import_statement") return node.type === "aliased_import" ? dotted : dotted.split(".")[0]!;
+  const module = field(stmt, "module_name");
+  if (!module || module.type !== "dotted_name") return null;
+  return `${dottedText(module)}.${dotted}`;
+}
+
+/** `a.b.c` from a dotted_name node (inner nodes carry no text of their own). */
+function dottedText(node: SyntaxNode | undefined): string {
+  if (!node) return "";
+  if (node.type === "identifier") return node.text;
+  return node.children
+    .filter((c) => c.type === "identifier")
+    .map((c) => c.text)
+    .join(".");
+}
+
 /** The name an expression's value hangs from: `x` for `x.a[0].f()`. */
 function rootName(node: SyntaxNode | undefined, throughCalls: boolean): string | undefined {
   while (node) {
@@ -305,8 +380,17 @@ class Walker {
     if (!this.killed.has(name)) this.scope.usedUpstream.add(name);
   }
 
+  /** Module names bound by an import, with the module path (null when a name is imported twice, differently). */
+  readonly importPaths = new Map<string, string | null>();
+  /** How many binding sites each module name has in the cell. */
+  readonly moduleBinds = new Map<string, number>();
+  /** Module names a function binds through `global`. */
+  readonly nestedGlobalBinds = new Set<string>();
+
   private bind(name: string): void {
     this.scope.bind(name);
+    if (this.scope.kind === "module") this.moduleBinds.set(name, (this.moduleBinds.get(name) ?? 0) + 1);
+    else if (this.scope.declaredGlobal.has(name)) this.nestedGlobalBinds.add(name);
   }
 
   private mutate(node: SyntaxNode | undefined, throughCalls: boolean): void {
@@ -350,8 +434,17 @@ class Walker {
       case "import_from_statement":
       case "future_import_statement":
         for (const c of node.children) {
-          if (c.field === "name") this.bind(importedName(c, node.type === "import_statement"));
-          else if (c.type === "wildcard_import") this.reasons.add("from ... import * binds names the analysis cannot see");
+          if (c.field !== "name") {
+            if (c.type === "wildcard_import") this.reasons.add("from ... import * binds names the analysis cannot see");
+            continue;
+          }
+          const name = importedName(c, node.type === "import_statement");
+          this.bind(name);
+          if (this.scope.kind === "module") {
+            const path = importedPath(c, node);
+            const seen = this.importPaths.get(name);
+            this.importPaths.set(name, seen === undefined || seen === path ? path : null);
+          }
         }
         return;
       case "global_statement":
@@ -568,21 +661,9 @@ class Walker {
       case "keyword_argument":
         this.expression(field(node, "value"));
         return;
-      case "call": {
-        const fn = field(node, "function");
-        this.expression(fn);
-        if (fn?.type === "attribute") this.mutate(field(fn, "object"), true);
-        const args = field(node, "arguments");
-        if (args) {
-          if (args.type === "generator_expression") this.expression(args);
-          else
-            for (const a of args.children) {
-              this.expression(a);
-              this.mutate(a.type === "keyword_argument" ? field(a, "value") : a, false);
-            }
-        }
+      case "call":
+        this.call(node);
         return;
-      }
       case "assignment":
         this.assignment(node);
         return;
@@ -619,6 +700,37 @@ class Walker {
       default:
         for (const c of node.children) this.expression(c);
     }
+  }
+
+  /**
+   * A call: every argument, and the object a method is called on, may be
+   * changed in place. Module-level calls through a plain dotted name are kept
+   * apart (scope.calls): whether they do depends on what the name is bound to.
+   */
+  private call(node: SyntaxNode): void {
+    const fn = field(node, "function");
+    this.expression(fn);
+    const callee = dottedName(fn);
+    const args = field(node, "arguments");
+    const roots: (string | undefined)[] = [];
+    const keywords: string[] = [];
+    let splat = false;
+    if (fn?.type === "attribute") roots.push(rootName(field(fn, "object"), true));
+    if (args) {
+      if (args.type === "generator_expression") this.expression(args);
+      else
+        for (const a of args.children) {
+          this.expression(a);
+          if (a.type === "keyword_argument") keywords.push(field(a, "name")?.text ?? "");
+          if (a.type === "dictionary_splat") splat = true;
+          roots.push(rootName(a.type === "keyword_argument" ? field(a, "value") : a, false));
+        }
+    }
+    const names = roots.filter((r): r is string => r !== undefined);
+    if (callee && !splat && this.scope.owner === null) {
+      const root = callee.split(".")[0]!;
+      this.scope.calls.push({ callee, root, keywords, names, rootBoundBefore: this.killed.has(root) });
+    } else for (const n of names) this.scope.mutated.add(n);
   }
 
   private assignment(node: SyntaxNode): void {

@@ -33,7 +33,9 @@ Conservative where Python is dynamic: a cell that calls exec/eval/globals(),
 uses 'from m import *', %run, %load, %store, a non-Python cell magic (%%bash)
 or has a syntax error is opaque: it depends on every cell before it and may
 bind anything. x.append(...), x.a = ..., x[i] = ... and f(x) count as changes
-to x.
+to x, except calls known not to change their arguments: builtins such as
+print, len, sorted, repr, isinstance, and module functions such as np.sum
+reached through their import (the table is in src/analysis/known-pure.ts).
 
 Example:
   $ nbrewind-engine deps analysis.ipynb
