@@ -1,4 +1,4 @@
-import { preprocessIPython } from "./ipython.js";
+import { preprocessIPython, TIMEIT_FUNCTION } from "./ipython.js";
 import { isKnownPure } from "./known-pure.js";
 import { parseToTree, type SyntaxNode } from "./parser.js";
 import { Scope, type PendingCall } from "./scope.js";
@@ -105,7 +105,8 @@ function analyse(source: string): CellFacts {
   const pre = preprocessIPython(source);
   const parsed = parseToTree(pre.python);
   const walker = new Walker();
-  walker.block(parsed.root);
+  if (pre.timedBody) walker.functionBody(parsed.root);
+  else walker.block(parsed.root);
   const reasons = [...pre.opaque, ...walker.reasons];
   let syntaxError = parsed.error;
   if (!syntaxError && walker.py2) syntaxError = walker.py2;
@@ -131,6 +132,8 @@ function analyse(source: string): CellFacts {
   settleCalls(pending, facts);
   for (const name of topLevelDefinite(parsed.root)) if (facts.binds.has(name)) facts.definiteBinds.add(name);
   for (const name of facts.deletes) facts.definiteBinds.delete(name);
+  for (const set of [facts.binds, facts.definiteBinds, facts.needs, facts.reads]) set.delete(TIMEIT_FUNCTION);
+  facts.functions.delete(TIMEIT_FUNCTION);
   if (reasons.length) facts.opaque = { reason: reasons.join("; "), reasons };
   return facts;
 }
@@ -384,6 +387,12 @@ class Walker {
   readonly importPaths = new Map<string, string | null>();
   /** How many binding sites each module name has in the cell. */
   readonly moduleBinds = new Map<string, number>();
+  /** A %%timeit cell: its statements are the body of a function IPython compiles (what they bind is local). */
+  functionBody(root: SyntaxNode): void {
+    const scope = new Scope("function", this.module, null);
+    this.inScope(scope, () => this.block(root));
+  }
+
   /** Module names a function binds through `global`. */
   readonly nestedGlobalBinds = new Set<string>();
 

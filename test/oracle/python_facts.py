@@ -44,6 +44,14 @@ TABLE_NAMES = {ast.Lambda: "lambda", ast.ListComp: "listcomp", ast.SetComp: "set
                ast.DictComp: "dictcomp", ast.GeneratorExp: "genexpr"}
 
 TM = TransformerManager()
+# IPython's timeit compiles the timed statement (and setup) into a function:
+# what it assigns is local to it. The oracle analyses it inside such a def.
+TIMEIT_FUNCTION = "__nbrewind_timeit__"
+
+
+def timeit_def(code):
+    lines = code.splitlines() or ["pass"]
+    return ast.parse(f"def {TIMEIT_FUNCTION}():\n" + "\n".join(" " + l for l in lines) + "\n pass\n").body
 
 
 def strip_options(arg, with_value):
@@ -128,6 +136,8 @@ class Rewriter(ast.NodeTransformer):
         call = ipython_call(node.value)
         if call and call[0] == "line" and call[1] in STATEMENT_MAGICS:
             stmt = strip_options(call[2], STATEMENT_MAGICS[call[1]])
+            if call[1] == "timeit" and stmt.strip():
+                return [self.visit(s) for s in timeit_def(stmt)]
             body = ast.parse(stmt).body if stmt.strip() else [ast.Pass()]
             return [self.visit(s) for s in body]
         return self.generic_visit(node)
@@ -159,7 +169,11 @@ def translate(source):
                 toks = [t for t in line.split() if not t.startswith("-")]
                 if toks and re.fullmatch(r"[A-Za-z_]\w*", toks[-1]):
                     binds.append(toks[-1])
-            tree = ast.parse(body)
+            if name == "timeit":
+                setup = strip_options(line, STATEMENT_MAGICS["timeit"])
+                tree = ast.Module(timeit_def(setup + "\n" + body), [])
+            else:
+                tree = ast.parse(body)
     rw = Rewriter()
     tree = ast.fix_missing_locations(rw.visit(tree))
     return tree, reasons + rw.reasons, binds
@@ -506,8 +520,9 @@ def cell_facts(source):
         return {"syntaxError": {"line": e.lineno, "column": e.offset, "message": e.msg}, "opaque": True}
     facts = Facts(table)
     facts.visit(tree)
-    binds = symtable_binds(table, stored_names(tree)) | set(extra_binds)
+    binds = (symtable_binds(table, stored_names(tree)) | set(extra_binds)) - {TIMEIT_FUNCTION}
     definite_binds = ((definite(tree.body) & binds) | set(extra_binds)) - facts.deletes
+    facts.needs.discard(TIMEIT_FUNCTION)
     return {
         "binds": sorted(binds),
         "definiteBinds": sorted(definite_binds),

@@ -29,6 +29,12 @@ describe("names a cell binds itself", () => {
     expect(inputs(g, "c1")).toEqual(["print", "work"]);
   });
 
+  it("%%timeit runs its body in a function: what it assigns is not the value later cells read", () => {
+    const g = graphOf("x = load()", "%%timeit -n 2 y = x.copy()\nx = y * 2", "print(x)");
+    expect(g.producerOf("c2", "x")).toBe("c0");
+    expect([...g.cell("c1")!.facts.binds]).toEqual([]);
+  });
+
   it("a read before the binding, or only on some paths, still reads the earlier value", () => {
     const g = graphOf("a = 1\ni = 0", "print(a)\na = 3", "for i in range(2):\n    print(i)\nprint(i)", "if c:\n    a = 2\nprint(a)");
     expect(g.producerOf("c1", "a")).toBe("c0");
