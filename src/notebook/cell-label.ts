@@ -24,7 +24,7 @@ const IMPORT = /^(import\s|from\s+\S+\s+import\b)/;
 
 /**
  * A short label for a cell: its first line that says what the cell does, not
- * an import, a comment, a blank line or a cell magic (`%%time`). Cells that
+ * an import, a comment, a blank line, a bare string or a cell magic (`%%time`). Cells that
  * open with the same imports (every cell of a tutorial that starts with
  * `import parsl`) still get labels that tell them apart. A cell with nothing
  * else gets its first non-blank line.
@@ -34,10 +34,21 @@ export function cellLabel(source: string, max = 60): string {
   let fallback: string | undefined;
   let depth = 0;
   let inImport = false;
+  let inString: string | undefined;
   for (const raw of lines) {
     const line = raw.trim();
     if (!line) continue;
     fallback ??= line;
+    if (inString) {
+      if (line.includes(inString)) inString = undefined;
+      continue;
+    }
+    // A bare string (a docstring-like note at the top of the cell) says nothing the cell does.
+    const quote = /^[rRbBuU]?("""|''')/.exec(line)?.[1];
+    if (quote) {
+      if (!line.slice(line.indexOf(quote) + 3).includes(quote)) inString = quote;
+      continue;
+    }
     if (inImport) {
       // The continuation of `from m import (a,\n b)` is part of the import.
       depth += bracketBalance(line);

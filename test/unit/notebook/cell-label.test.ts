@@ -11,6 +11,7 @@ describe("cell labels", () => {
     expect(cellLabel(parslCell)).toBe("parsl.load(config)");
     expect(cellLabel("%%time\n# sum them\ntotal = sum(xs)")).toBe("total = sum(xs)");
     expect(cellLabel("from a import (\n    b,\n    c,\n)\nrun(b)")).toBe("run(b)");
+    expect(cellLabel('import os\n""" This config assumes\nthat it runs on a login node.\n"""\nconfig = Config()')).toBe("config = Config()");
   });
 
   it("fall back to the first line when the cell is only imports", () => {
