@@ -218,15 +218,24 @@ function promote(cell: CellPlan, reason: string): void {
 function whyChanged(plan: CellPlan, previous: RecordedCell | undefined, cells: CellPlan[], label: (id: string) => string): string {
   if (!previous) return "new cell: nothing recorded for it";
   if (previous.source_hash !== plan.identity.sourceHash) return "source changed";
-  const recordedProducer = new Map(previous.reads.map((r) => [r.name, r]));
+  // A name can come from several cells (a conditional binder and the one before it;
+  // every earlier cell, for an opaque cell): compare (name, producer) pairs, never
+  // one producer per name, or an unchanged read looks like a moved one.
+  const pair = (r: { name: string; producer_cell_id: string }) => `${r.name}\0${r.producer_cell_id}`;
+  const recorded = new Map(previous.reads.map((r) => [pair(r), r]));
+  const recordedProducers = (name: string) => previous.reads.filter((r) => r.name === name).map((r) => r.producer_cell_id);
   const runs = new Set(cells.filter((c) => c.decision === "run" && c.reasons.length > 0).map((c) => c.id));
-  for (const read of plan.identity.reads) {
-    const before = recordedProducer.get(read.name);
-    if (before && before.producer_fingerprint === read.producer_fingerprint) continue;
-    if (read.name === "*") return `follows ${label(read.producer_cell_id)}, an opaque dependency that changed`;
-    if (runs.has(read.producer_cell_id)) return `reads \`${read.name}\` from ${label(read.producer_cell_id)}, which runs`;
-    if (before && before.producer_cell_id !== read.producer_cell_id) return `reads \`${read.name}\` from ${label(read.producer_cell_id)} now (was ${label(before.producer_cell_id)})`;
-    return `reads \`${read.name}\` from ${label(read.producer_cell_id)}, which changed`;
+  const changed = plan.identity.reads.filter((read) => recorded.get(pair(read))?.producer_fingerprint !== read.producer_fingerprint);
+  // The true cause first: a producer that runs in this plan.
+  changed.sort((a, b) => Number(runs.has(b.producer_cell_id)) - Number(runs.has(a.producer_cell_id)));
+  for (const read of changed) {
+    const what = plan.opaque ? `follows ${label(read.producer_cell_id)} (an opaque cell depends on every cell before it)` : `reads \`${read.name}\` from ${label(read.producer_cell_id)}`;
+    if (read.name === "*" && !plan.opaque) return `follows ${label(read.producer_cell_id)}, an opaque dependency that changed`;
+    if (runs.has(read.producer_cell_id)) return `${what}, which runs`;
+    const before = recordedProducers(read.name);
+    if (!recorded.has(pair(read)) && before.length > 0 && !plan.opaque) return `${what} now (was ${before.map(label).join(", ")})`;
+    if (!recorded.has(pair(read))) return plan.opaque ? `${what}, which is new` : `${what}, which it did not read before`;
+    return `${what}, which changed`;
   }
   const gone = previous.reads.find((r) => !plan.identity.reads.some((n) => n.name === r.name));
   if (gone) return `no longer reads \`${gone.name}\` from an earlier cell`;

@@ -1,0 +1,38 @@
+import { beforeAll, describe, expect, it } from "vitest";
+import { buildGraph, loadPythonParser } from "../../../src/analysis/index.js";
+import { makePlan, type Plan } from "../../../src/planner/plan.js";
+import { auditRecord } from "./audit-records.js";
+
+// Issue 9, item 10: a `%run prep.py` cell ran "because reads `add` from cell 6
+// now (was cell 10)" although nothing about `add` changed.
+beforeAll(async () => {
+  await loadPythonParser();
+});
+
+type Cells = { id: string; source: string }[];
+const plan = (cells: Cells, records = new Map()): Plan => makePlan({ cells: cells.map((c, index) => ({ ...c, index })), graph: buildGraph(cells), records, runAll: records.size === 0 });
+const recordAll = (cells: Cells) => new Map(plan(cells).cells.map((c) => [c.identity.fingerprint, auditRecord(c)]));
+
+describe("why a cell runs", () => {
+  const cells: Cells = [
+    { id: "a", source: "def add(x, y):\n    return x + y" },
+    { id: "b", source: "if fast:\n    def add(x, y):\n        return y + x" },
+    { id: "k", source: "k = 1" },
+    { id: "prep", source: "%run prep.py" },
+  ];
+
+  it("an opaque cell names the earlier cell that runs, not a name whose producers did not change", () => {
+    const edited = cells.map((c) => (c.id === "k" ? { ...c, source: "k = 2" } : c));
+    const p = plan(edited, recordAll(cells));
+    const prep = p.cells.find((c) => c.id === "prep")!;
+    expect(prep.decision).toBe("run");
+    expect(prep.reasons).toEqual(["follows cell 3 (an opaque cell depends on every cell before it), which runs"]);
+  });
+
+  it("a read with two producers, both unchanged, is not reported as moved", () => {
+    const withReader = [...cells.slice(0, 3), { id: "use", source: "print(add(k, 1))" }];
+    const edited = withReader.map((c) => (c.id === "k" ? { ...c, source: "k = 2" } : c));
+    const p = plan(edited, recordAll(withReader));
+    expect(p.cells.find((c) => c.id === "use")!.reasons).toEqual(["reads `k` from cell 3, which runs"]);
+  });
+});
