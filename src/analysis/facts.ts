@@ -62,6 +62,8 @@ export interface CellFacts {
   calls: { callee: string; root: string; keywords: string[]; names: string[] }[];
   /** Names whose only binding in the cell is one import, with the module path they are bound to (`np` → `numpy`). */
   imports: Map<string, string>;
+  /** Files whose content decides what the cell does, as written in it: the script of a `%run`. */
+  files: string[];
 }
 
 /** Builtins whose use lets code read or write any variable. */
@@ -97,6 +99,7 @@ export function analyseCell(source: string): CellFacts {
       mutatesAlways: new Set(),
       calls: [],
       imports: new Map(),
+      files: [],
     };
   }
 }
@@ -124,6 +127,7 @@ function analyse(source: string): CellFacts {
     mutatesAlways: new Set(),
     calls: [],
     imports: new Map(),
+    files: pre.files,
   };
   if (syntaxError) facts.syntaxError = syntaxError;
   const pending: { scope: Scope; call: PendingCall }[] = [];

@@ -36,6 +36,8 @@ export interface Preprocessed {
   binds: string[];
   /** 1-based line numbers whose text was rewritten (for error messages). */
   rewrittenLines: number[];
+  /** Files whose content decides what the cell does (the script `%run` executes), as written. */
+  files: string[];
   /** A %%timeit cell: `python` runs as the body of a function, not at module level. */
   timedBody?: boolean;
 }
@@ -105,7 +107,7 @@ const OPAQUE_MAGICS: Record<string, string> = {
 
 export function preprocessIPython(source: string): Preprocessed {
   const lines = source.replace(/\r\n?/g, "\n").split("\n");
-  const out: Preprocessed = { python: "", opaque: [], effects: [], binds: [], rewrittenLines: [] };
+  const out: Preprocessed = { python: "", opaque: [], effects: [], binds: [], rewrittenLines: [], files: [] };
   // Fast path: no line starts with an escape and none ends with `?` or holds `= %` / `= !`.
   if (!/^\s*[%!?/,;]|\?\s*$|=\s*[%!]/m.test(source)) {
     out.python = lines.join("\n");
@@ -254,6 +256,11 @@ function lineMagic(text: string, lineNo: number, out: Preprocessed, asExpression
   }
   if (name === "pinfo" || name === "pinfo2") return helpRead(arg.trim());
   if (INERT_MAGICS.has(name)) return undefined;
+  if (name === "run") {
+    // The script is an input: its content joins the cell's fingerprint (`-m module` names none we can read).
+    const script = arg.split(/\s+/).find((t) => t && !t.startsWith("-"));
+    if (script && !/(^|\s)-m(\s|$)/.test(arg)) out.files.push(script.replace(/^["']|["']$/g, ""));
+  }
   const reason = OPAQUE_MAGICS[name];
   out.opaque.push(`line ${lineNo}: ${reason ?? `line magic %${name} has effects the analysis cannot see`}`);
   return undefined;

@@ -17,7 +17,7 @@ async function audit(argv: string[], io: CommandIO): Promise<number> {
   });
   await adoptRecordedCellIds(prepared, bundle);
   const records = await bundle.records();
-  const plan = await planNotebook(prepared.notebook, records, true);
+  const plan = await planNotebook(prepared.notebook, records, true, undefined, prepared.path);
   return executeNotebookCommand("audit", args, io, new CheckpointSession("audit", bundle, plan, prepared, records, { signer }), prepared);
 }
 

@@ -25,7 +25,7 @@ async function plan(argv: string[], io: CommandIO): Promise<number> {
   const dir = bundleDirFrom(args, prepared.path);
   const bundle = await openBundle("plan", dir, prepared.path);
   await adoptRecordedCellIds(prepared, bundle);
-  const result = await planNotebook(prepared.notebook, await bundle.records(), false, force);
+  const result = await planNotebook(prepared.notebook, await bundle.records(), false, force, prepared.path);
   if (args.flags.has("json")) {
     io.stdout.write(JSON.stringify({ notebook: prepared.path, bundle: dir, ...(planToJson(result) as object) }, null, 2) + "\n");
   } else {

@@ -1,6 +1,6 @@
 import type { DependencyGraph } from "../analysis/index.js";
 import { cellNumber } from "../notebook/cell-label.js";
-import { fingerprintCells, type CellIdentity } from "./fingerprint.js";
+import { fingerprintCells, type CellIdentity, type FileDigest } from "./fingerprint.js";
 import { applyForced, type ForcedCells } from "./forced.js";
 import type { RecordedCell, RecordedWrite } from "./recorded.js";
 
@@ -69,13 +69,15 @@ export interface PlanInput {
   runAll?: boolean;
   /** Cells the user forces to run (`--run`, `--from`): see forced.ts. */
   forced?: ForcedCells;
+  /** Reads the files cells run (`%run prep.py`), for their fingerprints. */
+  fileDigest?: FileDigest;
 }
 
 /** Where a name's value is at a point of the planned run. */
 type ValueState = { kind: "live" } | { kind: "recorded"; cell: CellPlan; write: RecordedWrite };
 
 export function makePlan(input: PlanInput): Plan {
-  const identities = fingerprintCells(input.cells, input.graph);
+  const identities = fingerprintCells(input.cells, input.graph, input.fileDigest);
   const latestById = latestRecordByCellId(input.records);
   const cells: CellPlan[] = input.cells.map((c) => {
     const identity = identities.get(c.id)!;
@@ -239,6 +241,8 @@ function whyChanged(plan: CellPlan, previous: RecordedCell | undefined, cells: C
   }
   const gone = previous.reads.find((r) => !plan.identity.reads.some((n) => n.name === r.name));
   if (gone) return `no longer reads \`${gone.name}\` from an earlier cell`;
+  // Same source, same producers: what is left is the content of a file it runs.
+  if (plan.identity.files.length) return `${plan.identity.files.map((f) => `\`${f.path}\``).join(", ")}, which it runs, changed (or cannot be read)`;
   return "its inputs changed";
 }
 

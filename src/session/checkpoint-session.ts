@@ -1,5 +1,6 @@
-import { randomUUID } from "node:crypto";
-import { basename } from "node:path";
+import { createHash, randomUUID } from "node:crypto";
+import { readFileSync } from "node:fs";
+import { basename, dirname, resolve } from "node:path";
 import { buildGraph, loadPythonParser } from "../analysis/index.js";
 import { Bundle } from "../bundle/bundle.js";
 import type { SigningKey } from "../bundle/trust/keys.js";
@@ -16,6 +17,7 @@ import { inheritCellIds } from "../notebook/cell-id.js";
 import { cellSource } from "../notebook/source.js";
 import type { Notebook } from "../notebook/types.js";
 import { explainPlan, planToJson } from "../planner/explain.js";
+import type { FileDigest } from "../planner/fingerprint.js";
 import { resolveForced, type ForceRequest } from "../planner/forced.js";
 import { formatBytes, makePlan, type CellPlan, type Plan } from "../planner/plan.js";
 import type { RecordedCell } from "../planner/recorded.js";
@@ -78,11 +80,23 @@ export function codeCells(nb: Notebook): { index: number; id: string; source: st
  * Analyse the notebook and decide, against the bundle's records, what runs;
  * `force` names cells the user makes run (bad input when it names no cell).
  */
-export async function planNotebook(nb: Notebook, records: Map<string, RecordedCell>, runAll: boolean, force?: ForceRequest): Promise<Plan> {
+export async function planNotebook(nb: Notebook, records: Map<string, RecordedCell>, runAll: boolean, force?: ForceRequest, notebookPath?: string): Promise<Plan> {
   const forced = force ? resolveForced(force, nb.cells) : undefined;
   await loadPythonParser();
   const cells = codeCells(nb);
-  return makePlan({ cells, graph: buildGraph(cells), records, runAll, ...(forced ? { forced } : {}) });
+  const fileDigest = notebookPath ? filesBeside(notebookPath) : undefined;
+  return makePlan({ cells, graph: buildGraph(cells), records, runAll, ...(forced ? { forced } : {}), ...(fileDigest ? { fileDigest } : {}) });
+}
+
+/** Files a cell names (`%run prep.py`), read from the notebook's folder, where the kernel starts. */
+function filesBeside(notebookPath: string): FileDigest {
+  return (path) => {
+    try {
+      return createHash("sha256").update(readFileSync(resolve(dirname(notebookPath), path))).digest("hex");
+    } catch {
+      return undefined;
+    }
+  };
 }
 
 export function firstLinesOf(nb: Notebook): Map<string, string> {

@@ -10,8 +10,10 @@ beforeAll(async () => {
 });
 
 type Cells = { id: string; source: string }[];
-const plan = (cells: Cells, records = new Map()): Plan => makePlan({ cells: cells.map((c, index) => ({ ...c, index })), graph: buildGraph(cells), records, runAll: records.size === 0 });
-const recordAll = (cells: Cells) => new Map(plan(cells).cells.map((c) => [c.identity.fingerprint, auditRecord(c)]));
+type Digests = Record<string, string>;
+const plan = (cells: Cells, records = new Map(), files: Digests = {}): Plan =>
+  makePlan({ cells: cells.map((c, index) => ({ ...c, index })), graph: buildGraph(cells), records, runAll: records.size === 0, fileDigest: (path) => files[path] });
+const recordAll = (cells: Cells, files: Digests = {}) => new Map(plan(cells, new Map(), files).cells.map((c) => [c.identity.fingerprint, auditRecord(c)]));
 
 describe("why a cell runs", () => {
   const cells: Cells = [
@@ -27,6 +29,16 @@ describe("why a cell runs", () => {
     const prep = p.cells.find((c) => c.id === "prep")!;
     expect(prep.decision).toBe("run");
     expect(prep.reasons).toEqual(["follows cell 3 (an opaque cell depends on every cell before it), which runs"]);
+  });
+
+  it("the script a %run cell executes is one of its inputs", () => {
+    const records = recordAll(cells, { "prep.py": "v1" });
+    expect(plan(cells, records, { "prep.py": "v1" }).counts.run).toBe(0);
+    const edited = plan(cells, records, { "prep.py": "v2" });
+    expect(edited.cells.filter((c) => c.decision === "run").map((c) => c.id)).toEqual(["prep"]);
+    expect(edited.cells.find((c) => c.id === "prep")!.reasons).toEqual(["`prep.py`, which it runs, changed (or cannot be read)"]);
+    // A script that cannot be read is never taken as unchanged.
+    expect(plan(cells, records, {}).cells.find((c) => c.id === "prep")!.decision).toBe("run");
   });
 
   it("a read with two producers, both unchanged, is not reported as moved", () => {
