@@ -8,7 +8,10 @@ export function explainPlan(plan: Plan, firstLines: Map<string, string>): string
     const head = `cell ${String(cell.number).padStart(3)} [${cell.id}] ${cell.decision.padEnd(5)} ${firstLines.get(cell.id) ?? ""}`;
     lines.push(head.trimEnd());
     for (const reason of cell.reasons) lines.push(`      because ${reason}`);
-    for (const r of cell.restores) lines.push(`      restores \`${r.name}\` (${formatBytes(r.size)}) recorded by ${cellName(r.fromIndex)}`);
+    for (const r of cell.restores) {
+      const unchanged = r.unchangedBy?.length ? `; ${r.unchangedBy.map(cellName).join(", ")} left it unchanged when recorded (same digest), though the analysis could not tell` : "";
+      lines.push(`      restores \`${r.name}\` (${formatBytes(r.size)}) recorded by ${cellName(r.fromIndex)}${unchanged}`);
+    }
     const tasks = cell.decision === "run" ? cell.previous?.tasks : undefined;
     if (tasks?.length) {
       const engines = [...new Set(tasks.map((t) => t.engine))].join(", ");

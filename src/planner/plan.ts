@@ -27,6 +27,12 @@ export interface RestoreStep {
   /** The reused cell whose recorded value this is. */
   fromCellId: string;
   fromIndex: number;
+  /**
+   * Reused cells after it that the analysis counts as possibly changing the
+   * value (`describe(x)`), but whose records show it unchanged (the shim's
+   * digest after the cell equals the one before): indices in notebook.cells.
+   */
+  unchangedBy?: number[];
 }
 
 export interface CellPlan {
@@ -74,7 +80,7 @@ export interface PlanInput {
 }
 
 /** Where a name's value is at a point of the planned run. */
-type ValueState = { kind: "live" } | { kind: "recorded"; cell: CellPlan; write: RecordedWrite };
+type ValueState = { kind: "live" } | { kind: "recorded"; cell: CellPlan; write: RecordedWrite; unchangedBy?: CellPlan[] };
 
 export function makePlan(input: PlanInput): Plan {
   const identities = fingerprintCells(input.cells, input.graph, input.fileDigest);
@@ -159,7 +165,7 @@ function simulate(cells: CellPlan[], graph: DependencyGraph, label: (id: string)
     if (cell.decision === "reuse") {
       for (const write of cell.record!.writes) {
         if (write.status === "deleted") state.delete(write.name);
-        else state.set(write.name, { kind: "recorded", cell, write });
+        else if (!keptUnchanged(state, cell, write)) state.set(write.name, { kind: "recorded", cell, write });
       }
       continue;
     }
@@ -181,7 +187,7 @@ function simulate(cells: CellPlan[], graph: DependencyGraph, label: (id: string)
         promote(producer, `re-running is cheaper than restoring \`${name}\` for ${label(cell.id)} (${rerunS.toFixed(2)} s to run vs ${loadS.toFixed(2)} s to load ${formatBytes(write.size)})`);
         return true;
       }
-      cell.restores.push({ name, digest: write.digest, size: write.size, fromCellId: producer.id, fromIndex: producer.index });
+      cell.restores.push({ name, digest: write.digest, size: write.size, fromCellId: producer.id, fromIndex: producer.index, ...(value.unchangedBy ? { unchangedBy: value.unchangedBy.map((c) => c.index) } : {}) });
       state.set(name, { kind: "live" });
     }
     if (cell.opaque) {
@@ -190,6 +196,24 @@ function simulate(cells: CellPlan[], graph: DependencyGraph, label: (id: string)
     for (const name of analysed.outputs) state.set(name, { kind: "live" });
   }
   return false;
+}
+
+/**
+ * The run-time evidence over the static guess: a reused cell the analysis
+ * counts as maybe changing `x` (it passed `x` to a function), whose record
+ * shows `x` with the digest it had before the cell ("unchanged"), leaves `x`
+ * as the earlier cell made it. So `x` is restored from, or recomputed by,
+ * that earlier cell: re-running this one would not bring `x` back.
+ */
+function keptUnchanged(state: Map<string, ValueState>, cell: CellPlan, write: RecordedWrite): boolean {
+  if (write.status !== "unchanged") return false;
+  const before = state.get(write.name);
+  if (!before) return false;
+  if (before.kind === "live") return true; // this cell's inputs are as recorded, so is the live value
+  if (before.write.status !== "stored" && before.write.status !== "unchanged") return false;
+  if (before.write.digest !== write.digest) return false;
+  before.unchangedBy = [...(before.unchangedBy ?? []), cell];
+  return true;
 }
 
 /** Returns true if it turned a reused engine set-up cell into a running one. */

@@ -48,3 +48,32 @@ describe("why a cell runs", () => {
     expect(p.cells.find((c) => c.id === "use")!.reasons).toEqual(["reads `k` from cell 3, which runs"]);
   });
 });
+
+describe("the recorded run over the static guess", () => {
+  it("a reused cell whose record shows a value unchanged is not re-run for it, and --explain says why", async () => {
+    const { explainPlan } = await import("../../../src/planner/explain.js");
+    const cells: Cells = [
+      { id: "load", source: "x = load()" },
+      { id: "show", source: "describe(x)" }, // may change x, says the analysis; did not, says its record
+      { id: "use", source: "y = x + 1" },
+    ];
+    const audit = plan(cells);
+    const records = new Map(
+      audit.cells.map((c) => {
+        const writes =
+          c.id === "load"
+            ? [{ name: "x", status: "stored" as const, digest: "d-x", size: 4e9, type: "ndarray" }]
+            : c.id === "show"
+              ? [{ name: "x", status: "unchanged" as const, digest: "d-x", size: 4e9, type: "ndarray" }]
+              : [{ name: "y", status: "stored" as const, digest: "d-y", size: 10, type: "int" }];
+        // Loading x costs about 10 s; loading it is still cheaper than the 60 s `load`, not than the 0.1 s `show`.
+        return [c.identity.fingerprint, auditRecord(c, { writes, duration_s: c.id === "load" ? 60 : 0.1 })];
+      }),
+    );
+    const edited = cells.map((c) => (c.id === "use" ? { ...c, source: "y = x + 2" } : c));
+    const p = plan(edited, records);
+    expect(Object.fromEntries(p.cells.map((c) => [c.id, c.decision]))).toEqual({ load: "reuse", show: "reuse", use: "run" });
+    expect(p.cells[2]!.restores.map((r) => [r.name, r.fromCellId])).toEqual([["x", "load"]]);
+    expect(explainPlan(p, new Map()).join("\n")).toContain("restores `x` (3.7 GB) recorded by cell 1; cell 2 left it unchanged when recorded (same digest), though the analysis could not tell");
+  });
+});
