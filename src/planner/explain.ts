@@ -29,6 +29,7 @@ export function planToJson(plan: Plan): unknown {
     counts: { reuse: plan.counts.reuse, run: plan.counts.run, skip: plan.counts.skip, restores: plan.counts.restores, restore_bytes: plan.counts.restoreBytes },
     cells: plan.cells.map((c) => ({
       index: c.index,
+      number: c.number,
       id: c.id,
       fingerprint: c.identity.fingerprint,
       decision: c.decision,

@@ -1,4 +1,9 @@
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
+import { Ajv } from "ajv";
 import { beforeAll, describe, expect, it } from "vitest";
+import { packageRoot } from "../../../src/common/package-root.js";
+import { planToJson } from "../../../src/planner/explain.js";
 import { buildGraph, loadPythonParser } from "../../../src/analysis/index.js";
 import { InputError } from "../../../src/common/errors.js";
 import { resolveForced } from "../../../src/planner/forced.js";
@@ -49,6 +54,14 @@ describe("--run and --from", () => {
     const p = plan(cells, recordAll(cells), false, { from: "3" });
     expect(decisions(p)).toEqual({ a: "reuse", b: "run", c: "run", d: "run" });
     expect(reasons(p, "d")).toEqual(["forced: --from 3"]);
+  });
+
+  it("plan --json gives each cell the number --run and --from take, and matches its schema", () => {
+    const doc = planToJson(plan(cells, recordAll(cells), false, { run: ["3"] })) as { cells: { id: string; number: number }[] };
+    expect(doc.cells.map((c) => [c.id, c.number])).toEqual([["a", 2], ["b", 3], ["c", 4], ["d", 5]]);
+    const schema = JSON.parse(readFileSync(join(packageRoot(), "schemas", "plan.schema.json"), "utf8")) as object;
+    const ajv = new Ajv({ strict: false });
+    expect(ajv.validate(schema, doc), ajv.errorsText()).toBe(true);
   });
 
   it("a CELL that names no cell, or a markdown cell for --run, is bad input naming it", () => {
