@@ -2,7 +2,7 @@ import { withBundleRunLock } from "../bundle/run-lock.js";
 import { InputError } from "../common/errors.js";
 import { requireWritable } from "../common/writable.js";
 import { parseArgs, type ParsedArgs } from "./args.js";
-import { CheckpointSession, planNotebook } from "../session/checkpoint-session.js";
+import { adoptRecordedCellIds, CheckpointSession, planNotebook } from "../session/checkpoint-session.js";
 import { bundleDirFrom, openTrustedBundle } from "./checkpoint-bundle.js";
 import { trustHelp, trustOption } from "./bundle-trust.js";
 import type { Command, CommandIO } from "./command.js";
@@ -37,8 +37,9 @@ async function audit(argv: string[], io: CommandIO): Promise<number> {
   await requireWritable("audit", [bundleTarget(bundleDir), outputTarget(args, prepared.path)]);
   return withBundleRunLock(bundleDir, { command: "audit", wait: !args.flags.has("no-wait"), log, signal: io.signal }, async () => {
     const { bundle, signer } = await openTrustedBundle("audit", bundleDir, prepared.path, { trust: args.flags.has("trust"), log });
+    await adoptRecordedCellIds(prepared, bundle);
     const records = await bundle.records();
-    const plan = await planNotebook(prepared.notebook, records, true);
+    const plan = await planNotebook(prepared.notebook, records, true, undefined, prepared.path);
     try {
       return await executeNotebookCommand("audit", args, io, new CheckpointSession("audit", bundle, plan, prepared, records, { signer, storeAll }), prepared);
     } finally {

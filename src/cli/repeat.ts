@@ -2,25 +2,31 @@ import { withBundleRunLock } from "../bundle/run-lock.js";
 import { requireWritable } from "../common/writable.js";
 import { bundleOption, bundleTarget, noWaitHelp, noWaitOption, storeAllFrom, storeHelp, storeOption } from "./audit.js";
 import { parseArgs } from "./args.js";
-import { CheckpointSession, planNotebook } from "../session/checkpoint-session.js";
+import { adoptRecordedCellIds, CheckpointSession, planNotebook } from "../session/checkpoint-session.js";
 import { bundleDirFrom, openTrustedBundle } from "./checkpoint-bundle.js";
 import { trustHelp, trustOption } from "./bundle-trust.js";
 import type { Command, CommandIO } from "./command.js";
+import { forceHelp, forceOptions, forceRequest } from "./force-options.js";
+import { resolveForced } from "../planner/forced.js";
 import { reportAfterRun, reportHelp, reportOption } from "./report.js";
 import { executeNotebookCommand, executionOptions, executionOptionsHelp, outputTarget, prepareNotebook } from "./run.js";
 
 async function repeat(argv: string[], io: CommandIO): Promise<number> {
-  const args = parseArgs("repeat", argv, [...executionOptions, bundleOption, storeOption, trustOption, noWaitOption, reportOption, { name: "explain", arity: 0 }]);
+  const args = parseArgs("repeat", argv, [...executionOptions, bundleOption, storeOption, trustOption, noWaitOption, reportOption, { name: "explain", arity: 0 }, ...forceOptions]);
   const storeAll = storeAllFrom("repeat", args);
   const prepared = await prepareNotebook("repeat", args);
+  const force = forceRequest(args);
+  // A CELL that names no cell is bad input before anything starts.
+  if (force) resolveForced(force, prepared.notebook.cells);
   const quiet = args.flags.has("quiet");
   const log = (line: string) => void (quiet ? undefined : io.stderr.write(line + "\n"));
   const bundleDir = bundleDirFrom(args, prepared.path);
   await requireWritable("repeat", [bundleTarget(bundleDir), outputTarget(args, prepared.path)]);
   return withBundleRunLock(bundleDir, { command: "repeat", wait: !args.flags.has("no-wait"), log, signal: io.signal }, async () => {
     const { bundle, signer } = await openTrustedBundle("repeat", bundleDir, prepared.path, { trust: args.flags.has("trust"), log });
+    await adoptRecordedCellIds(prepared, bundle);
     const records = await bundle.records();
-    const plan = await planNotebook(prepared.notebook, records, false);
+    const plan = await planNotebook(prepared.notebook, records, false, force, prepared.path);
     const session = new CheckpointSession("repeat", bundle, plan, prepared, records, { explainTasks: args.flags.has("explain"), signer, storeAll });
     if (args.flags.has("explain")) (args.flags.has("json") ? io.stderr : io.stdout).write(session.explain().join("\n") + "\n");
     try {
@@ -34,7 +40,8 @@ async function repeat(argv: string[], io: CommandIO): Promise<number> {
 export const repeatCommand: Command = {
   name: "repeat",
   summary: "run a notebook again, reusing every cell whose inputs did not change",
-  help: `Usage: nbrewind-engine repeat NOTEBOOK [--bundle DIR] [--explain] [--store all] [--trust] [run options]
+  help: `Usage: nbrewind-engine repeat NOTEBOOK [--bundle DIR] [--explain] [--run CELL[,CELL]] [--from CELL]
+                              [--store all] [--trust] [--no-wait] [--report] [run options]
 
 Run NOTEBOOK again against its bundle (written by 'audit'). Every code cell
 gets a fingerprint from its source and the fingerprints of the cells whose
@@ -60,6 +67,7 @@ Options:
                             finishes, why each of its engine tasks that was
                             not served from the bundle was dispatched
                             ('argument 2 changed', 'the code of f changed')
+${forceHelp}
 ${storeHelp}
 ${trustHelp}
 ${noWaitHelp}
@@ -73,7 +81,8 @@ accepted with --trust. Anything else is refused before a kernel starts,
 with the reason. A bundle accepted once is marked as yours in this folder,
 and each run re-signs its digest list with your key.
 
-Example:
-  nbrewind-engine repeat analysis.ipynb -p n_samples 2000 --explain`,
+Examples:
+  nbrewind-engine repeat analysis.ipynb -p n_samples 2000 --explain
+  nbrewind-engine repeat analysis.ipynb --from 12     # cell 12 and all after it run`,
   run: repeat,
 };

@@ -15,6 +15,7 @@ import { numberOption, parseArgs, type OptionSpec, type ParsedArgs } from "./arg
 import type { Command, CommandIO } from "./command.js";
 import { errorLine } from "./error-line.js";
 import { ProgressReporter, formatSeconds } from "./progress.js";
+import { cellName } from "../notebook/cell-label.js";
 import type { Prepared, RunExtension } from "../session/run-extension.js";
 
 export type { Prepared, RunExtension };
@@ -126,7 +127,7 @@ export async function executeNotebookCommand(command: string, args: ParsedArgs, 
   const output = resolve(args.values.get("output") ?? defaultOutputPath(path));
   await requireWritable(command, [outputTarget(args, path)]);
   const json = args.flags.has("json");
-  const progress = new ProgressReporter(io.stderr, !args.flags.has("quiet"));
+  const progress = new ProgressReporter(io.stderr, !args.flags.has("quiet"), notebook.cells.length);
   const log = (line: string) => progress.info(line);
 
   const started = performance.now();
@@ -263,16 +264,17 @@ export function buildSummary(
 }
 
 function humanSummary(s: RunSummary): string {
+  const failed = s.failed_cell === undefined ? "a cell" : cellName(s.failed_cell);
   const ran = s.cells.filter((c) => c.status !== "skipped" && c.status !== "not-run" && c.status !== "reused").length;
   const head = {
     ok: `done: ran ${ran} cells in ${formatSeconds(s.duration_s * 1000)}`,
-    "cell-error": `failed: cell ${s.failed_cell} raised an error`,
-    timeout: `failed: cell ${s.failed_cell} timed out`,
-    interrupted: `interrupted at cell ${s.failed_cell}`,
-    "kernel-died": `the kernel died${s.failed_cell !== undefined ? ` in cell ${s.failed_cell}` : ""}`,
+    "cell-error": `failed: ${failed} raised an error`,
+    timeout: `failed: ${failed} timed out`,
+    interrupted: `interrupted at ${failed}`,
+    "kernel-died": `the kernel died${s.failed_cell !== undefined ? ` in ${failed}` : ""}`,
   }[s.status];
-  const failed = s.cells.find((c) => c.index === s.failed_cell);
-  const why = failed?.error ? `\n  ${failed.error.ename}: ${failed.error.evalue}` : "";
+  const failedCell = s.cells.find((c) => c.index === s.failed_cell);
+  const why = failedCell?.error ? `\n  ${failedCell.error.ename}: ${failedCell.error.evalue}` : "";
   return `${head}${why}\noutput written to ${s.output}`;
 }
 

@@ -1,4 +1,4 @@
-import { createHash } from "node:crypto";
+import { createHash, randomUUID } from "node:crypto";
 import type { DependencyGraph } from "../analysis/index.js";
 import { HASHING_SCHEME } from "../common/hashing-scheme.js";
 import { normaliseSource } from "../notebook/source.js";
@@ -18,7 +18,12 @@ export interface CellIdentity {
   fingerprint: string;
   /** The producer each read name resolves to, for the record and for explanations. */
   reads: { name: string; producer_cell_id: string; producer_fingerprint: string }[];
+  /** Files the cell runs (`%run prep.py`), with the digest of their content when it was planned. */
+  files: { path: string; digest: string }[];
 }
+
+/** The sha256 of a file's content, by the path a cell names it with; undefined when it cannot be read. */
+export type FileDigest = (path: string) => string | undefined;
 
 /**
  * Fingerprints of every code cell, in notebook order. A cell reads a value
@@ -29,7 +34,7 @@ export interface CellIdentity {
  * moves. The cell id is deliberately not hashed: a record is reusable by
  * any cell that would compute the same thing.
  */
-export function fingerprintCells(cells: { id: string; source: string }[], graph: DependencyGraph): Map<string, CellIdentity> {
+export function fingerprintCells(cells: { id: string; source: string }[], graph: DependencyGraph, fileDigest?: FileDigest): Map<string, CellIdentity> {
   const out = new Map<string, CellIdentity>();
   for (const cell of cells) {
     const own = sourceHash(cell.source);
@@ -43,8 +48,11 @@ export function fingerprintCells(cells: { id: string; source: string }[], graph:
     }
     // Sorted by producer fingerprint, not position: moving an unrelated cell must not change this one.
     inputs.sort((a, b) => (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0));
-    const fingerprint = sha256(JSON.stringify({ scheme: HASHING_SCHEME, source: own, inputs }));
-    out.set(cell.id, { id: cell.id, sourceHash: own, fingerprint, reads });
+    // A script the cell runs is an input like a value: editing prep.py re-runs `%run prep.py`.
+    // One that cannot be read gets a digest of its own each time, so the cell is never reused.
+    const files = (graph.cell(cell.id)?.facts.files ?? []).map((path) => ({ path, digest: fileDigest?.(path) ?? `unreadable:${randomUUID()}` }));
+    const fingerprint = sha256(JSON.stringify({ scheme: HASHING_SCHEME, source: own, inputs, ...(files.length ? { files } : {}) }));
+    out.set(cell.id, { id: cell.id, sourceHash: own, fingerprint, reads, files });
   }
   return out;
 }

@@ -16,9 +16,9 @@ import { checkFolderDigests, checkSigner } from "../bundle/trust/check-digests.j
 import { DIGESTS_FILE, type DigestList } from "../bundle/trust/digest-list.js";
 import { describeKey, KeyStore } from "../bundle/trust/keys.js";
 import { verifyBundle } from "../bundle/verify.js";
-import { firstLine } from "../analysis/index.js";
 import { packageVersion } from "../common/package-root.js";
 import type { TaskRecord } from "../common/task-record.js";
+import { cellLabel } from "../notebook/cell-label.js";
 import type { Notebook } from "../notebook/types.js";
 import { layoutGraph, type GraphInput } from "./layout.js";
 import {
@@ -206,7 +206,7 @@ function cellsOfRun(
       index: p.index,
       number: p.index + 1,
       id: p.id,
-      label: firstLine(src?.source ?? "", 50),
+      label: cellLabel(src?.source ?? "", 50),
       fingerprint,
       outcome,
       reason,

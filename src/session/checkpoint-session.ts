@@ -1,6 +1,7 @@
-import { randomUUID } from "node:crypto";
-import { basename } from "node:path";
-import { buildGraph, firstLine, loadPythonParser } from "../analysis/index.js";
+import { createHash, randomUUID } from "node:crypto";
+import { readFileSync } from "node:fs";
+import { basename, dirname, resolve } from "node:path";
+import { buildGraph, loadPythonParser } from "../analysis/index.js";
 import { Bundle } from "../bundle/bundle.js";
 import type { SigningKey } from "../bundle/trust/keys.js";
 import type { CellRecord, TaskRecord, WriteEntry } from "../bundle/records.js";
@@ -13,9 +14,13 @@ import type { JupyterRuntime } from "../jupyter/jupyter-runtime.js";
 import type { CellHooks, ExecutableCell, NotebookRun } from "../jupyter/notebook-executor.js";
 import { ShimClient, type KnownTask, type WriteEntry as ShimWrite } from "../jupyter/shim-client.js";
 import { TASK_KEY_SCHEME } from "../jupyter/shim-protocol.js";
+import { cellLabel } from "../notebook/cell-label.js";
+import { inheritCellIds } from "../notebook/cell-id.js";
 import { cellSource } from "../notebook/source.js";
 import type { Notebook } from "../notebook/types.js";
 import { explainPlan, planToJson } from "../planner/explain.js";
+import type { FileDigest } from "../planner/fingerprint.js";
+import { resolveForced, type ForceRequest } from "../planner/forced.js";
 import { formatBytes, makePlan, type CellPlan, type Plan } from "../planner/plan.js";
 import type { RecordedCell } from "../planner/recorded.js";
 import { countTasks, explainDispatched, shortName, type DispatchReason } from "../planner/task-explain.js";
@@ -90,15 +95,46 @@ export function codeCells(nb: Notebook): { index: number; id: string; source: st
   return nb.cells.flatMap((cell, index) => (cell.cell_type === "code" ? [{ index, id: cell.id, source: cellSource(cell) }] : []));
 }
 
-/** Analyse the notebook and decide, against the bundle's records, what runs. */
-export async function planNotebook(nb: Notebook, records: Map<string, RecordedCell>, runAll: boolean): Promise<Plan> {
+/**
+ * Analyse the notebook and decide, against the bundle's records, what runs;
+ * `force` names cells the user makes run (bad input when it names no cell).
+ */
+export async function planNotebook(nb: Notebook, records: Map<string, RecordedCell>, runAll: boolean, force?: ForceRequest, notebookPath?: string): Promise<Plan> {
+  const forced = force ? resolveForced(force, nb.cells) : undefined;
   await loadPythonParser();
   const cells = codeCells(nb);
-  return makePlan({ cells, graph: buildGraph(cells), records, runAll });
+  const fileDigest = notebookPath ? filesBeside(notebookPath) : undefined;
+  return makePlan({ cells, graph: buildGraph(cells), records, runAll, ...(forced ? { forced } : {}), ...(fileDigest ? { fileDigest } : {}) });
+}
+
+/** Files a cell names (`%run prep.py`), read from the notebook's folder, where the kernel starts. */
+function filesBeside(notebookPath: string): FileDigest {
+  return (path) => {
+    try {
+      return createHash("sha256").update(readFileSync(resolve(dirname(notebookPath), path))).digest("hex");
+    } catch {
+      return undefined;
+    }
+  };
 }
 
 export function firstLinesOf(nb: Notebook): Map<string, string> {
-  return new Map(codeCells(nb).map((c) => [c.id, firstLine(c.source)]));
+  return new Map(codeCells(nb).map((c) => [c.id, cellLabel(c.source)]));
+}
+
+/**
+ * Cells the notebook file gives no id (nbformat 4.4) keep the ids they had in
+ * the bundle's notebook, so an edited cell is the same cell with another
+ * source, not a new one (notebook/cell-id.ts, inheritCellIds).
+ */
+export async function adoptRecordedCellIds(prepared: Prepared, bundle: Bundle): Promise<void> {
+  let recorded: Notebook;
+  try {
+    recorded = await bundle.readNotebook();
+  } catch {
+    return; // no run finished yet: nothing to inherit from
+  }
+  prepared.notebook = inheritCellIds(prepared.notebook, recorded);
 }
 
 /** Open the bundle for a command: audit creates it, repeat requires it. */
@@ -201,11 +237,13 @@ export class CheckpointSession implements RunExtension {
     // actually left them, may still be exactly the recorded ones.
     const inputs = plan.opaque ? this.values.allNames() : plan.inputs;
     const valueKey = this.values.valueKey(plan.identity.sourceHash, inputs);
-    const sameValues = plan.forced ? undefined : this.byValueKey.get(valueKey);
+    // An audit runs every cell: a cell whose source appears twice must run (and be recorded) twice.
+    const sameValues = plan.forced || this.command === "audit" ? undefined : this.byValueKey.get(valueKey);
     if (sameValues && !sameValues.writes.some((w) => w.status === "unserialisable")) {
       plan.decision = "reuse";
       plan.reasons.push("but every value it reads turned out identical to the recorded ones, so it was reused");
       await this.reuse(cell, index, plan, sameValues, "same input values");
+      await this.recordReuse(plan, index, sameValues, valueKey);
       return "reused";
     }
     const restores: Record<string, string> = {};
@@ -240,6 +278,45 @@ export class CheckpointSession implements RunExtension {
     await this.logEvent("cell_reused", plan, { why });
   }
 
+  /** What every record of this cell in this run says about the cell itself. */
+  private recordOf(plan: CellPlan, index: number): Pick<CellRecord, "format_version" | "fingerprint" | "cell_id" | "index" | "source_hash" | "reads" | "opaque" | "recorded_at" | "run_id"> {
+    return {
+      format_version: 1,
+      fingerprint: plan.identity.fingerprint,
+      cell_id: plan.id,
+      index,
+      source_hash: plan.identity.sourceHash,
+      reads: plan.identity.reads,
+      opaque: plan.opaque,
+      recorded_at: new Date().toISOString(),
+      run_id: this.runId,
+    };
+  }
+
+  /**
+   * A cell reused for its input values gets a record of its own fingerprint
+   * (a copy of the matching one): the next repeat then finds it by
+   * fingerprint, as for any cell, and needs no kernel for it.
+   */
+  private async recordReuse(plan: CellPlan, index: number, from: RecordedCell, valueKey: string): Promise<void> {
+    if (this.records.has(plan.identity.fingerprint)) return;
+    const record: CellRecord = {
+      ...this.recordOf(plan, index),
+      status: "ok",
+      writes: from.writes,
+      outputs: structuredClone(from.outputs),
+      execution_count: from.execution_count,
+      duration_s: from.duration_s,
+      checkpoint_s: 0,
+      checkpoint_bytes: 0,
+      value_key: valueKey,
+      ...(from.tasks?.length ? { tasks: from.tasks, task_key_scheme: from.task_key_scheme ?? TASK_KEY_SCHEME } : {}),
+      ...(from.engines ? { engines: from.engines } : {}),
+    };
+    await this.bundle.writeRecord(record);
+    this.records.set(record.fingerprint, record);
+  }
+
   private async afterCell(cell: ExecutableCell, index: number, run: CellRun): Promise<void> {
     const plan = this.byIndex.get(index);
     if (!plan) return;
@@ -269,22 +346,14 @@ export class CheckpointSession implements RunExtension {
     const stored = writes.reduce((s, w) => s + (w.status === "stored" ? w.size : 0), 0);
     this.counts.checkpointed_bytes += stored;
     const record: CellRecord = {
-      format_version: 1,
-      fingerprint: plan.identity.fingerprint,
-      cell_id: plan.id,
-      index,
-      source_hash: plan.identity.sourceHash,
+      ...this.recordOf(plan, index),
       status: run.status === "ok" ? "ok" : "error",
-      reads: plan.identity.reads,
       writes,
-      opaque: plan.opaque,
       outputs: structuredClone(cell.outputs ?? []),
       execution_count: run.executionCount,
       duration_s: Math.round(run.durationMs) / 1000,
       checkpoint_s: Math.round(checkpointS * 1000) / 1000,
       checkpoint_bytes: stored,
-      recorded_at: new Date().toISOString(),
-      run_id: this.runId,
       value_key: this.valueKeys.get(index)!,
       ...(tasks.length > 0 ? { tasks, task_key_scheme: this.shim!.hello!.task_key_scheme, task_bytes: storedTaskBytes(tasks) } : {}),
       ...(engines ? { engines } : {}),

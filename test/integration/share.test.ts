@@ -129,8 +129,8 @@ describe("replay at another site", () => {
     const res = await runCli(["replay", packed, "-C", work, "--check", "-p", "n", "2"], { env: { ...bob, ...counter.env }, cwd: siteB });
     expect(res.code, res.stderr).toBe(1);
     expect(counter.executed()).toEqual(expect.arrayContaining(["# Parameters", "# cell:data"]));
-    expect(res.stderr).toMatch(/cell "data" \(cell \d\), output 0, stream stdout:\n\s+- sum 9\.0\n\s+\+ sum 1\.5/);
-    expect(res.stderr).toMatch(/cell "where" \(cell \d\), output 0, text\/plain:\n\s+- 4\n\s+\+ 2/);
+    expect(res.stderr).toMatch(/cell \d+ \[data\], output 0, stream stdout:\n\s+- sum 9\.0\n\s+\+ sum 1\.5/);
+    expect(res.stderr).toMatch(/cell \d+ \[where\], output 0, text\/plain:\n\s+- 4\n\s+\+ 2/);
   });
 
   it("the replayed folder is the receiver's now: repeat there needs no --trust", async () => {
