@@ -1,6 +1,7 @@
 import { parseArgs } from "./args.js";
 import { bundleDirFrom, CheckpointSession, openTrustedBundle, planNotebook } from "./checkpoint-session.js";
 import { trustHelp, trustOption } from "./bundle-trust.js";
+import { TaskSettings } from "../session/task-settings.js";
 import type { Command, CommandIO } from "./command.js";
 import { executeNotebookCommand, executionOptions, executionOptionsHelp, prepareNotebook } from "./run.js";
 
@@ -10,13 +11,15 @@ async function audit(argv: string[], io: CommandIO): Promise<number> {
   const args = parseArgs("audit", argv, [...executionOptions, bundleOption, trustOption]);
   const prepared = await prepareNotebook("audit", args);
   const quiet = args.flags.has("quiet");
+  // Before any kernel starts: a bad nbrewind.yaml or an unwritable cache.dir is exit 2 at once.
+  const taskSettings = await TaskSettings.load(prepared.path, prepared.notebook, bundleDirFrom(args, prepared.path));
   const { bundle, signer } = await openTrustedBundle("audit", bundleDirFrom(args, prepared.path), prepared.path, {
     trust: args.flags.has("trust"),
     log: (line) => void (quiet ? undefined : io.stderr.write(line + "\n")),
   });
   const records = await bundle.records();
-  const plan = await planNotebook(prepared.notebook, records, true);
-  return executeNotebookCommand("audit", args, io, new CheckpointSession("audit", bundle, plan, prepared, records, { signer }), prepared);
+  const plan = await planNotebook(prepared.notebook, records, true, taskSettings);
+  return executeNotebookCommand("audit", args, io, new CheckpointSession("audit", bundle, plan, prepared, records, { signer, taskSettings }), prepared);
 }
 
 export const auditCommand: Command = {

@@ -20,6 +20,7 @@ import { formatBytes, makePlan, type CellPlan, type Plan } from "../planner/plan
 import type { RecordedCell } from "../planner/recorded.js";
 import { countTasks, explainDispatched, shortName, type DispatchReason } from "../planner/task-explain.js";
 import { ValueState } from "../planner/value-state.js";
+import type { TaskSettings } from "../session/task-settings.js";
 import type { ParsedArgs } from "./args.js";
 import { claimNewBundle, requireTrustedBundle } from "./bundle-trust.js";
 import { firstLine } from "./progress.js";
@@ -32,6 +33,8 @@ export interface CheckpointOptions {
   explainTasks?: boolean;
   /** Re-signs the bundle's digest list at the end of the run (see bundle-trust.ts). */
   signer?: SigningKey;
+  /** nbrewind.yaml's pins and task caches (src/session/task-settings.ts). */
+  taskSettings?: TaskSettings;
 }
 
 /**
@@ -83,10 +86,10 @@ export function codeCells(nb: Notebook): { index: number; id: string; source: st
 }
 
 /** Analyse the notebook and decide, against the bundle's records, what runs. */
-export async function planNotebook(nb: Notebook, records: Map<string, RecordedCell>, runAll: boolean): Promise<Plan> {
+export async function planNotebook(nb: Notebook, records: Map<string, RecordedCell>, runAll: boolean, settings?: TaskSettings): Promise<Plan> {
   await loadPythonParser();
   const cells = codeCells(nb);
-  return makePlan({ cells, graph: buildGraph(cells), records, runAll });
+  return makePlan({ cells, graph: buildGraph(cells), records, runAll, ...(settings ? { staleRecord: settings.staleRecord } : {}) });
 }
 
 export function firstLinesOf(nb: Notebook): Map<string, string> {
@@ -165,6 +168,7 @@ export class CheckpointSession implements RunExtension {
     let environmentDigest: string | undefined;
     if (runtime) {
       this.shim = await ShimClient.attach(runtime.session, { blobsDir: this.bundle.blobs.root });
+      await this.options.taskSettings?.sendTo(this.shim, log);
       if (this.command === "repeat") {
         // Audit runs every task; repeat serves every task whose key the bundle holds.
         const known = knownTasks(this.records.values());
@@ -291,7 +295,10 @@ export class CheckpointSession implements RunExtension {
       ...(tasks.length > 0 ? { tasks, task_key_scheme: this.shim!.hello!.task_key_scheme } : {}),
       ...(engines ? { engines } : {}),
     };
+    const pinLines = this.options.taskSettings?.annotate(tasks, plan.previous?.tasks ?? []) ?? [];
     await this.bundle.writeRecord(record);
+    await this.options.taskSettings?.publish(tasks, this.bundle, this.prepared.path);
+    if (this.options.explainTasks) for (const line of pinLines) this.log(`      ${line}`);
     if (record.status === "ok") this.byValueKey.set(record.value_key, record);
     const taskMeta = tasks.length > 0 ? this.noteTasks(plan, tasks) : undefined;
     cell.metadata.nbrewind = {
@@ -325,6 +332,11 @@ export class CheckpointSession implements RunExtension {
     this.shim?.close();
     const status = result?.status ?? (failure ? "kernel-died" : "ok");
     await this.bundle.setCells(this.plan.cells.map((c) => c.identity.fingerprint));
+    if (this.options.taskSettings) {
+      const latest = [...(await this.bundle.records()).values()].filter((r) => this.plan.cells.some((c) => c.identity.fingerprint === r.fingerprint));
+      const served = latest.filter((r) => r.run_id === this.runId).flatMap((r) => (r.tasks ?? []).filter((t) => t.status === "hit" && t.key !== null).map((t) => t.key!));
+      await this.options.taskSettings.finishRun(this.bundle, this.prepared.path, this.runId, latest.flatMap((r) => r.tasks ?? []), served);
+    }
     await this.bundle.writeNotebook(this.prepared.notebook);
     await this.bundle.finishRun(this.runId, {
       finished_at: new Date().toISOString(),

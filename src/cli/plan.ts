@@ -6,6 +6,7 @@ import { bundleDirFrom, firstLinesOf, openBundle, planNotebook } from "./checkpo
 import type { Command, CommandIO } from "./command.js";
 import { explainPlan } from "../planner/explain.js";
 import { prepareNotebook } from "./run.js";
+import { TaskSettings } from "../session/task-settings.js";
 
 async function plan(argv: string[], io: CommandIO): Promise<number> {
   const args = parseArgs("plan", argv, [
@@ -18,7 +19,8 @@ async function plan(argv: string[], io: CommandIO): Promise<number> {
   const prepared = await prepareNotebook("plan", args);
   const dir = bundleDirFrom(args, prepared.path);
   const bundle = await openBundle("plan", dir, prepared.path);
-  const result = await planNotebook(prepared.notebook, await bundle.records(), false);
+  const settings = await TaskSettings.load(prepared.path, prepared.notebook, dir, { probeCache: false });
+  const result = await planNotebook(prepared.notebook, await bundle.records(), false, settings);
   if (args.flags.has("json")) {
     io.stdout.write(JSON.stringify({ notebook: prepared.path, bundle: dir, ...(planToJson(result) as object) }, null, 2) + "\n");
   } else {

@@ -2,6 +2,7 @@ import { bundleOption } from "./audit.js";
 import { parseArgs } from "./args.js";
 import { bundleDirFrom, CheckpointSession, openTrustedBundle, planNotebook } from "./checkpoint-session.js";
 import { trustHelp, trustOption } from "./bundle-trust.js";
+import { TaskSettings } from "../session/task-settings.js";
 import type { Command, CommandIO } from "./command.js";
 import { executeNotebookCommand, executionOptions, executionOptionsHelp, prepareNotebook } from "./run.js";
 
@@ -9,13 +10,15 @@ async function repeat(argv: string[], io: CommandIO): Promise<number> {
   const args = parseArgs("repeat", argv, [...executionOptions, bundleOption, trustOption, { name: "explain", arity: 0 }]);
   const prepared = await prepareNotebook("repeat", args);
   const quiet = args.flags.has("quiet");
+  // Before any kernel starts: a bad nbrewind.yaml or an unwritable cache.dir is exit 2 at once.
+  const taskSettings = await TaskSettings.load(prepared.path, prepared.notebook, bundleDirFrom(args, prepared.path));
   const { bundle, signer } = await openTrustedBundle("repeat", bundleDirFrom(args, prepared.path), prepared.path, {
     trust: args.flags.has("trust"),
     log: (line) => void (quiet ? undefined : io.stderr.write(line + "\n")),
   });
   const records = await bundle.records();
-  const plan = await planNotebook(prepared.notebook, records, false);
-  const session = new CheckpointSession("repeat", bundle, plan, prepared, records, { explainTasks: args.flags.has("explain"), signer });
+  const plan = await planNotebook(prepared.notebook, records, false, taskSettings);
+  const session = new CheckpointSession("repeat", bundle, plan, prepared, records, { explainTasks: args.flags.has("explain"), signer, taskSettings });
   if (args.flags.has("explain")) (args.flags.has("json") ? io.stderr : io.stdout).write(session.explain().join("\n") + "\n");
   return executeNotebookCommand("repeat", args, io, session, prepared);
 }

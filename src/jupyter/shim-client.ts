@@ -22,6 +22,8 @@ import {
   TASK_KEY_SCHEME,
   type KnownTask,
   type TasksKnownReply,
+  type TaskSettingsReply,
+  type TaskSettingsRequest,
 } from "./shim-protocol.js";
 
 export type { EnvironmentReply, HelloReply, KnownTask, PostCellReply, RestoreReply, ShimTaskRecord, WriteEntry } from "./shim-protocol.js";
@@ -126,6 +128,11 @@ export class ShimClient {
   /** Repeat: the task results the bundle holds, so the engine adapters serve them instead of dispatching. */
   tasksKnown(entries: KnownTask[]): Promise<TasksKnownReply> {
     return this.request<"tasks_known">({ type: "tasks_known", task_key_scheme: TASK_KEY_SCHEME, entries });
+  }
+
+  /** Pins and task caches for the engine adapters (before any cell runs). */
+  taskSettings(settings: Omit<TaskSettingsRequest, "type" | "request_id">): Promise<TaskSettingsReply> {
+    return this.request<"task_settings">({ type: "task_settings", ...settings });
   }
 
   /** Close every engine runtime the shim saw started (a Dask cluster and its workers) before the kernel goes. */
@@ -253,7 +260,7 @@ function replyProblem(type: RequestType, data: unknown): string | undefined {
     ajv.addSchema(JSON.parse(readFileSync(join(packageRoot(), "schemas", "task-record.schema.json"), "utf8")) as object);
     ajv.addSchema(schema);
     validators = new Map();
-    for (const t of ["hello", "pre_cell", "post_cell", "restore", "environment", "tasks_known", "shutdown_engines"]) {
+    for (const t of ["hello", "pre_cell", "post_cell", "restore", "environment", "tasks_known", "task_settings", "shutdown_engines"]) {
       const fn = ajv.getSchema(`${schema.$id}#/definitions/${t}_reply`);
       if (!fn) throw new Error(`comm-protocol.schema.json has no definition ${t}_reply`);
       validators.set(t, fn);

@@ -71,12 +71,20 @@ export interface TasksKnownRequest {
   entries: KnownTask[];
 }
 
+/** nbrewind.yaml's pins and the task caches the shim consults after the bundle (see src/config, src/store/task-cache). */
+export interface TaskSettingsRequest {
+  type: "task_settings";
+  request_id: string;
+  pins: { function: string; version: string; cells?: string[]; selector: string }[];
+  caches: string[];
+}
+
 export interface ShutdownEnginesRequest {
   type: "shutdown_engines";
   request_id: string;
 }
 
-export type ShimRequest = HelloRequest | PreCellRequest | PostCellRequest | RestoreRequest | EnvironmentRequest | TasksKnownRequest | ShutdownEnginesRequest;
+export type ShimRequest = HelloRequest | PreCellRequest | PostCellRequest | RestoreRequest | EnvironmentRequest | TasksKnownRequest | TaskSettingsRequest | ShutdownEnginesRequest;
 export type RequestType = ShimRequest["type"];
 
 export interface HelloReply {
@@ -113,6 +121,11 @@ export interface TasksKnownReply {
   count: number;
 }
 
+export interface TaskSettingsReply {
+  pins: number;
+  caches: number;
+}
+
 export interface ShutdownEnginesReply {
   closed: { engine: string; handle: string; status: string }[];
 }
@@ -138,6 +151,7 @@ export interface ReplyPayloads {
   restore: RestoreReply;
   environment: EnvironmentReply;
   tasks_known: TasksKnownReply;
+  task_settings: TaskSettingsReply;
   shutdown_engines: ShutdownEnginesReply;
 }
 

@@ -29,7 +29,12 @@ export interface CellIdentity {
  * moves. The cell id is deliberately not hashed: a record is reusable by
  * any cell that would compute the same thing.
  */
-export function fingerprintCells(cells: { id: string; source: string }[], graph: DependencyGraph): Map<string, CellIdentity> {
+export function fingerprintCells(
+  cells: { id: string; source: string }[],
+  graph: DependencyGraph,
+  /** A salt for a cell whose recorded result no longer stands although its inputs did not change (a pin's version changed). */
+  salt?: (cellId: string, fingerprint: string) => string | undefined,
+): Map<string, CellIdentity> {
   const out = new Map<string, CellIdentity>();
   for (const cell of cells) {
     const own = sourceHash(cell.source);
@@ -43,7 +48,9 @@ export function fingerprintCells(cells: { id: string; source: string }[], graph:
     }
     // Sorted by producer fingerprint, not position: moving an unrelated cell must not change this one.
     inputs.sort((a, b) => (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0));
-    const fingerprint = sha256(JSON.stringify({ scheme: HASHING_SCHEME, source: own, inputs }));
+    const plain = sha256(JSON.stringify({ scheme: HASHING_SCHEME, source: own, inputs }));
+    const extra = salt?.(cell.id, plain);
+    const fingerprint = extra === undefined ? plain : sha256(JSON.stringify({ fingerprint: plain, salt: extra }));
     out.set(cell.id, { id: cell.id, sourceHash: own, fingerprint, reads });
   }
   return out;

@@ -38,6 +38,7 @@ from collections.abc import Callable, Iterable
 from typing import Any
 
 from ..unserialisable import why_unserialisable
+from . import pins
 
 # Bump when anything below changes how a key is computed: a bundle recorded
 # under another scheme is refused, never silently missed or, worse, hit.
@@ -178,7 +179,19 @@ class Keyer:
 
     def task_key(self, engine: str, fn: Any, arg_keys: Iterable[str], kwarg_keys: dict[str, str]) -> str:
         kw = [part for name in sorted(kwarg_keys) for part in (name, kwarg_keys[name])]
-        return _h("task", str(TASK_KEY_SCHEME), engine, self.function_identity(fn), *arg_keys, "kw", *kw)
+        name = function_name(fn)
+        pinned = pins.pin_for(fn, name)
+        if pinned is None:
+            return _h("task", str(TASK_KEY_SCHEME), engine, self.function_identity(fn), *arg_keys, "kw", *kw)
+        # A pin: its version stands for the code. The code identity is still taken, for the
+        # record only, so a later run can say that the code changed under the pin.
+        try:
+            code: str | None = self.function_identity(fn)
+        except Uncacheable:
+            code = None
+        key = _h("task", str(TASK_KEY_SCHEME), engine, _h("pinned", name, pinned.version), *arg_keys, "kw", *kw)
+        pins.remember(key, pinned, code)
+        return key
 
     def value_key(self, v: Any) -> str:
         return self._cached(v, self._value_key)

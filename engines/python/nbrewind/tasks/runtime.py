@@ -44,6 +44,7 @@ from typing import Any
 
 from ..blob_store import DIGEST_RE, BlobError, BlobStore, digest_of
 from ..serialise import deserialise
+from . import shared_cache
 from .keys import Uncacheable, function_name
 from .worker import NOTES_SUFFIX, TASKLOG, LoadSpec, note_failure, notes_log_prefix, persist_result, read_result
 
@@ -113,7 +114,12 @@ class TaskRuntime:
         themselves are checked when the blobs are read)."""
         hit = self.memo.get(key)
         if hit is None:
-            return None
+            # Not in the bundle: a shared or read-only task cache may hold it (its blobs are linked in).
+            hit = shared_cache.fetch(key, self.store)
+            if hit is None:
+                return None
+            with self._lock:
+                self.memo[key] = hit
         digest, size, blobs, pack = hit
         try:
             if pack is not None:

@@ -1,0 +1,296 @@
+/**
+ * A task cache outside any bundle: the shared `cache.dir` of nbrewind.yaml
+ * (several notebooks and bundles write it concurrently) or a read-only
+ * `cache.read` folder a pipeline author publishes. Layout, shared with the
+ * kernel shim (engines/python/nbrewind/tasks/shared_cache.py), which reads it:
+ *
+ *   tasks/<2 hex>/<task key>.json   one entry per task key (schemas/task-cache-entry.schema.json)
+ *   blobs/sha256/<2 hex>/<62 hex>   the results, content-addressed as in a bundle
+ *   refs/<bundle id>.json           what the latest run of each bundle needs (gc keeps it)
+ *   uses/<run id>.jsonl             which entries each run served (hits, last used)
+ *   .lock                           held while publishing and collecting
+ *
+ * Safety under concurrent writers: a blob is published by linking (or
+ * copying) it to a temp name inside blobs/tmp and renaming it into place —
+ * same name, same bytes, so racing writers are harmless; an entry is
+ * written to a temp file and renamed, so a reader sees a whole entry or
+ * none. Publishing and gc take the cache's directory lock, so gc never
+ * removes a blob between a writer's link and its entry. Readers take no
+ * lock: an entry whose blob vanished is a miss (the task runs), never a
+ * wrong hit.
+ */
+import { createHash, randomBytes } from "node:crypto";
+import { closeSync, openSync, readdirSync, readFileSync, readSync, statSync } from "node:fs";
+import { copyFile, link, mkdir, rename, rm, unlink, writeFile } from "node:fs/promises";
+import { dirname, join } from "node:path";
+import { writeJsonAtomic } from "../common/atomic-file.js";
+import { withDirectoryLock } from "../common/directory-lock.js";
+import { BlobStore } from "./blob-store.js";
+import { isDigest } from "./digest.js";
+
+export const TASK_CACHE_FORMAT = 1;
+
+export interface TaskCacheEntry {
+  format_version: 1;
+  key: string;
+  engine: string;
+  /** module.qualname of the task's function. */
+  function: string;
+  digest: string;
+  size: number;
+  blobs?: string[];
+  pack?: { digest: string; offset: number };
+  /** The pin that keyed it, if any: a pinned result is never collected. */
+  pin?: { version: string; by: string; keep?: boolean };
+  created_at: string;
+  /** The bundle and notebook whose run published it. */
+  producer: { bundle: string; notebook: string };
+}
+
+/** What the latest run of one bundle needs from this cache. */
+export interface BundleRef {
+  format_version: 1;
+  bundle: string;
+  notebook: string;
+  updated_at: string;
+  keys: string[];
+}
+
+export interface CacheUse {
+  hits: number;
+  lastUsed?: string;
+}
+
+const KEY = /^[0-9a-f]{64}$/;
+
+export class TaskCache {
+  readonly blobs: BlobStore;
+
+  constructor(readonly root: string) {
+    this.blobs = new BlobStore(join(root, "blobs"));
+  }
+
+  entryPath(key: string): string {
+    return join(this.root, "tasks", key.slice(0, 2), `${key}.json`);
+  }
+
+  get lockDir(): string {
+    return join(this.root, ".lock");
+  }
+
+  /** Entries, blobs and refs can be created here; throws the OS error otherwise. */
+  async probeWritable(): Promise<void> {
+    for (const sub of ["tasks", "blobs/tmp", "refs", "uses"]) await mkdir(join(this.root, sub), { recursive: true });
+    const probe = join(this.root, "blobs", "tmp", `.probe.${process.pid}.${randomBytes(4).toString("hex")}`);
+    await writeFile(probe, "");
+    await unlink(probe);
+  }
+
+  withLock<T>(body: () => Promise<T>, progress: (line: string) => void = () => {}): Promise<T> {
+    return withDirectoryLock(this.lockDir, progress, body);
+  }
+
+  /**
+   * Publish results held by `source` (a bundle's blob store): their blobs
+   * first, then their entries, under the cache's lock.
+   */
+  async publish(entries: TaskCacheEntry[], source: BlobStore): Promise<number> {
+    if (entries.length === 0) return 0;
+    return this.withLock(async () => {
+      let published = 0;
+      for (const entry of entries) {
+        const needed = [entry.pack ? entry.pack.digest : entry.digest, ...(entry.blobs ?? [])];
+        let complete = true;
+        for (const digest of needed) complete = (await this.importBlob(source, digest)) && complete;
+        if (!complete) continue; // the bundle lost a blob: publishing the entry would promise what is not there
+        const path = this.entryPath(entry.key);
+        await mkdir(dirname(path), { recursive: true });
+        await writeJsonAtomic(path, entry);
+        published++;
+      }
+      return published;
+    });
+  }
+
+  /** Link (or copy) a blob from another store into this one, atomically. False if the source lacks it. */
+  async importBlob(source: BlobStore, digest: string): Promise<boolean> {
+    const final = this.blobs.pathFor(digest);
+    if (await this.blobs.has(digest)) return true;
+    const from = source.pathFor(digest);
+    await mkdir(this.blobs.tmpDir, { recursive: true });
+    await mkdir(dirname(final), { recursive: true });
+    const temp = join(this.blobs.tmpDir, `${digest.slice(0, 16)}.${process.pid}.${randomBytes(4).toString("hex")}`);
+    try {
+      try {
+        await link(from, temp);
+      } catch (err) {
+        if ((err as NodeJS.ErrnoException).code === "ENOENT") return false;
+        await copyFile(from, temp);
+      }
+      await rename(temp, final);
+      return true;
+    } catch (err) {
+      await rm(temp, { force: true });
+      if ((err as NodeJS.ErrnoException).code === "ENOENT") return false;
+      throw err;
+    }
+  }
+
+  /** Record what the latest run of a bundle needs, replacing what its earlier runs needed. */
+  async writeRef(bundleDir: string, notebook: string, keys: Iterable<string>): Promise<void> {
+    const ref: BundleRef = { format_version: 1, bundle: bundleDir, notebook, updated_at: new Date().toISOString(), keys: [...new Set(keys)].sort() };
+    await mkdir(join(this.root, "refs"), { recursive: true });
+    await writeJsonAtomic(join(this.root, "refs", `${refId(bundleDir)}.json`), ref);
+  }
+
+  /** Note the entries a run served: one file per run, so concurrent runs never share a file. */
+  async noteUses(runId: string, keys: string[]): Promise<void> {
+    if (keys.length === 0) return;
+    const at = new Date().toISOString();
+    await mkdir(join(this.root, "uses"), { recursive: true });
+    await writeFile(join(this.root, "uses", `${runId}.jsonl`), keys.map((key) => JSON.stringify({ key, at })).join("\n") + "\n", { flag: "a" });
+  }
+
+  // ---------------------------------------------------------------- reading (sync: 100,000 small files)
+
+  /** Every entry; unreadable or malformed files are returned in `bad` with the reason. */
+  scanEntries(): { entries: TaskCacheEntry[]; bad: { path: string; reason: string }[] } {
+    const entries: TaskCacheEntry[] = [];
+    const bad: { path: string; reason: string }[] = [];
+    const tasks = join(this.root, "tasks");
+    const buffer = Buffer.allocUnsafe(64 * 1024);
+    for (const prefix of listSync(tasks)) {
+      for (const name of listSync(join(tasks, prefix))) {
+        if (!name.endsWith(".json") || name.startsWith(".")) continue;
+        const path = join(tasks, prefix, name);
+        try {
+          const entry = parseEntry(readSmall(path, buffer));
+          if (typeof entry === "string") bad.push({ path, reason: entry });
+          else if (`${entry.key}.json` !== name) bad.push({ path, reason: `its key ${entry.key.slice(0, 12)}… does not match its file name` });
+          else entries.push(entry);
+        } catch (err) {
+          bad.push({ path, reason: (err as Error).message });
+        }
+      }
+    }
+    return { entries, bad };
+  }
+
+  refs(): BundleRef[] {
+    const dir = join(this.root, "refs");
+    const out: BundleRef[] = [];
+    for (const name of listSync(dir)) {
+      if (!name.endsWith(".json") || name.startsWith(".")) continue;
+      try {
+        const ref = JSON.parse(readFileSync(join(dir, name), "utf8")) as BundleRef;
+        if (typeof ref.bundle === "string" && Array.isArray(ref.keys)) out.push(ref);
+      } catch {
+        // a ref being replaced or damaged: it protects nothing, gc says so by not counting it
+      }
+    }
+    return out;
+  }
+
+  uses(): Map<string, CacheUse> {
+    const dir = join(this.root, "uses");
+    const out = new Map<string, CacheUse>();
+    for (const name of listSync(dir)) {
+      if (!name.endsWith(".jsonl")) continue;
+      let text: string;
+      try {
+        text = readFileSync(join(dir, name), "utf8");
+      } catch {
+        continue;
+      }
+      for (const line of text.split("\n")) {
+        if (!line) continue;
+        try {
+          const { key, at } = JSON.parse(line) as { key: string; at: string };
+          const u = out.get(key) ?? { hits: 0 };
+          u.hits++;
+          if (!u.lastUsed || u.lastUsed < at) u.lastUsed = at;
+          out.set(key, u);
+        } catch {
+          // half a line from a run that died mid-write: skip it
+        }
+      }
+    }
+    return out;
+  }
+
+  /** Size on disk of every blob, by digest. */
+  blobSizes(): Map<string, number> {
+    const out = new Map<string, number>();
+    const objects = this.blobs.objectsDir;
+    for (const prefix of listSync(objects)) {
+      if (!/^[0-9a-f]{2}$/.test(prefix)) continue;
+      for (const rest of listSync(join(objects, prefix))) {
+        const digest = prefix + rest;
+        if (!isDigest(digest)) continue;
+        try {
+          out.set(digest, statSync(join(objects, prefix, rest)).size);
+        } catch {
+          // removed meanwhile
+        }
+      }
+    }
+    return out;
+  }
+
+  async removeEntry(key: string): Promise<void> {
+    await rm(this.entryPath(key), { force: true });
+  }
+
+  async removeBlob(digest: string): Promise<void> {
+    await rm(this.blobs.pathFor(digest), { force: true });
+  }
+}
+
+/** The blobs an entry needs: its result (or the pack holding it) and the blobs the result refers to. */
+export function entryBlobs(entry: Pick<TaskCacheEntry, "digest" | "pack" | "blobs">): string[] {
+  return [entry.pack ? entry.pack.digest : entry.digest, ...(entry.blobs ?? [])];
+}
+
+export function refId(bundleDir: string): string {
+  return createHash("sha256").update(bundleDir).digest("hex").slice(0, 32);
+}
+
+function listSync(dir: string): string[] {
+  try {
+    return readdirSync(dir);
+  } catch {
+    return [];
+  }
+}
+
+/** A small file in one read (entries are a few hundred bytes): faster than readFileSync at 100,000 files. */
+function readSmall(path: string, buffer: Buffer): string {
+  const fd = openSync(path, "r");
+  try {
+    const n = readSync(fd, buffer, 0, buffer.length, 0);
+    if (n < buffer.length) return buffer.toString("utf8", 0, n);
+  } finally {
+    closeSync(fd);
+  }
+  return readFileSync(path, "utf8");
+}
+
+/** The entry, or why it is not one. */
+export function parseEntry(text: string): TaskCacheEntry | string {
+  let v: unknown;
+  try {
+    v = JSON.parse(text);
+  } catch {
+    return "not JSON";
+  }
+  const e = v as Partial<TaskCacheEntry>;
+  if (!e || typeof e !== "object") return "not an object";
+  if (e.format_version !== TASK_CACHE_FORMAT) return `format_version is ${String(e.format_version)}, expected ${TASK_CACHE_FORMAT}`;
+  if (typeof e.key !== "string" || !KEY.test(e.key)) return "key is not a task key";
+  if (typeof e.digest !== "string" || !isDigest(e.digest)) return "digest is not a sha256 digest";
+  if (typeof e.size !== "number" || e.size < 0) return "size is not a byte count";
+  if (e.pack && !isDigest(e.pack.digest)) return "pack.digest is not a sha256 digest";
+  if (e.blobs && !e.blobs.every(isDigest)) return "blobs holds something that is not a digest";
+  if (typeof e.function !== "string" || typeof e.created_at !== "string") return "function or created_at is missing";
+  return e as TaskCacheEntry;
+}
