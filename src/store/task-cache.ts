@@ -21,7 +21,7 @@
  */
 import { createHash, randomBytes } from "node:crypto";
 import { closeSync, openSync, readdirSync, readFileSync, readSync, statSync } from "node:fs";
-import { copyFile, link, mkdir, rename, rm, unlink, writeFile } from "node:fs/promises";
+import { copyFile, link, mkdir, rename, rm, stat, unlink, writeFile } from "node:fs/promises";
 import { dirname, join } from "node:path";
 import { writeJsonAtomic } from "../common/atomic-file.js";
 import { withDirectoryLock } from "../common/directory-lock.js";
@@ -174,6 +174,13 @@ export class TaskCache {
       }
     }
     return { entries, bad };
+  }
+
+  async hasTasks(): Promise<boolean> {
+    return stat(join(this.root, "tasks")).then(
+      (s) => s.isDirectory(),
+      () => false,
+    );
   }
 
   refs(): BundleRef[] {
