@@ -1,5 +1,5 @@
 export { findConfigFile } from "./find.js";
-export { CONFIG_SHAPE, loadConfigFile, loadConfigFor, parseConfig } from "./load.js";
+export { CONFIG_SHAPE, loadConfigFile, loadConfigFor, parseBundlePins, parseConfig } from "./load.js";
 export { parseDuration, parseSize } from "./size.js";
 export { CONFIG_FILE_NAME, emptyConfig, type CacheSettings, type GcSettings, type NbrewindConfig, type PinRule } from "./types.js";
 export { functionMatches, globToRegExp, pinFor, resolvePins, type ResolvedPin } from "./pin-match.js";

@@ -29,12 +29,37 @@ interface RawConfig {
   gc?: { max_size?: string | number; keep_runs?: number };
 }
 
-let validate: ValidateFunction | undefined;
-function validator(): ValidateFunction {
-  validate ??= new Ajv({ allErrors: true, strict: true, allowUnionTypes: true, verbose: true }).compile(
-    JSON.parse(readFileSync(join(packageRoot(), "schemas", "nbrewind-config.schema.json"), "utf8")) as object,
-  );
-  return validate;
+let ajv: Ajv | undefined;
+const compiled = new Map<string, ValidateFunction>();
+/** nbrewind-config, or bundle-pins (whose pins are the config's). */
+function validator(name = "nbrewind-config"): ValidateFunction {
+  ajv ??= new Ajv({ allErrors: true, strict: true, allowUnionTypes: true, verbose: true }).addSchema(readSchema("nbrewind-config"), "nbrewind-config.schema.json");
+  let fn = compiled.get(name);
+  if (!fn) {
+    fn = name === "nbrewind-config" ? ajv.getSchema("nbrewind-config.schema.json")! : ajv.compile(readSchema(name));
+    compiled.set(name, fn);
+  }
+  return fn;
+}
+
+function readSchema(name: string): object {
+  return JSON.parse(readFileSync(join(packageRoot(), "schemas", `${name}.schema.json`), "utf8")) as object;
+}
+
+/** pins.json of a bundle (schemas/bundle-pins.schema.json): the pin rules its runs used. */
+export function parseBundlePins(text: string, file: string): PinRule[] {
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch (err) {
+    throw new InputError(`${file}: not valid JSON (${(err as Error).message})`);
+  }
+  const check = validator("bundle-pins");
+  if (!check(value)) {
+    const first = check.errors?.[0];
+    throw new InputError(`${file}: ${first ? describe(first) : "invalid"}`);
+  }
+  return (value as { pins: RawConfig["pins"] & object }).pins.map((p) => ({ function: p.function, version: p.version, keep: p.keep ?? false, ...(p.cell ? { cell: p.cell } : {}) }));
 }
 
 /** The nbrewind.yaml that governs a notebook in `notebookDir`, or every default when there is none. */

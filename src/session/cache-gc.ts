@@ -35,7 +35,13 @@ export interface CacheGcReport {
   bundles: BundlePrune[];
 }
 
-export async function collectCache(cache: TaskCache, limits: GcLimits & { keepRuns?: number; dryRun: boolean }): Promise<CacheGcReport> {
+/** A pin marked `keep: true`, as task records name it: its records are never pruned. */
+export interface KeptPin {
+  by: string;
+  version: string;
+}
+
+export async function collectCache(cache: TaskCache, limits: GcLimits & { keepRuns?: number; dryRun: boolean; keptPins?: KeptPin[] }): Promise<CacheGcReport> {
   return cache.withLock(async () => {
     const inventory = takeInventory(cache);
     const plan: GcPlan = planGc(inventory, limits);
@@ -44,7 +50,7 @@ export async function collectCache(cache: TaskCache, limits: GcLimits & { keepRu
       for (const digest of plan.blobs) await cache.removeBlob(digest);
     }
     const bundles: BundlePrune[] = [];
-    if (limits.keepRuns !== undefined) for (const ref of inventory.liveRefs) bundles.push(await pruneBundle(ref.bundle, limits.keepRuns, limits.dryRun));
+    if (limits.keepRuns !== undefined) for (const ref of inventory.liveRefs) bundles.push(await pruneBundle(ref.bundle, limits.keepRuns, limits.dryRun, limits.keptPins ?? []));
     return {
       dry_run: limits.dryRun,
       entries_removed: plan.remove.length,
@@ -63,15 +69,16 @@ export async function collectCache(cache: TaskCache, limits: GcLimits & { keepRu
 /**
  * Remove the records of a bundle's runs older than its last `keepRuns`,
  * except those its latest run uses (the manifest's cells) and those holding
- * a pinned task marked `keep`; then the blobs nothing kept refers to.
+ * a task of a pin marked `keep` (at its current version); then the blobs
+ * nothing kept refers to.
  */
-export async function pruneBundle(dir: string, keepRuns: number, dryRun: boolean): Promise<BundlePrune> {
+export async function pruneBundle(dir: string, keepRuns: number, dryRun: boolean, keptPins: readonly KeptPin[]): Promise<BundlePrune> {
   const bundle = await Bundle.open(dir);
   const manifest = bundle.manifest;
   const keptRuns = new Set([...manifest.runs].sort((a, b) => (a.started_at < b.started_at ? 1 : -1)).slice(0, keepRuns).map((r) => r.run_id));
   const current = new Set(manifest.cells);
   const records = await bundle.records();
-  const doomed = [...records.values()].filter((r) => !keptRuns.has(r.run_id) && !current.has(r.fingerprint) && !(r.tasks ?? []).some((t) => t.pin !== undefined));
+  const doomed = [...records.values()].filter((r) => !keptRuns.has(r.run_id) && !current.has(r.fingerprint) && !(r.tasks ?? []).some((t) => t.pin && keptPins.some((k) => k.by === t.pin!.by && k.version === t.pin!.version)));
   if (dryRun) {
     const gone = new Set(doomed);
     const keep = new Set([...records.values()].filter((r) => !gone.has(r)).flatMap(recordDigests));

@@ -11,7 +11,7 @@ import type { Bundle } from "../bundle/bundle.js";
 import { writeJsonAtomic } from "../common/atomic-file.js";
 import { InputError } from "../common/errors.js";
 import type { TaskRecord } from "../common/task-record.js";
-import { loadConfigFor, pinChange, resolvePins, type NbrewindConfig, type PinRule, type ResolvedPin } from "../config/index.js";
+import { loadConfigFor, parseBundlePins, pinChange, resolvePins, type NbrewindConfig, type PinRule, type ResolvedPin } from "../config/index.js";
 import type { ShimClient } from "../jupyter/shim-client.js";
 import type { Notebook } from "../notebook/types.js";
 import { TaskCache, type TaskCacheEntry } from "../store/task-cache.js";
@@ -49,7 +49,7 @@ export class TaskSettings {
     if (!config.file) {
       const recorded = await readBundlePins(bundleDir);
       if (recorded) {
-        rules = recorded.pins;
+        rules = recorded;
         source = join(bundleDir, BUNDLE_PINS_FILE);
       }
     }
@@ -154,22 +154,8 @@ export class TaskSettings {
   }
 }
 
-async function readBundlePins(bundleDir: string): Promise<BundlePins | undefined> {
-  let text: string;
-  try {
-    text = await readFile(join(bundleDir, BUNDLE_PINS_FILE), "utf8");
-  } catch {
-    return undefined;
-  }
+async function readBundlePins(bundleDir: string): Promise<PinRule[] | undefined> {
   const file = join(bundleDir, BUNDLE_PINS_FILE);
-  let v: BundlePins;
-  try {
-    v = JSON.parse(text) as BundlePins;
-  } catch (err) {
-    throw new InputError(`${file}: not valid JSON (${(err as Error).message})`);
-  }
-  if (v?.format_version !== 1 || !Array.isArray(v.pins) || !v.pins.every((p) => typeof p?.function === "string" && typeof p.version === "string")) {
-    throw new InputError(`${file}: expected {format_version: 1, source, pins: [{function, version, cell?, keep?}]}`);
-  }
-  return v;
+  const text = await readFile(file, "utf8").catch(() => undefined);
+  return text === undefined ? undefined : parseBundlePins(text, file);
 }

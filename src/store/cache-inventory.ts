@@ -27,7 +27,8 @@ export interface Inventory {
   deadRefs: BundleRef[];
 }
 
-export function takeInventory(cache: TaskCache): Inventory {
+/** `blobs: false` skips the stat of every blob (ls does not need sizes on disk). */
+export function takeInventory(cache: TaskCache, options: { blobs?: boolean } = {}): Inventory {
   const { entries, bad } = cache.scanEntries();
   const uses = cache.uses();
   const liveRefs: BundleRef[] = [];
@@ -46,7 +47,7 @@ export function takeInventory(cache: TaskCache): Inventory {
     const use = uses.get(entry.key);
     return { entry, hits: use?.hits ?? 0, ...(use?.lastUsed ? { lastUsed: use.lastUsed } : {}), neededBy: needed.get(entry.key) ?? [] };
   });
-  return { items, blobSizes: cache.blobSizes(), bad, liveRefs, deadRefs };
+  return { items, blobSizes: options.blobs === false ? new Map() : cache.blobSizes(), bad, liveRefs, deadRefs };
 }
 
 export function isPinned(item: InventoryItem): boolean {
