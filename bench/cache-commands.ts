@@ -11,8 +11,8 @@
  *
  *   ls       nbrewind-engine cache ls --json --cache DIR      (stdout discarded)
  *   gc       nbrewind-engine cache gc --dry-run --max-size 1 --json --cache DIR
- *   floor    a node process that only reads every entry file (the same
- *            100,000 opens and reads, nothing else): the baseline
+ *   floor    a node process that only reads and parses the index (one
+ *            file of N lines), nothing else: the baseline
  *
  * Prints the best of --reps runs of each, the ratio to the floor, and the
  * verdict against 2 s. It measures; it asserts nothing.
@@ -23,6 +23,7 @@ import { existsSync, mkdirSync, rmSync, writeFileSync } from "node:fs";
 import { loadavg } from "node:os";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
+import { INDEX_FILE, indexLine, type TaskCacheEntry } from "../src/store/task-cache.js";
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), "..");
 const RESULTS = join(ROOT, "bench", "results");
@@ -39,7 +40,7 @@ const dir = join(RESULTS, `cache-${entries}`);
 const sha = (s: string) => createHash("sha256").update(s).digest("hex");
 
 function generate(): void {
-  const marker = join(dir, ".complete");
+  const marker = join(dir, ".complete-v2");
   if (existsSync(marker)) return;
   rmSync(dir, { recursive: true, force: true });
   console.log(`generating ${entries} entries in ${dir} (once)…`);
@@ -52,6 +53,7 @@ function generate(): void {
   mkdirSync(join(dir, "uses"), { recursive: true });
   const keys: string[] = [];
   const uses: string[] = [];
+  const index: string[] = [];
   for (let i = 0; i < entries; i++) {
     const value = `result ${i}`;
     const digest = sha(value);
@@ -70,9 +72,11 @@ function generate(): void {
       producer: { bundle: `/work/b${i % 20}.nbrewind`, notebook: `/work/b${i % 20}.ipynb` },
     };
     writeFileSync(join(dir, "tasks", key.slice(0, 2), `${key}.json`), JSON.stringify(entry, null, 2) + "\n");
+    index.push(indexLine(entry as TaskCacheEntry, { [digest]: value.length }));
     if (i % 10 === 1) uses.push(JSON.stringify({ key, at: new Date().toISOString() }));
   }
   writeFileSync(join(dir, "uses", "run-1.jsonl"), uses.join("\n") + "\n");
+  writeFileSync(join(dir, INDEX_FILE), index.join(""));
   for (let b = 0; b < 20; b++) {
     // refs of bundles that exist, so gc counts them as live
     const bundle = join(dir, "..", `cache-bench-bundle-${b}`);
@@ -93,8 +97,8 @@ function time(args: string[]): number {
 
 const FLOOR = `
 const fs = require("fs"), path = require("path");
-const root = path.join(process.argv[1], "tasks"); let n = 0;
-for (const p of fs.readdirSync(root)) for (const f of fs.readdirSync(path.join(root, p))) { JSON.parse(fs.readFileSync(path.join(root, p, f), "utf8")); n++; }
+let n = 0;
+for (const line of fs.readFileSync(path.join(process.argv[1], "index.jsonl"), "utf8").split("\\n")) if (line) { JSON.parse(line); n++; }
 `;
 
 mkdirSync(RESULTS, { recursive: true });
@@ -107,7 +111,7 @@ const load = loadavg()[0]!.toFixed(1);
 const rows = [
   ["cache ls --json", ls],
   ["cache gc --dry-run", gc],
-  ["floor (read every entry)", floor],
+  ["floor (parse the index)", floor],
 ] as const;
 console.log(`\n${entries} entries, best of ${reps}, load ${load}`);
 for (const [what, s] of rows) console.log(`  ${what.padEnd(26)} ${s.toFixed(2)} s   ${(s / floor).toFixed(2)} × floor`);

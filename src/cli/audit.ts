@@ -35,6 +35,10 @@ environment. Values that cannot be serialised (a Dask Client, an open file)
 are recorded with the reason. Afterwards 'nbrewind-engine repeat NOTEBOOK'
 re-runs only what an edit touched.
 
+Task results are also published into nbrewind.yaml's cache.dir when it sets
+one, and tasks already there (or in a cache.read folder) are served from it;
+see 'nbrewind-engine cache --help' for pins and caches.
+
 Options:
   -b, --bundle DIR          the bundle folder (default: NAME.nbrewind beside
                             the notebook); records already in it are kept

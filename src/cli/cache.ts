@@ -1,6 +1,6 @@
 import { resolve } from "node:path";
 import { ExitCode, InputError } from "../common/errors.js";
-import { CONFIG_FILE_NAME, editConfigFile, findConfigFile, functionMatches, loadConfigFor, parseDuration, parseSize, removePin, resolvePins, setPin, type NbrewindConfig } from "../config/index.js";
+import { CONFIG_FILE_NAME, editConfigFile, findConfigFile, functionMatches, loadConfigFor, parseDuration, parseSize, pinHolds, pinsAsRecorded, removePin, setPin, type NbrewindConfig } from "../config/index.js";
 import { formatBytes } from "../planner/plan.js";
 import { collectCache } from "../session/cache-gc.js";
 import { isPinned, takeInventory, type InventoryItem } from "../store/cache-inventory.js";
@@ -23,14 +23,14 @@ async function cache(argv: string[], io: CommandIO): Promise<number> {
     case "ls": {
       const dir = cacheDir(args);
       const glob = args.values.get("function");
-      const items = takeInventory(new TaskCache(dir), { blobs: false }).items.filter((i) => (!args.flags.has("pinned") || isPinned(i)) && (!glob || functionMatches(glob, i.entry.function)));
+      const items = takeInventory(new TaskCache(dir)).items.filter((i) => (!args.flags.has("pinned") || isPinned(i)) && (!glob || functionMatches(glob, i.entry.function)));
       items.sort((a, b) => a.entry.function.localeCompare(b.entry.function) || a.entry.created_at.localeCompare(b.entry.created_at));
       out({ cache: dir, entries: items.map(itemJson) }, () => lsTable(items));
       return ExitCode.ok;
     }
     case "du": {
       const dir = cacheDir(args);
-      const inv = takeInventory(new TaskCache(dir));
+      const inv = takeInventory(new TaskCache(dir), { blobs: true });
       let total = 0;
       for (const s of inv.blobSizes.values()) total += s;
       const byFunction = new Map<string, { entries: number; bytes: number; pinned: number }>();
@@ -85,7 +85,7 @@ async function cache(argv: string[], io: CommandIO): Promise<number> {
       const olderThan = args.values.has("older-than") ? durationOption(args.values.get("older-than")!) : undefined;
       const keepRunsText = args.values.get("keep-runs");
       const keepRuns = keepRunsText !== undefined ? positiveInt(keepRunsText) : config.gc.keepRuns;
-      const report = await collectCache(new TaskCache(dir), { dryRun: args.flags.has("dry-run"), ...(maxSize !== undefined ? { maxSizeBytes: maxSize } : {}), ...(olderThan !== undefined ? { olderThanMs: olderThan } : {}), ...(keepRuns !== undefined ? { keepRuns } : {}), keptPins: resolvePins(config.pins.filter((p) => p.keep), []).map((p) => ({ by: `nbrewind.yaml: ${p.selector}`, version: p.version })) });
+      const report = await collectCache(new TaskCache(dir), { dryRun: args.flags.has("dry-run"), ...(maxSize !== undefined ? { maxSizeBytes: maxSize } : {}), ...(olderThan !== undefined ? { olderThanMs: olderThan } : {}), ...(keepRuns !== undefined ? { keepRuns } : {}), keptPins: pinsAsRecorded(config.pins.filter((p) => p.keep)), pinHolds: pinHolds(config) });
       const verb = report.dry_run ? "would free" : "freed";
       out({ cache: dir, ...report }, () => [
         `${verb} ${formatBytes(report.bytes_freed)} of ${formatBytes(report.bytes_before)}: ${report.entries_removed} entr${report.entries_removed === 1 ? "y" : "ies"}, ${report.blobs_removed} blob(s)`,

@@ -44,6 +44,12 @@ that submitted work to it, and every engine the cells started is shut down
 at the end. The bundle is updated, so edits can be chained; old records are kept,
 so going back to an earlier version of a cell reuses it again.
 
+nbrewind.yaml (in the notebook's folder or a parent) can pin task functions
+— a pinned task is keyed by its pin's version instead of its code, and a
+cell whose recorded tasks a changed pin selects runs again — and name task
+caches shared with other notebooks (cache.dir) or published by others
+(cache.read), consulted after the bundle. See 'nbrewind-engine cache --help'.
+
 Options:
   -b, --bundle DIR          the bundle folder (default: NAME.nbrewind)
       --explain             print, before running, every cell's decision and

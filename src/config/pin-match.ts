@@ -1,4 +1,4 @@
-import type { PinRule } from "./types.js";
+import type { NbrewindConfig, PinRule } from "./types.js";
 
 /**
  * Which pin applies to a task: the same rule as the kernel shim
@@ -54,4 +54,15 @@ export function resolvePins(pins: readonly PinRule[], cells: readonly { id: stri
     const ids = cells.filter((c) => c.id === p.cell || c.tags.includes(p.cell!)).map((c) => c.id);
     return { ...p, selector, cells: ids };
   });
+}
+
+/** Pins as task records and cache entries name them (`by`, `version`). */
+export function pinsAsRecorded(pins: readonly PinRule[]): { by: string; version: string }[] {
+  return resolvePins(pins, []).map((p) => ({ by: `nbrewind.yaml: ${p.selector}`, version: p.version }));
+}
+
+/** A decorator pin lives in code we cannot see here: it holds. A config pin holds while nbrewind.yaml names that version. */
+export function pinHolds(config: NbrewindConfig): (pin: { by: string; version: string }) => boolean {
+  const current = pinsAsRecorded(config.pins);
+  return (pin) => !pin.by.startsWith("nbrewind.yaml: ") || current.some((c) => c.by === pin.by && c.version === pin.version);
 }

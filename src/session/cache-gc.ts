@@ -13,7 +13,7 @@ import { Bundle } from "../bundle/bundle.js";
 import { recordFile } from "../bundle/paths.js";
 import { recordDigests } from "../bundle/records.js";
 import { planGc, takeInventory, type GcLimits, type GcPlan } from "../store/cache-inventory.js";
-import type { TaskCache } from "../store/task-cache.js";
+import { entryBlobs, type TaskCache } from "../store/task-cache.js";
 
 export interface BundlePrune {
   bundle: string;
@@ -43,10 +43,13 @@ export interface KeptPin {
 
 export async function collectCache(cache: TaskCache, limits: GcLimits & { keepRuns?: number; dryRun: boolean; keptPins?: KeptPin[] }): Promise<CacheGcReport> {
   return cache.withLock(async () => {
-    const inventory = takeInventory(cache);
+    const inventory = takeInventory(cache, { blobs: true });
     const plan: GcPlan = planGc(inventory, limits);
     if (!limits.dryRun) {
-      for (const item of plan.remove) await cache.removeEntry(item.entry.key);
+      const removed = new Set(plan.remove.map((i) => i.entry.key));
+      // The index first: a reader never finds an indexed entry whose file is gone for long.
+      if (removed.size > 0 || inventory.indexChanged) await cache.writeIndex(inventory.items.filter((i) => !removed.has(i.entry.key)).map((i) => ({ entry: i.entry, sizes: Object.fromEntries(entryBlobs(i.entry).map((d) => [d, inventory.blobSizes.get(d) ?? 0])) })));
+      for (const key of removed) await cache.removeEntry(key);
       for (const digest of plan.blobs) await cache.removeBlob(digest);
     }
     const bundles: BundlePrune[] = [];

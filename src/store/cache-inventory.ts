@@ -27,9 +27,13 @@ export interface Inventory {
   deadRefs: BundleRef[];
 }
 
-/** `blobs: false` skips the stat of every blob (ls does not need sizes on disk). */
-export function takeInventory(cache: TaskCache, options: { blobs?: boolean } = {}): Inventory {
-  const { entries, bad } = cache.scanEntries();
+/**
+ * One read of the index (plus a listing of entry names). `blobs: true` also
+ * lists the blob store to find orphans (blobs no entry needs, left by a
+ * crash or an earlier gc), stat-ing only those.
+ */
+export function takeInventory(cache: TaskCache, options: { blobs?: boolean } = {}): Inventory & { indexChanged: boolean } {
+  const { lines, bad, changed } = cache.indexed();
   const uses = cache.uses();
   const liveRefs: BundleRef[] = [];
   const deadRefs: BundleRef[] = [];
@@ -43,11 +47,18 @@ export function takeInventory(cache: TaskCache, options: { blobs?: boolean } = {
       else needed.set(key, [who]);
     }
   }
-  const items = entries.map((entry) => {
+  const blobSizes = new Map<string, number>();
+  const items: InventoryItem[] = [];
+  for (const { entry, sizes } of lines.values()) {
+    for (const d in sizes) blobSizes.set(d, sizes[d]!);
     const use = uses.get(entry.key);
-    return { entry, hits: use?.hits ?? 0, ...(use?.lastUsed ? { lastUsed: use.lastUsed } : {}), neededBy: needed.get(entry.key) ?? [] };
-  });
-  return { items, blobSizes: options.blobs === false ? new Map() : cache.blobSizes(), bad, liveRefs, deadRefs };
+    items.push({ entry, hits: use?.hits ?? 0, ...(use?.lastUsed ? { lastUsed: use.lastUsed } : {}), neededBy: needed.get(entry.key) ?? [] });
+  }
+  if (options.blobs) {
+    const orphans = cache.blobDigests().filter((d) => !blobSizes.has(d));
+    for (const [d, size] of cache.statBlobs(orphans)) blobSizes.set(d, size);
+  }
+  return { items, blobSizes, bad, liveRefs, deadRefs, indexChanged: changed };
 }
 
 export function isPinned(item: InventoryItem): boolean {
@@ -55,6 +66,12 @@ export function isPinned(item: InventoryItem): boolean {
 }
 
 export interface GcLimits {
+  /**
+   * Whether an entry's pin still holds. Default: every pinned entry does. The
+   * CLI passes nbrewind.yaml's pins: a result pinned at a version the file no
+   * longer names (and not marked keep) is an ordinary result again.
+   */
+  pinHolds?: (pin: NonNullable<TaskCacheEntry["pin"]>) => boolean;
   maxSizeBytes?: number;
   /** Remove unprotected entries not used (or created) in this many ms. */
   olderThanMs?: number;
@@ -74,7 +91,8 @@ export interface GcPlan {
 }
 
 /**
- * Which entries go: never a pinned result, never one the latest run of a
+ * Which entries go: never a pinned result (one marked keep, or whose pin
+ * still holds), never one the latest run of a
  * known bundle needs. Of the others: those unused for longer than
  * `olderThanMs`, then the least recently used until the blobs fit in
  * `maxSizeBytes`. A blob goes when no kept entry needs it.
@@ -87,7 +105,7 @@ export function planGc(inv: Inventory, limits: GcLimits): GcPlan {
   const candidates: InventoryItem[] = [];
   const kept: InventoryItem[] = [];
   for (const item of inv.items) {
-    if (isPinned(item)) {
+    if (item.entry.pin && (item.entry.pin.keep || (limits.pinHolds?.(item.entry.pin) ?? true))) {
       keptPinned++;
       kept.push(item);
     } else if (item.neededBy.length > 0) {

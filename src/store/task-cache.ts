@@ -8,6 +8,8 @@
  *   blobs/sha256/<2 hex>/<62 hex>   the results, content-addressed as in a bundle
  *   refs/<bundle id>.json           what the latest run of each bundle needs (gc keeps it)
  *   uses/<run id>.jsonl             which entries each run served (hits, last used)
+ *   index.jsonl                     every entry published, one line each with its blobs' sizes:
+ *                                   what ls, du and gc read (one file, not 100,000)
  *   .lock                           held while publishing and collecting
  *
  * Safety under concurrent writers: a blob is published by linking (or
@@ -23,7 +25,7 @@ import { createHash, randomBytes } from "node:crypto";
 import { closeSync, openSync, readdirSync, readFileSync, readSync, statSync } from "node:fs";
 import { copyFile, link, mkdir, rename, rm, stat, unlink, writeFile } from "node:fs/promises";
 import { dirname, join } from "node:path";
-import { writeJsonAtomic } from "../common/atomic-file.js";
+import { writeFileAtomic, writeJsonAtomic } from "../common/atomic-file.js";
 import { withDirectoryLock } from "../common/directory-lock.js";
 import { BlobStore } from "./blob-store.js";
 import { isDigest } from "./digest.js";
@@ -55,6 +57,14 @@ export interface BundleRef {
   updated_at: string;
   keys: string[];
 }
+
+/** One line of index.jsonl: an entry and the sizes of the blobs it needs; the last line of a key wins. */
+export interface IndexLine {
+  entry: TaskCacheEntry;
+  sizes: Record<string, number>;
+}
+
+export const INDEX_FILE = "index.jsonl";
 
 export interface CacheUse {
   hits: number;
@@ -97,25 +107,37 @@ export class TaskCache {
   async publish(entries: TaskCacheEntry[], source: BlobStore): Promise<number> {
     if (entries.length === 0) return 0;
     return this.withLock(async () => {
-      let published = 0;
+      const lines: string[] = [];
       for (const entry of entries) {
-        const needed = [entry.pack ? entry.pack.digest : entry.digest, ...(entry.blobs ?? [])];
+        const sizes: Record<string, number> = {};
         let complete = true;
-        for (const digest of needed) complete = (await this.importBlob(source, digest)) && complete;
+        for (const digest of entryBlobs(entry)) {
+          const size = await this.importBlob(source, digest);
+          if (size === undefined) complete = false;
+          else sizes[digest] = size;
+        }
         if (!complete) continue; // the bundle lost a blob: publishing the entry would promise what is not there
         const path = this.entryPath(entry.key);
         await mkdir(dirname(path), { recursive: true });
         await writeJsonAtomic(path, entry);
-        published++;
+        lines.push(indexLine(entry, sizes));
       }
-      return published;
+      // After the entries: an index line never names an entry that is not there (a crash in between
+      // leaves entries the index lacks, which 'cache gc' finds and indexes again).
+      if (lines.length) await writeFile(this.indexPath, lines.join(""), { flag: "a" });
+      return lines.length;
     });
   }
 
-  /** Link (or copy) a blob from another store into this one, atomically. False if the source lacks it. */
-  async importBlob(source: BlobStore, digest: string): Promise<boolean> {
+  get indexPath(): string {
+    return join(this.root, INDEX_FILE);
+  }
+
+  /** Link (or copy) a blob from another store into this one, atomically. Its size; undefined if the source lacks it. */
+  async importBlob(source: BlobStore, digest: string): Promise<number | undefined> {
     const final = this.blobs.pathFor(digest);
-    if (await this.blobs.has(digest)) return true;
+    const there = await stat(final).catch(() => undefined);
+    if (there?.isFile()) return there.size;
     const from = source.pathFor(digest);
     await mkdir(this.blobs.tmpDir, { recursive: true });
     await mkdir(dirname(final), { recursive: true });
@@ -124,14 +146,15 @@ export class TaskCache {
       try {
         await link(from, temp);
       } catch (err) {
-        if ((err as NodeJS.ErrnoException).code === "ENOENT") return false;
+        if ((err as NodeJS.ErrnoException).code === "ENOENT") return undefined;
         await copyFile(from, temp);
       }
+      const { size } = await stat(temp);
       await rename(temp, final);
-      return true;
+      return size;
     } catch (err) {
       await rm(temp, { force: true });
-      if ((err as NodeJS.ErrnoException).code === "ENOENT") return false;
+      if ((err as NodeJS.ErrnoException).code === "ENOENT") return undefined;
       throw err;
     }
   }
@@ -183,6 +206,117 @@ export class TaskCache {
     );
   }
 
+  /**
+   * The index, by key (the last line of a key wins); undefined when the cache
+   * has none yet. A half-written last line (a writer killed mid-append) is skipped.
+   */
+  readIndex(): Map<string, IndexLine> | undefined {
+    let text: string;
+    try {
+      text = readFileSync(this.indexPath, "utf8");
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === "ENOENT") return undefined;
+      throw err;
+    }
+    const out = new Map<string, IndexLine>();
+    let start = 0;
+    while (start < text.length) {
+      let end = text.indexOf("\n", start);
+      if (end < 0) end = text.length;
+      if (end > start) {
+        try {
+          const line = JSON.parse(text.slice(start, end)) as IndexLine;
+          if (line?.entry?.key) out.set(line.entry.key, line);
+        } catch {
+          // a line cut short: its entry is found again by the next gc's rebuild
+        }
+      }
+      start = end + 1;
+    }
+    return out;
+  }
+
+  /** Replace the index (under the lock): what gc keeps, or a rebuild from the entry files. */
+  async writeIndex(lines: Iterable<IndexLine>): Promise<void> {
+    const parts: string[] = [];
+    for (const l of lines) parts.push(indexLine(l.entry, l.sizes));
+    await writeFileAtomic(this.indexPath, parts.join(""));
+  }
+
+  /**
+   * Every entry with its blobs' sizes: from the index, reconciled with the
+   * entry files' names (a listing, no reads): an entry file the index lacks
+   * (a writer died between the two) is read and added, an indexed entry whose
+   * file is gone is dropped. With no index yet, every entry file is read.
+   * `changed` says the index should be rewritten (gc does, under the lock).
+   */
+  indexed(): { lines: Map<string, IndexLine>; bad: { path: string; reason: string }[]; changed: boolean } {
+    const index = this.readIndex() ?? new Map<string, IndexLine>();
+    const lines = new Map<string, IndexLine>();
+    const bad: { path: string; reason: string }[] = [];
+    const tasks = join(this.root, "tasks");
+    const buffer = Buffer.allocUnsafe(64 * 1024);
+    let changed = false;
+    for (const prefix of listSync(tasks)) {
+      for (const name of listSync(join(tasks, prefix))) {
+        if (!name.endsWith(".json") || name.startsWith(".")) continue;
+        const key = name.slice(0, -5);
+        const known = index.get(key);
+        if (known) {
+          lines.set(key, known);
+          continue;
+        }
+        changed = true;
+        const path = join(tasks, prefix, name);
+        try {
+          const entry = parseEntry(readSmall(path, buffer));
+          if (typeof entry === "string") bad.push({ path, reason: entry });
+          else lines.set(key, { entry, sizes: this.sizesOf(entry) });
+        } catch (err) {
+          bad.push({ path, reason: (err as Error).message });
+        }
+      }
+    }
+    if (lines.size !== index.size) changed = true;
+    return { lines, bad, changed };
+  }
+
+  private sizesOf(entry: TaskCacheEntry): Record<string, number> {
+    const sizes: Record<string, number> = {};
+    for (const d of entryBlobs(entry)) {
+      try {
+        sizes[d] = statSync(this.blobs.pathFor(d)).size;
+      } catch {
+        sizes[d] = 0; // missing: verify reports it
+      }
+    }
+    return sizes;
+  }
+
+  /** Size on disk of each blob, by digest (a stat each). */
+  statBlobs(digests: Iterable<string>): Map<string, number> {
+    const out = new Map<string, number>();
+    for (const d of digests) {
+      try {
+        out.set(d, statSync(this.blobs.pathFor(d)).size);
+      } catch {
+        // removed meanwhile
+      }
+    }
+    return out;
+  }
+
+  /** Digests of every blob in the store, by listing names only (no stat). */
+  blobDigests(): string[] {
+    const out: string[] = [];
+    const objects = this.blobs.objectsDir;
+    for (const prefix of listSync(objects)) {
+      if (!/^[0-9a-f]{2}$/.test(prefix)) continue;
+      for (const rest of listSync(join(objects, prefix))) if (isDigest(prefix + rest)) out.push(prefix + rest);
+    }
+    return out;
+  }
+
   refs(): BundleRef[] {
     const dir = join(this.root, "refs");
     const out: BundleRef[] = [];
@@ -225,25 +359,6 @@ export class TaskCache {
     return out;
   }
 
-  /** Size on disk of every blob, by digest. */
-  blobSizes(): Map<string, number> {
-    const out = new Map<string, number>();
-    const objects = this.blobs.objectsDir;
-    for (const prefix of listSync(objects)) {
-      if (!/^[0-9a-f]{2}$/.test(prefix)) continue;
-      for (const rest of listSync(join(objects, prefix))) {
-        const digest = prefix + rest;
-        if (!isDigest(digest)) continue;
-        try {
-          out.set(digest, statSync(join(objects, prefix, rest)).size);
-        } catch {
-          // removed meanwhile
-        }
-      }
-    }
-    return out;
-  }
-
   async removeEntry(key: string): Promise<void> {
     await rm(this.entryPath(key), { force: true });
   }
@@ -256,6 +371,10 @@ export class TaskCache {
 /** The blobs an entry needs: its result (or the pack holding it) and the blobs the result refers to. */
 export function entryBlobs(entry: Pick<TaskCacheEntry, "digest" | "pack" | "blobs">): string[] {
   return [entry.pack ? entry.pack.digest : entry.digest, ...(entry.blobs ?? [])];
+}
+
+export function indexLine(entry: TaskCacheEntry, sizes: Record<string, number>): string {
+  return JSON.stringify({ entry, sizes }) + "\n";
 }
 
 export function refId(bundleDir: string): string {

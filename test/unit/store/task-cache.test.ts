@@ -1,10 +1,11 @@
 import { execFile } from "node:child_process";
 import { createHash } from "node:crypto";
-import { mkdirSync, mkdtempSync, writeFileSync } from "node:fs";
+import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { promisify } from "node:util";
 import { describe, expect, it } from "vitest";
+import { collectCache } from "../../../src/session/cache-gc.js";
 import { BlobStore } from "../../../src/store/blob-store.js";
 import { planGc, takeInventory } from "../../../src/store/cache-inventory.js";
 import { verifyCache } from "../../../src/store/cache-verify.js";
@@ -32,6 +33,19 @@ describe("task cache: publish, inventory, gc plan, verify", () => {
     expect(entries.map((e) => e.function).sort()).toEqual(["m.f", "m.g"]);
     expect(bad).toEqual([]);
     expect((await verifyCache(cache)).problems).toEqual([]);
+  });
+
+  it("an entry file the index lacks (a writer died between the two) is still listed, and gc indexes it again", async () => {
+    const cache = new TaskCache(mkdtempSync(join(tmpdir(), "nbrewind-cache-")));
+    const src = await bundleStore(["aaa", "bbbb"]);
+    await cache.publish([entry("aaa", "m.f"), entry("bbbb", "m.g")], src);
+    writeFileSync(cache.indexPath, readFileSync(cache.indexPath, "utf8").split("\n")[0] + "\n");
+    const inv = takeInventory(cache);
+    expect(inv.items.map((i) => i.entry.function).sort()).toEqual(["m.f", "m.g"]);
+    expect(inv.indexChanged).toBe(true);
+    await collectCache(cache, { dryRun: false });
+    expect([...cache.readIndex()!.keys()].length).toBe(2);
+    expect(takeInventory(cache).indexChanged).toBe(false);
   });
 
   it("verify names a corrupt blob and a file that is not an entry", async () => {
@@ -71,6 +85,10 @@ describe("task cache: publish, inventory, gc plan, verify", () => {
     const all = planGc(inv, { maxSizeBytes: 0 });
     expect(all.remove.map((i) => i.entry.key).sort()).toEqual([es[2]!.key, es[3]!.key].sort());
     expect(all).toMatchObject({ keptPinned: 1, keptNeeded: 1, overLimit: true });
+    // a pin nbrewind.yaml no longer names (and not keep) is an ordinary result again
+    const stale = planGc(inv, { maxSizeBytes: 0, pinHolds: () => false });
+    expect(stale.remove.map((i) => i.entry.key)).toContain(es[0]!.key);
+    expect(stale.keptPinned).toBe(0);
     // older-than: only what was not used for that long
     const old = planGc(inv, { olderThanMs: 30 * 86400e3, now: Date.parse("2026-12-01T00:00:00Z") });
     expect(old.remove.map((i) => i.entry.key)).toEqual([es[2]!.key]);
