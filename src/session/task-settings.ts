@@ -65,16 +65,12 @@ export class TaskSettings {
     return new TaskSettings(config, resolvePins(rules, cells), source, shared);
   }
 
-  get active(): boolean {
-    return this.pins.length > 0 || this.shared !== undefined || this.config.cache.read.length > 0;
-  }
-
   /** For the planner: a record whose tasks a changed pin selects runs again, and the reason names the pin. */
   readonly staleRecord = (record: { tasks?: TaskRecord[] }) => pinChange(this.pins, record.tasks ?? []);
 
   /** Tell the shim (after hello, before any cell). */
   async sendTo(shim: ShimClient, log: (line: string) => void): Promise<void> {
-    if (!this.active) return;
+    // Sent even when empty: a kernel that served an earlier client must not keep its pins or caches.
     const caches = [...(this.shared ? [this.shared.root] : []), ...this.config.cache.read];
     await shim.taskSettings({
       pins: this.pins.map((p) => ({ function: p.function, version: p.version, selector: p.selector, ...(p.cells ? { cells: p.cells } : {}) })),

@@ -14,6 +14,10 @@
   with ``set_file_mode("stat")``, by size and mtime).
 * A value that cannot be hashed soundly raises ``Uncacheable(reason)``: the task
   is then dispatched uncached and the record says why. Never a guess.
+* **pins** (``pins.py``, from nbrewind.yaml or ``@pin``): a pinned task's
+  function identity is H("pinned", qualified name, version) instead; its
+  arguments are keyed as above. The code identity is still taken, for the
+  record, so the client can say when the code changed under the pin.
 
 Objects are hashed structurally through ``__reduce_ex__`` rather than by
 pickle bytes: cloudpickle pickles classes defined in ``__main__`` with a
