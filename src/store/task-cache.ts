@@ -96,7 +96,8 @@ export class TaskCache {
     await unlink(probe);
   }
 
-  withLock<T>(body: () => Promise<T>, progress: (line: string) => void = () => {}): Promise<T> {
+  async withLock<T>(body: () => Promise<T>, progress: (line: string) => void = () => {}): Promise<T> {
+    await mkdir(this.root, { recursive: true });
     return withDirectoryLock(this.lockDir, progress, body);
   }
 
