@@ -40,7 +40,7 @@ const dir = join(RESULTS, `cache-${entries}`);
 const sha = (s: string) => createHash("sha256").update(s).digest("hex");
 
 function generate(): void {
-  const marker = join(dir, ".complete-v2");
+  const marker = join(dir, ".complete-v3");
   if (existsSync(marker)) return;
   rmSync(dir, { recursive: true, force: true });
   console.log(`generating ${entries} entries in ${dir} (once)…`);

@@ -1,6 +1,6 @@
 import { resolve } from "node:path";
 import { ExitCode, InputError } from "../common/errors.js";
-import { CONFIG_FILE_NAME, editConfigFile, findConfigFile, functionMatches, loadConfigFor, parseDuration, parseSize, pinHolds, pinsAsRecorded, removePin, setPin, type NbrewindConfig } from "../config/index.js";
+import { CONFIG_FILE_NAME, editConfigFile, findConfigFile, functionMatcher, loadConfigFor, parseDuration, parseSize, pinHolds, pinsAsRecorded, removePin, setPin, type NbrewindConfig } from "../config/index.js";
 import { formatBytes } from "../planner/plan.js";
 import { collectCache } from "../session/cache-gc.js";
 import { isPinned, takeInventory, type InventoryItem } from "../store/cache-inventory.js";
@@ -17,15 +17,19 @@ async function cache(argv: string[], io: CommandIO): Promise<number> {
   const args = parseArgs("cache", argv, [...switches.map((name) => ({ name, arity: 0 as const })), ...valued.map((name) => ({ name, arity: 1 as const }))]);
   const [sub, ...rest] = args.positionals;
   const json = args.flags.has("json");
-  const out = (value: unknown, lines: () => string[]) => io.stdout.write(json ? JSON.stringify(value, null, 2) + "\n" : lines().join("\n") + "\n");
+  // Indented for people reading small outputs; a listing of thousands of entries is for scripts.
+  const out = (value: unknown, lines: () => string[], big = false) => io.stdout.write(json ? JSON.stringify(value, null, big ? undefined : 2) + "\n" : lines().join("\n") + "\n");
   const say = (line: string) => io.stderr.write(line + "\n");
   switch (sub) {
     case "ls": {
       const dir = cacheDir(args);
       const glob = args.values.get("function");
-      const items = takeInventory(new TaskCache(dir)).items.filter((i) => (!args.flags.has("pinned") || isPinned(i)) && (!glob || functionMatches(glob, i.entry.function)));
-      items.sort((a, b) => a.entry.function.localeCompare(b.entry.function) || a.entry.created_at.localeCompare(b.entry.created_at));
-      out({ cache: dir, entries: items.map(itemJson) }, () => lsTable(items));
+      // The index alone (no reconciling listing): ls is the quick look; gc and verify see every entry file.
+      const matches = glob ? functionMatcher(glob) : undefined;
+      const items = takeInventory(new TaskCache(dir), { reconcile: false }).items.filter((i) => (!args.flags.has("pinned") || isPinned(i)) && (!matches || matches(i.entry.function)));
+      const order = (a: string, b: string) => (a < b ? -1 : a > b ? 1 : 0);
+      items.sort((a, b) => order(a.entry.function, b.entry.function) || order(a.entry.created_at, b.entry.created_at));
+      out({ cache: dir, entries: items.map(itemJson) }, () => lsTable(items), items.length > 1000);
       return ExitCode.ok;
     }
     case "du": {
@@ -92,7 +96,7 @@ async function cache(argv: string[], io: CommandIO): Promise<number> {
         `kept: ${report.kept_pinned} pinned, ${report.kept_needed} needed by the latest run of a known bundle`,
         ...(report.over_limit ? [`note: pinned and needed results alone exceed --max-size; they are never collected (unpin, or pass a larger size)`] : []),
         ...report.bundles.map((b) => `${b.bundle}: ${report.dry_run ? "would remove" : "removed"} ${b.records_removed} old record(s) and ${b.blobs_removed} blob(s), ${formatBytes(b.bytes_freed)}`),
-      ]);
+      ], report.removed.length > 1000);
       return ExitCode.ok;
     }
     case "verify": {

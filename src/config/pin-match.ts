@@ -30,9 +30,14 @@ export function globToRegExp(glob: string): RegExp {
   return new RegExp(`^(?:${out})$`, "s");
 }
 
-export function functionMatches(glob: string, qualifiedName: string): boolean {
+/** A matcher compiled once, for many names. */
+export function functionMatcher(glob: string): (qualifiedName: string) => boolean {
   const re = globToRegExp(glob);
-  return re.test(qualifiedName) || (qualifiedName.startsWith("__main__.") && re.test(qualifiedName.slice(9)));
+  return (name) => re.test(name) || (name.startsWith("__main__.") && re.test(name.slice(9)));
+}
+
+export function functionMatches(glob: string, qualifiedName: string): boolean {
+  return functionMatcher(glob)(qualifiedName);
 }
 
 /** The pin rule that selects a task of `qualifiedName` submitted by `cellId` (cells: the ids each rule's `cell` selector names). */

@@ -28,12 +28,15 @@ export interface Inventory {
 }
 
 /**
- * One read of the index (plus a listing of entry names). `blobs: true` also
- * lists the blob store to find orphans (blobs no entry needs, left by a
+ * One read of the index (plus a listing of entry names unless `reconcile:
+ * false`, for a quick ls that trusts the index). `blobs: true` also gives
+ * the size of every blob (for du and gc: ls needs none), and lists the blob store to find orphans (blobs no entry needs, left by a
  * crash or an earlier gc), stat-ing only those.
  */
-export function takeInventory(cache: TaskCache, options: { blobs?: boolean } = {}): Inventory & { indexChanged: boolean } {
-  const { lines, bad, changed } = cache.indexed();
+const NOBODY: { bundle: string; notebook: string }[] = [];
+
+export function takeInventory(cache: TaskCache, options: { blobs?: boolean; reconcile?: boolean } = {}): Inventory & { indexChanged: boolean } {
+  const { lines, bad, changed } = cache.indexed({ reconcile: options.reconcile ?? true });
   const uses = cache.uses();
   const liveRefs: BundleRef[] = [];
   const deadRefs: BundleRef[] = [];
@@ -50,9 +53,11 @@ export function takeInventory(cache: TaskCache, options: { blobs?: boolean } = {
   const blobSizes = new Map<string, number>();
   const items: InventoryItem[] = [];
   for (const { entry, sizes } of lines.values()) {
-    for (const d in sizes) blobSizes.set(d, sizes[d]!);
+    if (options.blobs) for (const d in sizes) blobSizes.set(d, sizes[d]!);
     const use = uses.get(entry.key);
-    items.push({ entry, hits: use?.hits ?? 0, ...(use?.lastUsed ? { lastUsed: use.lastUsed } : {}), neededBy: needed.get(entry.key) ?? [] });
+    const item: InventoryItem = { entry, hits: use?.hits ?? 0, neededBy: needed.get(entry.key) ?? NOBODY };
+    if (use?.lastUsed) item.lastUsed = use.lastUsed;
+    items.push(item);
   }
   if (options.blobs) {
     const orphans = cache.blobDigests().filter((d) => !blobSizes.has(d));
@@ -99,7 +104,10 @@ export interface GcPlan {
  */
 export function planGc(inv: Inventory, limits: GcLimits): GcPlan {
   const now = limits.now ?? Date.now();
-  const lastTouch = (i: InventoryItem) => Date.parse(i.lastUsed ?? i.entry.created_at) || 0;
+  // Parsed once per item: a sort of 100,000 items calls the comparator about 1.7 million times.
+  const touched = new Map<InventoryItem, number>();
+  for (const i of inv.items) touched.set(i, Date.parse(i.lastUsed ?? i.entry.created_at) || 0);
+  const lastTouch = (i: InventoryItem) => touched.get(i)!;
   let keptPinned = 0;
   let keptNeeded = 0;
   const candidates: InventoryItem[] = [];

@@ -74,7 +74,7 @@ describe("task cache: publish, inventory, gc plan, verify", () => {
     await cache.publish(es, await bundleStore(values));
     await cache.writeRef(bundle, "/nb.ipynb", [es[1]!.key]);
     await cache.writeRef("/gone/bundle", "/gone.ipynb", [es[2]!.key]); // its folder is gone: protects nothing
-    const inv = takeInventory(cache);
+    const inv = takeInventory(cache, { blobs: true });
     expect(inv.deadRefs).toHaveLength(1);
     const total = values.reduce((s, v) => s + v.length, 0);
     // fits after removing the oldest unused one
