@@ -87,12 +87,13 @@ function generate(): void {
   writeFileSync(marker, "");
 }
 
-function time(args: string[]): number {
-  const started = process.hrtime.bigint();
-  const r = spawnSync(process.execPath, args, { stdio: ["ignore", "ignore", "pipe"], maxBuffer: 1 << 30 });
-  const s = Number(process.hrtime.bigint() - started) / 1e9;
-  if (r.status !== 0) throw new Error(`${args.join(" ")} exited ${r.status}: ${r.stderr.toString()}`);
-  return s;
+/** Wall and CPU (user + sys) seconds of one run, by bash's \`time\`: on a shared machine the wall time mostly measures the neighbours. */
+function time(args: string[]): { wall: number; cpu: number } {
+  const quoted = [process.execPath, ...args].map((a) => `'${a.replace(/'/g, "'\\''")}'`).join(" ");
+  const r = spawnSync("bash", ["-c", `TIMEFORMAT='%R %U %S'; time ${quoted} > /dev/null`], { encoding: "utf8", maxBuffer: 1 << 30 });
+  if (r.status !== 0) throw new Error(`${args.join(" ")} exited ${r.status}: ${r.stderr}`);
+  const [wall, user, sys] = r.stderr.trim().split("\n").at(-1)!.split(" ").map(Number) as [number, number, number];
+  return { wall, cpu: user + sys };
 }
 
 const FLOOR = `
@@ -103,7 +104,10 @@ for (const line of fs.readFileSync(path.join(process.argv[1], "index.jsonl"), "u
 
 mkdirSync(RESULTS, { recursive: true });
 generate();
-const best = (args: string[]) => Math.min(...Array.from({ length: reps }, () => time(args)));
+const best = (args: string[]) => {
+  const runs = Array.from({ length: reps }, () => time(args));
+  return { wall: Math.min(...runs.map((r) => r.wall)), cpu: Math.min(...runs.map((r) => r.cpu)) };
+};
 const floor = best(["-e", FLOOR, dir]);
 const ls = best([BIN, "cache", "ls", "--json", "--cache", dir]);
 const gc = best([BIN, "cache", "gc", "--dry-run", "--max-size", "1", "--json", "--cache", dir]);
@@ -113,9 +117,8 @@ const rows = [
   ["cache gc --dry-run", gc],
   ["floor (parse the index)", floor],
 ] as const;
-console.log(`\n${entries} entries, best of ${reps}, load ${load}`);
-for (const [what, s] of rows) console.log(`  ${what.padEnd(26)} ${s.toFixed(2)} s   ${(s / floor).toFixed(2)} × floor`);
-const verdict = (s: number) => (s <= 2 ? "met" : "NOT met");
-console.log(`target ≤ 2 s each: ls ${verdict(ls)}, gc --dry-run ${verdict(gc)}`);
-writeFileSync(join(RESULTS, "cache-commands.json"), JSON.stringify({ entries, reps, load: Number(load), ls_s: ls, gc_dry_run_s: gc, floor_s: floor }, null, 2) + "\n");
-
+console.log(`\n${entries} entries, best of ${reps}, load ${load} (wall: elapsed; cpu: user + sys of the process)`);
+for (const [what, t] of rows) console.log(`  ${what.padEnd(26)} wall ${t.wall.toFixed(2)} s   cpu ${t.cpu.toFixed(2)} s   ${(t.wall / floor.wall).toFixed(2)} × floor`);
+const verdict = (t: { wall: number; cpu: number }) => (t.wall <= 2 ? "met" : t.cpu <= 2 ? "not met by wall time, met by CPU time (the machine is busy)" : "NOT met");
+console.log(`target ≤ 2 s each: ls ${verdict(ls)}; gc --dry-run ${verdict(gc)}`);
+writeFileSync(join(RESULTS, "cache-commands.json"), JSON.stringify({ entries, reps, load: Number(load), ls, gc_dry_run: gc, floor }, null, 2) + "\n");
