@@ -5,6 +5,7 @@ import { parseArgs, type ParsedArgs } from "./args.js";
 import { adoptRecordedCellIds, CheckpointSession, planNotebook } from "../session/checkpoint-session.js";
 import { bundleDirFrom, openTrustedBundle } from "./checkpoint-bundle.js";
 import { trustHelp, trustOption } from "./bundle-trust.js";
+import { TaskSettings } from "../session/task-settings.js";
 import type { Command, CommandIO } from "./command.js";
 import { reportAfterRun, reportHelp, reportOption } from "./report.js";
 import { executeNotebookCommand, executionOptions, executionOptionsHelp, outputTarget, prepareNotebook } from "./run.js";
@@ -34,14 +35,16 @@ async function audit(argv: string[], io: CommandIO): Promise<number> {
   const quiet = args.flags.has("quiet");
   const log = (line: string) => void (quiet ? undefined : io.stderr.write(line + "\n"));
   const bundleDir = bundleDirFrom(args, prepared.path);
+  // Before any kernel starts: a bad nbrewind.yaml or an unwritable cache.dir is exit 2 at once.
+  const taskSettings = await TaskSettings.load(prepared.path, prepared.notebook, bundleDir);
   await requireWritable("audit", [bundleTarget(bundleDir), outputTarget(args, prepared.path)]);
   return withBundleRunLock(bundleDir, { command: "audit", wait: !args.flags.has("no-wait"), log, signal: io.signal }, async () => {
     const { bundle, signer } = await openTrustedBundle("audit", bundleDir, prepared.path, { trust: args.flags.has("trust"), log });
     await adoptRecordedCellIds(prepared, bundle);
     const records = await bundle.records();
-    const plan = await planNotebook(prepared.notebook, records, true, undefined, prepared.path);
+    const plan = await planNotebook(prepared.notebook, records, true, undefined, prepared.path, taskSettings);
     try {
-      return await executeNotebookCommand("audit", args, io, new CheckpointSession("audit", bundle, plan, prepared, records, { signer, storeAll }), prepared);
+      return await executeNotebookCommand("audit", args, io, new CheckpointSession("audit", bundle, plan, prepared, records, { signer, storeAll, taskSettings }), prepared);
     } finally {
       if (args.flags.has("report")) await reportAfterRun(bundle.dir, prepared.path, (line) => io.stderr.write(line + "\n"));
     }
@@ -69,6 +72,10 @@ content-addressed blob store), its outputs and timings, and the captured
 environment. Values that cannot be serialised (a Dask Client, an open file)
 are recorded with the reason. Afterwards 'nbrewind-engine repeat NOTEBOOK'
 re-runs only what an edit touched.
+
+Task results are also published into nbrewind.yaml's cache.dir when it sets
+one, and tasks already there (or in a cache.read folder) are served from it;
+see 'nbrewind-engine cache --help' for pins and caches.
 
 Options:
   -b, --bundle DIR          the bundle folder (default: NAME.nbrewind beside

@@ -9,6 +9,7 @@ import { explainPlan } from "../planner/explain.js";
 import { prepareNotebook } from "./run.js";
 import { forceHelp, forceOptions, forceRequest } from "./force-options.js";
 import { resolveForced } from "../planner/forced.js";
+import { TaskSettings } from "../session/task-settings.js";
 
 async function plan(argv: string[], io: CommandIO): Promise<number> {
   const args = parseArgs("plan", argv, [
@@ -25,7 +26,8 @@ async function plan(argv: string[], io: CommandIO): Promise<number> {
   const dir = bundleDirFrom(args, prepared.path);
   const bundle = await openBundle("plan", dir, prepared.path);
   await adoptRecordedCellIds(prepared, bundle);
-  const result = await planNotebook(prepared.notebook, await bundle.records(), false, force, prepared.path);
+  const settings = await TaskSettings.load(prepared.path, prepared.notebook, dir, { probeCache: false });
+  const result = await planNotebook(prepared.notebook, await bundle.records(), false, force, prepared.path, settings);
   if (args.flags.has("json")) {
     io.stdout.write(JSON.stringify({ notebook: prepared.path, bundle: dir, ...(planToJson(result) as object) }, null, 2) + "\n");
   } else {

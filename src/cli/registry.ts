@@ -1,6 +1,7 @@
 import type { Command } from "./command.js";
 import { depsCommand } from "./deps.js";
 import { auditCommand } from "./audit.js";
+import { cacheCommand } from "./cache.js";
 import { doctorCommand } from "./doctor.js";
 import { planCommand } from "./plan.js";
 import { repeatCommand } from "./repeat.js";
@@ -24,6 +25,7 @@ export const commands: Command[] = [
   replayCommand,
   reportCommand,
   keysCommand,
+  cacheCommand,
   doctorCommand,
   depsCommand,
 ];

@@ -5,6 +5,7 @@ import { parseArgs } from "./args.js";
 import { adoptRecordedCellIds, CheckpointSession, planNotebook } from "../session/checkpoint-session.js";
 import { bundleDirFrom, openTrustedBundle } from "./checkpoint-bundle.js";
 import { trustHelp, trustOption } from "./bundle-trust.js";
+import { TaskSettings } from "../session/task-settings.js";
 import type { Command, CommandIO } from "./command.js";
 import { forceHelp, forceOptions, forceRequest } from "./force-options.js";
 import { resolveForced } from "../planner/forced.js";
@@ -21,13 +22,15 @@ async function repeat(argv: string[], io: CommandIO): Promise<number> {
   const quiet = args.flags.has("quiet");
   const log = (line: string) => void (quiet ? undefined : io.stderr.write(line + "\n"));
   const bundleDir = bundleDirFrom(args, prepared.path);
+  // Before any kernel starts: a bad nbrewind.yaml or an unwritable cache.dir is exit 2 at once.
+  const taskSettings = await TaskSettings.load(prepared.path, prepared.notebook, bundleDir);
   await requireWritable("repeat", [bundleTarget(bundleDir), outputTarget(args, prepared.path)]);
   return withBundleRunLock(bundleDir, { command: "repeat", wait: !args.flags.has("no-wait"), log, signal: io.signal }, async () => {
     const { bundle, signer } = await openTrustedBundle("repeat", bundleDir, prepared.path, { trust: args.flags.has("trust"), log });
     await adoptRecordedCellIds(prepared, bundle);
     const records = await bundle.records();
-    const plan = await planNotebook(prepared.notebook, records, false, force, prepared.path);
-    const session = new CheckpointSession("repeat", bundle, plan, prepared, records, { explainTasks: args.flags.has("explain"), signer, storeAll });
+    const plan = await planNotebook(prepared.notebook, records, false, force, prepared.path, taskSettings);
+    const session = new CheckpointSession("repeat", bundle, plan, prepared, records, { explainTasks: args.flags.has("explain"), signer, storeAll, taskSettings });
     if (args.flags.has("explain")) (args.flags.has("json") ? io.stderr : io.stdout).write(session.explain().join("\n") + "\n");
     try {
       return await executeNotebookCommand("repeat", args, io, session, prepared);
@@ -58,6 +61,12 @@ an engine (a Dask Client or LocalCluster) runs again before any running cell
 that submitted work to it, and every engine the cells started is shut down
 at the end. The bundle is updated, so edits can be chained; old records are kept,
 so going back to an earlier version of a cell reuses it again.
+
+nbrewind.yaml (in the notebook's folder or a parent) can pin task functions
+— a pinned task is keyed by its pin's version instead of its code, and a
+cell whose recorded tasks a changed pin selects runs again — and name task
+caches shared with other notebooks (cache.dir) or published by others
+(cache.read), consulted after the bundle. See 'nbrewind-engine cache --help'.
 
 Options:
   -b, --bundle DIR          the bundle folder (default: NAME.nbrewind)

@@ -33,6 +33,18 @@ export interface TaskRecord {
   cell_id?: string;
   /** Uncached because its result was cheaper to recompute than to store and load (the reason gives the figures). */
   not_stored?: boolean;
+  /** The pin whose version stood for the function's code in its key. */
+  pin?: TaskPin;
+}
+
+export interface TaskPin {
+  version: string;
+  /** "decorator" or "nbrewind.yaml: SELECTOR". */
+  by: string;
+  /** The function's code identity when it ran (null: not keyable); compared at the next run. */
+  code?: string | null;
+  /** What the run said about it, e.g. that the code changed under the pin. */
+  note?: string;
 }
 
 /** Engine runtimes a cell started and submitted work to, as labels such as "dask:distributed". */

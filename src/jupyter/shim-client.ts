@@ -25,6 +25,8 @@ import {
   type KnownTask,
   type TaskStoreMode,
   type TasksKnownReply,
+  type TaskSettingsReply,
+  type TaskSettingsRequest,
 } from "./shim-protocol.js";
 
 export type { AdapterStatus, EnvironmentReply, HelloReply, KnownTask, PostCellReply, RestoreReply, ShimTaskRecord, WriteEntry } from "./shim-protocol.js";
@@ -134,6 +136,11 @@ export class ShimClient {
   /** Which task results the engine adapters store (see TaskStoreMode). */
   async taskPolicy(store: TaskStoreMode): Promise<void> {
     await this.request<"task_policy">({ type: "task_policy", store });
+  }
+
+  /** Pins and task caches for the engine adapters (before any cell runs). */
+  taskSettings(settings: Omit<TaskSettingsRequest, "type" | "request_id">): Promise<TaskSettingsReply> {
+    return this.request<"task_settings">({ type: "task_settings", ...settings });
   }
 
   /** Close every engine runtime the shim saw started (a Dask cluster and its workers) before the kernel goes. */
@@ -255,7 +262,7 @@ function replyProblem(type: RequestType, data: unknown): string | undefined {
     ajv.addSchema(JSON.parse(readFileSync(join(packageRoot(), "schemas", "task-record.schema.json"), "utf8")) as object);
     ajv.addSchema(schema);
     validators = new Map();
-    for (const t of ["hello", "pre_cell", "post_cell", "restore", "environment", "tasks_known", "task_policy", "shutdown_engines"]) {
+    for (const t of ["hello", "pre_cell", "post_cell", "restore", "environment", "tasks_known", "task_policy", "task_settings", "shutdown_engines"]) {
       const fn = ajv.getSchema(`${schema.$id}#/definitions/${t}_reply`);
       if (!fn) throw new Error(`comm-protocol.schema.json has no definition ${t}_reply`);
       validators.set(t, fn);

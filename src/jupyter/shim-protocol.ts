@@ -83,12 +83,29 @@ export interface TaskPolicyRequest {
   store: TaskStoreMode;
 }
 
+/** nbrewind.yaml's pins and the task caches the shim consults after the bundle (see src/config, src/store/task-cache). */
+export interface TaskSettingsRequest {
+  type: "task_settings";
+  request_id: string;
+  pins: { function: string; version: string; cells?: string[]; selector: string }[];
+  caches: string[];
+}
+
 export interface ShutdownEnginesRequest {
   type: "shutdown_engines";
   request_id: string;
 }
 
-export type ShimRequest = HelloRequest | PreCellRequest | PostCellRequest | RestoreRequest | EnvironmentRequest | TasksKnownRequest | TaskPolicyRequest | ShutdownEnginesRequest;
+export type ShimRequest =
+  | HelloRequest
+  | PreCellRequest
+  | PostCellRequest
+  | RestoreRequest
+  | EnvironmentRequest
+  | TasksKnownRequest
+  | TaskPolicyRequest
+  | TaskSettingsRequest
+  | ShutdownEnginesRequest;
 export type RequestType = ShimRequest["type"];
 
 export interface HelloReply {
@@ -137,6 +154,11 @@ export interface TasksKnownReply {
   count: number;
 }
 
+export interface TaskSettingsReply {
+  pins: number;
+  caches: number;
+}
+
 export interface ShutdownEnginesReply {
   closed: { engine: string; handle: string; status: string }[];
 }
@@ -163,6 +185,7 @@ export interface ReplyPayloads {
   environment: EnvironmentReply;
   tasks_known: TasksKnownReply;
   task_policy: Record<string, never>;
+  task_settings: TaskSettingsReply;
   shutdown_engines: ShutdownEnginesReply;
 }
 

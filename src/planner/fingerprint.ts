@@ -34,7 +34,13 @@ export type FileDigest = (path: string) => string | undefined;
  * moves. The cell id is deliberately not hashed: a record is reusable by
  * any cell that would compute the same thing.
  */
-export function fingerprintCells(cells: { id: string; source: string }[], graph: DependencyGraph, fileDigest?: FileDigest): Map<string, CellIdentity> {
+export function fingerprintCells(
+  cells: { id: string; source: string }[],
+  graph: DependencyGraph,
+  fileDigest?: FileDigest,
+  /** A salt for a cell whose recorded result no longer stands although its inputs did not change (a pin's version changed). */
+  salt?: (cellId: string, fingerprint: string) => string | undefined,
+): Map<string, CellIdentity> {
   const out = new Map<string, CellIdentity>();
   for (const cell of cells) {
     const own = sourceHash(cell.source);
@@ -51,7 +57,9 @@ export function fingerprintCells(cells: { id: string; source: string }[], graph:
     // A script the cell runs is an input like a value: editing prep.py re-runs `%run prep.py`.
     // One that cannot be read gets a digest of its own each time, so the cell is never reused.
     const files = (graph.cell(cell.id)?.facts.files ?? []).map((path) => ({ path, digest: fileDigest?.(path) ?? `unreadable:${randomUUID()}` }));
-    const fingerprint = sha256(JSON.stringify({ scheme: HASHING_SCHEME, source: own, inputs, ...(files.length ? { files } : {}) }));
+    const plain = sha256(JSON.stringify({ scheme: HASHING_SCHEME, source: own, inputs, ...(files.length ? { files } : {}) }));
+    const extra = salt?.(cell.id, plain);
+    const fingerprint = extra === undefined ? plain : sha256(JSON.stringify({ fingerprint: plain, salt: extra }));
     out.set(cell.id, { id: cell.id, sourceHash: own, fingerprint, reads, files });
   }
   return out;

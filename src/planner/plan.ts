@@ -54,7 +54,7 @@ export interface CellPlan {
   /** Names the cell reads from earlier cells (after expanding the functions it calls). */
   inputs: string[];
   opaque: boolean;
-  /** Runs although its fingerprint was recorded: another cell needs a value only running it recreates. */
+  /** Runs although its fingerprint (or its input values) was recorded: another cell needs a value only running it recreates, or a pin changed under it. */
   forced: boolean;
   /** The latest record of this cell id, whatever its fingerprint: what its tasks are compared with. */
   previous?: RecordedCell;
@@ -77,13 +77,33 @@ export interface PlanInput {
   forced?: ForcedCells;
   /** Reads the files cells run (`%run prep.py`), for their fingerprints. */
   fileDigest?: FileDigest;
+  /**
+   * Whether a record's result no longer stands although its cell's inputs did
+   * not change (nbrewind.yaml's pins changed for its tasks): the reason, and a
+   * salt that gives the cell, and so everything downstream, a new fingerprint.
+   */
+  staleRecord?: (record: RecordedCell) => { reason: string; salt: string } | undefined;
 }
 
 /** Where a name's value is at a point of the planned run. */
 type ValueState = { kind: "live" } | { kind: "recorded"; cell: CellPlan; write: RecordedWrite; unchangedBy?: CellPlan[] };
 
 export function makePlan(input: PlanInput): Plan {
-  const identities = fingerprintCells(input.cells, input.graph, input.fileDigest);
+  const staleReasons = new Map<string, string>();
+  const stale = input.staleRecord;
+  const identities = fingerprintCells(
+    input.cells,
+    input.graph,
+    input.fileDigest,
+    stale
+      ? (id, fingerprint) => {
+          const record = input.records.get(fingerprint);
+          const change = record ? stale(record) : undefined;
+          if (change) staleReasons.set(id, change.reason);
+          return change?.salt;
+        }
+      : undefined,
+  );
   const latestById = latestRecordByCellId(input.records);
   const cells: CellPlan[] = input.cells.map((c) => {
     const identity = identities.get(c.id)!;
@@ -126,6 +146,10 @@ export function makePlan(input: PlanInput): Plan {
       plan.reasons.push("unchanged: same source and same inputs as recorded");
     } else if (record) {
       plan.reasons.push("it raised an error when it was recorded");
+    } else if (staleReasons.has(plan.id)) {
+      // Its recorded values stand for a result the pin no longer vouches for: not reusable by value either.
+      plan.forced = true;
+      plan.reasons.push(staleReasons.get(plan.id)!);
     } else {
       plan.reasons.push(whyChanged(plan, latestById.get(plan.id), cells, label));
     }

@@ -74,10 +74,17 @@ function whyDispatched(task: RecordedTask, index: PreviousTasks): string {
   if (!match) return `new: the cell recorded no task of ${shortName(task.function)}`;
   const differing = task.arg_keys.flatMap((k, i) => (match.arg_keys[i] === k ? [] : [i]));
   if (task.arg_keys.length !== match.arg_keys.length) return `called with ${task.arg_keys.length} argument(s), recorded with ${match.arg_keys.length}`;
+  if (differing.length === 0 && task.pin?.version !== match.pin?.version) {
+    return task.pin && match.pin ? `its pin \`${pinSelector(task.pin.by)}\` is at version ${task.pin.version} now (recorded at ${match.pin.version})` : task.pin ? `it is pinned now (${pinSelector(task.pin.by)} at version ${task.pin.version}): its key is the pin's, not its code's` : `it is not pinned any more (was at version ${match.pin!.version})`;
+  }
   if (differing.length === 0) return `the code of ${shortName(task.function)} changed (its body, defaults, closure, or a global or function it uses)`;
   const upstream = new Set(task.upstream);
   const words = differing.map((i) => (upstream.has(task.arg_keys[i]!) ? `argument ${i + 1} (the result of a task that re-ran)` : `argument ${i + 1}`));
   return `${words.join(", ")} changed`;
+}
+
+function pinSelector(by: string): string {
+  return by.replace(/^nbrewind\.yaml: /, "");
 }
 
 /** A function name as users wrote it: `__main__.` is the notebook itself. */

@@ -26,6 +26,7 @@ import type { RecordedCell } from "../planner/recorded.js";
 import { countTasks, explainDispatched, shortName, type DispatchReason } from "../planner/task-explain.js";
 import { ValueState } from "../planner/value-state.js";
 import type { Prepared, RunExtension } from "./run-extension.js";
+import type { TaskSettings } from "./task-settings.js";
 
 export type CheckpointCommand = "audit" | "repeat";
 
@@ -36,6 +37,8 @@ export interface CheckpointOptions {
   signer?: SigningKey;
   /** `--store all`: store every task result, even those cheaper to recompute than to store and load. */
   storeAll?: boolean;
+  /** nbrewind.yaml's pins and task caches (src/session/task-settings.ts). */
+  taskSettings?: TaskSettings;
 }
 
 /**
@@ -99,12 +102,20 @@ export function codeCells(nb: Notebook): { index: number; id: string; source: st
  * Analyse the notebook and decide, against the bundle's records, what runs;
  * `force` names cells the user makes run (bad input when it names no cell).
  */
-export async function planNotebook(nb: Notebook, records: Map<string, RecordedCell>, runAll: boolean, force?: ForceRequest, notebookPath?: string): Promise<Plan> {
+export async function planNotebook(nb: Notebook, records: Map<string, RecordedCell>, runAll: boolean, force?: ForceRequest, notebookPath?: string, settings?: TaskSettings): Promise<Plan> {
   const forced = force ? resolveForced(force, nb.cells) : undefined;
   await loadPythonParser();
   const cells = codeCells(nb);
   const fileDigest = notebookPath ? filesBeside(notebookPath) : undefined;
-  return makePlan({ cells, graph: buildGraph(cells), records, runAll, ...(forced ? { forced } : {}), ...(fileDigest ? { fileDigest } : {}) });
+  return makePlan({
+    cells,
+    graph: buildGraph(cells),
+    records,
+    runAll,
+    ...(forced ? { forced } : {}),
+    ...(fileDigest ? { fileDigest } : {}),
+    ...(settings ? { staleRecord: settings.staleRecord } : {}),
+  });
 }
 
 /** Files a cell names (`%run prep.py`), read from the notebook's folder, where the kernel starts. */
@@ -194,6 +205,7 @@ export class CheckpointSession implements RunExtension {
     if (runtime) {
       this.shim = await ShimClient.attach(runtime.session, { blobsDir: this.bundle.blobs.root });
       if (this.options.storeAll) await this.shim.taskPolicy("all");
+      await this.options.taskSettings?.sendTo(this.shim, log);
       if (this.command === "repeat") {
         // Audit runs every task; repeat serves every task whose key the bundle holds.
         const known = knownTasks(this.records.values());
@@ -358,8 +370,11 @@ export class CheckpointSession implements RunExtension {
       ...(tasks.length > 0 ? { tasks, task_key_scheme: this.shim!.hello!.task_key_scheme, task_bytes: storedTaskBytes(tasks) } : {}),
       ...(engines ? { engines } : {}),
     };
+    const pinLines = this.options.taskSettings?.annotate(tasks, plan.previous?.tasks ?? []) ?? [];
     await this.bundle.writeRecord(record);
     this.written.set(plan.id, record);
+    await this.options.taskSettings?.publish(tasks, this.bundle, this.prepared.path);
+    if (this.options.explainTasks) for (const line of pinLines) this.log(`      ${line}`);
     if (record.status === "ok") this.byValueKey.set(record.value_key, record);
     const taskMeta = tasks.length > 0 ? this.noteTasks(plan, tasks) : undefined;
     cell.metadata.nbrewind = {
@@ -415,6 +430,11 @@ export class CheckpointSession implements RunExtension {
     this.shim?.close();
     const status = result?.status ?? (failure ? "kernel-died" : "ok");
     await this.bundle.setCells(this.plan.cells.map((c) => c.identity.fingerprint));
+    if (this.options.taskSettings) {
+      const latest = [...(await this.bundle.records()).values()].filter((r) => this.plan.cells.some((c) => c.identity.fingerprint === r.fingerprint));
+      const served = latest.filter((r) => r.run_id === this.runId).flatMap((r) => (r.tasks ?? []).filter((t) => t.status === "hit" && t.key !== null).map((t) => t.key!));
+      await this.options.taskSettings.finishRun(this.bundle, this.prepared.path, this.runId, latest.flatMap((r) => r.tasks ?? []), served);
+    }
     await this.bundle.writeNotebook(this.prepared.notebook);
     await this.bundle.finishRun(this.runId, {
       finished_at: new Date().toISOString(),

@@ -16,6 +16,7 @@ from .environment import describe_environment
 from .namespace_watch import Namespace
 from .protocol import HASHING_SCHEME, PROTOCOL_VERSION, RequestError
 from .tasks import runtime as task_runtime
+from .tasks import pins, shared_cache
 from .tasks.keys import TASK_KEY_SCHEME
 
 Reply = dict[str, Any]
@@ -34,6 +35,7 @@ class Session:
     def __init__(self, namespace: Namespace) -> None:
         self.namespace = namespace
         self.checkpointer: Checkpointer | None = None
+        self.cell_id: str | None = None  # the cell running now, for pins limited to cells
 
     def handle(self, request: dict[str, Any]) -> Reply:
         kind = request.get("type")
@@ -45,6 +47,7 @@ class Session:
             "environment": self._environment,
             "tasks_known": self._tasks_known,
             "task_policy": self._task_policy,
+            "task_settings": self._task_settings,
             "shutdown_engines": self._shutdown_engines,
         }
         handler = handlers.get(kind) if isinstance(kind, str) else None
@@ -111,6 +114,7 @@ class Session:
     def _pre_cell(self, req: dict[str, Any]) -> Reply:
         cell_id = _string(req, "cell_id")
         self._checkpointer().pre_cell(cell_id)
+        self.cell_id = cell_id
         _tasks().begin_cell(cell_id)
         return {}
 
@@ -120,8 +124,21 @@ class Session:
             raise RequestError("post_cell: candidates must be a list of names")
         reply = self._checkpointer().post_cell(_string(req, "cell_id"), candidates, bool(req.get("opaque", False)))
         # The cell's task graph: what its engine work hit, dispatched, could not cache, or failed.
+        tasks = _tasks().end_cell()
+        pins.annotate(tasks["tasks"])
         # And which engine adapters memoize: an engine outside its supported range runs unmemoized.
-        return {**reply, **_tasks().end_cell(), "adapters": engine_guard.reports()}
+        return {**reply, **tasks, "adapters": engine_guard.reports()}
+
+    def _task_settings(self, req: dict[str, Any]) -> Reply:
+        """nbrewind.yaml's pins (cell selectors resolved to cell ids by the client) and the
+        task caches to consult after the bundle, in order."""
+        rules = req.get("pins", [])
+        caches = req.get("caches", [])
+        if not isinstance(rules, list) or not all(isinstance(r, dict) and isinstance(r.get("function"), str) and isinstance(r.get("version"), str) for r in rules):
+            raise RequestError("task_settings: pins must be a list of {function, version[, cells, selector]}")
+        if not isinstance(caches, list) or not all(isinstance(c, str) and os.path.isabs(c) for c in caches):
+            raise RequestError("task_settings: caches must be a list of absolute paths")
+        return {"pins": pins.configure(rules, lambda: self.cell_id), "caches": shared_cache.configure(caches)}
 
     def _tasks_known(self, req: dict[str, Any]) -> Reply:
         if req.get("task_key_scheme") != TASK_KEY_SCHEME:

@@ -14,6 +14,10 @@
   with ``set_file_mode("stat")``, by size and mtime).
 * A value that cannot be hashed soundly raises ``Uncacheable(reason)``: the task
   is then dispatched uncached and the record says why. Never a guess.
+* **pins** (``pins.py``, from nbrewind.yaml or ``@pin``): a pinned task's
+  function identity is H("pinned", qualified name, version) instead; its
+  arguments are keyed as above. The code identity is still taken, for the
+  record, so the client can say when the code changed under the pin.
 
 Objects are hashed structurally through ``__reduce_ex__`` rather than by
 pickle bytes: cloudpickle pickles classes defined in ``__main__`` with a
@@ -38,6 +42,7 @@ from collections.abc import Callable, Iterable
 from typing import Any
 
 from ..unserialisable import why_unserialisable
+from . import pins
 
 # Bump when anything below changes how a key is computed: a bundle recorded
 # under another scheme is refused, never silently missed or, worse, hit.
@@ -202,7 +207,19 @@ class Keyer:
 
     def task_key(self, engine: str, fn: Any, arg_keys: Iterable[str], kwarg_keys: dict[str, str]) -> str:
         kw = [part for name in sorted(kwarg_keys) for part in (name, kwarg_keys[name])]
-        return _h("task", str(TASK_KEY_SCHEME), engine, self.function_identity(fn), *arg_keys, "kw", *kw)
+        name = function_name(fn)
+        pinned = pins.pin_for(fn, name)
+        if pinned is None:
+            return _h("task", str(TASK_KEY_SCHEME), engine, self.function_identity(fn), *arg_keys, "kw", *kw)
+        # A pin: its version stands for the code. The code identity is still taken, for the
+        # record only, so a later run can say that the code changed under the pin.
+        try:
+            code: str | None = self.function_identity(fn)
+        except Uncacheable:
+            code = None
+        key = _h("task", str(TASK_KEY_SCHEME), engine, _h("pinned", name, pinned.version), *arg_keys, "kw", *kw)
+        pins.remember(key, pinned, code)
+        return key
 
     def value_key(self, v: Any) -> str:
         return self._cached(v, self._value_key)

@@ -60,6 +60,7 @@ from typing import Any, NamedTuple
 
 from ..blob_store import DIGEST_RE, BlobError, BlobStore, digest_of
 from ..serialise import deserialise
+from . import shared_cache
 from .keys import Uncacheable, function_name
 from .store_policy import StorePolicy, measure_bandwidth
 from .worker import NOTES_SUFFIX, TASKLOG, LoadSpec, note_failure, notes_log_prefix, persist_result, read_result
@@ -156,7 +157,15 @@ class TaskRuntime:
         the digests themselves are checked when the blobs are read)."""
         hit = self.memo.get((occurrence.cell_id, key, occurrence.index))
         if hit is None:
-            return None
+            # Not in the bundle: a shared or read-only task cache may hold it (its blobs are linked in).
+            # A cache is keyed by task key alone: it serves what its publishers computed for that key.
+            entry = shared_cache.fetch(key, self.store)
+            if entry is None:
+                return None
+            digest, size, blobs, pack = entry
+            hit = Stored(digest, size, blobs, pack)
+            with self._lock:
+                self.memo[(occurrence.cell_id, key, occurrence.index)] = hit
         try:
             if hit.pack is not None:
                 if os.stat(self.store.path_for(hit.pack[0])).st_size < hit.pack[1] + hit.size:
