@@ -37,6 +37,7 @@ same values and the same future types.
 
 from __future__ import annotations
 
+import copy
 import functools
 import os
 import sys
@@ -47,12 +48,15 @@ from dataclasses import dataclass
 from typing import Any
 
 import nbrewind
+from nbrewind.engine_guard import guard
 from nbrewind.tasks import runtime as task_runtime
 from nbrewind.tasks.hooks import when_imported
 from nbrewind.tasks.keys import Keyer, Uncacheable
 from nbrewind.tasks.shipping import RUNNERS_BY_REFERENCE, RUNNERS_BY_VALUE, Runners
 
 ENGINE = "dask"
+# Off outside engine_support.json's range, or once a patch or a rewrite failed.
+GUARD = guard(ENGINE)
 _installed = False
 # Dask key -> task key of every task we keyed: a later graph or submit that
 # reads such a key (a future passed as an argument) uses it as the upstream key.
@@ -87,15 +91,35 @@ def install() -> None:
     if _installed:
         return
     _installed = True
-    when_imported("dask.base", _patch_dask_base)
-    when_imported("distributed.client", _patch_distributed_client)
-    when_imported("distributed.deploy.spec", _patch_spec_cluster)
+    when_imported("dask.base", GUARD.install(_patch_dask_base))
+    when_imported("distributed.client", GUARD.install(_patch_distributed_client))
+    when_imported("distributed.deploy.spec", GUARD.install(_patch_spec_cluster))
 
 
 # ------------------------------------------------------------------ interception
 
 
+def _persisting(original: Callable[..., Any]) -> Callable[..., Any]:
+    """``persist`` marked while it runs: the outputs of its graph stay in the engine, so
+    they are weighed by the storage policy instead of being kept whatever they cost."""
+
+    @functools.wraps(original)
+    def persist(*args: Any, **kwargs: Any) -> Any:
+        outer = getattr(_local, "persisting", False)
+        _local.persisting = True
+        try:
+            return original(*args, **kwargs)
+        finally:
+            _local.persisting = outer
+
+    persist._nbrewind = True  # type: ignore[attr-defined]
+    return persist
+
+
 def _patch_dask_base(base: Any) -> None:
+    if not getattr(base.persist, "_nbrewind", False):
+        # Before dask/__init__ binds dask.persist: this callback runs as soon as dask.base is loaded.
+        base.persist = _persisting(base.persist)
     original = base.get_scheduler
     if getattr(original, "_nbrewind", False):
         return
@@ -103,7 +127,7 @@ def _patch_dask_base(base: Any) -> None:
     @functools.wraps(original)
     def get_scheduler(*args: Any, **kwargs: Any) -> Any:
         schedule = original(*args, **kwargs)
-        if schedule is None or isinstance(schedule, _MemoSchedule):
+        if schedule is None or isinstance(schedule, _MemoSchedule) or not GUARD.on:
             return schedule
         owner = getattr(schedule, "__self__", None)
         if owner is not None and hasattr(owner, "_graph_to_futures"):
@@ -124,15 +148,16 @@ class _MemoSchedule:
 
     def __call__(self, dsk: Any, keys: Any, **kwargs: Any) -> Any:
         rt = task_runtime.active()
-        if rt is None or getattr(_local, "busy", False):
+        if rt is None or getattr(_local, "busy", False) or not GUARD.on:
             return self.schedule(dsk, keys, **kwargs)
         rt.engine_used(self.label)
-        graph = _materialise(dsk)
         kind = self.label.partition(":")[2]
         placement = _IN_PROCESS if kind in ("threads", "sync") else _LOCAL_CHILDREN if kind == "processes" else _UNKNOWN
         _local.busy = True  # a scheduler that calls back into dask.compute is not rewritten twice
         try:
-            new, _ = rewrite(graph, set(_flatten(keys)), rt, placement)
+            new = dsk
+            with GUARD.attempt("rewriting a Dask graph", rt):
+                new, _ = rewrite(_materialise(dsk), set(_flatten(keys)), rt, placement)
             return self.schedule(new, keys, **kwargs)
         finally:
             _local.busy = False
@@ -167,12 +192,14 @@ def _patch_distributed_client(client_mod: Any) -> None:
     @functools.wraps(original)
     def _graph_to_futures(self: Any, expr: Any, keys: Any, *args: Any, **kwargs: Any) -> Any:
         rt = task_runtime.active()
-        if rt is None or kwargs.get("actors") or self.asynchronous:
+        if rt is None or kwargs.get("actors") or self.asynchronous or not GUARD.on:
             # Actors are stateful: never cached. Async clients: the store probe below is
             # synchronous, so they run unmemoized (recorded as the engine being used).
             return original(self, expr, keys, *args, **kwargs)
         rt.engine_used(f"{ENGINE}:distributed")
-        expr, client_persist = _rewrite_expr(self, expr, keys, rt)
+        client_persist: ClientPersist = {}
+        with GUARD.attempt("rewriting a Dask graph for the distributed scheduler", rt):
+            expr, client_persist = _rewrite_expr(self, expr, keys, rt)
         futures = original(self, expr, keys, *args, **kwargs)
         for k, (record, dispatch) in client_persist.items():
             fut = futures.get(k)
@@ -182,6 +209,7 @@ def _patch_distributed_client(client_mod: Any) -> None:
 
     _graph_to_futures._nbrewind = True  # type: ignore[attr-defined]
     Client._graph_to_futures = _graph_to_futures
+    Client.persist = _persisting(Client.persist)
 
     original_init = Client.__init__
 
@@ -225,14 +253,39 @@ def _patch_spec_cluster(spec: Any) -> None:
 
 
 def _rewrite_expr(client: Any, expr: Any, keys: Any, rt: task_runtime.TaskRuntime) -> tuple[Any, dict[Any, tuple[dict[str, Any], str]]]:
-    from dask._expr import HLGExpr, LLGExpr
-
-    annotations = expr.__dask_annotations__() or {}
     graph = _materialise(expr)
     new, client_persist = rewrite(graph, set(_flatten(keys)), rt, _distributed_placement(client, rt))
+    try:
+        from dask._expr import HLGExpr, LLGExpr
+    except ImportError:
+        # dask < 2025.1: the client sends a HighLevelGraph (or a plain dict), not an expression.
+        return _rewritten_hlg(expr, new), client_persist
+    annotations = expr.__dask_annotations__() or {}
     if not annotations:
         return LLGExpr(new, _determ_token=uuid.uuid4().hex), client_persist
     return HLGExpr(dsk=_annotated_hlg(new, annotations), output_keys=list(keys)), client_persist
+
+
+def _rewritten_hlg(original: Any, new: dict[Any, Any]) -> Any:
+    """dask < 2025.1: the rewritten graph as a HighLevelGraph whose layers keep the
+    original layers' annotations (retries, resources, workers)."""
+    from dask.highlevelgraph import HighLevelGraph, MaterializedLayer
+
+    layers = getattr(original, "layers", None)
+    if not layers or not any(getattr(layer, "annotations", None) for layer in layers.values()):
+        return HighLevelGraph({"nbrewind": MaterializedLayer(new)}, {"nbrewind": set()})
+    parts: dict[str, Any] = {}
+    placed: set[Any] = set()
+    for name, layer in layers.items():
+        keys = copy.copy(layer) if hasattr(layer, "is_materialized") else layer  # never materialise the caller's layer
+        part = {k: new[k] for k in keys if k in new and k not in placed}
+        placed.update(part)
+        if part:
+            parts[f"nbrewind-{name}"] = MaterializedLayer(part, annotations=getattr(layer, "annotations", None))
+    rest = {k: v for k, v in new.items() if k not in placed}
+    if rest:
+        parts["nbrewind-rest"] = MaterializedLayer(rest)
+    return HighLevelGraph(parts, {name: set() for name in parts})
 
 
 def _annotated_hlg(dsk: dict[Any, Any], annotations: dict[str, dict[Any, Any]]) -> Any:
@@ -298,7 +351,14 @@ def _materialise(dsk: Any) -> dict[Any, Any]:
     from dask._task_spec import convert_legacy_graph
 
     graph = dsk if isinstance(dsk, Mapping) else dsk.__dask_graph__()
-    return convert_legacy_graph(dict(graph))
+    layers = getattr(graph, "layers", None)
+    # Materialise copies of a HighLevelGraph's layers (or of a lone layer), never the
+    # caller's own: dask < 2025.1's Client.map asserts its layer stays unmaterialised.
+    parts = layers.values() if isinstance(layers, Mapping) else [graph]
+    flat: dict[Any, Any] = {}
+    for part in parts:
+        flat.update(copy.copy(part) if hasattr(part, "is_materialized") else part)
+    return convert_legacy_graph(flat)
 
 
 def _flatten(keys: Any) -> Iterable[Any]:
@@ -360,8 +420,8 @@ def rewrite(graph: dict[Any, Any], outputs: set[Any], rt: task_runtime.TaskRunti
     def subgraph_key(task: Any) -> str:
         """A fused task (``_execute_subgraph``, from blockwise fusion) is keyed as the
         output task of its inner graph, with the inner keys resolved inside it."""
-        inner, outkey, inkeys, *deps = task.args
-        scope = {ik: arg_key(d) for ik, d in zip(inkeys, deps)}
+        inner, outkey, inputs = _subgraph_parts(task)
+        scope = {ik: arg_key(d) for ik, d in inputs}
         scopes.append(scope)
         try:
             for ik in _topological(inner):
@@ -394,27 +454,29 @@ def rewrite(graph: dict[Any, Any], outputs: set[Any], rt: task_runtime.TaskRunti
             node_keys[k] = err
 
     new: dict[Any, Any] = {}
-    dispatch = rt.new_dispatch()
+    # The outputs come back to the notebook and are kept whatever they cost; a persist's stay in the engine.
+    keep_outputs = not getattr(_local, "persisting", False)
     for k, node in graph.items():
         if not _memoizable(k, node):
             new[k] = node
             continue
         key = node_keys[k]
-        record = _record(k, node, key, graph, node_keys, rt, arg_key)
         if isinstance(key, Uncacheable):
-            rt.uncached(record, key.reason)
+            rt.uncached(_record(k, node, key, graph, node_keys, rt, arg_key, None), key.reason)
             new[k] = node
             continue
-        hit = rt.lookup(key)
-        if hit is not None:
-            digest, size = hit
-            rt.hit(record, digest, size)
-            if placement.load_here or rt.packed(key):
+        occurrence = rt.submission(key)
+        record = _record(k, node, key, graph, node_keys, rt, arg_key, occurrence)
+        stored = rt.lookup(key, occurrence)
+        if stored is not None:
+            rt.hit(record, stored)
+            if placement.load_here or stored.pack is not None:
                 # A small result is cheaper sent as data than read by a loader task on a worker.
-                new[k] = DataNode(k, rt.load(digest, key))
+                new[k] = DataNode(k, rt.load(stored, key))
             else:
-                new[k] = Task(k, functools.partial(runners.load_result, rt.load_spec(digest, key)))
+                new[k] = Task(k, functools.partial(runners.load_result, rt.load_spec(stored, key)))
             continue
+        dispatch = rt.new_dispatch()  # one per submission: each has its own outcome
         if placement.client_side is not None:
             if k in outputs:
                 rt.dispatched(record, dispatch)
@@ -424,8 +486,11 @@ def rewrite(graph: dict[Any, Any], outputs: set[Any], rt: task_runtime.TaskRunti
             new[k] = node
             continue
         rt.dispatched(record, dispatch)
-        wrapped = functools.partial(runners.run_and_persist, node.func, (rt.blobs_dir, key, dispatch))
-        new[k] = Task(k, wrapped, *node.args, _data_producer=node.data_producer, **node.kwargs)
+        spec = (rt.blobs_dir, key, dispatch, rt.store_policy(keep=keep_outputs and k in outputs))
+        wrapped = functools.partial(runners.run_and_persist, node.func, spec)
+        # dask < 2025.1 Tasks have no data_producer flag.
+        producer = {"_data_producer": node.data_producer} if hasattr(node, "data_producer") else {}
+        new[k] = Task(k, wrapped, *node.args, **producer, **node.kwargs)
     for k, key in node_keys.items():
         if isinstance(key, str):
             if len(_produced) >= _PRODUCED_MAX:
@@ -445,20 +510,42 @@ def _memoizable(k: Any, node: Any) -> bool:
     return not (isinstance(name, str) and name.startswith("finalize-"))
 
 
-def _record(k: Any, node: Any, key: str | Uncacheable, graph: dict[Any, Any], node_keys: dict[Any, str | Uncacheable], rt: task_runtime.TaskRuntime, arg_key: Callable[[Any], str]) -> dict[str, Any]:
+def _record(k: Any, node: Any, key: str | Uncacheable, graph: dict[Any, Any], node_keys: dict[Any, str | Uncacheable], rt: task_runtime.TaskRuntime, arg_key: Callable[[Any], str], occurrence: task_runtime.Occurrence | None) -> dict[str, Any]:
     arg_keys: list[str] = []
     upstream: list[str] = []
     if isinstance(key, str):
         # Positional arguments, then keyword arguments by name: what explanations compare.
         # A fused subgraph's arguments are its inputs (its inner graph is its code).
-        args = node.args[3:] if node.has_subgraph() else node.args
+        args = [d for _, d in _subgraph_parts(node)[2]] if _has_subgraph(node) else node.args
         arg_keys = [arg_key(a) for a in args] + [arg_key(v) for _, v in sorted(node.kwargs.items())]
         for dep in sorted(node.dependencies, key=str):
             dk = node_keys.get(dep) if dep in graph else _produced.get(dep)
             if isinstance(dk, str):
                 upstream.append(dk)
-    fn = getattr(node.args[0].get(node.args[1]), "func", node.func) if node.has_subgraph() else node.func
-    return rt.record(ENGINE, fn, key, arg_keys, upstream, str(k))
+    fn = getattr(node.args[0].get(node.args[1]), "func", node.func) if _has_subgraph(node) else node.func
+    return rt.record(ENGINE, fn, key, arg_keys, upstream, str(k), occurrence)
+
+
+def _has_subgraph(node: Any) -> bool:
+    """A fused task (blockwise fusion): ``Task.has_subgraph()`` from dask 2025.1 on."""
+    from dask._task_spec import _execute_subgraph
+
+    return node.func is _execute_subgraph
+
+
+def _subgraph_parts(task: Any) -> tuple[dict[Any, Any], Any, list[tuple[Any, Any]]]:
+    """A fused task's inner graph, output key and (inner key, argument) inputs.
+
+    dask >= 2025.1: ``(inner, outkey, inkeys, *dependencies)``; dask 2024.12:
+    ``(inner, outkey, Dict(explicit inputs), Dict(implicit inputs))``, each Dict a
+    container task of ``Tuple(inner key, argument)`` items.
+    """
+    from dask._task_spec import Dict
+
+    inner, outkey, inkeys, *deps = task.args
+    if isinstance(inkeys, Dict):
+        return inner, outkey, [tuple(item.args) for part in (inkeys, *deps) for item in part.args]  # type: ignore[misc]
+    return inner, outkey, list(zip(inkeys, deps))
 
 
 def _topological(graph: dict[Any, Any]) -> list[Any]:

@@ -46,6 +46,7 @@ from concurrent.futures import Future
 from dataclasses import dataclass, field
 from typing import Any
 
+from nbrewind.engine_guard import guard
 from nbrewind.tasks import runtime as task_runtime
 from nbrewind.tasks.hooks import when_imported
 from nbrewind.tasks.keys import Keyer, Uncacheable
@@ -55,6 +56,8 @@ from nbrewind.tasks.worker import where_here
 import nbrewind_parsl_worker as pw
 
 ENGINE = "parsl"
+# Off outside engine_support.json's range, or once a patch or a key computation failed.
+GUARD = guard(ENGINE)
 _installed = False
 # Serialises submits: the task id a submission will get is read before Parsl assigns it.
 _submit_lock = threading.RLock()
@@ -70,7 +73,7 @@ def install() -> None:
     if _installed:
         return
     _installed = True
-    when_imported("parsl.dataflow.dflow", _patch_dflow)
+    when_imported("parsl.dataflow.dflow", GUARD.install(_patch_dflow))
     atexit.register(shutdown)
 
 
@@ -111,8 +114,8 @@ class _TaskInfo:
     arg_keys: list[str] = field(default_factory=list)
     upstream: list[str] = field(default_factory=list)
     dispatch: str = ""
-    digest: str = ""
-    size: int = 0
+    occurrence: task_runtime.Occurrence | None = None
+    stored: task_runtime.Stored | None = None
 
 
 def _patch_dflow(dflow: Any) -> None:
@@ -140,10 +143,14 @@ def _patch_dflow(dflow: Any) -> None:
         rt = task_runtime.active()
         if app_kwargs is None:
             app_kwargs = {}
-        if rt is None or not isinstance(getattr(self, "memoizer", None), _Memoizer):
+        if rt is None or not GUARD.on or not isinstance(getattr(self, "memoizer", None), _Memoizer):
             return original_submit(self, func, app_args=app_args, executors=executors, cache=cache, ignore_for_cache=ignore_for_cache, app_kwargs=app_kwargs, join=join)
         rt.engine_used(ENGINE)
-        info = _decide(rt, func, app_args, app_kwargs, ignore_for_cache, join)
+        info = None
+        with GUARD.attempt("keying a Parsl app invocation", rt):
+            info = _decide(rt, func, app_args, app_kwargs, ignore_for_cache, join)
+        if info is None:
+            return original_submit(self, func, app_args=app_args, executors=executors, cache=cache, ignore_for_cache=ignore_for_cache, app_kwargs=app_kwargs, join=join)
         submitted_func, submitted_kwargs = func, app_kwargs
         if info.status == "dispatched" and not join:
             spec = (rt.blobs_dir, info.key, info.dispatch, *_reach_marker(rt), _executor_label(self, executors), info.slots)
@@ -302,9 +309,12 @@ def _decide(rt: task_runtime.TaskRuntime, func: Any, args: Any, kwargs: dict[str
     info = _TaskInfo(key, "dispatched", func, slots, name_fn=_display_fn(user_fn))
     info.arg_keys = [*arg_keys, *(kwarg_keys[k] for k in sorted(kwarg_keys))]
     info.upstream = _upstream(args, kwargs)
-    hit = rt.lookup(key)
-    if hit is not None and (not slots or _files_present(rt, hit[0], key)):
-        info.status, info.digest, info.size = "hit", hit[0], hit[1]
+    # Each invocation is a task of its own (three pi(10**6) apps compute three estimates):
+    # it is served only the result its own occurrence was recorded with.
+    info.occurrence = rt.submission(key)
+    stored = rt.lookup(key, info.occurrence)
+    if stored is not None and (not slots or _files_present(rt, stored, key)):
+        info.status, info.stored = "hit", stored
     else:
         info.dispatch = rt.new_dispatch()
     return info
@@ -340,23 +350,24 @@ def _upstream(args: Any, kwargs: dict[str, Any]) -> list[str]:
     return found
 
 
-def _files_present(rt: task_runtime.TaskRuntime, digest: str, key: str) -> bool:
+def _files_present(rt: task_runtime.TaskRuntime, stored: task_runtime.Stored, key: str) -> bool:
     """A hit whose stored outcome includes files is a hit only if every file blob is there too."""
     try:
-        envelope = rt.load(digest, key)
+        envelope = rt.load(stored, key)
         return all(rt.store.exists(d) for _slot, d, _size in envelope["files"])
     except Exception:
         return False
 
 
 def _record(rt: task_runtime.TaskRuntime, info: _TaskInfo, tid: int) -> dict[str, Any]:
-    return rt.record(ENGINE, info.name_fn, info.key, info.arg_keys, info.upstream, f"task {tid}")
+    return rt.record(ENGINE, info.name_fn, info.key, info.arg_keys, info.upstream, f"task {tid}", info.occurrence)
 
 
 def _report(rt: task_runtime.TaskRuntime, info: _TaskInfo, tid: int) -> None:
     record = _record(rt, info, tid)
     if info.status == "hit":
-        rt.hit(record, info.digest, info.size)
+        assert info.stored is not None
+        rt.hit(record, info.stored)
     elif info.status == "dispatched":
         rt.dispatched(record, info.dispatch)
     else:
@@ -395,6 +406,9 @@ class _Memoizer:
     def check_memo(self, task: Any) -> Future[Any] | None:
         info = self._info(task)
         rt = task_runtime.active()
+        if not GUARD.on:
+            # Turned off since this task was submitted: it runs (a planned hit computes the same value).
+            return self._inner_check(task, info)
         if info is not None and info.status == "hit" and rt is not None:
             try:
                 value = _serve(rt, info, task["kwargs"])
@@ -421,13 +435,26 @@ class _Memoizer:
         finally:
             task["func"], task["kwargs"] = func, kwargs
 
+    def update_memo(self, task: Any, future: Any) -> None:
+        """parsl < 2025: one call with the task's completed future (later releases call
+        update_memo_result or update_memo_exception)."""
+        self.inner.update_memo(task, future)
+        exc = future.exception() if future.done() else None
+        if exc is not None:
+            self._record_exception(task, exc)
+        elif future.done():
+            self._record_result(task, future.result())
+
     def update_memo_result(self, task: Any, result: Any) -> None:
         self.inner.update_memo_result(task, result)
+        self._record_result(task, result)
+
+    def _record_result(self, task: Any, result: Any) -> None:
         info = self._info(task)
         rt = task_runtime.active()
         if info is None or info.status != "dispatched" or rt is None or not isinstance(info.key, str):
             return
-        if rt.note_arrived(info.key, info.dispatch):
+        if rt.note_arrived(info.dispatch):
             return  # the worker stored it where it ran
         # A join app, a result from the user's own cache, or a worker that does not see the store.
         started = task.get("try_time_launched")
@@ -438,6 +465,9 @@ class _Memoizer:
 
     def update_memo_exception(self, task: Any, exc: BaseException) -> None:
         self.inner.update_memo_exception(task, exc)
+        self._record_exception(task, exc)
+
+    def _record_exception(self, task: Any, exc: BaseException) -> None:
         info = self._info(task)
         rt = task_runtime.active()
         if info is None or info.status != "dispatched" or rt is None or not isinstance(info.key, str):
@@ -448,8 +478,8 @@ class _Memoizer:
 
 def _serve(rt: task_runtime.TaskRuntime, info: _TaskInfo, kwargs: dict[str, Any]) -> Any:
     """A memoized outcome: its declared files written back to their paths, then its value."""
-    assert isinstance(info.key, str)
-    stored = rt.load(info.digest, info.key)
+    assert isinstance(info.key, str) and info.stored is not None
+    stored = rt.load(info.stored, info.key)
     if not info.slots:
         return stored
     for slot, digest, _size in stored["files"]:

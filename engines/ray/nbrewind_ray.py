@@ -39,11 +39,14 @@ from typing import Any
 import nbrewind_ray_refs as refs
 import nbrewind_ray_store
 import nbrewind_ray_twin as twins
+from nbrewind.engine_guard import guard
 from nbrewind.tasks import runtime as task_runtime
 from nbrewind.tasks.hooks import when_imported
 from nbrewind.tasks.keys import Keyer, Uncacheable, function_name
 
 ENGINE = "ray"
+# Off outside engine_support.json's range, or once a patch or a key computation failed.
+GUARD = guard(ENGINE)
 # Options that change what a task computes, not only where and how it runs.
 _KEYED_OPTIONS = ("runtime_env",)
 _installed = False
@@ -58,7 +61,7 @@ def install() -> None:
     if _installed:
         return
     _installed = True
-    when_imported("ray", _patch_ray)
+    when_imported("ray", GUARD.install(_patch_ray))
 
 
 def _patch_ray(ray: Any) -> None:
@@ -101,13 +104,30 @@ def _wrap_method(cls: type, name: str, handler: Any) -> None:
     @functools.wraps(original)
     def method(self: Any, *args: Any, **kwargs: Any) -> Any:
         rt = task_runtime.current
-        if rt is None or getattr(_local, "busy", False):
+        if rt is None or getattr(_local, "busy", False) or not GUARD.on:
             return original(self, *args, **kwargs)
         _local.busy = True  # our own submissions (the twin, a probe) are not intercepted again
+        submitted: list[bool] = []
+
+        def submit(target: Any, *a: Any, **k: Any) -> Any:
+            # Only the user's own submission counts: a failed submission of our persisting
+            # twin is ours, and falls back like any other failure of ours.
+            if target is self:
+                submitted.append(True)
+            return original(target, *a, **k)
+
+        mark = rt.mark()
         try:
-            return handler(original, self, rt, *args, **kwargs)
+            return handler(submit, self, rt, *args, **kwargs)
+        except Exception as err:
+            if submitted:
+                raise  # Ray's own answer to the submission (a bad argument): the user's to see
+            # Our bookkeeping failed before anything reached Ray: forget it, submit as Ray would.
+            rt.forget_since(mark)
+            GUARD.failed(f"handling {cls.__name__}.{name}", err)
         finally:
             _local.busy = False
+        return original(self, *args, **kwargs)
 
     method._nbrewind = True  # type: ignore[attr-defined]
     setattr(cls, name, method)
@@ -141,7 +161,7 @@ def _remote_function_call(original: Any, rf: Any, rt: task_runtime.TaskRuntime, 
     rt.engine_used(ENGINE)
     fn = rf._function
     try:
-        planned = _plan(rf, args, kwargs, options)
+        planned = _plan(rt, rf, args, kwargs, options)
     except Exception as err:  # never let our bookkeeping break the user's submission
         traceback.print_exc()
         planned = f"nbrewind could not key this task ({type(err).__name__}: {err})"
@@ -158,12 +178,13 @@ def _remote_function_call(original: Any, rf: Any, rt: task_runtime.TaskRuntime, 
     placement = nbrewind_ray_store.placement(_ray, rt)
     if placement.on_worker:
         remote = twins.persisting_remote(_ray, rf, planned.twin, placement.runners.run_and_persist)
-        result = original(remote, [(rt.blobs_dir, planned.key, dispatch), *args], kwargs, **options)
+        # A call's result is handed to the notebook (an ObjectRef it may ray.get): kept whatever it costs.
+        result = original(remote, [(rt.blobs_dir, planned.key, dispatch, rt.store_policy(keep=True)), *args], kwargs, **options)
     else:
         result = original(rf, args, kwargs, **options)
     returned = _as_list(result)
     refs.produced(returned, planned.key)
-    record = rt.record(ENGINE, fn, planned.key, planned.arg_keys, planned.upstream, _engine_key(returned))
+    record = rt.record(ENGINE, fn, planned.key, planned.arg_keys, planned.upstream, _engine_key(returned), planned.occurrence)
     rt.dispatched(record, dispatch)
     if not placement.on_worker:
         nbrewind_ray_store.persist_from_kernel(rt, record, dispatch, returned)
@@ -177,17 +198,16 @@ class _Planned:
     num_returns: int
     arg_keys: list[str]
     upstream: list[str]
+    occurrence: task_runtime.Occurrence
 
 
-def _plan(rf: Any, args: list[Any], kwargs: dict[str, Any], options: dict[str, Any]) -> _Planned | str:
+def _plan(rt: task_runtime.TaskRuntime, rf: Any, args: list[Any], kwargs: dict[str, Any], options: dict[str, Any]) -> _Planned | str:
     """The task's key and what goes with it, or why the task is not cached."""
     if rf._is_cross_language:
         return "a cross-language remote function: its code is not Python nbrewind can key"
     if _ray._private.client_mode_hook.client_mode_should_convert():
         return "submitted through Ray Client (ray://): not memoized yet"
-    num_returns = options.get("num_returns")
-    if num_returns is None:
-        num_returns = "streaming" if rf._is_generator else 1
+    num_returns = _num_returns(rf, options)
     if not isinstance(num_returns, int):
         return f"a generator task (num_returns={num_returns!r}): its results stream"
     upstream: set[str] = set()
@@ -202,13 +222,19 @@ def _plan(rf: Any, args: list[Any], kwargs: dict[str, Any], options: dict[str, A
             raise Uncacheable("takes an actor handle: the actor's state is not part of any key")
         if isinstance(value, _ray.ObjectRefGenerator):
             raise Uncacheable("takes an ObjectRefGenerator: a stream is not keyed")
+        if isinstance(value, _ray.remote_function.RemoteFunction):
+            # A remote function the task calls (a nested remote call): named by what it runs and
+            # returns, not by Ray's handle object (which refers to itself through .remote).
+            return _remote_identity(keyer, value, value._default_options)
         return None
 
     keyer = _SnapshotKeyer(ref_key)
     twin = twins.twin_of(_ray, rf, keyer)
     if isinstance(twin.identity, Uncacheable):
         return twin.identity.reason
-    keyer.pin(rf._function, twin.identity)
+    # Two remote functions with the same code are two tasks when their names or the shape of
+    # their results (num_returns) differ: both are part of the function's identity in the key.
+    keyer.pin(rf._function, _shaped_identity(twin.identity, rf._function, options, num_returns))
     def arg_key(value: Any) -> str:
         # Ray hands the task the value behind a top-level ObjectRef: the ref stands for that
         # value's key (the producer's task key), as for an upstream future in the other engines.
@@ -230,7 +256,32 @@ def _plan(rf: Any, args: list[Any], kwargs: dict[str, Any], options: dict[str, A
     except Uncacheable as err:
         return err.reason
     key = keyer.task_key(ENGINE, rf._function, arg_keys, kwarg_keys)
-    return _Planned(key, twin, num_returns, [*arg_keys, *(kwarg_keys[k] for k in sorted(kwarg_keys))], sorted(upstream))
+    # Each call is a task of its own, served only what its own occurrence was recorded with.
+    return _Planned(key, twin, num_returns, [*arg_keys, *(kwarg_keys[k] for k in sorted(kwarg_keys))], sorted(upstream), rt.submission(key))
+
+
+# Options that shape what a call returns (how many refs, and so what each holds).
+_RESULT_SHAPING_OPTIONS = ("num_returns",)
+
+
+def _shaped_identity(identity: str, fn: Any, options: dict[str, Any], num_returns: Any) -> str:
+    shaping = {name: options.get(name) for name in _RESULT_SHAPING_OPTIONS}
+    shaping["num_returns"] = num_returns
+    return Keyer().value_key(("ray-remote", identity, function_name(fn), repr(sorted(shaping.items()))))
+
+
+def _remote_identity(keyer: Keyer, rf: Any, options: dict[str, Any]) -> str:
+    if rf._is_cross_language:
+        raise Uncacheable("calls a cross-language remote function: its code is not Python nbrewind can key")
+    return _shaped_identity(keyer.function_identity(rf._function), rf._function, options, _num_returns(rf, options))
+
+
+def _num_returns(rf: Any, options: dict[str, Any]) -> Any:
+    """How many refs a call returns: the call's options (Ray merges the decorator's into them), else Ray's default."""
+    num_returns = options.get("num_returns")
+    if num_returns is None:
+        num_returns = "streaming" if rf._is_generator else 1
+    return num_returns
 
 
 class _SnapshotKeyer(Keyer):
@@ -252,12 +303,11 @@ class _SnapshotKeyer(Keyer):
 
 def _serve(rt: task_runtime.TaskRuntime, fn: Any, planned: _Planned) -> Any:
     """The stored result as ObjectRefs, without dispatching; None when it is not (usably) stored."""
-    hit = rt.lookup(planned.key)
-    if hit is None:
+    stored = rt.lookup(planned.key, planned.occurrence)
+    if stored is None:
         return None
-    digest, size = hit
     try:
-        value = rt.load(digest, planned.key)  # a blob of its own, or its slice of a cell's pack
+        value = rt.load(stored, planned.key)  # a blob of its own, or its slice of a cell's pack
         parts = [value] if planned.num_returns == 1 else list(value)
         if len(parts) != planned.num_returns:
             return None  # stored under another num_returns: run it
@@ -266,7 +316,7 @@ def _serve(rt: task_runtime.TaskRuntime, fn: Any, planned: _Planned) -> Any:
         return None
     served = [_original_put(part) for part in parts]
     refs.produced(served, planned.key)
-    rt.hit(rt.record(ENGINE, fn, planned.key, planned.arg_keys, planned.upstream, _engine_key(served)), digest, size)
+    rt.hit(rt.record(ENGINE, fn, planned.key, planned.arg_keys, planned.upstream, _engine_key(served), planned.occurrence), stored)
     if planned.num_returns == 0:
         return None
     return served[0] if planned.num_returns == 1 else served
@@ -292,7 +342,7 @@ def _actor_creation(original: Any, cls: Any, rt: task_runtime.TaskRuntime, *args
 
 def _put(value: Any, *args: Any, **kwargs: Any) -> Any:
     ref = _original_put(value, *args, **kwargs)
-    if task_runtime.current is not None:
+    if task_runtime.current is not None and GUARD.on:
         try:
             content: str | Uncacheable = Keyer(_put_ref_key).value_key(value)
         except Uncacheable as err:

@@ -1,6 +1,7 @@
-import { preprocessIPython } from "./ipython.js";
+import { preprocessIPython, TIMEIT_FUNCTION } from "./ipython.js";
+import { isKnownPure } from "./known-pure.js";
 import { parseToTree, type SyntaxNode } from "./parser.js";
-import { Scope } from "./scope.js";
+import { Scope, type PendingCall } from "./scope.js";
 
 /**
  * What one code cell does to the notebook's global namespace.
@@ -27,6 +28,18 @@ export interface CellFacts {
   reads: Set<string>;
   mutates: Set<string>;
   deletes: Set<string>;
+  /**
+   * The names the cell needs as an earlier cell left them: reads (and
+   * deletes) that can happen before the cell itself has bound or deleted the
+   * name on every path to them. `a = 3; print(a)` needs nothing; `print(a);
+   * a = 3` needs `a`. A binding kills the earlier value for the rest of the
+   * block it is in (a straight line of statements): one inside an `if`, a loop
+   * or a `try` counts only after it in that same block; a loop target is
+   * bound inside the loop body, a `with ... as` target after `__enter__`, an
+   * `except ... as` name inside its handler. Function and class bodies see
+   * the names bound before their `def`/`class` (they run after it).
+   */
+  needs: Set<string>;
   /** False, or why the cell must be assumed to read and bind anything. */
   opaque: false | { reason: string; reasons: string[] };
   syntaxError?: { line: number; column: number; message: string };
@@ -38,6 +51,19 @@ export interface CellFacts {
   functions: Map<string, { reads: Set<string>; mutates: Set<string> }>;
   /** Effects outside the namespace: shell commands, magics. For reports. */
   effects: string[];
+  /**
+   * The part of `mutates` that holds whatever the cell's callees are. The
+   * rest comes from `calls`, which the graph checks against the table of
+   * calls known not to mutate (known-pure.ts) once it knows what each
+   * callee's root name is bound to.
+   */
+  mutatesAlways: Set<string>;
+  /** Module-level calls through a name bound before the cell (`print(x)`, `np.sum(x)`): see `mutatesAlways`. */
+  calls: { callee: string; root: string; keywords: string[]; names: string[] }[];
+  /** Names whose only binding in the cell is one import, with the module path they are bound to (`np` → `numpy`). */
+  imports: Map<string, string>;
+  /** Files whose content decides what the cell does, as written in it: the script of a `%run`. */
+  files: string[];
 }
 
 /** Builtins whose use lets code read or write any variable. */
@@ -66,9 +92,14 @@ export function analyseCell(source: string): CellFacts {
       reads: new Set(),
       mutates: new Set(),
       deletes: new Set(),
+      needs: new Set(),
       opaque: { reason: `analysis failed: ${(err as Error).message}`, reasons: [`analysis failed: ${(err as Error).message}`] },
       functions: new Map(),
       effects: [],
+      mutatesAlways: new Set(),
+      calls: [],
+      imports: new Map(),
+      files: [],
     };
   }
 }
@@ -77,7 +108,8 @@ function analyse(source: string): CellFacts {
   const pre = preprocessIPython(source);
   const parsed = parseToTree(pre.python);
   const walker = new Walker();
-  walker.block(parsed.root);
+  if (pre.timedBody) walker.functionBody(parsed.root);
+  else walker.block(parsed.root);
   const reasons = [...pre.opaque, ...walker.reasons];
   let syntaxError = parsed.error;
   if (!syntaxError && walker.py2) syntaxError = walker.py2;
@@ -88,20 +120,52 @@ function analyse(source: string): CellFacts {
     reads: new Set(),
     mutates: new Set(),
     deletes: new Set(),
+    needs: new Set(),
     opaque: false,
     functions: new Map(),
     effects: pre.effects,
+    mutatesAlways: new Set(),
+    calls: [],
+    imports: new Map(),
+    files: pre.files,
   };
   if (syntaxError) facts.syntaxError = syntaxError;
-  collect(walker.module, facts, reasons);
+  const pending: { scope: Scope; call: PendingCall }[] = [];
+  collect(walker.module, facts, reasons, pending);
+  for (const [name, path] of walker.importPaths) if (path !== null && walker.moduleBinds.get(name) === 1 && !walker.nestedGlobalBinds.has(name)) facts.imports.set(name, path);
+  settleCalls(pending, facts);
   for (const name of topLevelDefinite(parsed.root)) if (facts.binds.has(name)) facts.definiteBinds.add(name);
   for (const name of facts.deletes) facts.definiteBinds.delete(name);
+  for (const set of [facts.binds, facts.definiteBinds, facts.needs, facts.reads]) set.delete(TIMEIT_FUNCTION);
+  facts.functions.delete(TIMEIT_FUNCTION);
   if (reasons.length) facts.opaque = { reason: reasons.join("; "), reasons };
   return facts;
 }
 
+/**
+ * Calls whose callee may be known not to mutate: decided here when the cell
+ * itself imported the root name before the call, left to the graph when the
+ * root comes from an earlier cell (or is a builtin), conservative otherwise.
+ */
+function settleCalls(pending: { scope: Scope; call: PendingCall }[], facts: CellFacts): void {
+  for (const { scope, call } of pending) {
+    const names = call.names.filter((n) => scope.readsGlobal(n));
+    if (names.length === 0) continue;
+    for (const n of names) facts.mutates.add(n);
+    const rest = call.callee.slice(call.root.length);
+    if (!scope.readsGlobal(call.root)) {
+      for (const n of names) facts.mutatesAlways.add(n);
+    } else if (!facts.binds.has(call.root)) {
+      facts.calls.push({ callee: call.callee, root: call.root, keywords: call.keywords, names });
+    } else {
+      const module = call.rootBoundBefore ? facts.imports.get(call.root) : undefined;
+      if (module === undefined || !isKnownPure(module + rest, call.keywords)) for (const n of names) facts.mutatesAlways.add(n);
+    }
+  }
+}
+
 /** Turn the scope tree into module-level facts. */
-function collect(scope: Scope, facts: CellFacts, reasons: string[]): void {
+function collect(scope: Scope, facts: CellFacts, reasons: string[], pending: { scope: Scope; call: PendingCall }[]): void {
   // A module-level class body runs when the class is defined, not when it is used.
   const definingBody = scope.kind === "class" && scope.parent?.kind === "module";
   const fn = scope.owner === null || definingBody ? undefined : functionEntry(facts, scope.owner);
@@ -115,15 +179,19 @@ function collect(scope: Scope, facts: CellFacts, reasons: string[]): void {
   for (const name of scope.mutated) {
     if (!scope.readsGlobal(name)) continue;
     facts.mutates.add(name);
+    facts.mutatesAlways.add(name);
     fn?.mutates.add(name);
   }
+  for (const call of scope.calls) pending.push({ scope, call });
   for (const name of scope.deleted) {
     if (scope.bindsGlobal(name)) facts.deletes.add(name);
   }
+  for (const name of scope.usedUpstream) if (scope.readsGlobal(name)) facts.needs.add(name);
+  for (const name of scope.deletedUpstream) if (scope.bindsGlobal(name)) facts.needs.add(name);
   for (const name of scope.stored) {
     if (scope.bindsGlobal(name)) facts.binds.add(name);
   }
-  for (const child of scope.children) collect(child, facts, reasons);
+  for (const child of scope.children) collect(child, facts, reasons, pending);
 }
 
 function functionEntry(facts: CellFacts, name: string): { reads: Set<string>; mutates: Set<string> } {
@@ -135,50 +203,63 @@ function functionEntry(facts: CellFacts, name: string): { reads: Set<string>; mu
 /** Names bound on every path: straight-line top-level statements (and `with` bodies). */
 function topLevelDefinite(block: SyntaxNode): Set<string> {
   const out = new Set<string>();
-  const targets = (node: SyntaxNode | undefined) => {
-    if (!node) return;
-    if (node.type === "identifier") out.add(node.text);
-    else if (TARGET_GROUPS.has(node.type)) for (const c of node.children) targets(c);
-  };
   for (const stmt of block.children) {
-    switch (stmt.type) {
-      case "expression_statement":
-        for (const e of stmt.children) {
-          if (e.type === "assignment") {
-            let a: SyntaxNode | undefined = e;
-            while (a && a.type === "assignment") {
-              const right = field(a, "right");
-              if (right) targets(field(a, "left"));
-              a = right;
-            }
-          } else if (e.type === "augmented_assignment") targets(field(e, "left"));
-        }
-        break;
-      case "import_statement":
-      case "import_from_statement":
-      case "future_import_statement":
-        for (const c of stmt.children) if (c.field === "name") out.add(importedName(c, stmt.type === "import_statement"));
-        break;
-      case "function_definition":
-      case "class_definition":
-        out.add(field(stmt, "name")?.text ?? "");
-        break;
-      case "decorated_definition":
-        out.add(field(field(stmt, "definition"), "name")?.text ?? "");
-        break;
-      case "with_statement":
-        for (const clause of stmt.children) {
-          if (clause.type !== "with_clause") continue;
-          for (const item of clause.children) {
-            const value = field(item, "value");
-            if (value?.type === "as_pattern") targets(field(value, "alias"));
+    for (const name of boundBy(stmt)) out.add(name);
+    if (stmt.type === "with_statement") for (const name of topLevelDefinite(field(stmt, "body") ?? EMPTY)) out.add(name);
+  }
+  return out;
+}
+
+/** The names `node`'s identifiers bind when `node` is an assignment target. */
+function targetNames(node: SyntaxNode | undefined, out: string[] = []): string[] {
+  if (!node) return out;
+  if (node.type === "identifier") out.push(node.text);
+  else if (TARGET_GROUPS.has(node.type)) for (const c of node.children) targetNames(c, out);
+  return out;
+}
+
+/**
+ * The names one statement binds whenever it completes, not counting what its
+ * nested blocks bind: assignments, imports, def/class, `with ... as` targets.
+ */
+function boundBy(stmt: SyntaxNode): string[] {
+  const out: string[] = [];
+  switch (stmt.type) {
+    case "expression_statement":
+      for (const e of stmt.children) {
+        if (e.type === "assignment") {
+          let a: SyntaxNode | undefined = e;
+          while (a && a.type === "assignment") {
+            const right = field(a, "right");
+            if (right) targetNames(field(a, "left"), out);
+            a = right;
           }
+        } else if (e.type === "augmented_assignment") targetNames(field(e, "left"), out);
+      }
+      break;
+    case "import_statement":
+    case "import_from_statement":
+    case "future_import_statement":
+      for (const c of stmt.children) if (c.field === "name") out.push(importedName(c, stmt.type === "import_statement"));
+      break;
+    case "function_definition":
+    case "class_definition":
+      out.push(field(stmt, "name")?.text ?? "");
+      break;
+    case "decorated_definition":
+      out.push(field(field(stmt, "definition"), "name")?.text ?? "");
+      break;
+    case "with_statement":
+      for (const clause of stmt.children) {
+        if (clause.type !== "with_clause") continue;
+        for (const item of clause.children) {
+          const value = field(item, "value");
+          if (value?.type === "as_pattern") targetNames(field(value, "alias"), out);
         }
-        for (const name of topLevelDefinite(field(stmt, "body") ?? EMPTY)) out.add(name);
-        break;
-      default:
-        break;
-    }
+      }
+      break;
+    default:
+      break;
   }
   return out;
 }
@@ -199,6 +280,36 @@ function importedName(node: SyntaxNode, plainImport: boolean): string {
     return (plainImport ? parts[0] : parts[parts.length - 1])?.text ?? "";
   }
   return node.text;
+}
+
+/** `a.b.c` for a callee that is a plain chain of names, else undefined. */
+function dottedName(node: SyntaxNode | undefined): string | undefined {
+  if (!node) return undefined;
+  if (node.type === "identifier") return node.text;
+  if (node.type !== "attribute") return undefined;
+  const object = dottedName(field(node, "object"));
+  const attr = field(node, "attribute")?.text;
+  return object && attr ? `${object}.${attr}` : undefined;
+}
+
+/** The module path an imported name is bound to: `numpy` for `import numpy as np`, `os.path.join` for `from os.path import join`; null for relative imports. */
+function importedPath(node: SyntaxNode, stmt: SyntaxNode): string | null {
+  const target = node.type === "aliased_import" ? node.children.find((c) => c.type === "dotted_name") : node;
+  const dotted = dottedText(target);
+  if (stmt.type === "import_statement") return node.type === "aliased_import" ? dotted : dotted.split(".")[0]!;
+  const module = field(stmt, "module_name");
+  if (!module || module.type !== "dotted_name") return null;
+  return `${dottedText(module)}.${dotted}`;
+}
+
+/** `a.b.c` from a dotted_name node (inner nodes carry no text of their own). */
+function dottedText(node: SyntaxNode | undefined): string {
+  if (!node) return "";
+  if (node.type === "identifier") return node.text;
+  return node.children
+    .filter((c) => c.type === "identifier")
+    .map((c) => c.text)
+    .join(".");
 }
 
 /** The name an expression's value hangs from: `x` for `x.a[0].f()`. */
@@ -237,21 +348,62 @@ class Walker {
   /** The first error CPython reports and tree-sitter does not (Python 2 statements, missing indent). */
   py2: { line: number; column: number; message: string } | undefined;
 
-  block(node: SyntaxNode): void {
+  /**
+   * Module names whose value from before the cell is gone at this point of
+   * the walk: bound or deleted by a statement that has completed on every
+   * path here. Only grows along a straight line of statements; a nested
+   * block works on a copy (see `block`).
+   */
+  private killed = new Set<string>();
+
+  /** The module's statements, then nested blocks with what they bind on entry (a loop target, an `except` name). */
+  block(node: SyntaxNode, boundOnEntry: string[] = []): void {
     if (node.type === "block" && !node.children.some((c) => c.type !== "comment")) {
       // tree-sitter accepts `def f():` followed by an unindented line.
       const line = (node.line ?? 0) + (node.column !== undefined && node.column > 1 ? 1 : 0);
       this.py2 ??= { line, column: 1, message: "expected an indented block" };
     }
-    for (const stmt of node.children) this.statement(stmt);
+    const nested = node.type !== "module";
+    const saved = this.killed;
+    // What a nested block binds counts inside it only: it may not run, or stop half-way.
+    if (nested) this.killed = new Set(saved);
+    this.kill(boundOnEntry);
+    for (const stmt of node.children) {
+      this.statement(stmt);
+      this.kill(boundBy(stmt));
+      if (stmt.type === "delete_statement") this.kill(stmt.children.flatMap((c) => targetNames(c)));
+    }
+    if (nested) this.killed = saved;
+  }
+
+  /** Names the module namespace now holds the cell's own value for (a function's own bindings are its locals). */
+  private kill(names: string[]): void {
+    if (this.scope.kind !== "module") return;
+    for (const name of names) this.killed.add(name);
   }
 
   private use(name: string): void {
     this.scope.used.add(name);
+    if (!this.killed.has(name)) this.scope.usedUpstream.add(name);
   }
+
+  /** Module names bound by an import, with the module path (null when a name is imported twice, differently). */
+  readonly importPaths = new Map<string, string | null>();
+  /** How many binding sites each module name has in the cell. */
+  readonly moduleBinds = new Map<string, number>();
+  /** A %%timeit cell: its statements are the body of a function IPython compiles (what they bind is local). */
+  functionBody(root: SyntaxNode): void {
+    const scope = new Scope("function", this.module, null);
+    this.inScope(scope, () => this.block(root));
+  }
+
+  /** Module names a function binds through `global`. */
+  readonly nestedGlobalBinds = new Set<string>();
 
   private bind(name: string): void {
     this.scope.bind(name);
+    if (this.scope.kind === "module") this.moduleBinds.set(name, (this.moduleBinds.get(name) ?? 0) + 1);
+    else if (this.scope.declaredGlobal.has(name)) this.nestedGlobalBinds.add(name);
   }
 
   private mutate(node: SyntaxNode | undefined, throughCalls: boolean): void {
@@ -295,8 +447,17 @@ class Walker {
       case "import_from_statement":
       case "future_import_statement":
         for (const c of node.children) {
-          if (c.field === "name") this.bind(importedName(c, node.type === "import_statement"));
-          else if (c.type === "wildcard_import") this.reasons.add("from ... import * binds names the analysis cannot see");
+          if (c.field !== "name") {
+            if (c.type === "wildcard_import") this.reasons.add("from ... import * binds names the analysis cannot see");
+            continue;
+          }
+          const name = importedName(c, node.type === "import_statement");
+          this.bind(name);
+          if (this.scope.kind === "module") {
+            const path = importedPath(c, node);
+            const seen = this.importPaths.get(name);
+            this.importPaths.set(name, seen === undefined || seen === path ? path : null);
+          }
         }
         return;
       case "global_statement":
@@ -311,20 +472,29 @@ class Walker {
       case "for_statement":
         this.expression(field(node, "right"));
         this.target(field(node, "left"));
-        for (const c of node.children) if (c.field === "body" || c.field === "alternative") this.statementLike(c);
+        for (const c of node.children) {
+          if (c.field === "body" && c.type === "block") this.block(c, targetNames(field(node, "left")));
+          else if (c.field === "body" || c.field === "alternative") this.statementLike(c);
+        }
         return;
       case "with_statement":
         for (const c of node.children) {
           if (c.type === "with_clause") {
             for (const item of c.children) for (const v of item.children) this.asPattern(v);
-          } else this.statementLike(c);
+          } else if (c.type === "block") this.block(c, boundBy(node));
+          else this.statementLike(c);
         }
         return;
       case "try_statement":
         for (const c of node.children) {
           if (c.type === "except_clause" || c.type === "except_group_clause") {
+            const bound: string[] = [];
             for (const part of c.children) {
-              if (part.type === "block") this.block(part);
+              if (part.field === "alias") bound.push(...targetNames(part));
+              else if (part.type === "as_pattern") bound.push(...targetNames(field(part, "alias")));
+            }
+            for (const part of c.children) {
+              if (part.type === "block") this.block(part, bound);
               else if (part.field === "alias") this.target(part);
               else this.asPattern(part);
             }
@@ -504,21 +674,9 @@ class Walker {
       case "keyword_argument":
         this.expression(field(node, "value"));
         return;
-      case "call": {
-        const fn = field(node, "function");
-        this.expression(fn);
-        if (fn?.type === "attribute") this.mutate(field(fn, "object"), true);
-        const args = field(node, "arguments");
-        if (args) {
-          if (args.type === "generator_expression") this.expression(args);
-          else
-            for (const a of args.children) {
-              this.expression(a);
-              this.mutate(a.type === "keyword_argument" ? field(a, "value") : a, false);
-            }
-        }
+      case "call":
+        this.call(node);
         return;
-      }
       case "assignment":
         this.assignment(node);
         return;
@@ -557,6 +715,37 @@ class Walker {
     }
   }
 
+  /**
+   * A call: every argument, and the object a method is called on, may be
+   * changed in place. Module-level calls through a plain dotted name are kept
+   * apart (scope.calls): whether they do depends on what the name is bound to.
+   */
+  private call(node: SyntaxNode): void {
+    const fn = field(node, "function");
+    this.expression(fn);
+    const callee = dottedName(fn);
+    const args = field(node, "arguments");
+    const roots: (string | undefined)[] = [];
+    const keywords: string[] = [];
+    let splat = false;
+    if (fn?.type === "attribute") roots.push(rootName(field(fn, "object"), true));
+    if (args) {
+      if (args.type === "generator_expression") this.expression(args);
+      else
+        for (const a of args.children) {
+          this.expression(a);
+          if (a.type === "keyword_argument") keywords.push(field(a, "name")?.text ?? "");
+          if (a.type === "dictionary_splat") splat = true;
+          roots.push(rootName(a.type === "keyword_argument" ? field(a, "value") : a, false));
+        }
+    }
+    const names = roots.filter((r): r is string => r !== undefined);
+    if (callee && !splat && this.scope.owner === null) {
+      const root = callee.split(".")[0]!;
+      this.scope.calls.push({ callee, root, keywords, names, rootBoundBefore: this.killed.has(root) });
+    } else for (const n of names) this.scope.mutated.add(n);
+  }
+
   private assignment(node: SyntaxNode): void {
     const left = field(node, "left");
     const right = field(node, "right");
@@ -588,6 +777,7 @@ class Walker {
     if (node.type === "identifier") {
       this.scope.local.add(node.text);
       this.scope.deleted.add(node.text);
+      if (!this.killed.has(node.text)) this.scope.deletedUpstream.add(node.text);
     } else if (TARGET_GROUPS.has(node.type)) for (const c of node.children) this.deleteTarget(c);
     else if (node.type === "attribute" || node.type === "subscript") {
       this.expression(node);

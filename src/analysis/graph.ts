@@ -1,9 +1,12 @@
+import { PREDEFINED } from "./builtins.js";
 import { analyseCell, type CellFacts } from "./facts.js";
+import { isKnownPure } from "./known-pure.js";
 
 /**
  * The notebook's data-flow graph between code cells, in notebook order.
  *
- * A cell's inputs are the names it reads, mutates or deletes (mutating or
+ * A cell's inputs are the names it needs from earlier cells (`facts.needs`:
+ * read, mutated or deleted before the cell bound them itself; mutating or
  * deleting `x` needs the `x` some earlier cell left), plus, for every function
  * or class it uses, the globals that function reads when called (resolved at
  * the calling cell). Each input name resolves backwards through the earlier
@@ -83,7 +86,8 @@ export class GraphBuilder {
       if (!names) row.set(from, [name]);
       else if (!names.includes(name)) names.push(name);
     };
-    const pending = [...facts.reads, ...facts.mutates, ...facts.deletes];
+    // Only what the cell needs from before it: `a = 3; print(a)` reads no earlier `a`.
+    const pending = [...facts.needs];
     const extraMutates = new Set<string>();
     while (pending.length) {
       const name = pending.pop()!;
@@ -123,7 +127,7 @@ export class GraphBuilder {
         }
       }
     }
-    for (const set of [facts.binds, facts.mutates, facts.deletes, extraMutates]) for (const name of set) cell.outputs.add(name);
+    for (const set of [facts.binds, this.effectiveMutates(facts), facts.deletes, extraMutates]) for (const name of set) cell.outputs.add(name);
     for (const name of cell.outputs) {
       const list = history.get(name);
       if (list) list.push(index);
@@ -132,6 +136,43 @@ export class GraphBuilder {
     if (facts.opaque) opaqueAt.push(index);
     this.cells.push(cell);
     this.byId.set(id, cell);
+  }
+
+  /**
+   * What the cell may change in place, once its calls are known: a call to a
+   * function known not to mutate (known-pure.ts: `print(y)`, `len(v)`,
+   * `np.sum(x)` with `np` imported as numpy) changes neither its arguments
+   * nor the module it goes through.
+   */
+  private effectiveMutates(facts: CellFacts): Set<string> {
+    if (facts.calls.length === 0) return facts.mutatesAlways;
+    const out = new Set(facts.mutatesAlways);
+    for (const call of facts.calls) {
+      const bound = this.boundName(call.root);
+      const qualified = bound === undefined ? undefined : bound + call.callee.slice(call.root.length);
+      if (qualified === undefined || !isKnownPure(qualified, call.keywords)) for (const n of call.names) out.add(n);
+    }
+    return out;
+  }
+
+  /**
+   * The qualified name of what `name` is bound to for the next cell: `numpy`
+   * when the latest cell that binds it imported it there (`import numpy as
+   * np`) on every path, and no opaque cell came after; `builtins.print` when
+   * no cell binds `print`. Undefined when anything else may hold it.
+   */
+  private boundName(name: string): string | undefined {
+    const list = this.history.get(name) ?? [];
+    const lastOpaque = this.opaqueAt.length ? this.opaqueAt[this.opaqueAt.length - 1]! : -1;
+    for (let k = list.length - 1; k >= 0; k--) {
+      const cell = this.cells[list[k]!]!;
+      if (list[k]! < lastOpaque) return undefined;
+      if (cell.facts.deletes.has(name)) return undefined;
+      // A cell that only changed it in place (`np.random.seed(0)`) leaves the module bound.
+      if (!cell.facts.binds.has(name)) continue;
+      return cell.facts.definiteBinds.has(name) ? cell.facts.imports.get(name) : undefined;
+    }
+    return lastOpaque < 0 && PREDEFINED.has(name) ? `builtins.${name}` : undefined;
   }
 
   /** The graph of the cells added so far. The builder cannot be added to afterwards. */

@@ -12,5 +12,5 @@ export { buildGraph, DependencyGraph, GraphBuilder, type AnalysedCell, type Cell
 export { preprocessIPython, type Preprocessed } from "./ipython.js";
 export { loadPythonParser } from "./parser.js";
 export { analyseCells, analyseNotebook, type BulkOptions } from "./pool.js";
-export { graphToJson, graphToDot, firstLine, type DepsJson } from "./render.js";
+export { graphToJson, graphToDot, type DepsJson } from "./render.js";
 export { PREDEFINED } from "./builtins.js";

@@ -4,11 +4,16 @@
  *
  * What each construct becomes (and why the analysis can then treat it as
  * Python):
- *   %%time / %%timeit / %%prun / %%capture [opts] [name]
+ *   %%time / %%prun / %%capture [opts] [name]
  *                          → the body is analysed; %%capture binds its name
+ *   %%timeit [opts] [setup] → setup and body analysed as the body of a
+ *                          function (IPython compiles them into one: what
+ *                          they assign stays local), `timedBody`
  *   %%bash, %%writefile, any other cell magic
  *                          → no Python at all; the cell is opaque
- *   %time / %timeit / %prun STMT  → STMT (options dropped)
+ *   %time / %prun STMT     → STMT (options dropped)
+ *   %timeit STMT           → def __nbrewind_timeit__(): STMT   (local, as above;
+ *                              the name is dropped from the facts)
  *   x = %time EXPR          → x = (EXPR)
  *   x = %other ...          → x = None, plus what %other implies
  *   %run / %load / %store and unknown line magics → opaque reason
@@ -31,7 +36,14 @@ export interface Preprocessed {
   binds: string[];
   /** 1-based line numbers whose text was rewritten (for error messages). */
   rewrittenLines: number[];
+  /** Files whose content decides what the cell does (the script `%run` executes), as written. */
+  files: string[];
+  /** A %%timeit cell: `python` runs as the body of a function, not at module level. */
+  timedBody?: boolean;
 }
+
+/** The function a `%timeit STMT` line becomes (see above); never a name the cell binds. */
+export const TIMEIT_FUNCTION = "__nbrewind_timeit__";
 
 /** Line magics whose argument is a Python statement that runs in the user namespace. */
 const STATEMENT_MAGICS: Record<string, Set<string>> = {
@@ -95,7 +107,7 @@ const OPAQUE_MAGICS: Record<string, string> = {
 
 export function preprocessIPython(source: string): Preprocessed {
   const lines = source.replace(/\r\n?/g, "\n").split("\n");
-  const out: Preprocessed = { python: "", opaque: [], effects: [], binds: [], rewrittenLines: [] };
+  const out: Preprocessed = { python: "", opaque: [], effects: [], binds: [], rewrittenLines: [], files: [] };
   // Fast path: no line starts with an escape and none ends with `?` or holds `= %` / `= !`.
   if (!/^\s*[%!?/,;]|\?\s*$|=\s*[%!]/m.test(source)) {
     out.python = lines.join("\n");
@@ -117,6 +129,11 @@ export function preprocessIPython(source: string): Preprocessed {
       return out;
     }
     out.effects.push(`%%${name}`);
+    if (name === "timeit") {
+      // The first line's statement, after the options, is setup code run in the same function.
+      lines[first] = stripOptions(args, STATEMENT_MAGICS.timeit!);
+      out.timedBody = true;
+    }
     if (name === "capture") {
       const target = args
         .split(/\s+/)
@@ -234,10 +251,16 @@ function lineMagic(text: string, lineNo: number, out: Preprocessed, asExpression
   if (valued) {
     const stmt = stripOptions(arg, valued);
     if (!stmt.trim()) return undefined;
-    return asExpression ? `(${stmt})` : stmt;
+    if (asExpression) return `(${stmt})`;
+    return name === "timeit" ? `def ${TIMEIT_FUNCTION}(): ${stmt}` : stmt;
   }
   if (name === "pinfo" || name === "pinfo2") return helpRead(arg.trim());
   if (INERT_MAGICS.has(name)) return undefined;
+  if (name === "run") {
+    // The script is an input: its content joins the cell's fingerprint (`-m module` names none we can read).
+    const script = arg.split(/\s+/).find((t) => t && !t.startsWith("-"));
+    if (script && !/(^|\s)-m(\s|$)/.test(arg)) out.files.push(script.replace(/^["']|["']$/g, ""));
+  }
   const reason = OPAQUE_MAGICS[name];
   out.opaque.push(`line ${lineNo}: ${reason ?? `line magic %${name} has effects the analysis cannot see`}`);
   return undefined;

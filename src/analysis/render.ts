@@ -1,3 +1,4 @@
+import { cellLabel, cellNumber } from "../notebook/cell-label.js";
 import type { DependencyGraph } from "./graph.js";
 
 /** The `deps --json` document (schemas/deps.schema.json). */
@@ -9,6 +10,9 @@ export interface DepsJson {
     index: number;
     /** Position among all cells of the notebook, from 0 (code-cell order when unknown). */
     notebookIndex: number;
+    /** The cell's number in every message: its 1-based position among all cells (notebook/cell-label.ts). */
+    number: number;
+    /** The cell's label: its first line that is not an import, a comment or blank. */
     firstLine: string;
     binds: string[];
     definiteBinds: string[];
@@ -27,13 +31,6 @@ export interface DepsJson {
 
 const sorted = (s: Iterable<string>) => [...s].sort();
 
-/** The first non-blank line of a cell, for labels. */
-export function firstLine(source: string, max = 60): string {
-  const line = source.split(/\r?\n/).find((l) => l.trim() !== "") ?? "";
-  const t = line.trim();
-  return t.length > max ? t.slice(0, max - 1) + "…" : t;
-}
-
 export function graphToJson(graph: DependencyGraph, sources: Map<string, string>, notebook: string | null = null, positions?: Map<string, number>): DepsJson {
   return {
     notebook,
@@ -41,7 +38,8 @@ export function graphToJson(graph: DependencyGraph, sources: Map<string, string>
       id: c.id,
       index: c.index,
       notebookIndex: positions?.get(c.id) ?? c.index,
-      firstLine: firstLine(sources.get(c.id) ?? ""),
+      number: cellNumber(positions?.get(c.id) ?? c.index),
+      firstLine: cellLabel(sources.get(c.id) ?? ""),
       binds: sorted(c.facts.binds),
       definiteBinds: sorted(c.facts.definiteBinds),
       reads: sorted(c.facts.reads),
@@ -69,7 +67,7 @@ export function graphToDot(graph: DependencyGraph, sources: Map<string, string>,
   const lines = ["digraph notebook {", "  rankdir=TB;", '  node [shape=box, fontname="monospace", fontsize=10];', '  edge [fontname="monospace", fontsize=9];'];
   for (const c of graph.cells) {
     const style = c.facts.syntaxError ? ', color=red, style=bold' : c.facts.opaque ? ", style=dashed" : "";
-    lines.push(`  ${dotString(c.id)} [label=${dotString(`[${positions?.get(c.id) ?? c.index}] ${firstLine(sources.get(c.id) ?? "", 40)}`)}${style}];`);
+    lines.push(`  ${dotString(c.id)} [label=${dotString(`[${cellNumber(positions?.get(c.id) ?? c.index)}] ${cellLabel(sources.get(c.id) ?? "", 40)}`)}${style}];`);
   }
   for (const e of graph.edges) {
     const label = e.names.length > 4 ? `${e.names.slice(0, 4).join(", ")}, +${e.names.length - 4}` : e.names.join(", ");

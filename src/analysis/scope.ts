@@ -13,6 +13,18 @@
  *    global of that name (`class A: x = x`), which we count as a read.
  */
 
+/** A call the analysis may find known not to mutate (analysis/known-pure.ts). */
+export interface PendingCall {
+  /** The callee as written: `np.linalg.norm`. */
+  callee: string;
+  root: string;
+  keywords: string[];
+  /** Root names of the receiver and the arguments: what the call would count as mutated. */
+  names: string[];
+  /** The cell had bound `root` itself on every path to the call. */
+  rootBoundBefore: boolean;
+}
+
 export type ScopeKind = "module" | "function" | "class" | "comprehension";
 
 /** Where a use resolves: the module namespace, or somewhere that is not it. */
@@ -29,6 +41,11 @@ export class Scope {
   readonly used = new Set<string>();
   readonly mutated = new Set<string>();
   readonly deleted = new Set<string>();
+  /** Used (or deleted) at a point where the cell may not yet have bound the module name itself. */
+  readonly usedUpstream = new Set<string>();
+  readonly deletedUpstream = new Set<string>();
+  /** Calls through a dotted name (`print(x)`, `np.sum(x)`) whose mutations depend on what the callee is. */
+  readonly calls: PendingCall[] = [];
 
   constructor(
     readonly kind: ScopeKind,

@@ -14,6 +14,7 @@
  */
 import { open, readFile, realpath, rename, rm, type FileHandle } from "node:fs/promises";
 import { basename, dirname, extname, resolve, sep } from "node:path";
+import { diskErrorAt } from "../common/disk-errors.js";
 import { ExitCode, InputError, NbrewindError } from "../common/errors.js";
 import { ParallelGzip } from "./archive/parallel-gzip.js";
 import { TarWriter, type WrittenEntry } from "./archive/tar-writer.js";
@@ -23,6 +24,7 @@ import { BUNDLE_SUFFIX, ENVIRONMENT_FILE } from "./paths.js";
 import { relativiseJsonText, siteRoots, withoutPathFacts, type SiteRoot } from "./site-paths.js";
 import { DIGESTS_FILE, makeDigestList, newSignedContent, type DigestEntry } from "./trust/digest-list.js";
 import type { PublicKeyInfo, SigningKey } from "./trust/keys.js";
+import type { Vouch } from "./trust/vouch.js";
 
 export interface PackOptions {
   notebookPath: string;
@@ -30,6 +32,8 @@ export interface PackOptions {
   output: string;
   /** Signs the digest list; undefined packs unsigned. */
   key?: SigningKey;
+  /** What the signature vouches for (trust/vouch.ts), as the trust gate found it. */
+  vouch?: Vouch;
   level?: number;
   onProgress?: (progress: { bytesDone: number; bytesTotal: number; files: number; filesTotal: number }) => void;
   /** Stops the pack between files; the partial output is removed. */
@@ -118,7 +122,7 @@ export async function packBundle(options: PackOptions): Promise<PackResult> {
       entries.push({ path: file.path, size: written.size, sha256: written.sha256 });
       progressed(file.size);
     }
-    const list = makeDigestList(newSignedContent(entries, { path: notebookName, size: notebookEntry.size, sha256: notebookEntry.sha256 }), options.key);
+    const list = makeDigestList(newSignedContent(entries, { path: notebookName, size: notebookEntry.size, sha256: notebookEntry.sha256 }, options.key ? options.vouch : undefined), options.key);
     await tar.addBuffer(`${folder}/${DIGESTS_FILE}`, Buffer.from(JSON.stringify(list, null, 2) + "\n", "utf8"));
     await tar.finish();
     await gzip.end();
@@ -132,7 +136,7 @@ export async function packBundle(options: PackOptions): Promise<PackResult> {
   } catch (err) {
     if (!closed) await handle.close().catch(() => {});
     await rm(temp, { force: true });
-    throw err;
+    throw diskErrorAt(err, output);
   }
 }
 

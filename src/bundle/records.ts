@@ -85,6 +85,8 @@ export interface CellRecord {
   engines?: EngineUse;
   /** The scheme the task keys were computed under; present with tasks. */
   task_key_scheme?: number;
+  /** Bytes of task results this run of the cell wrote into the bundle (its dispatched tasks' stored results). */
+  task_bytes?: number;
 }
 
 export interface RunLogEvent {

@@ -20,7 +20,8 @@ export type BundleSchema =
   | "trusted-keys"
   | "replay-summary"
   | "verify-result"
-  | "archive-summary";
+  | "archive-summary"
+  | "report";
 
 export interface SchemaProblem {
   path: string;

@@ -22,6 +22,7 @@ import { createReadStream } from "node:fs";
 import { lstat, mkdir, mkdtemp, open, rename, rm, stat, type FileHandle } from "node:fs/promises";
 import { join } from "node:path";
 import { createGunzip } from "node:zlib";
+import { diskErrorAt } from "../common/disk-errors.js";
 import { ExitCode, InputError, NbrewindError } from "../common/errors.js";
 import { TarFormatError, readTar, type TarEntry } from "./archive/tar-reader.js";
 import { BUNDLE_SUFFIX } from "./paths.js";
@@ -99,6 +100,8 @@ export async function unpackBundle(options: UnpackOptions): Promise<UnpackResult
       notebookPath,
       bundleDir,
     };
+  } catch (err) {
+    throw diskErrorAt(err, options.targetDir);
   } finally {
     await rm(staging, { recursive: true, force: true });
   }

@@ -3,7 +3,8 @@ import { join } from "node:path";
 import { Ajv } from "ajv";
 import { InputError } from "../common/errors.js";
 import { packageRoot } from "../common/package-root.js";
-import { buildGraph, firstLine, graphToDot, graphToJson, loadPythonParser, PREDEFINED, type DependencyGraph } from "../analysis/index.js";
+import { cellLabel, cellNumber } from "../notebook/cell-label.js";
+import { buildGraph, graphToDot, graphToJson, loadPythonParser, PREDEFINED, type DependencyGraph } from "../analysis/index.js";
 import { readNotebook } from "../notebook/read.js";
 import { cellSource } from "../notebook/source.js";
 import { parseArgs } from "./args.js";
@@ -16,8 +17,11 @@ the top-level names it binds, reads, mutates and deletes, and for every name it
 reads, which earlier cell that value comes from. Nothing is executed: the cells
 are parsed (IPython magics, shell escapes and help included).
 
-Cells are named by their position in the notebook, [0] being the first cell
-(markdown included), and by their nbformat cell id.
+Cells are named by their number, [1] being the first cell (markdown
+included): the number plan, repeat --explain, progress lines and error
+messages use too; then by their nbformat cell id and a label (the first line
+that is not an import, a comment or blank). A name read after the cell bound
+it itself (a = 3; print(a)) is not read from an earlier cell.
 
 Options:
   --json   the graph as JSON (schemas/deps.schema.json): cells with their facts
@@ -29,19 +33,21 @@ Conservative where Python is dynamic: a cell that calls exec/eval/globals(),
 uses 'from m import *', %run, %load, %store, a non-Python cell magic (%%bash)
 or has a syntax error is opaque: it depends on every cell before it and may
 bind anything. x.append(...), x.a = ..., x[i] = ... and f(x) count as changes
-to x.
+to x, except calls known not to change their arguments: builtins such as
+print, len, sorted, repr, isinstance, and module functions such as np.sum
+reached through their import (the table is in src/analysis/known-pure.ts).
 
 Example:
   $ nbrewind-engine deps analysis.ipynb
   analysis.ipynb: 3 code cells, 2 edges
-  [1] 1f0c9a2e  import numpy as np
+  [2] 1f0c9a2e  import numpy as np
         binds   np
-  [2] 7b41d0c3  x = np.arange(N)
+  [3] 7b41d0c3  x = np.arange(N)
         binds   x
-        reads   np ← [1]
+        reads   np ← [2]
         unresolved N
-  [3] c9e2aa10  print(x.mean())
-        reads   x ← [2]
+  [5] c9e2aa10  print(x.mean())
+        reads   x ← [3]
         mutates x
 
   $ nbrewind-engine deps analysis.ipynb --dot | dot -Tsvg > deps.svg`;
@@ -68,6 +74,8 @@ function list(names: Iterable<string>): string {
 
 function renderText(name: string, graph: DependencyGraph, cells: CodeCellInput[]): string {
   const pos = new Map(cells.map((c) => [c.id, c.position]));
+  // Cells by the number every other message uses (notebook/cell-label.ts).
+  const at = (id: string) => `[${cellNumber(pos.get(id) ?? 0)}]`;
   const src = new Map(cells.map((c) => [c.id, c.source]));
   const opaque = graph.cells.filter((c) => c.facts.opaque).length;
   const errors = graph.cells.filter((c) => c.facts.syntaxError).length;
@@ -80,7 +88,7 @@ function renderText(name: string, graph: DependencyGraph, cells: CodeCellInput[]
   };
   for (const c of graph.cells) {
     const f = c.facts;
-    lines.push(`[${pos.get(c.id)}] ${c.id}  ${firstLine(src.get(c.id) ?? "")}`);
+    lines.push(`${at(c.id)} ${c.id}  ${cellLabel(src.get(c.id) ?? "")}`);
     if (f.syntaxError) row("error", `syntax error at line ${f.syntaxError.line}, column ${f.syntaxError.column}: ${f.syntaxError.message}`);
     if (f.opaque) for (const r of f.opaque.reasons.filter((r) => !r.startsWith("syntax error"))) row("opaque", r);
     row("binds", list(f.binds));
@@ -89,14 +97,14 @@ function renderText(name: string, graph: DependencyGraph, cells: CodeCellInput[]
       .sort()
       .map((n) => {
         const from = graph.producersOf(c.id, n);
-        return from.length ? `${n} ← ${from.map((id) => `[${pos.get(id)}]`).join(" ")}` : undefined;
+        return from.length ? `${n} ← ${from.map(at).join(" ")}` : undefined;
       })
       .filter((s): s is string => s !== undefined);
     row("reads", reads.join(", "));
     row("mutates", list(f.mutates));
     row("deletes", list(f.deletes));
     if (f.opaque) {
-      const deps = graph.dependenciesOf(c.id).map((e) => `[${pos.get(e.from)}]`);
+      const deps = graph.dependenciesOf(c.id).map((e) => at(e.from));
       row("after", deps.join(" "));
     }
     row("unresolved", list([...c.unresolved].filter((n) => !PREDEFINED.has(n))));

@@ -1,15 +1,19 @@
 import { spawnSync } from "node:child_process";
 import { tmpdir } from "node:os";
-import { ExitCode } from "../common/errors.js";
+import { ExitCode, InputError } from "../common/errors.js";
 import { BASE_IMAGE_ENV, chooseBaseImage, defaultBaseImage, ENGINE_FIX, findEngine, imageId } from "../container/index.js";
 import { installedAdapters } from "../engines/catalog.js";
+import { engineSupport, rangeText } from "../engines/support.js";
 import { EmbeddedServer } from "../jupyter/embedded-server.js";
-import { listKernelSpecs } from "../jupyter/kernel-session.js";
+import { probeKernelEnvironment } from "../jupyter/kernel-probe.js";
+import { chooseKernelSpec, listKernelSpecs } from "../jupyter/kernel-session.js";
+import { normaliseServerUrl, type ServerEndpoint } from "../jupyter/server-endpoint.js";
 import { findKernelSpecs } from "../kernel/kernelspec.js";
 import { basePython, ensureManagedEnv, findManagedEnv, lockDigest, managedEnvDir } from "../pyenv/managed-env.js";
 import { installedVersions, topLevelPins } from "../pyenv/package-versions.js";
 import { parseArgs } from "./args.js";
 import type { Command, CommandIO } from "./command.js";
+import { type EngineVerdict, kernelChecks, probedDistributions } from "./kernel-support.js";
 
 interface Check {
   name: string;
@@ -18,13 +22,21 @@ interface Check {
   fix?: string;
   /** Needed only by some commands (a container engine, for replay --container): reported, but does not fail doctor. */
   optional?: boolean;
+  /** Works, with a caveat worth reading (an engine that runs unmemoized). */
+  warn?: boolean;
 }
 
 async function doctor(argv: string[], io: CommandIO): Promise<number> {
   const args = parseArgs("doctor", argv, [
     { name: "fix", arity: 0 },
     { name: "json", arity: 0 },
+    { name: "kernel", short: "k", arity: 1 },
+    { name: "server-url", arity: 1, env: "JUPYTER_SERVER_URL" },
+    { name: "token", arity: 1, env: "JUPYTER_TOKEN" },
   ]);
+  const kernel = args.values.get("kernel");
+  const serverUrl = args.values.get("server-url");
+  let engines: EngineVerdict[] | undefined;
   const checks: Check[] = [];
   const nodeMajor = Number(process.versions.node.split(".")[0]);
   checks.push({ name: "Node.js", ok: nodeMajor >= 20, found: `v${process.versions.node}`, fix: "install Node.js 20 or newer" });
@@ -52,6 +64,11 @@ async function doctor(argv: string[], io: CommandIO): Promise<number> {
   }
 
   const kernelspecs: string[] = [];
+  if (kernel && serverUrl) {
+    const token = args.values.get("token");
+    if (!token) throw new InputError("--server-url needs --token (or JUPYTER_TOKEN)");
+    engines = await kernelEnvironmentChecks({ baseUrl: normaliseServerUrl(serverUrl), token, embedded: false }, kernel, checks);
+  }
   if (env) {
     const pins = topLevelPins();
     const installed = await installedVersions(env.python, [...pins.keys()]);
@@ -69,7 +86,9 @@ async function doctor(argv: string[], io: CommandIO): Promise<number> {
       checks.push({ name: "Jupyter server", ok: true, found: `started on 127.0.0.1 and answered in ${(startMs / 1000).toFixed(1)} s` });
       checks.push({ name: "Kernelspecs", ok: specs.specs.length > 0, found: kernelspecs.join(", ") || "none", fix: "the managed env's ipykernel provides python3; check JUPYTER_PATH" });
       checks.push(nbrewindKernelCheck(env.python, new Set(specs.specs.map((s) => s.name))));
+      if (kernel && !serverUrl) engines = await kernelEnvironmentChecks(endpoint, kernel, checks);
     } catch (err) {
+      if (err instanceof InputError) throw err;
       checks.push({ name: "Jupyter server", ok: false, found: (err as Error).message, fix: "see the server log lines above; NBREWIND_DEBUG=1 shows more" });
     } finally {
       await server.stop();
@@ -77,19 +96,22 @@ async function doctor(argv: string[], io: CommandIO): Promise<number> {
   }
 
   for (const { engine, path, present } of installedAdapters()) {
-    checks.push({ name: `${engine.title} task adapter`, ok: present, found: present ? `memoizes ${engine.intercepts}` : `missing: ${path}`, fix: "reinstall nbrewind-engine: its engines/ folder is incomplete" });
+    const range = Object.entries(engineSupport().engines[engine.name]?.requires ?? {})
+      .map(([name, r]) => `${name}${rangeText(r)}`)
+      .join(", ");
+    checks.push({ name: `${engine.title} task adapter`, ok: present, found: present ? `memoizes ${engine.intercepts} (${range})` : `missing: ${path}`, fix: "reinstall nbrewind-engine: its engines/ folder is incomplete" });
   }
 
   checks.push(...(await containerChecks()));
 
   const ok = checks.every((c) => c.ok || c.optional);
   if (args.flags.has("json")) {
-    io.stdout.write(JSON.stringify({ ok, checks: checks.map((c) => ({ ...c, name: c.name.trim() })) }, null, 2) + "\n");
+    io.stdout.write(JSON.stringify({ ok, checks: checks.map((c) => ({ ...c, name: c.name.trim() })), ...(engines ? { kernel, engines } : {}) }, null, 2) + "\n");
   } else {
     const width = Math.max(...checks.map((c) => c.name.length));
     for (const c of checks) {
-      io.stdout.write(`${c.ok ? "ok     " : c.optional ? "absent " : "MISSING"}  ${c.name.padEnd(width)}  ${c.found}\n`);
-      if (!c.ok && c.fix) io.stdout.write(`         ${"".padEnd(width)}  fix: ${c.fix}\n`);
+      io.stdout.write(`${c.warn ? "warn   " : c.ok ? "ok     " : c.optional ? "absent " : "MISSING"}  ${c.name.padEnd(width)}  ${c.found}\n`);
+      if ((!c.ok || c.warn) && c.fix) io.stdout.write(`         ${"".padEnd(width)}  fix: ${c.fix}\n`);
     }
     const optionalAbsent = checks.some((c) => c.optional && !c.ok);
     io.stdout.write(!ok ? "\nSome parts are missing; see the fixes above.\n" : optionalAbsent ? "\nEverything nbrewind-engine needs is here; optional parts are absent (see above).\n" : "\nEverything nbrewind-engine needs is here.\n");
@@ -103,6 +125,25 @@ function nbrewindKernelCheck(python: string, served: Set<string>): Check {
   return ours.length > 0
     ? { name: "NBRewind kernelspec", ok: true, optional: true, found: ours.map((s) => `${s.name} (${s.spec.display_name}) in ${s.dir}`).join(", ") }
     : { name: "NBRewind kernelspec", ok: false, optional: true, found: "not installed (needed only to audit and repeat inside JupyterLab)", fix: "nbrewind-engine kernel install --user" };
+}
+
+/**
+ * doctor -k: start the user's kernelspec, ask it what its environment holds,
+ * and say what nbrewind-engine can do there. An unknown kernelspec is bad
+ * input (exit 2); a kernel that does not start is a failed check.
+ */
+async function kernelEnvironmentChecks(endpoint: ServerEndpoint, kernel: string, checks: Check[]): Promise<EngineVerdict[] | undefined> {
+  const { specs } = await listKernelSpecs(endpoint);
+  chooseKernelSpec(specs, kernel, undefined);
+  try {
+    const env = await probeKernelEnvironment(endpoint, kernel, probedDistributions());
+    const result = kernelChecks(kernel, env);
+    checks.push(...result.checks);
+    return result.engines;
+  } catch (err) {
+    checks.push({ name: `Kernel '${kernel}'`, ok: false, found: `does not start or answer: ${(err as Error).message}`, fix: "check the kernelspec's argv (jupyter kernelspec list) and that its environment has ipykernel" });
+    return undefined;
+  }
 }
 
 /** The container engine and base image that replay --container uses (optional). */
@@ -129,7 +170,7 @@ async function containerChecks(): Promise<Check[]> {
 export const doctorCommand: Command = {
   name: "doctor",
   summary: "check Node, Python, the pinned environment, the Jupyter server and kernelspecs",
-  help: `Usage: nbrewind-engine doctor [--fix] [--json]
+  help: `Usage: nbrewind-engine doctor [--fix] [--json] [-k KERNEL [--server-url URL --token T]]
 
 Print what nbrewind-engine found on this machine and what is missing, with
 the fix for each: Node.js, the base Python, the managed Python environment
@@ -141,10 +182,22 @@ whether a Docker-compatible container engine answers (DOCKER_HOST, Docker's
 socket, podman's, or the one 'bash scripts/container-engine.sh' starts) and
 has the base image.
 
-Options:
-  --fix    create the managed Python environment if it is missing
-  --json   machine-readable result on stdout
+With -k, also start that kernelspec (the one 'audit -k KERNEL' would use,
+on the embedded server or on --server-url) and ask it what its environment
+holds: the Python and packages the shim needs there (Python 3.10+,
+ipykernel, cloudpickle), and per engine whether its tasks are memoized,
+run unmemoized (a version outside the supported range, named), or the
+engine is not installed. Unmemoized is a warning, not a failure: the
+notebook runs exactly as without nbrewind-engine and cells are still
+checkpointed.
 
-Exit code 0 when everything is in place, 3 otherwise.`,
+Options:
+  --fix                create the managed Python environment if it is missing
+  --json               machine-readable result on stdout (with -k: engines[])
+  -k, --kernel NAME    inspect this kernelspec's environment
+  --server-url URL     the server that runs it (default: an embedded one)
+  --token TOKEN        its token (env JUPYTER_TOKEN)
+
+Exit code 0 when everything is in place, 2 for an unknown kernelspec, 3 otherwise.`,
   run: doctor,
 };

@@ -1,6 +1,8 @@
+import { diskErrorFrom } from "../common/disk-errors.js";
 import { ExitCode, NbrewindError } from "../common/errors.js";
 import { packageVersion } from "../common/package-root.js";
 import type { Command, CommandIO } from "./command.js";
+import { errorLine } from "./error-line.js";
 import { commands } from "./registry.js";
 
 function overview(): string {
@@ -40,10 +42,11 @@ export async function main(argv: string[], io: CommandIO): Promise<number> {
   try {
     return await command.run(rest, io);
   } catch (err) {
-    if (err instanceof NbrewindError) {
-      io.stderr.write(`nbrewind-engine ${command.name}: ${err.message}\n`);
-      for (const line of err.details) io.stderr.write(`  ${line}\n`);
-      return err.exitCode;
+    const known = err instanceof NbrewindError ? err : diskErrorFrom(err);
+    if (known) {
+      io.stderr.write(errorLine(command.name, known.message) + "\n");
+      for (const line of known.details) io.stderr.write(`  ${line}\n`);
+      return known.exitCode;
     }
     io.stderr.write(`nbrewind-engine ${command.name}: internal error: ${(err as Error).stack ?? String(err)}\n`);
     return ExitCode.infrastructure;

@@ -1,10 +1,13 @@
 import { basename, dirname, join, resolve } from "node:path";
 import { packBundle } from "../bundle/pack.js";
-import { describeKey, KeyStore } from "../bundle/trust/keys.js";
+import { describeKey } from "../bundle/trust/keys.js";
+import { describeVouch } from "../bundle/trust/vouch.js";
 import { ExitCode, InputError } from "../common/errors.js";
+import { requireWritable } from "../common/writable.js";
 import { formatBytes } from "../planner/plan.js";
 import { parseArgs } from "./args.js";
 import { resolveBundleTarget, throttled } from "./bundle-target.js";
+import { vouchForPack } from "./bundle-trust.js";
 import type { Command, CommandIO } from "./command.js";
 
 async function pack(argv: string[], io: CommandIO): Promise<number> {
@@ -12,6 +15,7 @@ async function pack(argv: string[], io: CommandIO): Promise<number> {
     { name: "output", short: "o", arity: 1 },
     { name: "bundle", short: "b", arity: 1 },
     { name: "no-sign", arity: 0 },
+    { name: "trust", arity: 0 },
     { name: "level", arity: 1 },
     { name: "json", arity: 0 },
     { name: "quiet", short: "q", arity: 0 },
@@ -24,13 +28,15 @@ async function pack(argv: string[], io: CommandIO): Promise<number> {
   const target = await resolveBundleTarget("pack", args.positionals[0]!, args.values.get("bundle"));
   const stem = basename(target.notebookPath, ".ipynb");
   const output = resolve(args.values.get("output") ?? join(dirname(target.notebookPath), `${stem}.nbrewind.tgz`));
-  const key = args.flags.has("no-sign") ? undefined : await new KeyStore().ensureOwnKey(log);
+  await requireWritable("pack", [{ dir: dirname(output), role: "the packed file", option: "-o FILE", mustExist: true }]);
+  if (args.flags.has("no-sign") && args.flags.has("trust")) throw new InputError("--trust vouches for what you sign; with --no-sign nothing is signed");
+  const signing = args.flags.has("no-sign") ? undefined : await vouchForPack(target.bundleDir, { trust: args.flags.has("trust"), log });
   const progress = throttled(log);
   const result = await packBundle({
     notebookPath: target.notebookPath,
     bundleDir: target.bundleDir,
     output,
-    ...(key ? { key } : {}),
+    ...(signing ? { key: signing.key, ...(signing.vouch ? { vouch: signing.vouch } : {}) } : {}),
     ...(level !== undefined ? { level } : {}),
     signal: io.signal,
     onProgress: (p) => progress(`packing: ${Math.floor((100 * p.bytesDone) / Math.max(1, p.bytesTotal))}% (${formatBytes(p.bytesDone)} of ${formatBytes(p.bytesTotal)}, ${p.files}/${p.filesTotal} files)`),
@@ -40,7 +46,7 @@ async function pack(argv: string[], io: CommandIO): Promise<number> {
     return ExitCode.ok;
   }
   log(`packed ${result.notebook} and ${result.bundle_folder}/ (${result.files} files, ${result.blobs} blobs, ${formatBytes(result.bytes_in)} -> ${formatBytes(result.bytes_out)}) into ${result.output}`);
-  log(result.signer ? `signed by ${describeKey(result.signer)}` : "not signed (--no-sign): whoever loads it must pass --trust");
+  log(result.signer ? `signed by ${describeKey(result.signer)}: ${describeVouch(signing?.vouch)}` : "not signed (--no-sign): whoever loads it must pass --trust");
   if (result.relativised_paths > 0) log(`replaced ${result.relativised_paths} absolute path(s) of this site by relative ones`);
   for (const o of result.omitted) log(`left out ${o} (an absolute path of this site)`);
   return ExitCode.ok;
@@ -49,7 +55,7 @@ async function pack(argv: string[], io: CommandIO): Promise<number> {
 export const packCommand: Command = {
   name: "pack",
   summary: "pack a notebook and its bundle into one signed, compressed file",
-  help: `Usage: nbrewind-engine pack NOTEBOOK|BUNDLE [-o FILE] [--bundle DIR] [--no-sign] [--level N] [--json] [-q]
+  help: `Usage: nbrewind-engine pack NOTEBOOK|BUNDLE [-o FILE] [--bundle DIR] [--no-sign | --trust] [--level N] [--json] [-q]
 
 Write the notebook and its bundle folder into one file for another site:
 a tar stream (NAME.ipynb, NAME.nbrewind/...), gzip-compressed on every core
@@ -58,6 +64,15 @@ bundle of any size. Every file is hashed as it is packed; a blob whose bytes
 do not match its name stops the pack. The last entry,
 NAME.nbrewind/digests.json, lists every file with its size and sha256 and is
 signed with your Ed25519 key (created on first use; see 'nbrewind-engine keys').
+
+Your signature tells everyone who trusts your key that the bundle's pickled
+values are safe to load, so pack signs only a bundle you could load
+yourself: your own (audited here, or accepted here before), or one signed
+by a key you trust with every record still as signed. The signature records
+which (verify shows it). Anything else (an unpacked bundle from a key you do
+not trust, an unsigned one, one changed after signing) is refused, unless
+you pass --trust, which vouches for it in your name and says so in the
+signature; or --no-sign, which leaves the decision to the receiver.
 
 Nothing about this site travels: absolute paths in the manifest, records,
 logs and notebook are made relative (the notebook's folder becomes '.', your
@@ -70,6 +85,8 @@ Options:
   -b, --bundle DIR          the bundle folder, when NOTEBOOK's is not
                             NAME.nbrewind beside it
       --no-sign             do not sign: the receiver must pass --trust
+      --trust               sign a bundle that nobody you trust vouches for;
+                            the signature records that you accepted it this way
       --level N             gzip level 1..9 (default 6, like 'tar -z')
       --json                print the result as JSON
                             (schemas/archive-summary.schema.json)

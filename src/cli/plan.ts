@@ -2,11 +2,14 @@ import { planToJson } from "../planner/explain.js";
 import { ExitCode } from "../common/errors.js";
 import { bundleOption } from "./audit.js";
 import { parseArgs } from "./args.js";
-import { firstLinesOf, openBundle, planNotebook } from "../session/checkpoint-session.js";
+import { adoptRecordedCellIds, firstLinesOf, openBundle, planNotebook } from "../session/checkpoint-session.js";
 import { bundleDirFrom } from "./checkpoint-bundle.js";
 import type { Command, CommandIO } from "./command.js";
 import { explainPlan } from "../planner/explain.js";
 import { prepareNotebook } from "./run.js";
+import { forceHelp, forceOptions, forceRequest } from "./force-options.js";
+import { resolveForced } from "../planner/forced.js";
+import { TaskSettings } from "../session/task-settings.js";
 
 async function plan(argv: string[], io: CommandIO): Promise<number> {
   const args = parseArgs("plan", argv, [
@@ -15,11 +18,16 @@ async function plan(argv: string[], io: CommandIO): Promise<number> {
     { name: "parameters-raw", short: "r", arity: 2, repeatable: true },
     { name: "parameters-file", short: "y", arity: 1, repeatable: true },
     { name: "json", arity: 0 },
+    ...forceOptions,
   ]);
   const prepared = await prepareNotebook("plan", args);
+  const force = forceRequest(args);
+  if (force) resolveForced(force, prepared.notebook.cells);
   const dir = bundleDirFrom(args, prepared.path);
   const bundle = await openBundle("plan", dir, prepared.path);
-  const result = await planNotebook(prepared.notebook, await bundle.records(), false);
+  await adoptRecordedCellIds(prepared, bundle);
+  const settings = await TaskSettings.load(prepared.path, prepared.notebook, dir, { probeCache: false });
+  const result = await planNotebook(prepared.notebook, await bundle.records(), false, force, prepared.path, settings);
   if (args.flags.has("json")) {
     io.stdout.write(JSON.stringify({ notebook: prepared.path, bundle: dir, ...(planToJson(result) as object) }, null, 2) + "\n");
   } else {
@@ -31,7 +39,7 @@ async function plan(argv: string[], io: CommandIO): Promise<number> {
 export const planCommand: Command = {
   name: "plan",
   summary: "show what repeat would reuse, restore and run, and why, without running",
-  help: `Usage: nbrewind-engine plan NOTEBOOK [--bundle DIR] [-p NAME VALUE]... [--json]
+  help: `Usage: nbrewind-engine plan NOTEBOOK [--bundle DIR] [-p NAME VALUE]... [--run CELL[,CELL]] [--from CELL] [--json]
 
 Compare NOTEBOOK (with the given parameters) with its bundle and print, for
 every code cell, the decision 'repeat' would take — reuse, run or skip — with
@@ -43,6 +51,7 @@ Options:
   -p, --parameters NAME VALUE, -r, --parameters-raw NAME VALUE,
   -y, --parameters-file FILE
                             parameters, as for 'run'
+${forceHelp}
       --json                the plan as JSON (schemas/plan.schema.json)
 
 Example:

@@ -1,12 +1,15 @@
 import type { CellReport, ExecutableCell, ExecutionEvents } from "../jupyter/notebook-executor.js";
 import { sourceText } from "../jupyter/notebook-executor.js";
+import { cellLabel, cellNumber } from "../notebook/cell-label.js";
 
 type Stream = NodeJS.WritableStream & { isTTY?: boolean; columns?: number };
 
 /**
  * Progress for long runs. On a terminal: one live line for the running cell
- * (cell i of n, its first line, elapsed time, a live count of outputs), and a
- * permanent line per finished cell. Elsewhere (CI logs, pipes): plain lines.
+ * (`[4/19]`: cell 4 of the notebook's 19 cells, by the number every other
+ * message uses, see notebook/cell-label.ts; its label, elapsed time, a live
+ * count of outputs), and a permanent line per finished cell. Elsewhere (CI
+ * logs, pipes): plain lines.
  */
 export class ProgressReporter implements ExecutionEvents {
   private readonly live: boolean;
@@ -17,6 +20,8 @@ export class ProgressReporter implements ExecutionEvents {
   constructor(
     private readonly out: Stream,
     private readonly enabled = true,
+    /** How many cells the notebook has, markdown included (the N of `[n/N]`); the code-cell count when not given. */
+    private readonly totalCells?: number,
   ) {
     this.live = enabled && Boolean(out.isTTY);
   }
@@ -28,15 +33,15 @@ export class ProgressReporter implements ExecutionEvents {
     this.drawLive();
   }
 
-  cellStarted(cell: ExecutableCell, _index: number, ordinal: number, total: number): void {
-    this.current = { ordinal, total, title: firstLine(sourceText(cell)), started: Date.now(), outputs: 0 };
+  cellStarted(cell: ExecutableCell, index: number, _ordinal: number, total: number): void {
+    this.current = { ordinal: cellNumber(index), total: this.totalCells ?? total, title: cellLabel(sourceText(cell)), started: Date.now(), outputs: 0 };
     if (!this.enabled) return;
     if (this.live) {
       this.drawLive();
       this.timer ??= setInterval(() => this.drawLive(), 250);
       this.timer.unref();
     } else {
-      this.out.write(`[${ordinal}/${total}] running: ${this.current.title}\n`);
+      this.out.write(`[${this.current.ordinal}/${this.current.total}] running: ${this.current.title}\n`);
     }
   }
 
@@ -44,8 +49,10 @@ export class ProgressReporter implements ExecutionEvents {
     if (this.current) this.current.outputs = outputs;
   }
 
-  cellFinished(report: CellReport, ordinal: number, total: number, cell: ExecutableCell): void {
-    const title = this.current?.title ?? firstLine(sourceText(cell));
+  cellFinished(report: CellReport, _ordinal: number, codeCells: number, cell: ExecutableCell): void {
+    const title = this.current?.title ?? cellLabel(sourceText(cell));
+    const ordinal = cellNumber(report.index);
+    const total = this.totalCells ?? codeCells;
     this.current = undefined;
     if (!this.enabled) return;
     this.clearLive();
@@ -76,11 +83,6 @@ export class ProgressReporter implements ExecutionEvents {
     if (this.live && this.liveShown) this.out.write("\r\x1b[2K");
     this.liveShown = false;
   }
-}
-
-export function firstLine(source: string): string {
-  const line = source.split("\n").find((l) => l.trim()) ?? "";
-  return truncate(line.trim(), 60);
 }
 
 export function formatSeconds(ms: number): string {

@@ -1,30 +1,50 @@
-import { bundleOption } from "./audit.js";
+import { withBundleRunLock } from "../bundle/run-lock.js";
+import { requireWritable } from "../common/writable.js";
+import { bundleOption, bundleTarget, noWaitHelp, noWaitOption, storeAllFrom, storeHelp, storeOption } from "./audit.js";
 import { parseArgs } from "./args.js";
-import { CheckpointSession, planNotebook } from "../session/checkpoint-session.js";
+import { adoptRecordedCellIds, CheckpointSession, planNotebook } from "../session/checkpoint-session.js";
 import { bundleDirFrom, openTrustedBundle } from "./checkpoint-bundle.js";
 import { trustHelp, trustOption } from "./bundle-trust.js";
+import { TaskSettings } from "../session/task-settings.js";
 import type { Command, CommandIO } from "./command.js";
-import { executeNotebookCommand, executionOptions, executionOptionsHelp, prepareNotebook } from "./run.js";
+import { forceHelp, forceOptions, forceRequest } from "./force-options.js";
+import { resolveForced } from "../planner/forced.js";
+import { reportAfterRun, reportHelp, reportOption } from "./report.js";
+import { executeNotebookCommand, executionOptions, executionOptionsHelp, outputTarget, prepareNotebook } from "./run.js";
 
 async function repeat(argv: string[], io: CommandIO): Promise<number> {
-  const args = parseArgs("repeat", argv, [...executionOptions, bundleOption, trustOption, { name: "explain", arity: 0 }]);
+  const args = parseArgs("repeat", argv, [...executionOptions, bundleOption, storeOption, trustOption, noWaitOption, reportOption, { name: "explain", arity: 0 }, ...forceOptions]);
+  const storeAll = storeAllFrom("repeat", args);
   const prepared = await prepareNotebook("repeat", args);
+  const force = forceRequest(args);
+  // A CELL that names no cell is bad input before anything starts.
+  if (force) resolveForced(force, prepared.notebook.cells);
   const quiet = args.flags.has("quiet");
-  const { bundle, signer } = await openTrustedBundle("repeat", bundleDirFrom(args, prepared.path), prepared.path, {
-    trust: args.flags.has("trust"),
-    log: (line) => void (quiet ? undefined : io.stderr.write(line + "\n")),
+  const log = (line: string) => void (quiet ? undefined : io.stderr.write(line + "\n"));
+  const bundleDir = bundleDirFrom(args, prepared.path);
+  // Before any kernel starts: a bad nbrewind.yaml or an unwritable cache.dir is exit 2 at once.
+  const taskSettings = await TaskSettings.load(prepared.path, prepared.notebook, bundleDir);
+  await requireWritable("repeat", [bundleTarget(bundleDir), outputTarget(args, prepared.path)]);
+  return withBundleRunLock(bundleDir, { command: "repeat", wait: !args.flags.has("no-wait"), log, signal: io.signal }, async () => {
+    const { bundle, signer } = await openTrustedBundle("repeat", bundleDir, prepared.path, { trust: args.flags.has("trust"), log });
+    await adoptRecordedCellIds(prepared, bundle);
+    const records = await bundle.records();
+    const plan = await planNotebook(prepared.notebook, records, false, force, prepared.path, taskSettings);
+    const session = new CheckpointSession("repeat", bundle, plan, prepared, records, { explainTasks: args.flags.has("explain"), signer, storeAll, taskSettings });
+    if (args.flags.has("explain")) (args.flags.has("json") ? io.stderr : io.stdout).write(session.explain().join("\n") + "\n");
+    try {
+      return await executeNotebookCommand("repeat", args, io, session, prepared);
+    } finally {
+      if (args.flags.has("report")) await reportAfterRun(bundle.dir, prepared.path, (line) => io.stderr.write(line + "\n"));
+    }
   });
-  const records = await bundle.records();
-  const plan = await planNotebook(prepared.notebook, records, false);
-  const session = new CheckpointSession("repeat", bundle, plan, prepared, records, { explainTasks: args.flags.has("explain"), signer });
-  if (args.flags.has("explain")) (args.flags.has("json") ? io.stderr : io.stdout).write(session.explain().join("\n") + "\n");
-  return executeNotebookCommand("repeat", args, io, session, prepared);
 }
 
 export const repeatCommand: Command = {
   name: "repeat",
   summary: "run a notebook again, reusing every cell whose inputs did not change",
-  help: `Usage: nbrewind-engine repeat NOTEBOOK [--bundle DIR] [--explain] [--trust] [run options]
+  help: `Usage: nbrewind-engine repeat NOTEBOOK [--bundle DIR] [--explain] [--run CELL[,CELL]] [--from CELL]
+                              [--store all] [--trust] [--no-wait] [--report] [run options]
 
 Run NOTEBOOK again against its bundle (written by 'audit'). Every code cell
 gets a fingerprint from its source and the fingerprints of the cells whose
@@ -42,6 +62,12 @@ that submitted work to it, and every engine the cells started is shut down
 at the end. The bundle is updated, so edits can be chained; old records are kept,
 so going back to an earlier version of a cell reuses it again.
 
+nbrewind.yaml (in the notebook's folder or a parent) can pin task functions
+— a pinned task is keyed by its pin's version instead of its code, and a
+cell whose recorded tasks a changed pin selects runs again — and name task
+caches shared with other notebooks (cache.dir) or published by others
+(cache.read), consulted after the bundle. See 'nbrewind-engine cache --help'.
+
 Options:
   -b, --bundle DIR          the bundle folder (default: NAME.nbrewind)
       --explain             print, before running, every cell's decision and
@@ -50,7 +76,11 @@ Options:
                             finishes, why each of its engine tasks that was
                             not served from the bundle was dispatched
                             ('argument 2 changed', 'the code of f changed')
+${forceHelp}
+${storeHelp}
 ${trustHelp}
+${noWaitHelp}
+${reportHelp}
 ${executionOptionsHelp}
 
 Trust: restoring a value unpickles it, which runs code, so repeat loads
@@ -60,7 +90,8 @@ accepted with --trust. Anything else is refused before a kernel starts,
 with the reason. A bundle accepted once is marked as yours in this folder,
 and each run re-signs its digest list with your key.
 
-Example:
-  nbrewind-engine repeat analysis.ipynb -p n_samples 2000 --explain`,
+Examples:
+  nbrewind-engine repeat analysis.ipynb -p n_samples 2000 --explain
+  nbrewind-engine repeat analysis.ipynb --from 12     # cell 12 and all after it run`,
   run: repeat,
 };

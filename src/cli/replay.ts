@@ -6,6 +6,8 @@ import { KeyStore } from "../bundle/trust/keys.js";
 import { assessTrust } from "../bundle/trust/trust.js";
 import { unpackBundle, type UnpackResult } from "../bundle/unpack.js";
 import { ExitCode, InfrastructureError, InputError } from "../common/errors.js";
+import { writeJsonAtomic } from "../common/atomic-file.js";
+import { requireWritable } from "../common/writable.js";
 import { packageVersion } from "../common/package-root.js";
 import { replayInContainer } from "../container/index.js";
 import { compareOutputs, type OutputComparison } from "../notebook/compare-outputs.js";
@@ -20,6 +22,7 @@ import { throttled } from "./bundle-target.js";
 import { trustHelp, trustOption } from "./bundle-trust.js";
 import type { Command, CommandIO } from "./command.js";
 import { repeatCommand } from "./repeat.js";
+import { reportAfterRun, reportHelp, reportOption } from "./report.js";
 import { executionOptions } from "./run.js";
 
 export interface ReplaySummary {
@@ -53,6 +56,7 @@ async function replay(argv: string[], io: CommandIO): Promise<number> {
     // run's options, but where the output goes (replay decides) and which server (a fresh one in the work directory).
     ...executionOptions.filter((o) => !["output", "server-url", "token"].includes(o.name)),
     { name: "explain", arity: 0 },
+    reportOption,
   ]);
   if (args.positionals.length !== 1) throw new InputError(`expected one FILE argument, got ${args.positionals.length} (see 'nbrewind-engine replay --help')`);
   if (!args.flags.has("container") && (args.values.has("base-image") || args.flags.has("network"))) {
@@ -159,13 +163,17 @@ async function replay(argv: string[], io: CommandIO): Promise<number> {
     exit_code: exitCode,
     repeat: repeatSummary,
   };
+  // Kept beside the replayed notebook: what 'report' shows as the outputs that differ.
+  await writeJsonAtomic(join(workDir, `${stem}.replay-summary.json`), summary);
   if (args.flags.has("json")) io.stdout.write(JSON.stringify(summary, null, 2) + "\n");
   else io.stderr.write(humanSummary(summary, args.flags.has("check")).join("\n") + "\n");
+  if (args.flags.has("report")) await reportAfterRun(unpacked.bundleDir, join(workDir, input), log);
   return exitCode;
 }
 
 async function workDirectory(args: ParsedArgs, archive: string): Promise<{ workDir: string; created: boolean }> {
   const given = args.values.get("directory");
+  await requireWritable("replay", [{ dir: resolve(given ?? "."), role: "the replay's work directory", option: "-C DIR" }]);
   if (given) {
     const dir = resolve(given);
     await mkdir(dir, { recursive: true });
@@ -301,7 +309,8 @@ counts, display ids, timings and tracebacks are not compared.
 
 The work directory keeps everything: NAME.ipynb, NAME.nbrewind/ (updated by
 the repeat and marked as yours, so you can go on with 'repeat' there without
---trust), and NAME.replayed.ipynb.
+--trust), NAME.replayed.ipynb, and NAME.replay-summary.json (the summary
+that --json prints; 'nbrewind-engine report' shows its output differences).
 
 Options:
   -C, --directory DIR       the work directory (default: a new folder
@@ -321,6 +330,7 @@ ${trustHelp}
   -k, --kernel NAME, --cell-timeout SECONDS, --allow-errors, --explain
                             as for 'repeat'
       --json                the summary as JSON (schemas/replay-summary.schema.json)
+${reportHelp}
   -q, --quiet               no progress lines
 
 Exit codes: 0 replayed (and, with --check, every output matches), 1 a cell

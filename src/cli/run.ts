@@ -1,5 +1,8 @@
 import { basename, dirname, extname, join, resolve } from "node:path";
+import { afterDiskFailure } from "./disk-failure.js";
+import { DiskError, diskErrorFrom } from "../common/disk-errors.js";
 import { ExitCode, InputError, NbrewindError } from "../common/errors.js";
+import { requireWritable, type WriteTarget } from "../common/writable.js";
 import { packageVersion } from "../common/package-root.js";
 import { JupyterRuntime } from "../jupyter/jupyter-runtime.js";
 import { KernelDiedError } from "../jupyter/kernel-session.js";
@@ -10,7 +13,9 @@ import { writeNotebook } from "../notebook/write.js";
 import { ensureManagedEnv } from "../pyenv/managed-env.js";
 import { numberOption, parseArgs, type OptionSpec, type ParsedArgs } from "./args.js";
 import type { Command, CommandIO } from "./command.js";
+import { errorLine } from "./error-line.js";
 import { ProgressReporter, formatSeconds } from "./progress.js";
+import { cellName } from "../notebook/cell-label.js";
 import type { Prepared, RunExtension } from "../session/run-extension.js";
 
 export type { Prepared, RunExtension };
@@ -51,7 +56,8 @@ export const executionOptionsHelp = `Options:
                             the outputs and the summary; the exit code is 0)
       --server-url URL      use this Jupyter server instead of starting one
                             (env JUPYTER_SERVER_URL)
-      --token TOKEN         its token (env JUPYTER_TOKEN)
+      --token TOKEN         its token (env JUPYTER_TOKEN; prefer the variable:
+                            a command line is visible to every local user)
       --json                print a machine-readable summary on stdout
                             (schemas/run-summary.schema.json)
   -q, --quiet               no progress lines on stderr
@@ -81,6 +87,11 @@ export interface RunSummary {
   }>;
   failed_cell?: number;
   message?: string;
+}
+
+/** Where the executed notebook goes, as a folder the pre-flight check must be able to write. */
+export function outputTarget(args: ParsedArgs, input: string): WriteTarget {
+  return { dir: dirname(resolve(args.values.get("output") ?? defaultOutputPath(input))), role: "the output notebook", option: "-o FILE", mustExist: true };
 }
 
 export function defaultOutputPath(input: string): string {
@@ -114,8 +125,9 @@ export async function executeNotebookCommand(command: string, args: ParsedArgs, 
   const cellTimeout = numberOption(command, args, "cell-timeout");
   const { path, notebook, parameters } = prepared ?? (await prepareNotebook(command, args));
   const output = resolve(args.values.get("output") ?? defaultOutputPath(path));
+  await requireWritable(command, [outputTarget(args, path)]);
   const json = args.flags.has("json");
-  const progress = new ProgressReporter(io.stderr, !args.flags.has("quiet"));
+  const progress = new ProgressReporter(io.stderr, !args.flags.has("quiet"), notebook.cells.length);
   const log = (line: string) => progress.info(line);
 
   const started = performance.now();
@@ -154,11 +166,12 @@ export async function executeNotebookCommand(command: string, args: ParsedArgs, 
     progress.stop();
     try {
       // Whatever happened, the notebook on disk says what ran.
-      if (result || failure instanceof KernelDiedError) {
+      failure = diskErrorFrom(failure) ?? failure;
+      if (result || failure instanceof KernelDiedError || failure instanceof DiskError) {
         notebook.metadata.nbrewind = { ...(notebook.metadata.nbrewind as object | undefined), run: runMetadata(result, runtime?.kernelName, started) };
-        await writeNotebook(output, notebook);
+        failure = await afterDiskFailure(failure, "the partial notebook", output, () => writeNotebook(output, notebook));
       }
-      if (extension && attached) await extension.finish(result, failure);
+      if (extension && attached) failure = await afterDiskFailure(failure, "the bundle's run record", undefined, () => extension.finish(result, failure));
     } finally {
       const serverLog = runtime?.serverLog() ?? [];
       await runtime?.close();
@@ -173,7 +186,7 @@ export async function executeNotebookCommand(command: string, args: ParsedArgs, 
   const extra = extension?.summary?.();
   if (json) {
     io.stdout.write(JSON.stringify({ ...summary, ...extra?.fields }, null, 2) + "\n");
-    if (failure) io.stderr.write(`nbrewind-engine ${command}: ${(failure as Error).message}\n`);
+    if (failure) io.stderr.write(errorLine(command, (failure as Error).message) + "\n");
     return exitCode;
   }
   if (result && (!args.flags.has("quiet") || exitCode !== ExitCode.ok)) {
@@ -251,16 +264,17 @@ export function buildSummary(
 }
 
 function humanSummary(s: RunSummary): string {
+  const failed = s.failed_cell === undefined ? "a cell" : cellName(s.failed_cell);
   const ran = s.cells.filter((c) => c.status !== "skipped" && c.status !== "not-run" && c.status !== "reused").length;
   const head = {
     ok: `done: ran ${ran} cells in ${formatSeconds(s.duration_s * 1000)}`,
-    "cell-error": `failed: cell ${s.failed_cell} raised an error`,
-    timeout: `failed: cell ${s.failed_cell} timed out`,
-    interrupted: `interrupted at cell ${s.failed_cell}`,
-    "kernel-died": `the kernel died${s.failed_cell !== undefined ? ` in cell ${s.failed_cell}` : ""}`,
+    "cell-error": `failed: ${failed} raised an error`,
+    timeout: `failed: ${failed} timed out`,
+    interrupted: `interrupted at ${failed}`,
+    "kernel-died": `the kernel died${s.failed_cell !== undefined ? ` in ${failed}` : ""}`,
   }[s.status];
-  const failed = s.cells.find((c) => c.index === s.failed_cell);
-  const why = failed?.error ? `\n  ${failed.error.ename}: ${failed.error.evalue}` : "";
+  const failedCell = s.cells.find((c) => c.index === s.failed_cell);
+  const why = failedCell?.error ? `\n  ${failedCell.error.ename}: ${failedCell.error.evalue}` : "";
   return `${head}${why}\noutput written to ${s.output}`;
 }
 

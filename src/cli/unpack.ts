@@ -2,6 +2,7 @@ import { resolve } from "node:path";
 import { describeKey, KeyStore } from "../bundle/trust/keys.js";
 import { unpackBundle } from "../bundle/unpack.js";
 import { ExitCode, InputError } from "../common/errors.js";
+import { requireWritable } from "../common/writable.js";
 import { formatBytes } from "../planner/plan.js";
 import { parseArgs } from "./args.js";
 import { throttled } from "./bundle-target.js";
@@ -17,9 +18,11 @@ async function unpack(argv: string[], io: CommandIO): Promise<number> {
   const quiet = args.flags.has("quiet");
   const log = (line: string) => void (quiet ? undefined : io.stderr.write(line + "\n"));
   const progress = throttled(log);
+  const targetDir = resolve(args.values.get("directory") ?? ".");
+  await requireWritable("unpack", [{ dir: targetDir, role: "the unpacked notebook and bundle", option: "-C DIR" }]);
   const result = await unpackBundle({
     archive: resolve(args.positionals[0]!),
-    targetDir: resolve(args.values.get("directory") ?? "."),
+    targetDir,
     signal: io.signal,
     onProgress: (p) => progress(`unpacking: ${Math.floor((100 * p.bytesRead) / Math.max(1, p.bytesTotal))}% of ${formatBytes(p.bytesTotal)}`),
   });

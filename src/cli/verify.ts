@@ -7,6 +7,7 @@ import { formatProblem, recordDigests, type BundleProblem } from "../bundle/reco
 import { checkFolderDigests, checkSigner, type SignatureReport } from "../bundle/trust/check-digests.js";
 import { DIGESTS_FILE } from "../bundle/trust/digest-list.js";
 import { describeKey, KeyStore } from "../bundle/trust/keys.js";
+import { describeVouch } from "../bundle/trust/vouch.js";
 import { inspectPacked } from "../bundle/unpack.js";
 import { verifyBundle } from "../bundle/verify.js";
 import { BlobStore } from "../store/blob-store.js";
@@ -42,7 +43,7 @@ async function verify(argv: string[], io: CommandIO): Promise<number> {
   else {
     for (const p of result.problems) io.stdout.write(formatProblem(p) + "\n");
     const sig = result.signature;
-    const who = sig.signer ? `signed by ${describeKey(sig.signer)}${sig.trusted ? (sig.own ? " (your key)" : " (trusted)") : ""}` : "not signed";
+    const who = sig.signer ? `signed by ${describeKey(sig.signer)}${sig.trusted ? (sig.own ? " (your key)" : " (trusted)") : ""}; ${describeVouch(sig.vouch ?? undefined)}` : "not signed";
     const what = `${result.counts.files} files, ${result.counts.blobs} blobs, ${formatBytes(result.counts.bytes)}`;
     io.stderr.write(result.ok ? `ok: ${target} (${what}; every digest matches; ${who})\n` : `${result.problems.length} problem(s) in ${target} (${what}; ${who})\n`);
   }
@@ -99,7 +100,9 @@ Check everything that can be checked without running anything:
   - every file against the signed digest list (digests.json): same size and
     sha256, nothing missing, nothing added;
   - the Ed25519 signature of the list, and whether its signer is you or a key
-    you trust ('nbrewind-engine keys').
+    you trust ('nbrewind-engine keys'); and what the signer vouches for: that
+    it ran the notebook itself, that it received the bundle signed by another
+    key it trusts (named), or that it accepted it with --trust.
 For a packed FILE this happens on a scratch copy in the temp folder, removed
 afterwards; nothing is unpacked where you are. A truncated file, a link or an
 entry escaping the folder is reported like any other problem.

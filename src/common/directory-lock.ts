@@ -14,7 +14,18 @@ const MAX_POLL_MS = 500;
  * renames the stale folder aside (only one waiter can win that rename) and
  * removes it.
  */
-export async function withDirectoryLock<T>(lockDir: string, progress: (line: string) => void, body: () => Promise<T>): Promise<T> {
+export interface LockWaitOptions {
+  /** false: do not wait for a live holder; `busy` says what to throw instead. */
+  wait?: boolean;
+  busy?: (holderPid: number | undefined) => Error;
+  /** The line shown once when a live holder makes us wait. */
+  waiting?: (holderPid: number | undefined) => string;
+  /** Stops the wait (Ctrl-C): the signal's reason is thrown, or `interrupted()`. */
+  signal?: AbortSignal;
+  interrupted?: () => Error;
+}
+
+export async function withDirectoryLock<T>(lockDir: string, progress: (line: string) => void, body: () => Promise<T>, options: LockWaitOptions = {}): Promise<T> {
   let announced = false;
   let pollMs = FIRST_POLL_MS;
   for (;;) {
@@ -23,7 +34,9 @@ export async function withDirectoryLock<T>(lockDir: string, progress: (line: str
       takeOver(lockDir);
       continue;
     }
-    if (!announced) progress(`waiting for another process that holds ${lockDir}`);
+    if (options.wait === false) throw options.busy?.(holderPid(lockDir)) ?? new Error(`${lockDir} is held by another process`);
+    if (options.signal?.aborted) throw options.interrupted?.() ?? new Error(`interrupted while waiting for ${lockDir}`);
+    if (!announced) progress(options.waiting?.(holderPid(lockDir)) ?? `waiting for another process that holds ${lockDir}`);
     announced = true;
     await new Promise((r) => setTimeout(r, pollMs));
     pollMs = Math.min(pollMs * 2, MAX_POLL_MS);
@@ -46,6 +59,15 @@ function tryAcquire(lockDir: string): boolean {
   writeFileSync(staging, String(process.pid));
   renameSync(staging, join(lockDir, "pid"));
   return true;
+}
+
+function holderPid(lockDir: string): number | undefined {
+  try {
+    const pid = Number(readFileSync(join(lockDir, "pid"), "utf8"));
+    return Number.isInteger(pid) && pid > 0 ? pid : undefined;
+  } catch {
+    return undefined;
+  }
 }
 
 function holderIsDead(lockDir: string): boolean {

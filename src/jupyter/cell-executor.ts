@@ -99,7 +99,8 @@ export async function executeCell(session: KernelSession, code: string, options:
   } else if (outcome === "died") {
     status = "kernel-died";
   } else {
-    status = reply?.status === "ok" ? "ok" : "error";
+    // Output the server dropped makes the cell's result incomplete: a failure, never a record.
+    status = reply?.status === "ok" && !collector.dropped ? "ok" : "error";
     if (status === "error" && !collector.outputs.some((o) => o.output_type === "error")) {
       // An aborted or failed reply without an error message on IOPub: still show why.
       const c = reply as { ename?: string; evalue?: string; traceback?: string[] } | undefined;

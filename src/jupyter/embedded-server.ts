@@ -1,12 +1,12 @@
 import { spawn, type ChildProcess } from "node:child_process";
 import { randomBytes, randomUUID } from "node:crypto";
-import { existsSync, mkdtempSync, rmSync } from "node:fs";
+import { existsSync, rmSync, writeFileSync } from "node:fs";
 import { createServer } from "node:net";
-import { tmpdir } from "node:os";
 import { delimiter, dirname, isAbsolute, join } from "node:path";
 import { InfrastructureError } from "../common/errors.js";
 import { packageRoot } from "../common/package-root.js";
 import { killProcessesMarkedWith } from "./process-sweep.js";
+import { createRuntimeDir } from "./runtime-dirs.js";
 import type { ServerEndpoint } from "./server-endpoint.js";
 
 export interface EmbeddedServerOptions {
@@ -59,7 +59,10 @@ export class EmbeddedServer {
 
   private async startOnce(port: number): Promise<ServerEndpoint> {
     const token = randomBytes(24).toString("hex");
-    this.runtimeDir = mkdtempSync(join(tmpdir(), "nbrewind-jupyter-"));
+    this.runtimeDir = createRuntimeDir();
+    // The token goes through a file only we can read (the folder is 0700 too), never the command line: any local user sees that in ps.
+    const tokenFile = join(this.runtimeDir, "token");
+    writeFileSync(tokenFile, token, { mode: 0o600, flag: "wx" });
     const shimPath = join(packageRoot(), "engines", "python");
     const env: NodeJS.ProcessEnv = {
       ...process.env,
@@ -71,14 +74,16 @@ export class EmbeddedServer {
       JUPYTER_RUNTIME_DIR: this.runtimeDir,
       JUPYTER_CONFIG_DIR: join(this.runtimeDir, "config"),
       PYTHONUNBUFFERED: "1",
+      JUPYTER_TOKEN_FILE: tokenFile,
     };
+    // The server prefers JUPYTER_TOKEN to the file: a value the user exported for another server must not decide ours.
+    delete env.JUPYTER_TOKEN;
     const args = [
       "-m",
       "nbrewind.jupyter_server_launcher",
       "--ServerApp.ip=127.0.0.1",
       `--ServerApp.port=${port}`,
       "--ServerApp.port_retries=0",
-      `--IdentityProvider.token=${token}`,
       "--ServerApp.open_browser=False",
       `--ServerApp.root_dir=${this.options.rootDir}`,
       "--ServerApp.allow_remote_access=False",
@@ -87,6 +92,9 @@ export class EmbeddedServer {
       "--MappingKernelManager.cull_idle_timeout=0",
       // A notebook runner has no use for terminals; fewer extensions start faster.
       "--ServerApp.terminals_enabled=False",
+      // The IOPub rate limiter protects a browser from a flood by replacing output with a notice;
+      // we record output, so every byte must arrive (output-collector.ts fails a cell if a notice ever does).
+      "--ZMQChannelsWebsocketConnection.limit_rate=False",
     ];
     // Containers and CI commonly run as root; the server refuses that unless told.
     if (process.getuid?.() === 0) args.push("--ServerApp.allow_root=True");

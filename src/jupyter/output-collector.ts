@@ -36,6 +36,8 @@ export class CellOutputs {
   readonly outputs: CellOutput[] = [];
   private readonly displayIds = new Map<number, string>();
   private clearPending = false;
+  /** Set when the server said it dropped some of this cell's output (see droppedOutputNotice). */
+  dropped: string | undefined;
 
   constructor(private readonly registry: DisplayRegistry) {}
 
@@ -43,8 +45,17 @@ export class CellOutputs {
   handle(msg: KernelMessage.IIOPubMessage): boolean {
     const content = msg.content as Record<string, unknown>;
     switch (msg.header.msg_type) {
-      case "stream":
-        return this.add({ output_type: "stream", name: content.name === "stderr" ? "stderr" : "stdout", text: String(content.text ?? "") });
+      case "stream": {
+        const text = String(content.text ?? "");
+        const notice = content.name === "stderr" ? droppedOutputNotice(text) : undefined;
+        if (notice) {
+          // What follows the notice never reaches us: the outputs are incomplete, and must not be recorded as the cell's.
+          this.dropped ??= notice;
+          this.addError("OutputDroppedError", `the Jupyter server dropped part of this cell's output (${notice}); the outputs shown are incomplete`);
+          return true;
+        }
+        return this.add({ output_type: "stream", name: content.name === "stderr" ? "stderr" : "stdout", text });
+      }
       case "display_data":
         return this.add(
           { output_type: "display_data", data: bundle(content.data), metadata: bundle(content.metadata) },
@@ -128,6 +139,17 @@ export class CellOutputs {
     }
     return true;
   }
+}
+
+/**
+ * Jupyter Server's rate limiter (ZMQChannelsWebsocketConnection.limit_rate)
+ * replaces output it will not forward by one stderr stream of its own. The
+ * embedded server runs with the limiter off; an existing server may not, and
+ * then a cell's output is silently cut. Returns the notice's first line.
+ */
+export function droppedOutputNotice(text: string): string | undefined {
+  const m = /^(IOPub (?:data|message) rate exceeded\.)\nThe Jupyter server will temporarily stop sending output/.exec(text);
+  return m?.[1];
 }
 
 /**

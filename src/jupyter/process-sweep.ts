@@ -9,24 +9,43 @@ import { readdirSync, readFileSync } from "node:fs";
 export function processesMarkedWith(name: string, value: string): number[] {
   const needle = Buffer.from(`${name}=${value}\0`);
   const found: number[] = [];
+  forEachEnvironment((pid, environ) => {
+    if (environ.includes(needle)) found.push(pid);
+  });
+  return found;
+}
+
+/** Every JUPYTER_RUNTIME_DIR a live process has in its environment (what a runtime folder sweep must leave alone). */
+export function runtimeDirsInUse(): Set<string> {
+  const found = new Set<string>();
+  forEachEnvironment((_pid, environ) => {
+    for (const pair of environ.toString("utf8").split("\0")) {
+      if (pair.startsWith("JUPYTER_RUNTIME_DIR=")) found.add(pair.slice("JUPYTER_RUNTIME_DIR=".length));
+    }
+  });
+  return found;
+}
+
+/** The environment block of every other process we may read (Linux /proc; elsewhere none). */
+function forEachEnvironment(visit: (pid: number, environ: Buffer) => void): void {
   let entries: string[];
   try {
     entries = readdirSync("/proc");
   } catch {
-    return found;
+    return;
   }
   for (const entry of entries) {
     if (!/^\d+$/.test(entry)) continue;
     const pid = Number(entry);
     if (pid === process.pid) continue;
+    let environ: Buffer;
     try {
-      const environ = readFileSync(`/proc/${pid}/environ`);
-      if (environ.includes(needle)) found.push(pid);
+      environ = readFileSync(`/proc/${pid}/environ`);
     } catch {
-      // gone already, or not ours to read
+      continue; // gone already, or not ours to read
     }
+    visit(pid, environ);
   }
-  return found;
 }
 
 /** SIGTERM, a grace period, then SIGKILL for whatever still carries the marker. */

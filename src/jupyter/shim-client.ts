@@ -3,9 +3,11 @@ import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { CommsOverSubshells, type Kernel, type KernelMessage } from "@jupyterlab/services";
 import { Ajv, type ValidateFunction } from "ajv";
+import { DiskError } from "../common/disk-errors.js";
 import { InfrastructureError, InputError } from "../common/errors.js";
 import { packageRoot } from "../common/package-root.js";
 import type { KernelSession } from "./kernel-session.js";
+import { shimPayload } from "./shim-payload.js";
 import {
   COMM_TARGET,
   HASHING_SCHEME,
@@ -21,10 +23,13 @@ import {
   type ShutdownEnginesReply,
   TASK_KEY_SCHEME,
   type KnownTask,
+  type TaskStoreMode,
   type TasksKnownReply,
+  type TaskSettingsReply,
+  type TaskSettingsRequest,
 } from "./shim-protocol.js";
 
-export type { EnvironmentReply, HelloReply, KnownTask, PostCellReply, RestoreReply, ShimTaskRecord, WriteEntry } from "./shim-protocol.js";
+export type { AdapterStatus, EnvironmentReply, HelloReply, KnownTask, PostCellReply, RestoreReply, ShimTaskRecord, WriteEntry } from "./shim-protocol.js";
 
 /** The shim could not do what was asked (its message is shown as is); exit code 3. */
 export class ShimError extends InfrastructureError {
@@ -131,6 +136,16 @@ export class ShimClient {
     return this.request<"tasks_known">({ type: "tasks_known", task_key_scheme: TASK_KEY_SCHEME, entries });
   }
 
+  /** Which task results the engine adapters store (see TaskStoreMode). */
+  async taskPolicy(store: TaskStoreMode): Promise<void> {
+    await this.request<"task_policy">({ type: "task_policy", store });
+  }
+
+  /** Pins and task caches for the engine adapters (before any cell runs). */
+  taskSettings(settings: Omit<TaskSettingsRequest, "type" | "request_id">): Promise<TaskSettingsReply> {
+    return this.request<"task_settings">({ type: "task_settings", ...settings });
+  }
+
   /** Close every engine runtime the shim saw started (a Dask cluster and its workers) before the kernel goes. */
   shutdownEngines(): Promise<ShutdownEnginesReply> {
     return this.request<"shutdown_engines">({ type: "shutdown_engines" });
@@ -184,7 +199,9 @@ export class ShimClient {
       pending.resolve(payload);
     } else {
       const { error } = data as ShimFailure;
-      pending.reject(error.kind === "bad_blob" ? new ShimBlobError(error.message, pending.type) : new ShimError(`nbrewind shim (${pending.type}): ${error.message}`, pending.type, error.traceback));
+      // A write through a file descriptor names no file: the store it was writing is the place to free.
+      if (error.kind === "disk") pending.reject(new DiskError(error.code ?? "ENOSPC", error.path ?? this.options.blobsDir));
+      else pending.reject(error.kind === "bad_blob" ? new ShimBlobError(error.message, pending.type) : new ShimError(`nbrewind shim (${pending.type}): ${error.message}`, pending.type, error.traceback));
     }
   }
 
@@ -213,30 +230,21 @@ export interface ShimChannel {
 }
 
 /**
- * The loader: makes the shim importable and loads it. The code runs in a
- * throwaway namespace so it binds nothing in the user's. Works on any kernel
- * on this machine, since it only needs our engines/python folder on sys.path.
+ * The loader: ships the shim to the kernel and loads it. Its source travels
+ * in the request (shim-payload.ts), so the kernel may run anywhere the server
+ * puts it (the NBRewind kernel's inner ipykernel gets the same payload, so
+ * both paths load one shim the same way); the code runs in a throwaway
+ * namespace so it binds nothing in the user's. Run it silently: no execution
+ * count, no history, no output.
  */
 export function shimLoaderCode(): string {
-  const inner = [
-    "import sys",
-    `root = ${JSON.stringify(shimRoot())}`,
-    "if root not in sys.path:",
-    "    sys.path.insert(0, root)",
-    "import nbrewind.kernel_shim",
-    "nbrewind.kernel_shim.load()",
-  ].join("\n");
-  return `exec(${JSON.stringify(inner)}, {})`;
-}
-
-function shimRoot(): string {
-  return join(packageRoot(), "engines", "python");
+  return shimPayload().code;
 }
 
 /** Why loading failed, in words: the reply's error and what the shim needs. */
 export function shimLoadFailure(reply: { status?: string; ename?: string; evalue?: string } | undefined): InfrastructureError {
   return new InfrastructureError(`cannot load the nbrewind shim into the kernel: ${reply?.ename ?? reply?.status ?? "no reply"}: ${reply?.evalue ?? ""}`, [
-    `the shim is loaded from ${shimRoot()}; the kernel must run on this machine with cloudpickle installed`,
+    "the kernel's environment needs Python 3.10 or newer, ipykernel 6 or newer and cloudpickle (nbrewind-engine doctor -k KERNEL checks it)",
   ]);
 }
 
@@ -323,7 +331,7 @@ export function replyValidators(): Map<string, ValidateFunction> {
     ajv.addSchema(JSON.parse(readFileSync(join(packageRoot(), "schemas", "task-record.schema.json"), "utf8")) as object);
     ajv.addSchema(schema);
     validators = new Map();
-    for (const t of ["hello", "pre_cell", "post_cell", "restore", "environment", "tasks_known", "shutdown_engines"]) {
+    for (const t of ["hello", "pre_cell", "post_cell", "restore", "environment", "tasks_known", "task_policy", "task_settings", "shutdown_engines"]) {
       const fn = ajv.getSchema(`${schema.$id}#/definitions/${t}_reply`);
       if (!fn) throw new Error(`comm-protocol.schema.json has no definition ${t}_reply`);
       validators.set(t, fn);

@@ -15,7 +15,7 @@ export const PROTOCOL_VERSION = 2;
  * TASK_KEY_SCHEME). Recorded task keys are offered back only under the same
  * scheme; the shim refuses others (an error, never a silent miss or hit).
  */
-export const TASK_KEY_SCHEME = 1;
+export const TASK_KEY_SCHEME = 2;
 
 export interface HelloRequest {
   type: "hello";
@@ -56,6 +56,9 @@ export interface EnvironmentRequest {
 
 export interface KnownTask {
   key: string;
+  /** The cell that submitted it, and which of that cell's submissions of `key` it was (from 0). */
+  cell_id: string;
+  occurrence: number;
   digest: string;
   size: number;
   /** Other blobs the result refers to: the shim serves it only when they are all in the store. */
@@ -71,12 +74,38 @@ export interface TasksKnownRequest {
   entries: KnownTask[];
 }
 
+/** Which task results are stored: "cost" leaves out what is cheaper to recompute than to store and load; "all" keeps every one. */
+export type TaskStoreMode = "cost" | "all";
+
+export interface TaskPolicyRequest {
+  type: "task_policy";
+  request_id: string;
+  store: TaskStoreMode;
+}
+
+/** nbrewind.yaml's pins and the task caches the shim consults after the bundle (see src/config, src/store/task-cache). */
+export interface TaskSettingsRequest {
+  type: "task_settings";
+  request_id: string;
+  pins: { function: string; version: string; cells?: string[]; selector: string }[];
+  caches: string[];
+}
+
 export interface ShutdownEnginesRequest {
   type: "shutdown_engines";
   request_id: string;
 }
 
-export type ShimRequest = HelloRequest | PreCellRequest | PostCellRequest | RestoreRequest | EnvironmentRequest | TasksKnownRequest | ShutdownEnginesRequest;
+export type ShimRequest =
+  | HelloRequest
+  | PreCellRequest
+  | PostCellRequest
+  | RestoreRequest
+  | EnvironmentRequest
+  | TasksKnownRequest
+  | TaskPolicyRequest
+  | TaskSettingsRequest
+  | ShutdownEnginesRequest;
 export type RequestType = ShimRequest["type"];
 
 export interface HelloReply {
@@ -107,10 +136,27 @@ export interface PostCellReply {
   elapsed_s: number;
   tasks: ShimTaskRecord[];
   engines: EngineUse;
+  /** Every engine imported so far and whether its adapter memoizes it (absent from older shims). */
+  adapters?: AdapterStatus[];
+}
+
+/** An engine adapter's state in the kernel (engines/python/nbrewind/engine_guard.py). */
+export interface AdapterStatus {
+  engine: string;
+  /** unmemoized: outside the supported versions, or a patch or key computation failed; the engine runs as without nbrewind. */
+  status: "memoized" | "unmemoized";
+  /** Installed distributions the supported range names: name -> version. */
+  versions: Record<string, string>;
+  reason?: string;
 }
 
 export interface TasksKnownReply {
   count: number;
+}
+
+export interface TaskSettingsReply {
+  pins: number;
+  caches: number;
 }
 
 export interface ShutdownEnginesReply {
@@ -138,6 +184,8 @@ export interface ReplyPayloads {
   restore: RestoreReply;
   environment: EnvironmentReply;
   tasks_known: TasksKnownReply;
+  task_policy: Record<string, never>;
+  task_settings: TaskSettingsReply;
   shutdown_engines: ShutdownEnginesReply;
 }
 
@@ -148,8 +196,11 @@ export interface ShimFailure {
   error: {
     message: string;
     traceback?: string;
-    /** bad_blob: a blob to restore is missing or corrupt (bad input, not broken machinery). */
-    kind?: "bad_blob";
+    /** bad_blob: a blob to restore is missing or corrupt (bad input, not broken machinery); disk: a write the disk refused. */
+    kind?: "bad_blob" | "disk";
+    /** disk: the errno name and the file. */
+    code?: string;
+    path?: string;
   };
 }
 

@@ -6,7 +6,7 @@
  * was recorded.
  */
 export type MagicCommand =
-  | { kind: "mode"; mode: "audit" | "repeat" | "off"; trust: boolean }
+  | { kind: "mode"; mode: "audit" | "repeat" | "off"; trust: boolean; storeAll: boolean }
   | { kind: "status" }
   | { kind: "explain" }
   | { kind: "bundle"; path: string }
@@ -25,7 +25,8 @@ const MAGIC_LINE = /^\s*%(audit|nbrewind)(?:\s+(.*?))?\s*$/;
 export const MAGIC_HELP = [
   "%audit on                 record every cell you run (and its engine tasks) in the bundle",
   "%audit off                reuse: a cell whose inputs did not change is answered from the bundle",
-  "%nbrewind audit|repeat    the same, full spelling; add --trust to accept a bundle from elsewhere",
+  "%nbrewind audit|repeat    the same, full spelling; add --trust to accept a bundle from elsewhere,",
+  "                          --store all to keep every task result (even those cheaper to recompute)",
   "%nbrewind off             a plain Python kernel again (cells are neither recorded nor reused)",
   "%nbrewind status          mode, bundle and counts",
   "%nbrewind explain         why each cell was reused or ran",
@@ -52,17 +53,22 @@ export function parseMagics(code: string): ParsedCell {
 function parseOne(magic: string, args: string): MagicCommand | string {
   const words = args.split(/\s+/).filter(Boolean);
   const trust = words.includes("--trust");
-  const [verb, ...more] = words.filter((w) => w !== "--trust");
+  // `--store all` (or --store=all), as the CLI's audit and repeat take it; the default stores what is worth storing.
+  const store = words.indexOf("--store");
+  const storeValue = words.find((w) => w.startsWith("--store="))?.slice("--store=".length) ?? (store >= 0 ? words[store + 1] : undefined);
+  if ((store >= 0 || storeValue !== undefined) && storeValue !== "all") return `--store takes 'all', not '${storeValue ?? ""}'`;
+  const storeAll = storeValue === "all";
+  const [verb, ...more] = words.filter((w, i) => w !== "--trust" && !w.startsWith("--store=") && !(store >= 0 && (i === store || i === store + 1)));
   if (magic === "audit") {
-    if (verb === "on" && more.length === 0) return { kind: "mode", mode: "audit", trust };
-    if (verb === "off" && more.length === 0) return { kind: "mode", mode: "repeat", trust };
+    if (verb === "on" && more.length === 0) return { kind: "mode", mode: "audit", trust, storeAll };
+    if (verb === "off" && more.length === 0) return { kind: "mode", mode: "repeat", trust, storeAll };
     return `%audit takes 'on' or 'off', not '${args}'`;
   }
   switch (verb) {
     case "audit":
     case "repeat":
     case "off":
-      if (more.length === 0) return { kind: "mode", mode: verb, trust };
+      if (more.length === 0) return { kind: "mode", mode: verb, trust, storeAll };
       break;
     case "status":
     case "explain":

@@ -10,11 +10,12 @@ import { defaultBundleDir, MANIFEST_FILE } from "../bundle/paths.js";
 import { describeKey, KeyStore, type SigningKey } from "../bundle/trust/keys.js";
 import { writeOwnerMark } from "../bundle/trust/owner.js";
 import { assessTrust } from "../bundle/trust/trust.js";
+import { auditedVouch } from "../bundle/trust/vouch.js";
 import { InputError } from "../common/errors.js";
 import { ShimClient, type ShimChannel } from "../jupyter/shim-client.js";
 import { openBundle } from "../session/checkpoint-session.js";
 import { ExecutionHistory } from "../session/execution-history.js";
-import { InteractiveSession } from "../session/interactive-session.js";
+import { InteractiveSession, kernelTaskSettings } from "../session/interactive-session.js";
 import { MAGIC_HELP, type MagicCommand } from "./magics.js";
 
 export type Mode = "off" | "audit" | "repeat";
@@ -33,6 +34,8 @@ export class Modes {
   session: InteractiveSession | undefined;
   readonly history = new ExecutionHistory();
   private explicitBundle: string | undefined;
+  /** `--store all` of the current mode: every task result stored, even those cheaper to recompute. */
+  private storeAll = false;
   private shim: { client: ShimClient; blobs: string } | undefined;
   /** Where the session's progress lines go: the cell being executed. */
   log: (line: string) => void = () => {};
@@ -52,17 +55,18 @@ export class Modes {
         this.explicitBundle = resolve(this.deps.cwd, command.path);
         const mode = this.mode;
         if (mode === "off") return [`[nbrewind] bundle: ${this.bundleDirOf(this.explicitBundle)}`];
-        // Same mode, new bundle: the session moves over.
+        // Same mode, new bundle: the session moves over (with its storage policy).
         this.mode = "off";
-        return this.switchTo(mode, false);
+        return this.switchTo(mode, false, this.storeAll);
       }
       case "mode":
-        return this.switchTo(command.mode, command.trust);
+        return this.switchTo(command.mode, command.trust, command.storeAll);
     }
   }
 
-  private async switchTo(mode: Mode, trust: boolean): Promise<string[]> {
+  private async switchTo(mode: Mode, trust: boolean, storeAll: boolean): Promise<string[]> {
     await this.endSession("ok");
+    this.storeAll = storeAll;
     if (mode === "off") return ["[nbrewind] off: cells run as in a plain Python kernel, nothing is recorded or reused"];
     const dir = await this.bundleDir();
     const notebook = this.explicitBundle ?? dir;
@@ -72,7 +76,17 @@ export class Modes {
     const signer = existed ? await this.trusted(bundle, trust) : await this.claim(bundle);
     const records = await bundle.records();
     const shim = await this.shimFor(bundle);
-    const session = new InteractiveSession(mode, bundle, records, this.history, { signer, log: (line) => this.log(line) });
+    const notebookPath = await this.notebookPath();
+    // nbrewind.yaml (found upward from the notebook's folder) or the bundle's pins, as for the CLI's audit and repeat.
+    const taskSettings = await kernelTaskSettings(notebookPath, this.deps.cwd, dir);
+    const session = new InteractiveSession(mode, bundle, records, this.history, {
+      signer,
+      log: (line) => this.log(line),
+      folder: this.deps.cwd,
+      taskSettings,
+      ...(storeAll ? { storeAll } : {}),
+      ...(notebookPath ? { notebookPath } : {}),
+    });
     await session.begin(shim, this.deps.kernelName);
     this.session = session;
     this.mode = mode;
@@ -100,7 +114,7 @@ export class Modes {
     if (!verdict.trusted) throw new InputError(`refusing to load values from ${bundle.dir}: ${verdict.reason}. Loading a value unpickles it, which runs code; if you know where it comes from: %nbrewind repeat --trust`, verdict.fix);
     const key = await keys.ensureOwnKey(this.log);
     if (verdict.how !== "owner") {
-      await writeOwnerMark(bundle.dir, key);
+      await writeOwnerMark(bundle.dir, key, verdict.vouch ?? auditedVouch());
       this.log(`[nbrewind] accepted ${bundle.dir} (${verdict.detail}); marked as yours (${describeKey(key.info)})`);
     }
     return key;
@@ -108,7 +122,7 @@ export class Modes {
 
   private async claim(bundle: Bundle): Promise<SigningKey> {
     const key = await new KeyStore().ensureOwnKey(this.log);
-    await writeOwnerMark(bundle.dir, key);
+    await writeOwnerMark(bundle.dir, key, auditedVouch());
     return key;
   }
 
@@ -119,14 +133,21 @@ export class Modes {
    */
   private async bundleDir(): Promise<string> {
     if (this.explicitBundle) return this.bundleDirOf(this.explicitBundle);
-    const { env, cwd } = this.deps;
-    const named = env.NBREWIND_NOTEBOOK || env.JPY_SESSION_NAME || (await this.deps.probeNotebookFile());
-    if (!named) {
+    const notebook = await this.notebookPath();
+    if (!notebook) {
       throw new InputError("the kernel does not know which notebook it runs (no JPY_SESSION_NAME from Jupyter Server, no VS Code notebook file): name the bundle with %nbrewind bundle PATH, or set NBREWIND_NOTEBOOK");
     }
-    // Jupyter Server names the notebook by its path under the server root, and starts the kernel in the notebook's folder.
-    const notebook = isAbsolute(named) ? named : existsSync(resolve(cwd, named)) ? resolve(cwd, named) : join(cwd, basename(named));
     return defaultBundleDir(notebook);
+  }
+
+  /** The notebook this kernel runs, when the frontend (or `%nbrewind bundle NOTEBOOK.ipynb`) names it. */
+  private async notebookPath(): Promise<string | undefined> {
+    if (this.explicitBundle) return this.explicitBundle.endsWith(".ipynb") ? resolve(this.deps.cwd, this.explicitBundle) : undefined;
+    const { env, cwd } = this.deps;
+    const named = env.NBREWIND_NOTEBOOK || env.JPY_SESSION_NAME || (await this.deps.probeNotebookFile());
+    if (!named) return undefined;
+    // Jupyter Server names the notebook by its path under the server root, and starts the kernel in the notebook's folder.
+    return isAbsolute(named) ? named : existsSync(resolve(cwd, named)) ? resolve(cwd, named) : join(cwd, basename(named));
   }
 
   private bundleDirOf(path: string): string {

@@ -38,18 +38,77 @@ export function ensureCellIds(nb: Notebook): Notebook {
     taken.add(cell.id);
     return true;
   });
-  const occurrences = new Map<string, number>();
+  const contents = contentKeys(cells as Cell[]);
   const out = cells.map((cell, index) => {
-    const content = `${cell.cell_type}\0${normaliseSource(cellSource(cell as Cell))}`;
-    const n = occurrences.get(content) ?? 0;
-    occurrences.set(content, n + 1);
     if (keeps[index]) return cell as Cell;
     let id = "";
-    for (let attempt = 0; id === "" || taken.has(id); attempt++) {
-      id = createHash("sha256").update(`nbrewind-cell-id\0${content}\0${n}\0${attempt}`).digest("hex").slice(0, GENERATED_ID_LENGTH);
-    }
+    for (let attempt = 0; id === "" || taken.has(id); attempt++) id = generatedId(contents[index]!, attempt);
     taken.add(id);
     return { ...cell, id } as Cell;
   });
   return { ...nb, nbformat_minor: LATEST_MINOR, cells: out };
+}
+
+/** Per cell: its type, normalised source and how many earlier cells had both: what a generated id hashes. */
+function contentKeys(cells: Cell[]): string[] {
+  const occurrences = new Map<string, number>();
+  return cells.map((cell) => {
+    const content = `${cell.cell_type}\0${normaliseSource(cellSource(cell))}`;
+    const n = occurrences.get(content) ?? 0;
+    occurrences.set(content, n + 1);
+    return `${content}\0${n}`;
+  });
+}
+
+function generatedId(contentKey: string, attempt: number): string {
+  return createHash("sha256").update(`nbrewind-cell-id\0${contentKey}\0${attempt}`).digest("hex").slice(0, GENERATED_ID_LENGTH);
+}
+
+/**
+ * Ids generated from content (a notebook older than nbformat 4.5 has none)
+ * change when a cell is edited, so an edited cell would read as a new one.
+ * This gives such cells the id the same cell had in `recorded` (the notebook
+ * of the last audit or repeat): cells whose ids match anchor the two
+ * notebooks; between two anchors, when as many cells lost their match on
+ * each side, they are paired in order (same cell type), as edits in place.
+ * An edit then reads as "source changed", and the cell keeps its records'
+ * history. Ids the file itself gives are never changed. Returns `nb` itself
+ * when nothing changes.
+ */
+export function inheritCellIds(nb: Notebook, recorded: Notebook): Notebook {
+  const contents = contentKeys(nb.cells);
+  const generated = nb.cells.map((c, i) => c.id === generatedId(contents[i]!, 0));
+  const recordedAt = new Map(recorded.cells.map((c, j) => [c.id, j]));
+  const present = new Set(nb.cells.map((c) => c.id));
+  // Anchors: cells present in both, kept in increasing order on both sides.
+  const anchors: [number, number][] = [];
+  nb.cells.forEach((c, i) => {
+    const j = recordedAt.get(c.id);
+    if (j !== undefined && (anchors.length === 0 || j > anchors[anchors.length - 1]![1])) anchors.push([i, j]);
+  });
+  const ids = nb.cells.map((c) => c.id);
+  let changed = false;
+  const bounds: [number, number][] = [[-1, -1], ...anchors, [nb.cells.length, recorded.cells.length]];
+  for (let k = 0; k + 1 < bounds.length; k++) {
+    const [i0, j0] = bounds[k]!;
+    const [i1, j1] = bounds[k + 1]!;
+    const mine = range(i0 + 1, i1).filter((i) => generated[i] && !recordedAt.has(ids[i]!));
+    const theirs = range(j0 + 1, j1).filter((j) => !present.has(recorded.cells[j]!.id));
+    if (mine.length === 0 || mine.length !== theirs.length) continue;
+    mine.forEach((i, n) => {
+      const old = recorded.cells[theirs[n]!]!;
+      if (old.cell_type !== nb.cells[i]!.cell_type || present.has(old.id)) return;
+      ids[i] = old.id;
+      present.add(old.id);
+      changed = true;
+    });
+  }
+  if (!changed) return nb;
+  return { ...nb, cells: nb.cells.map((c, i) => (ids[i] === c.id ? c : ({ ...c, id: ids[i]! } as Cell))) };
+}
+
+function range(from: number, to: number): number[] {
+  const out: number[] = [];
+  for (let i = from; i < to; i++) out.push(i);
+  return out;
 }

@@ -1,3 +1,4 @@
+import { cellName } from "../notebook/cell-label.js";
 import { formatBytes, type Plan } from "./plan.js";
 
 /** The plan as lines a user reads: one per code cell, decision first, then why. */
@@ -7,7 +8,10 @@ export function explainPlan(plan: Plan, firstLines: Map<string, string>): string
     const head = `cell ${String(cell.number).padStart(3)} [${cell.id}] ${cell.decision.padEnd(5)} ${firstLines.get(cell.id) ?? ""}`;
     lines.push(head.trimEnd());
     for (const reason of cell.reasons) lines.push(`      because ${reason}`);
-    for (const r of cell.restores) lines.push(`      restores \`${r.name}\` (${formatBytes(r.size)}) recorded by cell ${r.fromIndex + 1}`);
+    for (const r of cell.restores) {
+      const unchanged = r.unchangedBy?.length ? `; ${r.unchangedBy.map(cellName).join(", ")} left it unchanged when recorded (same digest), though the analysis could not tell` : "";
+      lines.push(`      restores \`${r.name}\` (${formatBytes(r.size)}) recorded by ${cellName(r.fromIndex)}${unchanged}`);
+    }
     const tasks = cell.decision === "run" ? cell.previous?.tasks : undefined;
     if (tasks?.length) {
       const engines = [...new Set(tasks.map((t) => t.engine))].join(", ");
@@ -25,6 +29,7 @@ export function planToJson(plan: Plan): unknown {
     counts: { reuse: plan.counts.reuse, run: plan.counts.run, skip: plan.counts.skip, restores: plan.counts.restores, restore_bytes: plan.counts.restoreBytes },
     cells: plan.cells.map((c) => ({
       index: c.index,
+      number: c.number,
       id: c.id,
       fingerprint: c.identity.fingerprint,
       decision: c.decision,

@@ -1,5 +1,7 @@
 import type { AnalysedCell, DependencyGraph } from "../analysis/index.js";
-import { fingerprintCells, type CellIdentity } from "./fingerprint.js";
+import { cellNumber } from "../notebook/cell-label.js";
+import { fingerprintCells, type CellIdentity, type FileDigest } from "./fingerprint.js";
+import { applyForced, type ForcedCells } from "./forced.js";
 import type { RecordedCell, RecordedWrite } from "./recorded.js";
 
 /**
@@ -25,12 +27,18 @@ export interface RestoreStep {
   /** The reused cell whose recorded value this is. */
   fromCellId: string;
   fromIndex: number;
+  /**
+   * Reused cells after it that the analysis counts as possibly changing the
+   * value (`describe(x)`), but whose records show it unchanged (the shim's
+   * digest after the cell equals the one before): indices in notebook.cells.
+   */
+  unchangedBy?: number[];
 }
 
 export interface CellPlan {
   /** Index in notebook.cells. */
   index: number;
-  /** 1-based position among all cells, as users count them. */
+  /** The number every message uses: 1-based position among all cells (notebook/cell-label.ts). */
   number: number;
   id: string;
   identity: CellIdentity;
@@ -46,7 +54,7 @@ export interface CellPlan {
   /** Names the cell reads from earlier cells (after expanding the functions it calls). */
   inputs: string[];
   opaque: boolean;
-  /** Runs although its fingerprint was recorded: another cell needs a value only running it recreates. */
+  /** Runs although its fingerprint (or its input values) was recorded: another cell needs a value only running it recreates, or a pin changed under it. */
   forced: boolean;
   /** The latest record of this cell id, whatever its fingerprint: what its tasks are compared with. */
   previous?: RecordedCell;
@@ -65,13 +73,37 @@ export interface PlanInput {
   records: Map<string, RecordedCell>;
   /** Audit: run every cell, whatever is recorded. */
   runAll?: boolean;
+  /** Cells the user forces to run (`--run`, `--from`): see forced.ts. */
+  forced?: ForcedCells;
+  /** Reads the files cells run (`%run prep.py`), for their fingerprints. */
+  fileDigest?: FileDigest;
+  /**
+   * Whether a record's result no longer stands although its cell's inputs did
+   * not change (nbrewind.yaml's pins changed for its tasks): the reason, and a
+   * salt that gives the cell, and so everything downstream, a new fingerprint.
+   */
+  staleRecord?: (record: RecordedCell) => { reason: string; salt: string } | undefined;
 }
 
 /** Where a name's value is at a point of the planned run. */
-type ValueState = { kind: "live" } | { kind: "recorded"; cell: CellPlan; write: RecordedWrite };
+type ValueState = { kind: "live" } | { kind: "recorded"; cell: CellPlan; write: RecordedWrite; unchangedBy?: CellPlan[] };
 
 export function makePlan(input: PlanInput): Plan {
-  const identities = fingerprintCells(input.cells, input.graph);
+  const staleReasons = new Map<string, string>();
+  const stale = input.staleRecord;
+  const identities = fingerprintCells(
+    input.cells,
+    input.graph,
+    input.fileDigest,
+    stale
+      ? (id, fingerprint) => {
+          const record = input.records.get(fingerprint);
+          const change = record ? stale(record) : undefined;
+          if (change) staleReasons.set(id, change.reason);
+          return change?.salt;
+        }
+      : undefined,
+  );
   const latestById = latestRecordByCellId(input.records);
   const cells: CellPlan[] = input.cells.map((c) => newCellPlan(c.index, identities.get(c.id)!, input.graph.cell(c.id)!, latestById.get(c.id)));
   const byId = new Map(cells.map((c) => [c.id, c]));
@@ -97,10 +129,16 @@ export function makePlan(input: PlanInput): Plan {
       plan.reasons.push("unchanged: same source and same inputs as recorded");
     } else if (record) {
       plan.reasons.push("it raised an error when it was recorded");
+    } else if (staleReasons.has(plan.id)) {
+      // Its recorded values stand for a result the pin no longer vouches for: not reusable by value either.
+      plan.forced = true;
+      plan.reasons.push(staleReasons.get(plan.id)!);
     } else {
       plan.reasons.push(whyChanged(plan, latestById.get(plan.id), cells, label));
     }
   }
+
+  applyForced(cells, input.forced);
 
   // Second pass, to a fixpoint: simulate the namespace through the run. A
   // running cell needs each value it reads either live (produced earlier in
@@ -129,7 +167,7 @@ export function makePlan(input: PlanInput): Plan {
 export function newCellPlan(index: number, identity: CellIdentity, analysed: AnalysedCell, previous: RecordedCell | undefined): CellPlan {
   return {
     index,
-    number: index + 1,
+    number: cellNumber(index),
     id: identity.id,
     identity,
     decision: "run",
@@ -152,7 +190,7 @@ function simulate(cells: CellPlan[], graph: DependencyGraph, label: (id: string)
     if (cell.decision === "reuse") {
       for (const write of cell.record!.writes) {
         if (write.status === "deleted") state.delete(write.name);
-        else state.set(write.name, { kind: "recorded", cell, write });
+        else if (!keptUnchanged(state, cell, write)) state.set(write.name, { kind: "recorded", cell, write });
       }
       continue;
     }
@@ -174,7 +212,7 @@ function simulate(cells: CellPlan[], graph: DependencyGraph, label: (id: string)
         promote(producer, `re-running is cheaper than restoring \`${name}\` for ${label(cell.id)} (${rerunS.toFixed(2)} s to run vs ${loadS.toFixed(2)} s to load ${formatBytes(write.size)})`);
         return true;
       }
-      cell.restores.push({ name, digest: write.digest, size: write.size, fromCellId: producer.id, fromIndex: producer.index });
+      cell.restores.push({ name, digest: write.digest, size: write.size, fromCellId: producer.id, fromIndex: producer.index, ...(value.unchangedBy ? { unchangedBy: value.unchangedBy.map((c) => c.index) } : {}) });
       state.set(name, { kind: "live" });
     }
     if (cell.opaque) {
@@ -183,6 +221,24 @@ function simulate(cells: CellPlan[], graph: DependencyGraph, label: (id: string)
     for (const name of analysed.outputs) state.set(name, { kind: "live" });
   }
   return false;
+}
+
+/**
+ * The run-time evidence over the static guess: a reused cell the analysis
+ * counts as maybe changing `x` (it passed `x` to a function), whose record
+ * shows `x` with the digest it had before the cell ("unchanged"), leaves `x`
+ * as the earlier cell made it. So `x` is restored from, or recomputed by,
+ * that earlier cell: re-running this one would not bring `x` back.
+ */
+function keptUnchanged(state: Map<string, ValueState>, cell: CellPlan, write: RecordedWrite): boolean {
+  if (write.status !== "unchanged") return false;
+  const before = state.get(write.name);
+  if (!before) return false;
+  if (before.kind === "live") return true; // this cell's inputs are as recorded, so is the live value
+  if (before.write.status !== "stored" && before.write.status !== "unchanged") return false;
+  if (before.write.digest !== write.digest) return false;
+  before.unchangedBy = [...(before.unchangedBy ?? []), cell];
+  return true;
 }
 
 /** Returns true if it turned a reused engine set-up cell into a running one. */
@@ -213,26 +269,50 @@ function promote(cell: CellPlan, reason: string): void {
 function whyChanged(plan: CellPlan, previous: RecordedCell | undefined, cells: CellPlan[], label: (id: string) => string): string {
   if (!previous) return "new cell: nothing recorded for it";
   if (previous.source_hash !== plan.identity.sourceHash) return "source changed";
-  const recordedProducer = new Map(previous.reads.map((r) => [r.name, r]));
+  // A name can come from several cells (a conditional binder and the one before it;
+  // every earlier cell, for an opaque cell): compare (name, producer) pairs, never
+  // one producer per name, or an unchanged read looks like a moved one.
+  const pair = (r: { name: string; producer_cell_id: string }) => `${r.name}\0${r.producer_cell_id}`;
+  const recorded = new Map(previous.reads.map((r) => [pair(r), r]));
+  const recordedProducers = (name: string) => previous.reads.filter((r) => r.name === name).map((r) => r.producer_cell_id);
   const runs = new Set(cells.filter((c) => c.decision === "run" && c.reasons.length > 0).map((c) => c.id));
-  for (const read of plan.identity.reads) {
-    const before = recordedProducer.get(read.name);
-    if (before && before.producer_fingerprint === read.producer_fingerprint) continue;
-    if (read.name === "*") return `follows ${label(read.producer_cell_id)}, an opaque dependency that changed`;
-    if (runs.has(read.producer_cell_id)) return `reads \`${read.name}\` from ${label(read.producer_cell_id)}, which runs`;
-    if (before && before.producer_cell_id !== read.producer_cell_id) return `reads \`${read.name}\` from ${label(read.producer_cell_id)} now (was ${label(before.producer_cell_id)})`;
-    return `reads \`${read.name}\` from ${label(read.producer_cell_id)}, which changed`;
+  const changed = plan.identity.reads.filter((read) => recorded.get(pair(read))?.producer_fingerprint !== read.producer_fingerprint);
+  // The true cause first: a producer that runs in this plan.
+  changed.sort((a, b) => Number(runs.has(b.producer_cell_id)) - Number(runs.has(a.producer_cell_id)));
+  for (const read of changed) {
+    const what = plan.opaque ? `follows ${label(read.producer_cell_id)} (an opaque cell depends on every cell before it)` : `reads \`${read.name}\` from ${label(read.producer_cell_id)}`;
+    if (read.name === "*" && !plan.opaque) return `follows ${label(read.producer_cell_id)}, an opaque dependency that changed`;
+    if (runs.has(read.producer_cell_id)) return `${what}, which runs`;
+    const before = recordedProducers(read.name);
+    if (!recorded.has(pair(read)) && before.length > 0 && !plan.opaque) return `${what} now (was ${before.map(label).join(", ")})`;
+    if (!recorded.has(pair(read))) return plan.opaque ? `${what}, which is new` : `${what}, which it did not read before`;
+    return `${what}, which changed`;
   }
   const gone = previous.reads.find((r) => !plan.identity.reads.some((n) => n.name === r.name));
   if (gone) return `no longer reads \`${gone.name}\` from an earlier cell`;
+  // Same source, same producers: what is left is the content of a file it runs.
+  if (plan.identity.files.length) return `${plan.identity.files.map((f) => `\`${f.path}\``).join(", ")}, which it runs, changed (or cannot be read)`;
   return "its inputs changed";
 }
 
+/**
+ * The record each cell's run is compared with: its latest successful one, else
+ * its latest. A failed run records neither tasks nor engines, so a recorded
+ * failure must not hide what the cell needed when it last worked (the engine
+ * set-up cell it submits to): otherwise a cell that failed once, for want of
+ * that engine, would plan the same way and fail again at every repeat.
+ */
 function latestRecordByCellId(records: Map<string, RecordedCell>): Map<string, RecordedCell> {
   const out = new Map<string, RecordedCell>();
+  const rank = (r: RecordedCell): [number, string] => [r.status === "ok" ? 1 : 0, r.recorded_at];
   for (const r of records.values()) {
     const seen = out.get(r.cell_id);
-    if (!seen || seen.recorded_at < r.recorded_at) out.set(r.cell_id, r);
+    if (!seen) {
+      out.set(r.cell_id, r);
+      continue;
+    }
+    const [a, b] = [rank(seen), rank(r)];
+    if (b[0] > a[0] || (b[0] === a[0] && b[1] > a[1])) out.set(r.cell_id, r);
   }
   return out;
 }

@@ -60,9 +60,13 @@ export function explainDispatched(tasks: readonly RecordedTask[], previous: read
 
 function whyDispatched(task: RecordedTask, index: PreviousTasks): string {
   if (task.key === null) return `not cacheable: ${task.reason ?? "no reason given"}`;
-  const same = index.byKey.get(task.key);
-  if (same) {
+  const sameKey = index.byKey.get(task.key);
+  if (sameKey) {
+    // Each submission is a task of its own: it is matched with the recorded occurrence of the same rank.
+    const same = sameKey.find((t) => (t.occurrence ?? 0) === (task.occurrence ?? 0));
+    if (!same) return `submission ${(task.occurrence ?? 0) + 1} of this task, recorded only ${sameKey.length} time(s): every submission is computed, and only recorded ones are served`;
     if (same.status === "failed") return "it failed when it was recorded: failures are never cached";
+    if (same.not_stored) return `its result was left out of the bundle when recorded, ${same.reason?.replace(/^not stored: /, "") ?? "being cheaper to recompute"}`;
     if (same.status === "uncached") return `recorded, but not cached then: ${same.reason ?? "no reason given"}`;
     return "recorded with the same key, but its stored result is not in the store any more";
   }
@@ -70,10 +74,17 @@ function whyDispatched(task: RecordedTask, index: PreviousTasks): string {
   if (!match) return `new: the cell recorded no task of ${shortName(task.function)}`;
   const differing = task.arg_keys.flatMap((k, i) => (match.arg_keys[i] === k ? [] : [i]));
   if (task.arg_keys.length !== match.arg_keys.length) return `called with ${task.arg_keys.length} argument(s), recorded with ${match.arg_keys.length}`;
+  if (differing.length === 0 && task.pin?.version !== match.pin?.version) {
+    return task.pin && match.pin ? `its pin \`${pinSelector(task.pin.by)}\` is at version ${task.pin.version} now (recorded at ${match.pin.version})` : task.pin ? `it is pinned now (${pinSelector(task.pin.by)} at version ${task.pin.version}): its key is the pin's, not its code's` : `it is not pinned any more (was at version ${match.pin!.version})`;
+  }
   if (differing.length === 0) return `the code of ${shortName(task.function)} changed (its body, defaults, closure, or a global or function it uses)`;
   const upstream = new Set(task.upstream);
   const words = differing.map((i) => (upstream.has(task.arg_keys[i]!) ? `argument ${i + 1} (the result of a task that re-ran)` : `argument ${i + 1}`));
   return `${words.join(", ")} changed`;
+}
+
+function pinSelector(by: string): string {
+  return by.replace(/^nbrewind\.yaml: /, "");
 }
 
 /** A function name as users wrote it: `__main__.` is the notebook itself. */
@@ -82,15 +93,16 @@ export function shortName(qualified: string): string {
 }
 
 class PreviousTasks {
-  readonly byKey = new Map<string, RecordedTask>();
+  /** Every recorded occurrence of a key, by key. */
+  readonly byKey = new Map<string, RecordedTask[]>();
   private readonly byFunction = new Map<string, RecordedTask[]>();
   private readonly byEngineKey = new Map<string, RecordedTask>();
   private readonly byArgument = new Map<string, RecordedTask[]>();
 
   constructor(previous: readonly RecordedTask[]) {
     for (const t of previous) {
-      if (t.key !== null) this.byKey.set(t.key, t);
       if (t.key === null) continue;
+      push(this.byKey, t.key, t);
       push(this.byFunction, t.function, t);
       this.byEngineKey.set(`${t.function}\0${t.engine_key}`, t);
       for (const [i, k] of t.arg_keys.entries()) push(this.byArgument, `${t.function}\0${i}\0${k}`, t);

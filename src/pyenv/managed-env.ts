@@ -34,7 +34,7 @@ export function basePython(): string {
   return process.env.NBREWIND_PYTHON ?? "python3";
 }
 
-function basePythonVersion(python: string): string {
+export function basePythonVersion(python: string): string {
   const probe = spawnSync(python, ["-c", "import sys,platform;print(platform.python_version(), sys.platform, platform.machine())"], { encoding: "utf8" });
   if (probe.error || probe.status !== 0) {
     throw new InfrastructureError(`cannot run the base Python interpreter '${python}'`, [
@@ -106,8 +106,19 @@ export async function ensureManagedEnv(progress: ProgressSink = () => {}): Promi
   const python = basePython();
   const digest = lockDigest(python);
   const dir = managedEnvDir(digest);
+  await createVenv(python, dir, digest, ["-r", requirementsLockPath()], progress);
+  return envFrom(dir, digest);
+}
+
+/**
+ * Create the venv `dir` with `pip install <requirements>` unless its stamp
+ * already says `digest`. The stamp is written last, so an interrupted install
+ * is redone, not trusted; a lock folder keeps two concurrent creations
+ * (parallel tests, two shells) from installing into the same place.
+ */
+export async function createVenv(python: string, dir: string, digest: string, requirements: string[], progress: ProgressSink): Promise<void> {
   const ready = () => readStamp(dir)?.lockDigest === digest && existsSync(join(dir, "bin", "python"));
-  if (ready()) return envFrom(dir, digest);
+  if (ready()) return;
   mkdirSync(join(dir, ".."), { recursive: true });
   await withDirectoryLock(`${dir}.lock`, progress, async () => {
     if (ready()) return;
@@ -115,12 +126,11 @@ export async function ensureManagedEnv(progress: ProgressSink = () => {}): Promi
     rmSync(dir, { recursive: true, force: true });
     await runLogged(python, ["-m", "venv", dir], progress);
     const pip = join(dir, "bin", "pip");
-    await runLogged(pip, ["install", "--disable-pip-version-check", "--no-input", "-r", requirementsLockPath()], progress);
+    await runLogged(pip, ["install", "--disable-pip-version-check", "--no-input", ...requirements], progress);
     const stamp: Stamp = { lockDigest: digest, basePython: basePythonVersion(python), createdAt: new Date().toISOString() };
     writeFileSync(join(dir, "nbrewind-env.json"), JSON.stringify(stamp, null, 2) + "\n");
     progress("Python environment ready");
   });
-  return envFrom(dir, digest);
 }
 
 export interface RunLoggedOptions {

@@ -3,13 +3,16 @@
  * the lines that differ, expected (-) against got (+), with the common lines
  * around them left out. Long or binary values (base64 images) are shortened.
  */
+import { cellName } from "../notebook/cell-label.js";
 import type { OutputDifference } from "../notebook/compare-outputs.js";
 
 const MAX_LINES = 12;
 const MAX_LINE_CHARS = 200;
 
 export function formatDifference(d: OutputDifference): string[] {
-  const where = d.output_index === null ? `cell ${JSON.stringify(d.cell_id)} (cell ${d.cell_index})` : `cell ${JSON.stringify(d.cell_id)} (cell ${d.cell_index}), output ${d.output_index}, ${d.what}`;
+  // By the number every other message uses (notebook/cell-label.ts), then the id.
+  const cell = `${cellName(d.cell_index)} [${d.cell_id}]`;
+  const where = d.output_index === null ? cell : `${cell}, output ${d.output_index}, ${d.what}`;
   return [`${where}:`, ...lineDiff(d.expected, d.got).map((l) => `  ${l}`)];
 }
 

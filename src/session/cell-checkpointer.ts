@@ -3,6 +3,8 @@ import type { Bundle } from "../bundle/bundle.js";
 import type { CellRecord, TaskRecord, WriteEntry } from "../bundle/records.js";
 import { InputError } from "../common/errors.js";
 import { packageVersion } from "../common/package-root.js";
+import { mergeTaskReports, splitBySubmitter, storedTaskBytes } from "../common/task-record.js";
+import { AdapterStatuses } from "../jupyter/adapter-statuses.js";
 import type { CellRun } from "../jupyter/cell-executor.js";
 import type { ExecutableCell } from "../jupyter/notebook-executor.js";
 import type { KnownTask, ShimClient, WriteEntry as ShimWrite } from "../jupyter/shim-client.js";
@@ -11,6 +13,7 @@ import { formatBytes, type CellPlan } from "../planner/plan.js";
 import type { RecordedCell } from "../planner/recorded.js";
 import { countTasks, explainDispatched, shortName, type DispatchReason } from "../planner/task-explain.js";
 import { ValueState } from "../planner/value-state.js";
+import type { TaskSettings } from "./task-settings.js";
 
 export type CheckpointCommand = "audit" | "repeat";
 
@@ -21,16 +24,31 @@ export interface CheckpointCounts {
   restored_values: number;
   restored_bytes: number;
   checkpointed_bytes: number;
-  tasks: { total: number; served: number; dispatched: number; uncached: number; failed: number };
+  tasks: { total: number; served: number; dispatched: number; uncached: number; failed: number; not_stored: number };
+  /** Bytes of task results stored in this run. */
+  task_bytes: number;
+}
+
+/** What the run does with task results, the same for the CLI and the kernel. */
+export interface TaskOptions {
+  /** `--store all`: store every task result, even those cheaper to recompute than to store and load. */
+  storeAll?: boolean;
+  /** nbrewind.yaml's pins and task caches (src/session/task-settings.ts). */
+  taskSettings?: TaskSettings;
 }
 
 /**
- * Every task result the bundle holds, by task key, from every record (older
- * versions of a cell too: going back to an earlier parameter serves its tasks).
+ * Every task result the bundle holds, one per recorded occurrence: the k-th
+ * submission of a key by a cell is served only what occurrence k of that key
+ * in that cell was recorded with (see engines/python/nbrewind/tasks/runtime.py).
+ * From every record, older versions of a cell too (going back to an earlier
+ * parameter serves its tasks); where two records of a cell hold the same
+ * occurrence, the newer one's result is the one the user last saw.
  */
 export function knownTasks(records: Iterable<RecordedCell>): KnownTask[] {
   const out = new Map<string, KnownTask>();
-  for (const rec of records) {
+  const oldestFirst = [...records].sort((a, b) => a.recorded_at.localeCompare(b.recorded_at));
+  for (const rec of oldestFirst) {
     if (rec.tasks?.length && rec.task_key_scheme !== TASK_KEY_SCHEME) {
       // Keys of another scheme are neither hits nor misses: comparing them would be a guess.
       throw new InputError(
@@ -39,7 +57,17 @@ export function knownTasks(records: Iterable<RecordedCell>): KnownTask[] {
     }
     for (const t of rec.tasks ?? []) {
       if (t.key !== null && t.result_digest !== undefined && t.result_size !== undefined && (t.status === "dispatched" || t.status === "hit")) {
-        out.set(t.key, { key: t.key, digest: t.result_digest, size: t.result_size, ...(t.result_blobs?.length ? { blobs: t.result_blobs } : {}), ...(t.result_pack ? { pack: t.result_pack } : {}) });
+        const cellId = t.cell_id ?? rec.cell_id;
+        const occurrence = t.occurrence ?? 0;
+        out.set(`${cellId}\0${occurrence}\0${t.key}`, {
+          key: t.key,
+          cell_id: cellId,
+          occurrence,
+          digest: t.result_digest,
+          size: t.result_size,
+          ...(t.result_blobs?.length ? { blobs: t.result_blobs } : {}),
+          ...(t.result_pack ? { pack: t.result_pack } : {}),
+        });
       }
     }
   }
@@ -70,19 +98,28 @@ export function toRecordWrite(name: string, entry: ShimWrite): WriteEntry {
  */
 export class CellCheckpointer {
   readonly runId = randomUUID();
-  readonly counts: CheckpointCounts = { reused: 0, run: 0, restored_values: 0, restored_bytes: 0, checkpointed_bytes: 0, tasks: { total: 0, served: 0, dispatched: 0, uncached: 0, failed: 0 } };
+  readonly counts: CheckpointCounts = { reused: 0, run: 0, restored_values: 0, restored_bytes: 0, checkpointed_bytes: 0, tasks: { total: 0, served: 0, dispatched: 0, uncached: 0, failed: 0, not_stored: 0 }, task_bytes: 0 };
+  /** What each engine adapter reported (memoizing, or why not), warned about once. */
+  readonly adapters = new AdapterStatuses((line) => this.options.log(line));
   /** The namespace as this run leaves it, cell by cell: which value each name holds and whether it is in the kernel. */
   readonly values = new ValueState();
   shim: ShimClient | undefined;
   private readonly valueKeys = new Map<CellPlan, string>();
   private readonly byValueKey = new Map<string, RecordedCell>();
+  /** The records this run wrote, by cell id: a task that finishes during a later cell is filed in its submitting cell's record. */
+  private readonly written = new Map<string, CellRecord>();
 
   constructor(
     readonly command: CheckpointCommand,
     readonly bundle: Bundle,
-    records: Map<string, RecordedCell>,
-    private readonly options: {
+    /** The bundle's records by fingerprint; a copy made for a cell reused for its input values is added. */
+    private readonly records: Map<string, RecordedCell>,
+    private readonly options: TaskOptions & {
       explainTasks?: boolean;
+      /** The notebook's path: where task results are published to a shared cache from (task settings). */
+      notebookPath?: string;
+      /** The shim serves more than this run (the kernel's, across modes): its task policy is set every time. */
+      shimOutlivesRun?: boolean;
       log: (line: string) => void;
       /** False: the caller reports a cell's tasks itself (the kernel, in one line under the cell). */
       announceTasks?: boolean;
@@ -103,9 +140,12 @@ export class CellCheckpointer {
     return this.captureEnvironment(kernelName);
   }
 
-  /** In repeat, hand the shim every task result the bundle holds. */
+  /** Tell the shim how to store task results and which pins and caches apply; in repeat, hand it every task result the bundle holds. */
   async connectShim(shim: ShimClient, records: Iterable<RecordedCell>): Promise<void> {
     this.shim = shim;
+    // A shim that outlives this run (the kernel's) may hold the last mode's policy: set it even when it is the default.
+    if (this.options.storeAll || this.options.shimOutlivesRun) await shim.taskPolicy(this.options.storeAll ? "all" : "cost");
+    await this.options.taskSettings?.sendTo(shim, this.options.log);
     if (this.command === "repeat") {
       // Audit runs every task; repeat serves every task whose key the bundle holds.
       const known = knownTasks(records);
@@ -151,7 +191,8 @@ export class CellCheckpointer {
   sameValuesRecord(plan: CellPlan): RecordedCell | undefined {
     const valueKey = this.values.valueKey(plan.identity.sourceHash, this.inputsOf(plan));
     this.valueKeys.set(plan, valueKey);
-    const same = plan.forced ? undefined : this.byValueKey.get(valueKey);
+    // An audit runs every cell: a cell whose source appears twice must run (and be recorded) twice.
+    const same = plan.forced || this.command === "audit" ? undefined : this.byValueKey.get(valueKey);
     return same && !same.writes.some((w) => w.status === "unserialisable") ? same : undefined;
   }
 
@@ -171,6 +212,47 @@ export class CellCheckpointer {
     this.values.applyRecord(record, index);
     this.counts.reused++;
     await this.logEvent("cell_reused", plan, { why });
+  }
+
+  /** What every record of this cell in this run says about the cell itself. */
+  private recordOf(plan: CellPlan, index: number): Pick<CellRecord, "format_version" | "fingerprint" | "cell_id" | "index" | "source_hash" | "reads" | "opaque" | "recorded_at" | "run_id"> {
+    return {
+      format_version: 1,
+      fingerprint: plan.identity.fingerprint,
+      cell_id: plan.id,
+      index,
+      source_hash: plan.identity.sourceHash,
+      reads: plan.identity.reads,
+      opaque: plan.opaque,
+      recorded_at: new Date().toISOString(),
+      run_id: this.runId,
+    };
+  }
+
+  /**
+   * A cell reused for its input values (sameValuesRecord) gets a record of
+   * its own fingerprint (a copy of the matching one): the next repeat then
+   * finds it by fingerprint, as for any cell, and needs no kernel for it.
+   * Returns the new record, if one was written.
+   */
+  async recordReuse(plan: CellPlan, index: number, from: RecordedCell): Promise<CellRecord | undefined> {
+    if (this.records.has(plan.identity.fingerprint)) return undefined;
+    const record: CellRecord = {
+      ...this.recordOf(plan, index),
+      status: "ok",
+      writes: from.writes,
+      outputs: structuredClone(from.outputs),
+      execution_count: from.execution_count,
+      duration_s: from.duration_s,
+      checkpoint_s: 0,
+      checkpoint_bytes: 0,
+      value_key: this.valueKeys.get(plan)!,
+      ...(from.tasks?.length ? { tasks: from.tasks, task_key_scheme: from.task_key_scheme ?? TASK_KEY_SCHEME } : {}),
+      ...(from.engines ? { engines: from.engines } : {}),
+    };
+    await this.bundle.writeRecord(record);
+    this.records.set(record.fingerprint, record);
+    return record;
   }
 
   /** Just before a cell runs: load the recorded values it reads into the kernel, then tell the shim the cell starts. */
@@ -213,7 +295,10 @@ export class CellCheckpointer {
     if (run.status === "ok") {
       const reply = await this.shim!.postCell(plan.id, plan.candidates, plan.opaque);
       checkpointS = reply.elapsed_s;
-      tasks = reply.tasks;
+      this.adapters.note(reply.adapters);
+      const { own, earlier } = splitBySubmitter(reply.tasks, plan.id);
+      tasks = own;
+      await this.fileEarlierTasks(earlier);
       if (reply.engines.started.length > 0 || reply.engines.used.length > 0) engines = reply.engines;
       writes = Object.entries(reply.names)
         .map(([name, entry]) => toRecordWrite(name, entry))
@@ -226,27 +311,23 @@ export class CellCheckpointer {
     const stored = writes.reduce((s, w) => s + (w.status === "stored" ? w.size : 0), 0);
     this.counts.checkpointed_bytes += stored;
     const record: CellRecord = {
-      format_version: 1,
-      fingerprint: plan.identity.fingerprint,
-      cell_id: plan.id,
-      index,
-      source_hash: plan.identity.sourceHash,
+      ...this.recordOf(plan, index),
       status: run.status === "ok" ? "ok" : "error",
-      reads: plan.identity.reads,
       writes,
-      opaque: plan.opaque,
       outputs: structuredClone(cell.outputs ?? []),
       execution_count: run.executionCount,
       duration_s: Math.round(run.durationMs) / 1000,
       checkpoint_s: Math.round(checkpointS * 1000) / 1000,
       checkpoint_bytes: stored,
-      recorded_at: new Date().toISOString(),
-      run_id: this.runId,
       value_key: this.valueKeys.get(plan)!,
-      ...(tasks.length > 0 ? { tasks, task_key_scheme: this.shim!.hello!.task_key_scheme } : {}),
+      ...(tasks.length > 0 ? { tasks, task_key_scheme: this.shim!.hello!.task_key_scheme, task_bytes: storedTaskBytes(tasks) } : {}),
       ...(engines ? { engines } : {}),
     };
+    const pinLines = this.options.taskSettings?.annotate(tasks, plan.previous?.tasks ?? []) ?? [];
     await this.bundle.writeRecord(record);
+    this.written.set(plan.id, record);
+    if (this.options.notebookPath) await this.options.taskSettings?.publish(tasks, this.bundle, this.options.notebookPath);
+    if (this.options.explainTasks) for (const line of pinLines) this.options.log(`      ${line}`);
     if (record.status === "ok") this.byValueKey.set(record.value_key, record);
     const taskMeta = tasks.length > 0 ? this.noteTasks(plan, tasks) : undefined;
     cell.metadata.nbrewind = {
@@ -257,24 +338,46 @@ export class CellCheckpointer {
       ...(taskMeta ? { tasks: taskMeta } : {}),
       ...(engines ? { engines } : {}),
     };
-    await this.logEvent("cell_recorded", plan, { status: record.status, duration_s: record.duration_s, checkpoint_s: record.checkpoint_s, stored_bytes: stored, ...(taskMeta ? { tasks: taskMeta } : {}) });
+    await this.logEvent("cell_recorded", plan, { reason: plan.reasons[0] ?? "", status: record.status, duration_s: record.duration_s, checkpoint_s: record.checkpoint_s, stored_bytes: stored, ...(taskMeta ? { tasks: taskMeta } : {}) });
     return { record, ...(taskMeta ? { tasks: taskMeta } : {}) };
   }
 
+  /**
+   * Tasks that earlier cells of this run submitted and that finished during
+   * this one: they belong to the cell that submitted them, so they go into its
+   * record (replacing their first, incomplete report), never into this one's.
+   */
+  private async fileEarlierTasks(earlier: Map<string, TaskRecord[]>): Promise<void> {
+    for (const [cellId, late] of earlier) {
+      const rec = this.written.get(cellId);
+      if (!rec) continue; // not recorded in this run (its kernel-side state predates it): nothing to complete
+      const before = storedTaskBytes(rec.tasks ?? []);
+      rec.tasks = mergeTaskReports(rec.tasks ?? [], late);
+      rec.task_key_scheme = this.shim!.hello!.task_key_scheme;
+      rec.task_bytes = storedTaskBytes(rec.tasks);
+      this.counts.task_bytes += rec.task_bytes - before;
+      await this.bundle.writeRecord(rec);
+    }
+  }
+
   /** Counts, progress and, at repeat, why tasks were dispatched: what the cell's metadata keeps. */
-  private noteTasks(plan: CellPlan, tasks: TaskRecord[]): Record<string, unknown> {
-    const own = tasks.filter((t) => t.cell_id === undefined || t.cell_id === plan.id);
+  private noteTasks(plan: CellPlan, own: TaskRecord[]): Record<string, unknown> {
     const c = countTasks(own);
+    const notStored = own.filter((t) => t.not_stored).length;
+    const bytes = storedTaskBytes(own);
     for (const k of ["total", "served", "dispatched", "uncached", "failed"] as const) this.counts.tasks[k] += c[k];
-    const extra = [c.uncached ? `${c.uncached} not cacheable` : "", c.failed ? `${c.failed} failed` : ""].filter(Boolean).join(", ");
+    this.counts.tasks.not_stored += notStored;
+    this.counts.task_bytes += bytes;
+    const uncacheable = c.uncached - notStored;
+    const extra = [uncacheable ? `${uncacheable} not cacheable` : "", notStored ? `${notStored} not stored: cheaper to recompute` : "", c.failed ? `${c.failed} failed` : ""].filter(Boolean).join(", ");
     const announce = this.options.announceTasks !== false;
-    if (announce) this.options.log(`cell ${plan.number}: ${c.total} task(s), ${c.served} served from the bundle, ${c.dispatched} dispatched${extra ? ` (${extra})` : ""}`);
+    if (announce) this.options.log(`cell ${plan.number}: ${c.total} task(s), ${c.served} served from the bundle, ${c.dispatched} dispatched${extra ? ` (${extra})` : ""}, ${formatBytes(bytes)} of results stored`);
     let because: DispatchReason[] | undefined;
     if (this.command === "repeat" && c.dispatched > 0) {
       because = explainDispatched(own, plan.previous?.tasks ?? []);
       if (this.options.explainTasks && announce) for (const r of because) this.options.log(`      ${r.count} × ${shortName(r.function)} dispatched because ${r.reason}`);
     }
-    return { ...c, ...(because ? { dispatched_because: because } : {}) };
+    return { ...c, not_stored: notStored, stored_bytes: bytes, ...(because ? { dispatched_because: because } : {}) };
   }
 
   /**
@@ -292,12 +395,33 @@ export class CellCheckpointer {
     }
   }
 
-  /** The summary line of a run and, with tasks, the line about them. */
+  /**
+   * At the end of a run, with task settings: keep the task cache in step
+   * (pins recorded in the bundle, shared cache entries used). `cells` are the
+   * fingerprints the bundle's notebook now lists.
+   */
+  async finishTasks(cells: readonly string[]): Promise<void> {
+    const settings = this.options.taskSettings;
+    if (!settings || !this.options.notebookPath) return;
+    const listed = new Set(cells);
+    const latest = [...(await this.bundle.records()).values()].filter((r) => listed.has(r.fingerprint));
+    const served = latest.filter((r) => r.run_id === this.runId).flatMap((r) => (r.tasks ?? []).filter((t) => t.status === "hit" && t.key !== null).map((t) => t.key!));
+    await settings.finishRun(this.bundle, this.options.notebookPath, this.runId, latest.flatMap((r) => r.tasks ?? []), served);
+  }
+
+  /** The summary line of a run, with tasks the lines about them, and what the engine adapters reported. */
   summaryLines(): string[] {
     const c = this.counts;
     const t = c.tasks;
-    const tasks = t.total > 0 ? [`tasks: ${t.total} submitted, ${t.served} served from the bundle, ${t.dispatched} dispatched to the engine${t.uncached ? ` (${t.uncached} not cacheable)` : ""}${t.failed ? `, ${t.failed} failed` : ""}`] : [];
-    return [`${this.command}: ${c.reused} reused, ${c.run} ran, ${c.restored_values} value(s) restored (${formatBytes(c.restored_bytes)}), ${formatBytes(c.checkpointed_bytes)} checkpointed`, ...tasks];
+    const uncacheable = t.uncached - t.not_stored;
+    const tasks =
+      t.total > 0
+        ? [
+            `tasks: ${t.total} submitted, ${t.served} served from the bundle, ${t.dispatched} dispatched to the engine${uncacheable ? ` (${uncacheable} not cacheable)` : ""}${t.failed ? `, ${t.failed} failed` : ""}`,
+            `task results: ${formatBytes(c.task_bytes)} stored${t.not_stored ? `, ${t.not_stored} left out as cheaper to recompute than to store and load` : ""}`,
+          ]
+        : [];
+    return [`${this.command}: ${c.reused} reused, ${c.run} ran, ${c.restored_values} value(s) restored (${formatBytes(c.restored_bytes)}), ${formatBytes(c.checkpointed_bytes)} checkpointed`, ...tasks, ...this.adapters.lines()];
   }
 
   async logEvent(event: string, plan: CellPlan, extra: Record<string, unknown> = {}): Promise<void> {

@@ -1,5 +1,5 @@
-import { basename } from "node:path";
-import { buildGraph, firstLine, loadPythonParser } from "../analysis/index.js";
+import { basename, dirname } from "node:path";
+import { buildGraph, loadPythonParser } from "../analysis/index.js";
 import { Bundle } from "../bundle/bundle.js";
 import type { SigningKey } from "../bundle/trust/keys.js";
 import { InputError } from "../common/errors.js";
@@ -7,17 +7,22 @@ import type { CellRun } from "../jupyter/cell-executor.js";
 import type { JupyterRuntime } from "../jupyter/jupyter-runtime.js";
 import type { CellHooks, ExecutableCell, NotebookRun } from "../jupyter/notebook-executor.js";
 import { ShimClient } from "../jupyter/shim-client.js";
+import { cellLabel } from "../notebook/cell-label.js";
+import { inheritCellIds } from "../notebook/cell-id.js";
 import { cellSource } from "../notebook/source.js";
 import type { Notebook } from "../notebook/types.js";
 import { explainPlan, planToJson } from "../planner/explain.js";
+import { resolveForced, type ForceRequest } from "../planner/forced.js";
 import { formatBytes, makePlan, type CellPlan, type Plan } from "../planner/plan.js";
 import type { RecordedCell } from "../planner/recorded.js";
-import { CellCheckpointer, type CheckpointCommand } from "./cell-checkpointer.js";
+import { CellCheckpointer, type CheckpointCommand, type TaskOptions } from "./cell-checkpointer.js";
+import { filesIn } from "./file-digest.js";
 import type { Prepared, RunExtension } from "./run-extension.js";
+import type { TaskSettings } from "./task-settings.js";
 
 export { knownTasks, toRecordWrite, type CheckpointCommand } from "./cell-checkpointer.js";
 
-export interface CheckpointOptions {
+export interface CheckpointOptions extends TaskOptions {
   /** Print, as each cell finishes, why each of its tasks that was not served from the bundle was dispatched. */
   explainTasks?: boolean;
   /** Re-signs the bundle's digest list at the end of the run (see bundle-trust.ts). */
@@ -29,15 +34,43 @@ export function codeCells(nb: Notebook): { index: number; id: string; source: st
   return nb.cells.flatMap((cell, index) => (cell.cell_type === "code" ? [{ index, id: cell.id, source: cellSource(cell) }] : []));
 }
 
-/** Analyse the notebook and decide, against the bundle's records, what runs. */
-export async function planNotebook(nb: Notebook, records: Map<string, RecordedCell>, runAll: boolean): Promise<Plan> {
+/**
+ * Analyse the notebook and decide, against the bundle's records, what runs;
+ * `force` names cells the user makes run (bad input when it names no cell).
+ */
+export async function planNotebook(nb: Notebook, records: Map<string, RecordedCell>, runAll: boolean, force?: ForceRequest, notebookPath?: string, settings?: TaskSettings): Promise<Plan> {
+  const forced = force ? resolveForced(force, nb.cells) : undefined;
   await loadPythonParser();
   const cells = codeCells(nb);
-  return makePlan({ cells, graph: buildGraph(cells), records, runAll });
+  const fileDigest = notebookPath ? filesIn(dirname(notebookPath)) : undefined;
+  return makePlan({
+    cells,
+    graph: buildGraph(cells),
+    records,
+    runAll,
+    ...(forced ? { forced } : {}),
+    ...(fileDigest ? { fileDigest } : {}),
+    ...(settings ? { staleRecord: settings.staleRecord } : {}),
+  });
 }
 
 export function firstLinesOf(nb: Notebook): Map<string, string> {
-  return new Map(codeCells(nb).map((c) => [c.id, firstLine(c.source)]));
+  return new Map(codeCells(nb).map((c) => [c.id, cellLabel(c.source)]));
+}
+
+/**
+ * Cells the notebook file gives no id (nbformat 4.4) keep the ids they had in
+ * the bundle's notebook, so an edited cell is the same cell with another
+ * source, not a new one (notebook/cell-id.ts, inheritCellIds).
+ */
+export async function adoptRecordedCellIds(prepared: Prepared, bundle: Bundle): Promise<void> {
+  let recorded: Notebook;
+  try {
+    recorded = await bundle.readNotebook();
+  } catch {
+    return; // no run finished yet: nothing to inherit from
+  }
+  prepared.notebook = inheritCellIds(prepared.notebook, recorded);
 }
 
 /** Open the bundle for a command: audit creates it, repeat requires it. */
@@ -74,7 +107,13 @@ export class CheckpointSession implements RunExtension {
     private readonly options: CheckpointOptions = {},
   ) {
     this.byIndex = new Map(plan.cells.map((c) => [c.index, c]));
-    this.core = new CellCheckpointer(command, bundle, records, { explainTasks: options.explainTasks, log: () => {} });
+    this.core = new CellCheckpointer(command, bundle, records, {
+      explainTasks: options.explainTasks,
+      log: () => {},
+      notebookPath: prepared.path,
+      ...(options.storeAll ? { storeAll: true } : {}),
+      ...(options.taskSettings ? { taskSettings: options.taskSettings } : {}),
+    });
   }
 
   needsKernel(): boolean {
@@ -89,6 +128,8 @@ export class CheckpointSession implements RunExtension {
       environmentDigest = await this.core.attachShim(shim, this.records.values(), runtime.kernelName);
     }
     await this.core.beginRun(runtime?.kernelName ?? "", this.prepared.parameters, environmentDigest);
+    // The plan as decided, in the run's log: what the report and a comparison of runs read back.
+    await this.bundle.appendLog({ time: new Date().toISOString(), run_id: this.core.runId, event: "run_planned", plan: planToJson(this.plan) });
     const c = this.plan.counts;
     log(`plan: ${c.reuse} cell(s) reused, ${c.run} to run, ${c.restores} value(s) to restore (${formatBytes(c.restoreBytes)})`);
     return {
@@ -111,6 +152,7 @@ export class CheckpointSession implements RunExtension {
       plan.decision = "reuse";
       plan.reasons.push("but every value it reads turned out identical to the recorded ones, so it was reused");
       await this.core.reuse(cell, index, plan, sameValues, "same input values");
+      await this.core.recordReuse(plan, index, sameValues);
       return "reused";
     }
     await this.core.prepareRun(plan);
@@ -128,7 +170,9 @@ export class CheckpointSession implements RunExtension {
     this.core.shim?.close();
     const status = result?.status ?? (failure ? "kernel-died" : "ok");
     const c = this.core.counts;
-    await this.bundle.setCells(this.plan.cells.map((cell) => cell.identity.fingerprint));
+    const fingerprints = this.plan.cells.map((cell) => cell.identity.fingerprint);
+    await this.bundle.setCells(fingerprints);
+    await this.core.finishTasks(fingerprints);
     await this.bundle.writeNotebook(this.prepared.notebook);
     await this.bundle.finishRun(this.core.runId, {
       finished_at: new Date().toISOString(),
@@ -140,7 +184,7 @@ export class CheckpointSession implements RunExtension {
 
   summary(): { fields: Record<string, unknown>; lines: string[] } {
     return {
-      fields: { bundle: this.bundle.dir, counts: this.core.counts, plan: planToJson(this.plan) },
+      fields: { bundle: this.bundle.dir, counts: this.core.counts, plan: planToJson(this.plan), engines: this.core.adapters.list() },
       lines: [...this.core.summaryLines(), `bundle: ${this.bundle.dir}`],
     };
   }

@@ -1,6 +1,13 @@
 import { randomUUID } from "node:crypto";
 import { analyseCell, DependencyGraph, loadPythonParser, type AnalysedCell, type CellFacts } from "../analysis/index.js";
-import { cellIdentity, sha256, sourceHash, type CellIdentity } from "../planner/fingerprint.js";
+import { cellFiles, cellIdentity, sha256, sourceHash, type CellIdentity, type FileDigest } from "../planner/fingerprint.js";
+
+/** What a fingerprint takes beyond the history: the files a cell runs, and the salt of a record that no longer stands (a pin changed). */
+export interface IdentityInputs {
+  fileDigest?: FileDigest;
+  /** Given the plain fingerprint, a salt when its record's result no longer stands although the inputs did not change. */
+  salt?: (fingerprint: string) => string | undefined;
+}
 
 /** One execution of a cell in a kernel, in the order the user ran them. */
 export interface Execution {
@@ -52,7 +59,7 @@ export class ExecutionHistory {
   }
 
   /** Append an execution and resolve it against everything that ran before it. */
-  async add(key: string, source: string): Promise<ResolvedExecution> {
+  async add(key: string, source: string, inputs: IdentityInputs = {}): Promise<ResolvedExecution> {
     await loadPythonParser();
     const execution: Execution = { ordinal: this.executions.length, key, source, tracked: true };
     this.executions.push(execution);
@@ -62,7 +69,9 @@ export class ExecutionHistory {
       const producer = this.executions[Number(edge.from)]!;
       return { cellId: producer.key, fingerprint: this.identityOf(producer).fingerprint, names: edge.names };
     });
-    execution.identity = cellIdentity(key, source, producers);
+    // `%run prep.py` is read from the kernel's working folder, as the cell itself reads it.
+    const files = cellFiles(graph.cell(id)?.facts.files ?? [], inputs.fileDigest);
+    execution.identity = cellIdentity(key, source, producers, files, inputs.salt);
     return { execution, identity: execution.identity, analysed: graph.cell(id)! };
   }
 
@@ -82,7 +91,7 @@ export class ExecutionHistory {
     if (execution.identity) return execution.identity;
     // Untracked: a fingerprint unique to this kernel and execution, so downstream cells never match a record.
     const own = sourceHash(execution.source);
-    execution.identity = { id: execution.key, sourceHash: own, fingerprint: sha256(`untracked:${this.untrackedSalt}:${execution.ordinal}:${own}`), reads: [] };
+    execution.identity = { id: execution.key, sourceHash: own, fingerprint: sha256(`untracked:${this.untrackedSalt}:${execution.ordinal}:${own}`), reads: [], files: [] };
     return execution.identity;
   }
 }

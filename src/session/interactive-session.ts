@@ -7,10 +7,13 @@ import type { CellRun } from "../jupyter/cell-executor.js";
 import type { ExecutableCell } from "../jupyter/notebook-executor.js";
 import type { ShimClient } from "../jupyter/shim-client.js";
 import { newCellPlan, type CellPlan } from "../planner/plan.js";
+import { readNotebook } from "../notebook/read.js";
 import type { CodeCell, Notebook } from "../notebook/types.js";
 import type { RecordedCell } from "../planner/recorded.js";
-import { CellCheckpointer, knownTasks, type CheckpointCommand } from "./cell-checkpointer.js";
-import type { Execution, ExecutionHistory, ResolvedExecution } from "./execution-history.js";
+import { CellCheckpointer, knownTasks, type CheckpointCommand, type TaskOptions } from "./cell-checkpointer.js";
+import type { Execution, ExecutionHistory, IdentityInputs, ResolvedExecution } from "./execution-history.js";
+import { filesIn } from "./file-digest.js";
+import { TaskSettings } from "./task-settings.js";
 
 /** Runs a cell's code in the kernel. `visible`: the frontend sees its outputs (the cell the user ran), else they stay hidden (a producer run again). */
 export type CellRunner = (source: string, plan: CellPlan, visible: boolean) => Promise<{ run: CellRun; outputs: unknown[] }>;
@@ -50,9 +53,24 @@ export class InteractiveSession {
     readonly bundle: Bundle,
     private readonly records: Map<string, RecordedCell>,
     private readonly history: ExecutionHistory,
-    private readonly options: { signer?: SigningKey; log: (line: string) => void },
+    private readonly options: TaskOptions & {
+      signer?: SigningKey;
+      log: (line: string) => void;
+      /** The kernel's working folder (the notebook's): where `%run prep.py` is read from for fingerprints. */
+      folder: string;
+      /** The notebook's path, when known: task settings publish results to a shared cache from it. */
+      notebookPath?: string;
+    },
   ) {
-    this.core = new CellCheckpointer(command, bundle, records, { log: options.log, announceTasks: false, deferLogs: true });
+    this.core = new CellCheckpointer(command, bundle, records, {
+      log: options.log,
+      announceTasks: false,
+      deferLogs: true,
+      shimOutlivesRun: true,
+      ...(options.storeAll ? { storeAll: true } : {}),
+      ...(options.taskSettings ? { taskSettings: options.taskSettings } : {}),
+      ...(options.notebookPath ? { notebookPath: options.notebookPath } : {}),
+    });
     for (const r of records.values()) this.noteRecord(r);
   }
 
@@ -71,14 +89,20 @@ export class InteractiveSession {
 
   /** Reuse or run one cell the user executed. */
   async execute(key: string, source: string, runCell: CellRunner): Promise<ExecuteOutcome> {
-    const resolved = await this.history.add(key, source);
+    let stale: string | undefined;
+    const resolved = await this.history.add(key, source, this.identityInputs((reason) => (stale = reason)));
     const plan = this.planOf(resolved);
     if (this.command === "repeat") {
       const record = this.records.get(plan.identity.fingerprint);
       if (record?.status === "ok") return this.reuse(resolved.execution, plan, record, "unchanged: same source and same inputs as recorded");
-      plan.reasons.push(this.whyRuns(plan, record));
+      plan.reasons.push(stale ?? this.whyRuns(plan, record));
       const same = this.core.sameValuesRecord(plan);
-      if (same) return this.reuse(resolved.execution, plan, same, "every value it reads is identical to the recorded ones");
+      if (same) {
+        const outcome = await this.reuse(resolved.execution, plan, same, "every value it reads is identical to the recorded ones");
+        const copy = await this.core.recordReuse(plan, resolved.execution.ordinal, same);
+        if (copy) this.noteRecord(copy);
+        return outcome;
+      }
     } else {
       plan.reasons.push("audit runs every cell");
     }
@@ -144,13 +168,37 @@ export class InteractiveSession {
       this.records.set(record.fingerprint, record);
       this.noteRecord(record);
       for (const engine of record.engines?.started ?? []) this.engines.set(engine, { live: true, producer: execution });
-      // In repeat, what a cell just computed is served too when a later cell submits the same task.
+      // In repeat, what a cell just computed is served when it runs again (hidden, to bring back a value, or by the
+      // user): per occurrence of each key in this cell, as knownTasks hands them out; another cell's submission of the
+      // same task is a task of its own and is dispatched (a run keeps the engine's meaning).
       if (this.command === "repeat" && record.tasks?.length) {
         const fresh = knownTasks([record]);
         if (fresh.length > 0) await this.core.shim!.tasksKnown(fresh);
       }
     }
     return { run, ...(tasks ? { tasks } : {}) };
+  }
+
+  /**
+   * The files a cell runs are read from the kernel's folder; a record whose
+   * tasks a changed pin selects no longer stands (the fingerprint is salted,
+   * and `onStale` gets the reason), as in the CLI's plan.
+   */
+  private identityInputs(onStale: (reason: string) => void): IdentityInputs {
+    const stale = this.options.taskSettings?.staleRecord;
+    return {
+      fileDigest: filesIn(this.options.folder),
+      ...(stale
+        ? {
+            salt: (fingerprint: string) => {
+              const record = this.records.get(fingerprint);
+              const change = record ? stale(record) : undefined;
+              if (change) onStale(change.reason);
+              return change?.salt;
+            },
+          }
+        : {}),
+    };
   }
 
   private planOf(resolved: ResolvedExecution): CellPlan {
@@ -217,6 +265,7 @@ export class InteractiveSession {
     if (this.cells.size > 0 || !existsSync(join(this.bundle.dir, NOTEBOOK_FILE))) {
       const { notebook, fingerprints } = this.executedNotebook();
       await this.bundle.setCells(fingerprints);
+      await this.core.finishTasks(fingerprints);
       await this.bundle.writeNotebook(notebook);
     }
     await this.bundle.finishRun(this.core.runId, {
@@ -243,3 +292,17 @@ export function formatSeconds(s: number): string {
   return s < 1 ? `${Math.round(s * 1000)} ms` : `${s.toFixed(s < 10 ? 2 : 1)} s`;
 }
 
+
+/**
+ * The task settings of a kernel's session: nbrewind.yaml found upward from
+ * the notebook's folder (the kernel's, when the notebook is not named), else
+ * the bundle's recorded pins. Pins that select cells by tag read the notebook
+ * file, when the kernel knows it and it is on disk.
+ */
+export async function kernelTaskSettings(notebookPath: string | undefined, folder: string, bundleDir: string): Promise<TaskSettings> {
+  const path = notebookPath ?? join(folder, "notebook.ipynb");
+  const empty: Notebook = { nbformat: 4, nbformat_minor: 5, metadata: {}, cells: [] };
+  // A notebook that cannot be read only loses its tag-selected pins: those tasks are then keyed by their code (they run, never reuse wrongly).
+  const notebook = notebookPath && existsSync(notebookPath) ? await readNotebook(notebookPath).catch(() => empty) : empty;
+  return TaskSettings.load(path, notebook, bundleDir);
+}

@@ -130,7 +130,7 @@ describe("plan and --explain say why", () => {
     expect(res.code).toBe(0);
     expect(counter.executed()).toEqual([]);
     expect(res.stdout).toMatch(/cell\s+1 \[a\] reuse/);
-    expect(res.stdout).toMatch(/cell\s+2 \[b\] run\s+# cell:b\n\s+because source changed/);
+    expect(res.stdout).toMatch(/cell\s+2 \[b\] run\s+b = a \+ 10\n\s+because source changed/);
     expect(res.stdout).toMatch(/cell\s+2 \[b\] run[^\n]*\n\s+because source changed\n\s+restores `a` \(\d+ B\) recorded by cell 1/);
     expect(res.stdout).toMatch(/cell\s+3 \[c\] run[^\n]*\n\s+because reads `b` from cell 2, which runs/);
     expect(res.stdout).toContain("plan: 1 reused, 3 to run");

@@ -211,6 +211,25 @@ const soundness: CellSpec[] = [
     id: "handle",
     source: ["@ray.remote", "def via_actor(t, k):", "    note('via_actor')", "    return ray.get(t.add.remote(k))", "print('handle', ray.get(via_actor.remote(Tally.remote(), CHANGED)))"].join("\n"),
   },
+  {
+    id: "shapes",
+    source: [
+      "# the same code under two names, one with two returns",
+      "@ray.remote",
+      "def as_pair(x):",
+      "    note('shape')",
+      "    return (x, x + 1)",
+      "@ray.remote(num_returns=2)",
+      "def as_two(x):",
+      "    note('shape')",
+      "    return (x, x + 1)",
+      "print('shapes', ray.get(as_pair.remote(7)), ray.get(list(as_two.remote(7))), ray.get(list(as_pair.options(num_returns=2).remote(7))))",
+    ].join("\n"),
+  },
+  {
+    id: "nested",
+    source: ["@ray.remote", "def inner(x):", "    note('inner')", "    return x * 3", "@ray.remote", "def outer(x):", "    note('outer')", "    return ray.get(inner.remote(x)) + 1", "print('nested', ray.get(outer.remote(5)))"].join("\n"),
+  },
 ];
 
 describe("Ray soundness: a changed global, a default, one array element through ray.put, an actor handle argument", () => {
@@ -230,6 +249,15 @@ describe("Ray soundness: a changed global, a default, one array element through 
     const byFunction = Object.fromEntries(handle.tasks.map((t: any) => [t.function, t]));
     expect(byFunction["__main__.via_actor"]).toMatchObject({ status: "uncached", key: null });
     expect(byFunction["__main__.via_actor"].reason).toMatch(/actor handle/);
+  });
+
+  it("the remote function's name and num_returns (decorator or .options) are part of its key; a remote function calling another is keyed", () => {
+    const [shapes] = recordsOf(join(dir, "nb.nbrewind"), "shapes");
+    expect(shapes.tasks.map((t: any) => t.function)).toEqual(["__main__.as_pair", "__main__.as_two", "__main__.as_pair"]);
+    expect(new Set(shapes.tasks.map((t: any) => t.key)).size).toBe(3);
+    const [nested] = recordsOf(join(dir, "nb.nbrewind"), "nested");
+    const outer = nested.tasks.find((t: any) => t.function === "__main__.outer");
+    expect(outer).toMatchObject({ status: "dispatched", key: expect.stringMatching(/^[0-9a-f]{64}$/), result_digest: expect.any(String) });
   });
 
   it("exactly the tasks whose global, default or array element changed run again; results equal a fresh run", async () => {

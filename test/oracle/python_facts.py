@@ -44,6 +44,14 @@ TABLE_NAMES = {ast.Lambda: "lambda", ast.ListComp: "listcomp", ast.SetComp: "set
                ast.DictComp: "dictcomp", ast.GeneratorExp: "genexpr"}
 
 TM = TransformerManager()
+# IPython's timeit compiles the timed statement (and setup) into a function:
+# what it assigns is local to it. The oracle analyses it inside such a def.
+TIMEIT_FUNCTION = "__nbrewind_timeit__"
+
+
+def timeit_def(code):
+    lines = code.splitlines() or ["pass"]
+    return ast.parse(f"def {TIMEIT_FUNCTION}():\n" + "\n".join(" " + l for l in lines) + "\n pass\n").body
 
 
 def strip_options(arg, with_value):
@@ -128,6 +136,8 @@ class Rewriter(ast.NodeTransformer):
         call = ipython_call(node.value)
         if call and call[0] == "line" and call[1] in STATEMENT_MAGICS:
             stmt = strip_options(call[2], STATEMENT_MAGICS[call[1]])
+            if call[1] == "timeit" and stmt.strip():
+                return [self.visit(s) for s in timeit_def(stmt)]
             body = ast.parse(stmt).body if stmt.strip() else [ast.Pass()]
             return [self.visit(s) for s in body]
         return self.generic_visit(node)
@@ -159,7 +169,11 @@ def translate(source):
                 toks = [t for t in line.split() if not t.startswith("-")]
                 if toks and re.fullmatch(r"[A-Za-z_]\w*", toks[-1]):
                     binds.append(toks[-1])
-            tree = ast.parse(body)
+            if name == "timeit":
+                setup = strip_options(line, STATEMENT_MAGICS["timeit"])
+                tree = ast.Module(timeit_def(setup + "\n" + body), [])
+            else:
+                tree = ast.parse(body)
     rw = Rewriter()
     tree = ast.fix_missing_locations(rw.visit(tree))
     return tree, reasons + rw.reasons, binds
@@ -182,6 +196,9 @@ class Facts(ast.NodeVisitor):
         self.table = table
         self.used_children = {}
         self.reads, self.mutates, self.deletes, self.opaque = set(), set(), set(), []
+        # needs: loads (and dels) of module names at a point where the cell has
+        # not yet bound or deleted the name on every path (see CellFacts.needs).
+        self.needs, self.killed = set(), set()
 
     # -- scopes ---------------------------------------------------------
     def child_table(self, node):
@@ -217,6 +234,8 @@ class Facts(ast.NodeVisitor):
     def read(self, name):
         if self.resolve(name) != "local":
             self.reads.add(name)
+            if name not in self.killed:
+                self.needs.add(name)
             if name in OPAQUE_BUILTINS:
                 self.opaque.append(name)
 
@@ -231,6 +250,74 @@ class Facts(ast.NodeVisitor):
             self.read(node.id)
         elif isinstance(node.ctx, ast.Del) and self.resolve(node.id) == "global":
             self.deletes.add(node.id)
+            if node.id not in self.killed:
+                self.needs.add(node.id)
+
+    # -- statement order, for needs ---------------------------------------
+    def run_block(self, stmts, entry=(), nested=True):
+        """Statements in order; what a nested block binds counts only inside it."""
+        saved = self.killed
+        if nested:
+            self.killed = set(saved)
+        module = self.table.get_type() == "module"
+        if module:
+            self.killed |= set(entry)
+        for s in stmts:
+            self.visit(s)
+            if module:
+                self.killed |= bound_by(s)
+        if nested:
+            self.killed = saved
+
+    def visit_Module(self, node):
+        self.run_block(node.body, nested=False)
+
+    def visit_If(self, node):
+        self.visit(node.test)
+        self.run_block(node.body)
+        self.run_block(node.orelse)
+
+    visit_While = visit_If
+
+    def visit_For(self, node):
+        self.store_target(node.target)
+        self.visit(node.iter)
+        self.visit(node.target)
+        names = set()
+        target_names(node.target, names)
+        self.run_block(node.body, names)
+        self.run_block(node.orelse)
+
+    visit_AsyncFor = visit_For
+
+    def visit_With(self, node):
+        names = set()
+        for item in node.items:
+            self.visit(item)
+            if item.optional_vars is not None:
+                target_names(item.optional_vars, names)
+        self.run_block(node.body, names)
+
+    visit_AsyncWith = visit_With
+
+    def visit_Try(self, node):
+        self.run_block(node.body)
+        for h in node.handlers:
+            if h.type is not None:
+                self.visit(h.type)
+            self.run_block(h.body, [h.name] if h.name else [])
+        self.run_block(node.orelse)
+        self.run_block(node.finalbody)
+
+    visit_TryStar = visit_Try
+
+    def visit_Match(self, node):
+        self.visit(node.subject)
+        for case in node.cases:
+            self.visit(case.pattern)
+            if case.guard is not None:
+                self.visit(case.guard)
+            self.run_block(case.body)
 
     def store_target(self, t):
         if isinstance(t, (ast.Attribute, ast.Subscript)):
@@ -256,12 +343,6 @@ class Facts(ast.NodeVisitor):
             self.read(node.target.id)
         self.store_target(node.target)
         self.generic_visit(node)
-
-    def visit_For(self, node):
-        self.store_target(node.target)
-        self.generic_visit(node)
-
-    visit_AsyncFor = visit_For
 
     def visit_withitem(self, node):
         if node.optional_vars is not None:
@@ -395,24 +476,36 @@ def target_names(t, out):
         target_names(t.value, out)
 
 
+def bound_by(s):
+    """Names one statement binds (or deletes) whenever it completes, not counting its nested blocks."""
+    out = set()
+    if isinstance(s, ast.Assign):
+        for t in s.targets:
+            target_names(t, out)
+    elif isinstance(s, ast.AugAssign) or (isinstance(s, ast.AnnAssign) and s.value is not None):
+        target_names(s.target, out)
+    elif isinstance(s, (ast.Import, ast.ImportFrom)):
+        for a in s.names:
+            if a.name != "*":
+                out.add(a.asname or (a.name.split(".")[0] if isinstance(s, ast.Import) else a.name))
+    elif isinstance(s, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+        out.add(s.name)
+    elif isinstance(s, (ast.With, ast.AsyncWith)):
+        for item in s.items:
+            if item.optional_vars is not None:
+                target_names(item.optional_vars, out)
+    elif isinstance(s, ast.Delete):
+        for t in s.targets:
+            target_names(t, out)
+    return out
+
+
 def definite(body):
     out = set()
     for s in body:
-        if isinstance(s, ast.Assign):
-            for t in s.targets:
-                target_names(t, out)
-        elif isinstance(s, ast.AugAssign) or (isinstance(s, ast.AnnAssign) and s.value is not None):
-            target_names(s.target, out)
-        elif isinstance(s, (ast.Import, ast.ImportFrom)):
-            for a in s.names:
-                if a.name != "*":
-                    out.add(a.asname or (a.name.split(".")[0] if isinstance(s, ast.Import) else a.name))
-        elif isinstance(s, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
-            out.add(s.name)
-        elif isinstance(s, (ast.With, ast.AsyncWith)):
-            for item in s.items:
-                if item.optional_vars is not None:
-                    target_names(item.optional_vars, out)
+        if not isinstance(s, ast.Delete):
+            out |= bound_by(s)
+        if isinstance(s, (ast.With, ast.AsyncWith)):
             out |= definite(s.body)
     return out
 
@@ -427,14 +520,16 @@ def cell_facts(source):
         return {"syntaxError": {"line": e.lineno, "column": e.offset, "message": e.msg}, "opaque": True}
     facts = Facts(table)
     facts.visit(tree)
-    binds = symtable_binds(table, stored_names(tree)) | set(extra_binds)
+    binds = (symtable_binds(table, stored_names(tree)) | set(extra_binds)) - {TIMEIT_FUNCTION}
     definite_binds = ((definite(tree.body) & binds) | set(extra_binds)) - facts.deletes
+    facts.needs.discard(TIMEIT_FUNCTION)
     return {
         "binds": sorted(binds),
         "definiteBinds": sorted(definite_binds),
         "reads": sorted(facts.reads),
         "mutates": sorted(facts.mutates),
         "deletes": sorted(facts.deletes),
+        "needs": sorted(facts.needs),
         "opaque": bool(reasons or facts.opaque),
         "opaqueReasons": reasons + facts.opaque,
     }

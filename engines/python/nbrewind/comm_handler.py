@@ -2,22 +2,31 @@
 
 from __future__ import annotations
 
+import errno
 import os
 import platform
 import traceback
 from collections.abc import Callable
 from typing import Any
 
-from . import __version__
+from . import __version__, engine_guard
 from .blob_store import DIGEST_RE, BlobError, BlobStore
 from .checkpoint import Checkpointer
 from .environment import describe_environment
 from .namespace_watch import Namespace
 from .protocol import HASHING_SCHEME, PROTOCOL_VERSION, RequestError
 from .tasks import runtime as task_runtime
+from .tasks import pins, shared_cache
 from .tasks.keys import TASK_KEY_SCHEME
 
 Reply = dict[str, Any]
+
+_DISK_ERRNOS = {errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EACCES, errno.EPERM}
+
+
+def _unexpected(base: Reply, err: BaseException) -> Reply:
+    message = f"{type(err).__name__}: {err}" if str(err) else type(err).__name__
+    return {**base, "ok": False, "error": {"message": message, "traceback": traceback.format_exc()}}
 
 
 class Session:
@@ -26,6 +35,7 @@ class Session:
     def __init__(self, namespace: Namespace) -> None:
         self.namespace = namespace
         self.checkpointer: Checkpointer | None = None
+        self.cell_id: str | None = None  # the cell running now, for pins limited to cells
 
     def handle(self, request: dict[str, Any]) -> Reply:
         kind = request.get("type")
@@ -36,6 +46,8 @@ class Session:
             "restore": self._restore,
             "environment": self._environment,
             "tasks_known": self._tasks_known,
+            "task_policy": self._task_policy,
+            "task_settings": self._task_settings,
             "shutdown_engines": self._shutdown_engines,
         }
         handler = handlers.get(kind) if isinstance(kind, str) else None
@@ -50,9 +62,16 @@ class Session:
             return {**base, "ok": False, "error": {"message": str(err), "kind": "bad_blob"}}
         except RequestError as err:
             return {**base, "ok": False, "error": {"message": str(err)}}
+        except OSError as err:
+            if err.errno not in _DISK_ERRNOS:
+                return _unexpected(base, err)
+            # A full or read-only disk is the user's to fix, not a bug: the path and the errno name, no traceback.
+            error = {"message": f"{os.strerror(err.errno)}: {err.filename}", "kind": "disk", "code": errno.errorcode[err.errno]}
+            if err.filename is not None:
+                error["path"] = str(err.filename)
+            return {**base, "ok": False, "error": error}
         except BaseException as err:  # noqa: BLE001 - an interrupt or a bug must still be answered
-            message = f"{type(err).__name__}: {err}" if str(err) else type(err).__name__
-            return {**base, "ok": False, "error": {"message": message, "traceback": traceback.format_exc()}}
+            return _unexpected(base, err)
 
     def _checkpointer(self) -> Checkpointer:
         if self.checkpointer is None:
@@ -95,6 +114,7 @@ class Session:
     def _pre_cell(self, req: dict[str, Any]) -> Reply:
         cell_id = _string(req, "cell_id")
         self._checkpointer().pre_cell(cell_id)
+        self.cell_id = cell_id
         _tasks().begin_cell(cell_id)
         return {}
 
@@ -104,7 +124,21 @@ class Session:
             raise RequestError("post_cell: candidates must be a list of names")
         reply = self._checkpointer().post_cell(_string(req, "cell_id"), candidates, bool(req.get("opaque", False)))
         # The cell's task graph: what its engine work hit, dispatched, could not cache, or failed.
-        return {**reply, **_tasks().end_cell()}
+        tasks = _tasks().end_cell()
+        pins.annotate(tasks["tasks"])
+        # And which engine adapters memoize: an engine outside its supported range runs unmemoized.
+        return {**reply, **tasks, "adapters": engine_guard.reports()}
+
+    def _task_settings(self, req: dict[str, Any]) -> Reply:
+        """nbrewind.yaml's pins (cell selectors resolved to cell ids by the client) and the
+        task caches to consult after the bundle, in order."""
+        rules = req.get("pins", [])
+        caches = req.get("caches", [])
+        if not isinstance(rules, list) or not all(isinstance(r, dict) and isinstance(r.get("function"), str) and isinstance(r.get("version"), str) for r in rules):
+            raise RequestError("task_settings: pins must be a list of {function, version[, cells, selector]}")
+        if not isinstance(caches, list) or not all(isinstance(c, str) and os.path.isabs(c) for c in caches):
+            raise RequestError("task_settings: caches must be a list of absolute paths")
+        return {"pins": pins.configure(rules, lambda: self.cell_id), "caches": shared_cache.configure(caches)}
 
     def _tasks_known(self, req: dict[str, Any]) -> Reply:
         if req.get("task_key_scheme") != TASK_KEY_SCHEME:
@@ -114,20 +148,31 @@ class Session:
             )
         entries = req.get("entries")
         if not isinstance(entries, list):
-            raise RequestError("tasks_known: entries must be a list of {key, digest, size}")
-        parsed: list[tuple[str, str, int, tuple[str, ...], tuple[str, int] | None]] = []
+            raise RequestError("tasks_known: entries must be a list of {key, cell_id, occurrence, digest, size}")
+        parsed: list[tuple[str, str | None, int, task_runtime.Stored]] = []
         for i, e in enumerate(entries):
             if not (isinstance(e, dict) and isinstance(e.get("key"), str) and isinstance(e.get("digest"), str) and DIGEST_RE.match(e["digest"]) and isinstance(e.get("size"), int)):
-                raise RequestError(f"tasks_known: entries[{i}] must be {{key, digest (sha256 hex), size[, blobs]}}")
+                raise RequestError(f"tasks_known: entries[{i}] must be {{key, cell_id, occurrence, digest (sha256 hex), size[, blobs][, pack]}}")
+            if not (isinstance(e.get("cell_id"), str) and isinstance(e.get("occurrence"), int) and e["occurrence"] >= 0):
+                raise RequestError(f"tasks_known: entries[{i}] needs cell_id (the submitting cell) and occurrence (an integer >= 0)")
             blobs = e.get("blobs", [])
             if not (isinstance(blobs, list) and all(isinstance(b, str) and DIGEST_RE.match(b) for b in blobs)):
                 raise RequestError(f"tasks_known: entries[{i}].blobs must be a list of sha256 hex digests")
             pack = e.get("pack")
             if pack is not None and not (isinstance(pack, dict) and isinstance(pack.get("digest"), str) and DIGEST_RE.match(pack["digest"]) and isinstance(pack.get("offset"), int) and pack["offset"] >= 0):
                 raise RequestError(f"tasks_known: entries[{i}].pack must be {{digest (sha256 hex), offset}}")
-            parsed.append((e["key"], e["digest"], e["size"], tuple(blobs), (pack["digest"], pack["offset"]) if pack else None))
+            stored = task_runtime.Stored(e["digest"], e["size"], tuple(blobs), (pack["digest"], pack["offset"]) if pack else None)
+            parsed.append((e["key"], e["cell_id"], e["occurrence"], stored))
         self._checkpointer()  # greeted first: the memo belongs to the session's store
         return {"count": _tasks().load_known(parsed)}
+
+    def _task_policy(self, req: dict[str, Any]) -> Reply:
+        store = req.get("store")
+        if store not in ("cost", "all"):
+            raise RequestError(f"task_policy: store must be \"cost\" or \"all\", got {store!r}")
+        self._checkpointer()
+        _tasks().store_mode = store
+        return {}
 
     def _shutdown_engines(self, _req: dict[str, Any]) -> Reply:
         # Before the kernel goes: a cluster closed by its own client leaves no orphan workers.

@@ -8,6 +8,7 @@ nbrewind-engine starts its embedded server through this module instead of the
   parent changed and asks the server to stop the way SIGTERM does, which shuts
   its kernels down.
 * Start-up time: see ``_skip_slow_iri_format_checker``.
+* Secrets: see ``_no_browser_open_file``.
 * Kernel websockets are latency-bound request/response traffic of small
   frames. Tornado leaves Nagle's algorithm on, which interacts with delayed
   ACKs and adds tens of milliseconds per round trip; we switch it off for
@@ -61,8 +62,19 @@ def _skip_slow_iri_format_checker() -> None:
     sys.modules.setdefault("rfc3987_syntax", None)  # type: ignore[arg-type]
 
 
+def _no_browser_open_file() -> None:
+    # The server writes jpserver-<pid>-open.html, a redirect page holding the
+    # URL *with the token*, with the default umask (0644), for a browser we
+    # never open. ServerApp.no_browser_open_file would skip it, but it is not
+    # configurable from the command line; so the method does nothing here.
+    from jupyter_server.serverapp import ServerApp
+
+    ServerApp.write_browser_open_files = lambda self: None  # type: ignore[method-assign]
+
+
 def main() -> None:
     _skip_slow_iri_format_checker()
+    _no_browser_open_file()
     threading.Thread(target=_watch_parent, args=(os.getppid(),), daemon=True, name="nbrewind-parent-watch").start()
     if os.environ.get("NBREWIND_TCP_NODELAY", "1") != "0":
         _disable_nagle_on_kernel_websockets()

@@ -10,19 +10,22 @@ import { verifyBlobs } from "../../store/verify.js";
 import { listBundleFiles } from "../bundle-files.js";
 import type { BundleProblem } from "../records.js";
 import { DIGESTS_FILE, signatureState, type DigestList, type SignatureState } from "./digest-list.js";
-import { describeKey, formatKeyLine, type KeyStore, type PublicKeyInfo } from "./keys.js";
+import { describeKey, formatKeyLine, shellQuote, type KeyStore, type PublicKeyInfo } from "./keys.js";
 import { readDigestList } from "./trust.js";
+import type { Vouch } from "./vouch.js";
 
 export interface SignatureReport {
   state: SignatureState | "missing";
   signer: PublicKeyInfo | null;
   trusted: boolean;
   own: boolean;
+  /** What the signer vouches for (vouch.ts), from a valid signature only. */
+  vouch: Vouch | null;
 }
 
 /** The signature's state and whether its signer is trusted, with the problems that makes. */
 export async function checkSigner(list: DigestList | undefined, keys: KeyStore, where: string): Promise<{ report: SignatureReport; problems: BundleProblem[] }> {
-  if (!list) return { report: { state: "missing", signer: null, trusted: false, own: false }, problems: [] };
+  if (!list) return { report: { state: "missing", signer: null, trusted: false, own: false, vouch: null }, problems: [] };
   const state = signatureState(list);
   const signer = list.signer ?? null;
   const problems: BundleProblem[] = [];
@@ -34,9 +37,9 @@ export async function checkSigner(list: DigestList | undefined, keys: KeyStore, 
     const t = await keys.trustOf(signer.public_key);
     trusted = t.trusted;
     own = t.own;
-    if (!t.trusted) problems.push({ file: where, message: `is signed by ${describeKey(signer)}, a key you do not trust ('nbrewind-engine keys trust '${formatKeyLine(signer)}'' if it is the sender's)` });
+    if (!t.trusted) problems.push({ file: where, message: `is signed by ${describeKey(signer)}, a key you do not trust (if it is the sender's: nbrewind-engine keys trust ${shellQuote(formatKeyLine(signer))})` });
   }
-  return { report: { state, signer, trusted, own }, problems };
+  return { report: { state, signer, trusted, own, vouch: state === "valid" ? (list.signed.vouch ?? null) : null }, problems };
 }
 
 /**
@@ -56,11 +59,11 @@ export async function checkFolderDigests(
   const read = await readDigestList(dir);
   if (read === "missing") {
     problems.push({ file: DIGESTS_FILE, message: "is missing: the bundle is not signed (audit and repeat sign it at the end of each run; a run that was killed, or an older nbrewind-engine, leaves none)" });
-    return { report: { state: "missing", signer: null, trusted: false, own: false }, problems, ...counts };
+    return { report: { state: "missing", signer: null, trusted: false, own: false, vouch: null }, problems, ...counts };
   }
   if (read === "invalid") {
     problems.push({ file: DIGESTS_FILE, message: "is not a valid digest list (schemas/bundle-digests.schema.json)" });
-    return { report: { state: "missing", signer: null, trusted: false, own: false }, problems, ...counts };
+    return { report: { state: "missing", signer: null, trusted: false, own: false, vouch: null }, problems, ...counts };
   }
   const signer = await checkSigner(read, keys, DIGESTS_FILE);
   problems.push(...signer.problems);

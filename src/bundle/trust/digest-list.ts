@@ -14,6 +14,7 @@
 import { BUNDLE_FORMAT_VERSION, HASHING_SCHEME } from "../records.js";
 import type { PublicKeyInfo, SigningKey } from "./keys.js";
 import { keyIdOf, verifySignature } from "./keys.js";
+import type { Vouch } from "./vouch.js";
 
 export const DIGESTS_FILE = "digests.json";
 const PAYLOAD_PREFIX = "nbrewind-digests-v1\n";
@@ -33,6 +34,8 @@ export interface SignedContent {
   notebook?: DigestEntry;
   /** Every file of the bundle folder but digests.json itself, sorted by path. */
   files: DigestEntry[];
+  /** Why the signer vouches for the content (vouch.ts); covered by the signature. */
+  vouch?: Vouch;
 }
 
 export interface DigestList {
@@ -47,13 +50,14 @@ export interface DigestList {
 
 export type SignatureState = "valid" | "unsigned" | "invalid";
 
-export function newSignedContent(files: DigestEntry[], notebook?: DigestEntry): SignedContent {
+export function newSignedContent(files: DigestEntry[], notebook?: DigestEntry, vouch?: Vouch): SignedContent {
   return {
     created_at: new Date().toISOString(),
     bundle_format_version: BUNDLE_FORMAT_VERSION,
     hashing_scheme: HASHING_SCHEME,
     ...(notebook ? { notebook } : {}),
     files: [...files].sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0)),
+    ...(vouch ? { vouch } : {}),
   };
 }
 

@@ -54,6 +54,11 @@ export function formatKeyLine(info: PublicKeyInfo): string {
   return `${KEY_LINE_PREFIX} ${info.public_key} ${info.name}`;
 }
 
+/** One shell word, quoted only when it must be: what a message tells the user to paste. */
+export function shellQuote(word: string): string {
+  return /^[A-Za-z0-9_@%+=:,./-]+$/.test(word) ? word : `'${word.replace(/'/g, `'\\''`)}'`;
+}
+
 /** `ed25519:<id> (name)`, how keys appear in messages. */
 export function describeKey(info: { key_id: string; name?: string }): string {
   return `ed25519:${info.key_id}${info.name ? ` (${info.name})` : ""}`;

@@ -19,16 +19,23 @@ import { hashFile } from "../../store/digest.js";
 import { listBundleFiles } from "../bundle-files.js";
 import { schemaProblems } from "../schemas.js";
 import { DIGESTS_FILE, signatureState, type DigestList } from "./digest-list.js";
-import { describeKey, formatKeyLine, type KeyStore, type PublicKeyInfo } from "./keys.js";
-import { hasOwnerMark } from "./owner.js";
+import { describeKey, formatKeyLine, shellQuote, type KeyStore, type PublicKeyInfo } from "./keys.js";
+import { readOwnerMark } from "./owner.js";
+import { describeVouch, type Vouch } from "./vouch.js";
 
+/**
+ * A trusted verdict carries the vouch a signature by the user may pass on
+ * (vouch.ts): the owner mark's, the trusted signer's, or --trust's. It is
+ * undefined only for an owner mark written before vouches were recorded.
+ */
 export type TrustVerdict =
-  | { trusted: true; how: "flag" | "owner" | "signature"; signer?: PublicKeyInfo; own?: boolean; detail: string }
+  | { trusted: true; how: "flag" | "owner" | "signature"; signer?: PublicKeyInfo; own?: boolean; detail: string; vouch: Vouch | undefined }
   | { trusted: false; reason: string; fix: string[]; signer?: PublicKeyInfo };
 
 export async function assessTrust(dir: string, keys: KeyStore, options: { trustFlag: boolean }): Promise<TrustVerdict> {
-  if (await hasOwnerMark(dir, await keys.ownKey())) return { trusted: true, how: "owner", detail: "audited or accepted here with your key" };
-  if (options.trustFlag) return { trusted: true, how: "flag", detail: "trusted by --trust" };
+  const mark = await readOwnerMark(dir, await keys.ownKey());
+  if (mark) return { trusted: true, how: "owner", detail: `yours: audited or accepted here with your key (${describeVouch(mark.vouch).replace(/^the signer/, "you")})`, vouch: mark.vouch };
+  if (options.trustFlag) return { trusted: true, how: "flag", detail: "trusted by --trust", vouch: { how: "trust-flag", since: new Date().toISOString() } };
   const list = await readDigestList(dir);
   if (list === "missing" || list === "invalid") {
     const what = list === "missing" ? "is not signed (it has no digests.json)" : `has an unreadable ${DIGESTS_FILE}`;
@@ -53,7 +60,7 @@ export async function assessTrust(dir: string, keys: KeyStore, options: { trustF
       reason: `it is signed by ${describeKey(signer)}, a key you do not trust`,
       fix: [
         `if that is the sender's key (compare it with the key line they gave you), trust it:`,
-        `  nbrewind-engine keys trust '${formatKeyLine(signer)}'`,
+        `  nbrewind-engine keys trust ${shellQuote(formatKeyLine(signer))}`,
         `or pass --trust to load this bundle once without trusting the key`,
       ],
     };
@@ -68,7 +75,9 @@ export async function assessTrust(dir: string, keys: KeyStore, options: { trustF
       fix: ["check what changed with 'nbrewind-engine verify', then pass --trust if you accept it"],
     };
   }
-  return { trusted: true, how: "signature", signer, own: trust.own, detail: `signed by ${trust.own ? "your key" : "trusted key"} ${describeKey({ ...signer, name: trust.name ?? signer.name })}` };
+  // Your own signature carries the vouch it was made with; another's is carried as "received from that key".
+  const vouch: Vouch | undefined = trust.own ? list.signed.vouch : { how: "signer", origin: { ...signer }, since: new Date().toISOString() };
+  return { trusted: true, how: "signature", signer, own: trust.own, detail: `signed by ${trust.own ? "your key" : "trusted key"} ${describeKey({ ...signer, name: trust.name ?? signer.name })}`, vouch };
 }
 
 const FIX_UNSIGNED = [

@@ -18,14 +18,14 @@ beforeAll(async () => {
 const sorted = (s: Set<string>) => [...s].sort();
 
 function comparable(f: CellFacts) {
-  return { binds: sorted(f.binds), definiteBinds: sorted(f.definiteBinds), reads: sorted(f.reads), mutates: sorted(f.mutates), deletes: sorted(f.deletes), opaque: f.opaque !== false };
+  return { binds: sorted(f.binds), definiteBinds: sorted(f.definiteBinds), reads: sorted(f.reads), mutates: sorted(f.mutates), deletes: sorted(f.deletes), needs: sorted(f.needs), opaque: f.opaque !== false };
 }
 
 describe("corpus checked against CPython", () => {
   it("has at least 200 cells in every group", () => {
     expect(cells.length).toBeGreaterThanOrEqual(200);
     const files = new Set(cells.map((c) => c.file));
-    for (const group of ["assignments.py", "walrus.py", "imports.py", "functions.py", "classes.py", "control.py", "comprehensions.py", "match.py", "mutation.py", "deletes.py", "opaque.py", "magics.py", "syntax_errors.py", "realistic.py"]) {
+    for (const group of ["assignments.py", "walrus.py", "imports.py", "functions.py", "classes.py", "control.py", "comprehensions.py", "match.py", "mutation.py", "deletes.py", "opaque.py", "magics.py", "syntax_errors.py", "realistic.py", "kills.py"]) {
       expect(files, group).toContain(group);
     }
   });
@@ -48,6 +48,7 @@ describe("corpus checked against CPython", () => {
       reads: expected.reads,
       mutates: expected.mutates,
       deletes: expected.deletes,
+      needs: expected.needs,
       opaque: expected.opaque,
     });
   });

@@ -45,6 +45,7 @@ export interface OracleFacts {
   reads?: string[];
   mutates?: string[];
   deletes?: string[];
+  needs?: string[];
   opaque: boolean;
   opaqueReasons?: string[];
   syntaxError?: { line: number; column: number; message: string };

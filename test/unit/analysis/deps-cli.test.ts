@@ -1,22 +1,12 @@
 import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { PassThrough } from "node:stream";
 import { Ajv } from "ajv";
 import { describe, expect, it } from "vitest";
 import { packageRoot } from "../../../src/common/package-root.js";
-import { main } from "../../../src/cli/main.js";
+import { runMain } from "../cli/run-main.js";
 
-async function cli(...argv: string[]): Promise<{ code: number; out: string; err: string }> {
-  const stdout = new PassThrough();
-  const stderr = new PassThrough();
-  let out = "";
-  let err = "";
-  stdout.on("data", (d: Buffer) => (out += d.toString()));
-  stderr.on("data", (d: Buffer) => (err += d.toString()));
-  const code = await main(argv, { stdout, stderr, signal: new AbortController().signal });
-  return { code, out, err };
-}
+const cli = (...argv: string[]) => runMain(argv);
 
 function notebook(): string {
   const dir = mkdtempSync(join(tmpdir(), "nbrewind-deps-"));
@@ -44,8 +34,8 @@ describe("nbrewind-engine deps", () => {
     const { code, out } = await cli("deps", notebook());
     expect(code).toBe(0);
     expect(out).toMatch(/5 code cells/);
-    expect(out).toMatch(/\[2\] data {2}x = np\.arange\(N\)/);
-    expect(out).toMatch(/reads +N ← \[1\], np ← \[1\]/);
+    expect(out).toMatch(/\[3\] data {2}x = np\.arange\(N\)/);
+    expect(out).toMatch(/reads +N ← \[2\], np ← \[2\]/);
     expect(out).toMatch(/opaque +cell magic %%bash/);
     expect(out).toMatch(/error +syntax error at line 1, column 5/);
   });

@@ -27,6 +27,29 @@ describe("the directory lock", () => {
     expect(existsSync(lock)).toBe(false);
   });
 
+  test("with wait: false, a live holder makes it fail at once, naming the holder's pid", async () => {
+    const lock = fresh();
+    const lines: string[] = [];
+    await withDirectoryLock(lock, () => {}, async () => {
+      const second = withDirectoryLock(lock, (l) => lines.push(l), async () => "ran", { wait: false, busy: (pid) => new Error(`busy: ${pid}`) });
+      await expect(second).rejects.toThrow(`busy: ${process.pid}`);
+    });
+    expect(lines).toEqual([]);
+    // Free again: the same call now gets it.
+    expect(await withDirectoryLock(lock, () => {}, async () => "ran", { wait: false })).toBe("ran");
+  });
+
+  test("a wait stops when its signal is aborted (Ctrl-C), without running the body", async () => {
+    const lock = fresh();
+    await withDirectoryLock(lock, () => {}, async () => {
+      const controller = new AbortController();
+      let ran = false;
+      const waiting = withDirectoryLock(lock, () => controller.abort(), async () => (ran = true), { signal: controller.signal, interrupted: () => new Error("interrupted") });
+      await expect(waiting).rejects.toThrow("interrupted");
+      expect(ran).toBe(false);
+    });
+  });
+
   test("takes over a lock left by a process that died, without waiting", async () => {
     const lock = fresh();
     mkdirSync(lock);

@@ -6,6 +6,28 @@ function msg(type: string, content: Record<string, unknown>): KernelMessage.IIOP
   return { header: { msg_type: type, msg_id: "m", date: "", session: "", username: "", version: "5.3" }, parent_header: {}, metadata: {}, content, channel: "iopub" } as unknown as KernelMessage.IIOPubMessage;
 }
 
+describe("output the server dropped", () => {
+  // The exact text Jupyter Server's rate limiter sends in place of the output it drops.
+  const notice = "IOPub data rate exceeded.\nThe Jupyter server will temporarily stop sending output\nto the client in order to avoid crashing it.\nTo change this limit, set the config variable\n`--ServerApp.iopub_data_rate_limit`.\n";
+
+  it("is never taken for the cell's output: the cell shows an OutputDroppedError and is marked as cut", () => {
+    const cell = new CellOutputs(new DisplayRegistry());
+    cell.handle(msg("stream", { name: "stdout", text: "xxxx" }));
+    cell.handle(msg("stream", { name: "stderr", text: notice }));
+    expect(cell.dropped).toBe("IOPub data rate exceeded.");
+    expect(cell.outputs.map((o) => o.output_type)).toEqual(["stream", "error"]);
+    expect(cell.outputs[1]).toMatchObject({ ename: "OutputDroppedError", evalue: expect.stringMatching(/dropped part of this cell's output \(IOPub data rate exceeded\.\)/) });
+  });
+
+  it("the same words printed by the cell on stdout, or in passing, are the cell's own output", () => {
+    const cell = new CellOutputs(new DisplayRegistry());
+    cell.handle(msg("stream", { name: "stdout", text: notice }));
+    cell.handle(msg("stream", { name: "stderr", text: "warning: IOPub data rate exceeded. (quoted)\n" }));
+    expect(cell.dropped).toBeUndefined();
+    expect(cell.outputs.map((o) => o.output_type)).toEqual(["stream", "stream"]);
+  });
+});
+
 describe("CellOutputs builds outputs as Jupyter front ends show them", () => {
   it("merges consecutive chunks of the same stream, not of different streams", () => {
     const cell = new CellOutputs(new DisplayRegistry());

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
-import { ensureCellIds } from "../../../src/notebook/cell-id.js";
-import type { Cell } from "../../../src/notebook/types.js";
+import { ensureCellIds, inheritCellIds } from "../../../src/notebook/cell-id.js";
+import type { Cell, Notebook } from "../../../src/notebook/types.js";
 import { code, notebook } from "./helpers.js";
 
 const noId = (source: string): Cell => ({ ...code("", source), id: undefined as never });
@@ -51,5 +51,26 @@ describe("ensureCellIds", () => {
     expect(ids[1]).toBe(generated);
     expect(ids[0]).not.toBe(generated);
     expect(ids[0]).toMatch(/^[0-9a-f]{12}$/);
+  });
+});
+
+describe("inheritCellIds (issue 9: cells without ids keep their identity across an edit)", () => {
+  const v44 = (...sources: [string, string][]) => ({ nbformat: 4, nbformat_minor: 4, metadata: {}, cells: sources.map(([cell_type, source]) => ({ cell_type, source, metadata: {}, ...(cell_type === "code" ? { outputs: [], execution_count: null } : {}) })) }) as unknown as Notebook;
+
+  it("an edited cell keeps the id it had in the recorded notebook; the others keep theirs", () => {
+    const recorded = ensureCellIds(v44(["markdown", "# t"], ["code", "a = 1"], ["code", "b = a + 1"], ["code", "print(b)"]));
+    const edited = ensureCellIds(v44(["markdown", "# t"], ["code", "a = 1"], ["code", "b = a + 2"], ["code", "print(b)"]));
+    expect(edited.cells[2]!.id).not.toBe(recorded.cells[2]!.id);
+    const adopted = inheritCellIds(edited, recorded);
+    expect(adopted.cells.map((c) => c.id)).toEqual(recorded.cells.map((c) => c.id));
+  });
+
+  it("an inserted cell stays new, and ids the file gives are never replaced", () => {
+    const recorded = ensureCellIds(v44(["code", "a = 1"], ["code", "print(a)"]));
+    const inserted = ensureCellIds(v44(["code", "a = 1"], ["code", "x = 5"], ["code", "print(a)"]));
+    const adopted = inheritCellIds(inserted, recorded);
+    expect(adopted.cells[1]!.id).toBe(inserted.cells[1]!.id);
+    const own = { ...inserted, cells: inserted.cells.map((c, i) => (i === 1 ? { ...c, id: "mine" } : c)) } as Notebook;
+    expect(inheritCellIds(own, ensureCellIds(v44(["code", "a = 1"], ["code", "y = 6"], ["code", "print(a)"]))).cells[1]!.id).toBe("mine");
   });
 });

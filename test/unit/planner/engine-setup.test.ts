@@ -1,8 +1,8 @@
 import { beforeAll, describe, expect, it } from "vitest";
 import { buildGraph, loadPythonParser } from "../../../src/analysis/index.js";
-import { sha256 } from "../../../src/planner/fingerprint.js";
 import { makePlan, type Plan } from "../../../src/planner/plan.js";
 import type { RecordedCell } from "../../../src/planner/recorded.js";
+import { auditRecord } from "./audit-records.js";
 
 beforeAll(async () => {
   await loadPythonParser();
@@ -16,24 +16,8 @@ function plan(cells: Cells, records = new Map<string, RecordedCell>(), runAll = 
 
 /** Records as an audit would leave them; `engines` is what the shim observed per cell. */
 function recordAll(cells: Cells, engines: Record<string, { started: string[]; used: string[] }>): Map<string, RecordedCell> {
-  const records = new Map<string, RecordedCell>();
-  for (const c of plan(cells, new Map(), true).cells) {
-    records.set(c.identity.fingerprint, {
-      fingerprint: c.identity.fingerprint,
-      cell_id: c.id,
-      source_hash: c.identity.sourceHash,
-      status: "ok",
-      reads: c.identity.reads,
-      writes: c.candidates.map((name) => ({ name, status: "stored" as const, digest: sha256(`${name}@${c.id}`), size: 10, type: "int" })),
-      outputs: [],
-      execution_count: c.index + 1,
-      duration_s: 1,
-      recorded_at: "2026-11-24T00:00:00Z",
-      value_key: sha256(`value:${c.identity.fingerprint}`),
-      ...(engines[c.id] ? { engines: engines[c.id] } : {}),
-    });
-  }
-  return records;
+  const records = plan(cells, new Map(), true).cells.map((c) => auditRecord(c, engines[c.id] ? { engines: engines[c.id] } : {}));
+  return new Map(records.map((r) => [r.fingerprint, r]));
 }
 
 // The compute cell never names the client: only the shim's observations link them.

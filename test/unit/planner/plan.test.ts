@@ -3,6 +3,7 @@ import { buildGraph, loadPythonParser } from "../../../src/analysis/index.js";
 import { sha256 } from "../../../src/planner/fingerprint.js";
 import { makePlan, type Plan } from "../../../src/planner/plan.js";
 import type { RecordedCell, RecordedWrite } from "../../../src/planner/recorded.js";
+import { auditRecord } from "./audit-records.js";
 
 beforeAll(async () => {
   await loadPythonParser();
@@ -28,19 +29,7 @@ function recordAll(cells: Cells, special: Record<string, Partial<RecordedWrite> 
       if (s?.status === "unserialisable") return { name, status: "unserialisable", type: s.type ?? "object", reason: (s as { reason?: string }).reason ?? "cannot pickle" };
       return { name, status: "stored", digest: sha256(`${name}@${c.identity.fingerprint}`), size: (s as { size?: number })?.size ?? 1000, type: "int" };
     });
-    records.set(c.identity.fingerprint, {
-      fingerprint: c.identity.fingerprint,
-      cell_id: c.id,
-      source_hash: c.identity.sourceHash,
-      status: "ok",
-      reads: c.identity.reads,
-      writes,
-      outputs: [{ output_type: "stream", name: "stdout", text: `recorded ${c.id}\n` }],
-      execution_count: c.index + 1,
-      duration_s: durations[c.id] ?? 5,
-      recorded_at: "2026-11-24T00:00:00Z",
-      value_key: sha256(`value:${c.identity.fingerprint}`),
-    });
+    records.set(c.identity.fingerprint, auditRecord(c, { writes, outputs: [{ output_type: "stream", name: "stdout", text: `recorded ${c.id}\n` }], duration_s: durations[c.id] ?? 5 }));
   }
   return records;
 }

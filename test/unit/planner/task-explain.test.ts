@@ -9,6 +9,15 @@ function task(fn: string, key: string, args: string[], extra: Partial<RecordedTa
 }
 
 describe("why a task was dispatched", () => {
+  it("a submission beyond those recorded, and a result left out as cheaper to recompute, say so", () => {
+    const recorded = [task("pi", "pi", ["n"], { occurrence: 0, result_digest: k("r0"), result_size: 1 }), task("pi", "pi", ["n"], { occurrence: 1, status: "uncached", not_stored: true, reason: "not stored: cheaper to recompute (0.001 s) than to store and load (8.0 MB: 0.030 s ...)" })];
+    const now = [task("pi", "pi", ["n"], { occurrence: 1 }), task("pi", "pi", ["n"], { occurrence: 2 })];
+    expect(explainDispatched(now, recorded).map((r) => r.reason)).toEqual([
+      "its result was left out of the bundle when recorded, cheaper to recompute (0.001 s) than to store and load (8.0 MB: 0.030 s ...)",
+      "submission 3 of this task, recorded only 2 time(s): every submission is computed, and only recorded ones are served",
+    ]);
+  });
+
   const previous = [task("leaf", "l1", ["i1", "s2"]), task("leaf", "l2", ["i2", "s2"]), task("pair", "p1", ["l1", "l2"], { upstream: [k("l1"), k("l2")] })];
 
   it("names the argument position that differs from the closest recorded task of the same function", () => {

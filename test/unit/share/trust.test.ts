@@ -1,4 +1,4 @@
-import { mkdirSync, readFileSync, renameSync, writeFileSync } from "node:fs";
+import { cpSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { Bundle } from "../../../src/bundle/bundle.js";
@@ -6,6 +6,7 @@ import { canonicalJson, makeDigestList, newSignedContent, signatureState } from 
 import { formatKeyLine, KeyStore, parseKeyLine } from "../../../src/bundle/trust/keys.js";
 import { writeOwnerMark } from "../../../src/bundle/trust/owner.js";
 import { assessTrust } from "../../../src/bundle/trust/trust.js";
+import { auditedVouch } from "../../../src/bundle/trust/vouch.js";
 import { tempDir } from "../bundle/helpers.js";
 
 async function bundleAt(dir: string): Promise<Bundle> {
@@ -65,19 +66,45 @@ describe("trust verdict", () => {
     const key = (await keys.init()).key;
     const bundle = await bundleAt(root);
     expect((await assessTrust(bundle.dir, keys, { trustFlag: false })).trusted).toBe(false);
-    await writeOwnerMark(bundle.dir, key);
-    expect(await assessTrust(bundle.dir, keys, { trustFlag: false })).toMatchObject({ trusted: true, how: "owner" });
+    await writeOwnerMark(bundle.dir, key, auditedVouch());
+    expect(await assessTrust(bundle.dir, keys, { trustFlag: false })).toMatchObject({ trusted: true, how: "owner", vouch: { how: "audited" } });
+    const unsignedCopy = join(root, "unsigned-copy");
+    cpSync(bundle.dir, unsignedCopy, { recursive: true });
+    await bundle.sign(key);
 
     mkdirSync(join(root, "moved"));
     renameSync(bundle.dir, join(root, "moved", "nb.nbrewind"));
     const moved = await Bundle.open(join(root, "moved", "nb.nbrewind"));
-    const unsigned = await assessTrust(moved.dir, keys, { trustFlag: false });
+    // The owner mark names the old path; the signature still holds, and carries the vouch it was made with.
+    expect(await assessTrust(moved.dir, keys, { trustFlag: false })).toMatchObject({ trusted: true, how: "signature", own: true, vouch: { how: "audited" } });
+
+    const unsigned = await assessTrust(unsignedCopy, keys, { trustFlag: false });
     expect(unsigned).toMatchObject({ trusted: false });
     if (!unsigned.trusted) expect(unsigned.reason).toMatch(/not signed/);
-    expect(await assessTrust(moved.dir, keys, { trustFlag: true })).toMatchObject({ trusted: true, how: "flag" });
+    expect(await assessTrust(unsignedCopy, keys, { trustFlag: true })).toMatchObject({ trusted: true, how: "flag", vouch: { how: "trust-flag" } });
+  });
 
-    await moved.sign(key);
-    expect(await assessTrust(moved.dir, keys, { trustFlag: false })).toMatchObject({ trusted: true, how: "signature", own: true });
+  it("a folder without the owner's mark is never signed in passing (no trust minted by re-signing)", async () => {
+    const root = tempDir();
+    const key = (await new KeyStore(join(root, "cfg")).init()).key;
+    const bundle = await bundleAt(root);
+    await expect(bundle.sign(key)).rejects.toThrow(/not signed, because it does not carry your owner mark/);
+    await writeOwnerMark(bundle.dir, key, { how: "trust-flag", since: "2026-01-01T00:00:00Z" });
+    await bundle.sign(key);
+    const list = JSON.parse(readFileSync(join(bundle.dir, "digests.json"), "utf8"));
+    expect(list.signed.vouch).toEqual({ how: "trust-flag", since: "2026-01-01T00:00:00Z" });
+    expect(signatureState(list)).toBe("valid");
+  });
+
+  it("an owner mark whose vouch was edited no longer counts", async () => {
+    const root = tempDir();
+    const keys = new KeyStore(join(root, "cfg"));
+    const key = (await keys.init()).key;
+    const bundle = await bundleAt(root);
+    await writeOwnerMark(bundle.dir, key, { how: "trust-flag", since: "2026-01-01T00:00:00Z" });
+    const file = join(bundle.dir, "owner.json");
+    writeFileSync(file, readFileSync(file, "utf8").replace('"trust-flag"', '"audited"'));
+    expect((await assessTrust(bundle.dir, keys, { trustFlag: false })).trusted).toBe(false);
   });
 
   it("a record changed or added after signing, or an untrusted signer, is refused with the way out", async () => {
@@ -86,12 +113,14 @@ describe("trust verdict", () => {
     const bobKeys = new KeyStore(join(root, "bob"));
     await bobKeys.init();
     const bundle = await bundleAt(root);
+    await writeOwnerMark(bundle.dir, alice, auditedVouch());
     await bundle.sign(alice);
     const untrusted = await assessTrust(bundle.dir, bobKeys, { trustFlag: false });
     expect(untrusted.trusted).toBe(false);
     if (!untrusted.trusted) {
       expect(untrusted.reason).toMatch(/signed by ed25519:[0-9a-f]{16} \(alice\), a key you do not trust/);
-      expect(untrusted.fix.join("\n")).toContain(`nbrewind-engine keys trust '${formatKeyLine(alice.info)}'`);
+      // One level of quotes, so the line can be pasted into a shell as it is.
+      expect(untrusted.fix.join("\n")).toContain(`  nbrewind-engine keys trust '${formatKeyLine(alice.info)}'\n`);
     }
     await bobKeys.trust(alice.info);
     expect((await assessTrust(bundle.dir, bobKeys, { trustFlag: false })).trusted).toBe(true);
@@ -107,7 +136,9 @@ describe("trust verdict", () => {
     const keys = new KeyStore(join(root, "cfg"));
     const key = (await keys.init()).key;
     const bundle = await bundleAt(root);
+    await writeOwnerMark(bundle.dir, key, auditedVouch());
     await bundle.sign(key);
+    rmSync(join(bundle.dir, "owner.json")); // as a copy elsewhere: only the signature speaks for it
     const file = join(bundle.dir, "digests.json");
     writeFileSync(file, readFileSync(file, "utf8").replace(/"size": \d+/, '"size": 12345'));
     const verdict = await assessTrust(bundle.dir, keys, { trustFlag: false });

@@ -7,5 +7,6 @@ holds the code that runs on the engine's workers (shipped by value).
 """
 
 from .keys import TASK_KEY_SCHEME, Keyer, Uncacheable, function_name, set_file_mode
+from .pins import pin
 
-__all__ = ["TASK_KEY_SCHEME", "Keyer", "Uncacheable", "function_name", "set_file_mode"]
+__all__ = ["TASK_KEY_SCHEME", "Keyer", "Uncacheable", "function_name", "pin", "set_file_mode"]

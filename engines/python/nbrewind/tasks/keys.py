@@ -14,6 +14,10 @@
   with ``set_file_mode("stat")``, by size and mtime).
 * A value that cannot be hashed soundly raises ``Uncacheable(reason)``: the task
   is then dispatched uncached and the record says why. Never a guess.
+* **pins** (``pins.py``, from nbrewind.yaml or ``@pin``): a pinned task's
+  function identity is H("pinned", qualified name, version) instead; its
+  arguments are keyed as above. The code identity is still taken, for the
+  record, so the client can say when the code changed under the pin.
 
 Objects are hashed structurally through ``__reduce_ex__`` rather than by
 pickle bytes: cloudpickle pickles classes defined in ``__main__`` with a
@@ -38,10 +42,13 @@ from collections.abc import Callable, Iterable
 from typing import Any
 
 from ..unserialisable import why_unserialisable
+from . import pins
 
 # Bump when anything below changes how a key is computed: a bundle recorded
 # under another scheme is refused, never silently missed or, worse, hit.
-TASK_KEY_SCHEME = 1
+# 2: a Ray task's key covers its remote function's name and num_returns, and
+# records are matched by occurrence (see runtime), no longer by key alone.
+TASK_KEY_SCHEME = 2
 
 _LEN = struct.Struct("<Q")
 _FILE_MODES = ("content", "stat")
@@ -83,7 +90,29 @@ def _h(tag: str, *parts: bytes | str) -> str:
 
 @functools.lru_cache(maxsize=1)
 def _top_level_distributions() -> dict[str, list[str]]:
+    # Reads every installed distribution's file list: seconds in a large environment.
     return importlib.metadata.packages_distributions()
+
+
+@functools.lru_cache(maxsize=None)
+def _distributions_of(top: str) -> list[str] | None:
+    """The distributions that install the top-level module ``top``. Most are named after
+    their module (dask, distributed, numpy): that one distribution is checked (its
+    top_level.txt, else its own file list) instead of scanning every installed one, which
+    cost 2 s at the first keyed task of a kernel. Others (yaml from PyYAML, namespace
+    packages) take the full scan, once."""
+    try:
+        dist = importlib.metadata.distribution(top)
+    except (importlib.metadata.PackageNotFoundError, ValueError):
+        dist = None
+    if dist is not None:
+        declared = dist.read_text("top_level.txt")
+        provides = top in declared.split() if declared else any(
+            f.parts and (f.parts[0] == top or f.parts[0] == f"{top}.py") for f in dist.files or ()
+        )
+        if provides:
+            return [dist.metadata["Name"]]
+    return _top_level_distributions().get(top)
 
 
 @functools.lru_cache(maxsize=None)
@@ -95,7 +124,7 @@ def _package_version(module: str) -> str | None:
         return None
     if top in sys.stdlib_module_names or top == "builtins":
         return f"python=={sys.version}"
-    dists = _top_level_distributions().get(top)
+    dists = _distributions_of(top)
     if not dists:
         return None
     versions = []
@@ -178,7 +207,19 @@ class Keyer:
 
     def task_key(self, engine: str, fn: Any, arg_keys: Iterable[str], kwarg_keys: dict[str, str]) -> str:
         kw = [part for name in sorted(kwarg_keys) for part in (name, kwarg_keys[name])]
-        return _h("task", str(TASK_KEY_SCHEME), engine, self.function_identity(fn), *arg_keys, "kw", *kw)
+        name = function_name(fn)
+        pinned = pins.pin_for(fn, name)
+        if pinned is None:
+            return _h("task", str(TASK_KEY_SCHEME), engine, self.function_identity(fn), *arg_keys, "kw", *kw)
+        # A pin: its version stands for the code. The code identity is still taken, for the
+        # record only, so a later run can say that the code changed under the pin.
+        try:
+            code: str | None = self.function_identity(fn)
+        except Uncacheable:
+            code = None
+        key = _h("task", str(TASK_KEY_SCHEME), engine, _h("pinned", name, pinned.version), *arg_keys, "kw", *kw)
+        pins.remember(key, pinned, code)
+        return key
 
     def value_key(self, v: Any) -> str:
         return self._cached(v, self._value_key)

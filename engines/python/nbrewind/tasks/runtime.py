@@ -9,24 +9,40 @@ The adapter API (all an engine adapter needs besides ``keys.Keyer`` and
 ``shipping.runners``):
 
     rt = runtime.active()                   # None: not greeted, pass everything through
-    rec = rt.record(engine, fn, key_or_uncacheable, arg_keys, upstream, engine_key)
-    rt.lookup(key) -> (digest, size) | None # a memoized result whose blobs exist
-    rt.hit(rec, digest, size)               # served without dispatching
+    occ = rt.submission(key)                # this submission's occurrence (once per submission)
+    rec = rt.record(engine, fn, key_or_uncacheable, arg_keys, upstream, engine_key, occ)
+    rt.lookup(key, occ) -> Stored | None    # the recorded result of this occurrence, blobs present
+    rt.hit(rec, stored)                     # served without dispatching
     rt.uncached(rec, reason)                # dispatched as is, never memoized
-    d = rt.new_dispatch(); rt.dispatched(rec, d)
-        # then run it as runners.run_and_persist(fn, (rt.blobs_dir, key, d), *args)
+    d = rt.new_dispatch(); rt.dispatched(rec, d)     # one dispatch id per submission
+        # then run it as runners.run_and_persist(fn, (rt.blobs_dir, key, d, rt.store_policy(keep)), *args)
         # on the worker, or call rt.persist_client_side / rt.fail_client_side
-    rt.load(digest, key) -> value           # a hit served from this process
-    rt.load_spec(digest, key)               # or: runners.load_result(that spec) on a worker
-    rt.packed(key)                          # a small result: cheaper to load here than on a worker
+    rt.load(stored, key) -> value           # a hit served from this process
+    rt.load_spec(stored, key)               # or: runners.load_result(that spec) on a worker
+    stored.pack is not None                 # a small result: cheaper to load here than on a worker
     rt.engine_started(label, handle)        # this cell started an engine runtime
     rt.engine_used(label)                   # this cell submitted work to it
+
+Occurrences: a run keeps the engine's meaning. Every submission is a task of
+its own, even when its key equals another's (three ``pi(10**6)`` apps, five
+``echo $RANDOM`` bash apps, ``client.map(f, xs, pure=False)``): the engine
+computes each, and each may give another result. So the k-th submission of a
+key by a cell within a run is its occurrence k, and it is served only the
+result that occurrence k of that key in that cell was recorded with; nothing
+computed in this run is served to a later submission of this run. A repeat
+thus replays the recorded samples, in order, and never merges two of them.
 
 Reporting rule: every task is reported at the post_cell after it was
 submitted. A dispatched task whose note is not there yet (a future still
 running) is reported as ``dispatched`` without result, and reported again,
 complete, at a later post_cell once its note arrives; both carry the
-submitting cell's id (the TS side keeps the last record per key).
+submitting cell's id and the occurrence (the TS side files the later report
+in the submitting cell's record, replacing the first).
+
+Retries: an engine may run one submission several times (Dask ``retries=``,
+Ray ``retry_exceptions``). Each attempt leaves a note under the same dispatch
+id; a success is final, a failure only until a later attempt of the same
+dispatch succeeds (then the task is reported again, complete).
 """
 
 from __future__ import annotations
@@ -40,17 +56,16 @@ import uuid
 import weakref
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NamedTuple
 
 from ..blob_store import DIGEST_RE, BlobError, BlobStore, digest_of
 from ..serialise import deserialise
+from . import shared_cache
 from .keys import Uncacheable, function_name
+from .store_policy import StorePolicy, measure_bandwidth
 from .worker import NOTES_SUFFIX, TASKLOG, LoadSpec, note_failure, notes_log_prefix, persist_result, read_result
 
 TaskRecord = dict[str, Any]
-# A memoized result: its digest, its size, the other blobs it refers to, and the pack
-# (digest, offset) holding it when it is a small result without a blob of its own.
-Memo = tuple[str, int, tuple[str, ...], tuple[str, int] | None]
 
 # A note that has not arrived after this many post_cells never will (the task was
 # cancelled, or the engine already held its result): stop looking for it.
@@ -59,13 +74,30 @@ _PENDING_CELLS = 50
 _PACKS_HELD_MAX = 64 << 20
 
 
+class Occurrence(NamedTuple):
+    """Which submission a task is: the ``index``-th of its key by cell ``cell_id`` in this run."""
+
+    cell_id: str | None
+    index: int
+
+
+@dataclass(frozen=True)
+class Stored:
+    """A recorded result: its digest and size, the other blobs it refers to, and the
+    pack (digest, offset) holding it when it is a small result without a blob of its own."""
+
+    digest: str
+    size: int
+    blobs: tuple[str, ...] = ()
+    pack: tuple[str, int] | None = None
+
+
 @dataclass
 class _Pending:
-    # Every record of the key in this dispatch: one graph can hold the same task twice.
-    records: list[TaskRecord]
-    # The same task sent again before its note was read (two graphs of one cell): any of them answers.
-    dispatches: set[str]
+    record: TaskRecord
     cells_waited: int = 0
+    # A failure noted by an attempt; final only if no later attempt of the dispatch succeeds.
+    failed: bool = False
 
 
 @dataclass
@@ -81,65 +113,84 @@ class TaskRuntime:
         self.store = store
         self.blobs_dir = store.root
         self.tasklog_dir = os.path.join(store.root, TASKLOG)
-        # task key -> (digest, size, other blobs the result refers to) of its memoized result
-        self.memo: dict[str, Memo] = {}
+        # (submitting cell, task key, occurrence) -> the result that occurrence was recorded with.
+        # Filled only from the bundle (tasks_known): a run never serves what it computed itself.
+        self.memo: dict[tuple[str | None, str, int], Stored] = {}
         self._lock = threading.Lock()  # user threads may compute concurrently
         self._cell = _CellLog(None)
-        self._pending: dict[str, _Pending] = {}
+        # (cell, key) -> submissions so far in this run of the cell
+        self._submissions: dict[tuple[str | None, str], int] = {}
+        self._pending: dict[str, _Pending] = {}  # dispatch id -> the task it dispatched
         self._session = uuid.uuid4().hex[:12]
         self._seq = 0
-        # Notes read from the workers' logs, by task key, until a pending task claims them
+        # Notes read from the workers' logs, by dispatch id, until a pending task claims them
         # (a note can be read before its task is reported dispatched): (note, cells kept).
         self._arrived: dict[str, list[tuple[dict[str, Any], int]]] = {}
         self._notes_lock = threading.Lock()
         self._log_offsets: dict[str, int] = {}
         self._packs: dict[str, bytes] = {}  # pack digest -> its bytes, verified (kept while small)
-        self._packs_bytes = 0  # a log with a line half written: bytes read so far
+        self._packs_bytes = 0
+        # "cost": results cheaper to recompute than to store and load are not stored; "all": every result is.
+        self.store_mode = "cost"
+        self._bandwidth: tuple[float, float] | None = None
 
     # -- the memo table
 
-    def load_known(self, entries: list[tuple[Any, ...]]) -> int:
-        """(key, digest, size[, blobs[, pack]]) of task results the bundle holds."""
+    def load_known(self, entries: list[tuple[str, str | None, int, Stored]]) -> int:
+        """(key, submitting cell, occurrence, stored result) of the task results the bundle holds."""
         with self._lock:
-            for key, digest, size, *more in entries:
-                blobs = tuple(more[0]) if more else ()
-                pack = tuple(more[1]) if len(more) > 1 and more[1] else None
-                self.memo[key] = (digest, size, blobs, pack)  # type: ignore[assignment]
+            for key, cell_id, index, stored in entries:
+                self.memo[(cell_id, key, index)] = stored
             return len(self.memo)
 
-    def lookup(self, key: str) -> tuple[str, int] | None:
-        """The memoized result of a task, when its blob is really in the store with its
-        recorded size and every blob it refers to is there (a stat each; the digests
-        themselves are checked when the blobs are read)."""
-        hit = self.memo.get(key)
+    def submission(self, key: str) -> Occurrence:
+        """Count one submission of ``key`` by the current cell: its occurrence. Call once per submission."""
+        with self._lock:
+            cell = self._cell.cell_id
+            index = self._submissions.get((cell, key), 0)
+            self._submissions[(cell, key)] = index + 1
+            return Occurrence(cell, index)
+
+    def lookup(self, key: str, occurrence: Occurrence) -> Stored | None:
+        """The result this occurrence of the task was recorded with, when its blob is really
+        in the store with its recorded size and every blob it refers to is there (a stat each;
+        the digests themselves are checked when the blobs are read)."""
+        hit = self.memo.get((occurrence.cell_id, key, occurrence.index))
         if hit is None:
-            return None
-        digest, size, blobs, pack = hit
-        try:
-            if pack is not None:
-                if os.stat(self.store.path_for(pack[0])).st_size < pack[1] + size:
-                    return None
-            elif os.stat(self.store.path_for(digest)).st_size != size:
+            # Not in the bundle: a shared or read-only task cache may hold it (its blobs are linked in).
+            # A cache is keyed by task key alone: it serves what its publishers computed for that key.
+            entry = shared_cache.fetch(key, self.store)
+            if entry is None:
                 return None
-            for other in blobs:
+            digest, size, blobs, pack = entry
+            hit = Stored(digest, size, blobs, pack)
+            with self._lock:
+                self.memo[(occurrence.cell_id, key, occurrence.index)] = hit
+        try:
+            if hit.pack is not None:
+                if os.stat(self.store.path_for(hit.pack[0])).st_size < hit.pack[1] + hit.size:
+                    return None
+            elif os.stat(self.store.path_for(hit.digest)).st_size != hit.size:
+                return None
+            for other in hit.blobs:
                 os.stat(self.store.path_for(other))
         except OSError:
             return None
-        return digest, size
+        return hit
 
-    def load(self, digest: str, key: str) -> Any:
-        """A memoized result, loaded here and checked against its digest."""
-        pack = self._pack_of(digest, key)
-        if pack is not None:
-            data = self._packed_bytes(pack, digest, key)
+    def load(self, stored: Stored, key: str) -> Any:
+        """A recorded result, loaded here and checked against its digest."""
+        if stored.pack is not None:
+            data = self._packed_bytes(stored, key)
         else:
-            data = read_result(self.store, digest, key, None)
-        return deserialise(data, f"blob {digest} (result of task {key[:16]})")
+            data = read_result(self.store, stored.digest, key, None)
+        return deserialise(data, f"blob {stored.digest} (result of task {key[:16]})")
 
-    def _packed_bytes(self, pack: tuple[str, int, int], digest: str, key: str) -> bytearray:
+    def _packed_bytes(self, stored: Stored, key: str) -> bytearray:
         """A small result's slice of its pack: the pack is read once (verified whole) and
         kept while small, not opened again for each of its thousands of hits."""
-        pack_digest, offset, size = pack
+        assert stored.pack is not None
+        pack_digest, offset = stored.pack
         held = self._packs.get(pack_digest)
         if held is None:
             if self._packs_bytes > _PACKS_HELD_MAX:
@@ -148,30 +199,20 @@ class TaskRuntime:
             held = bytes(self.store.read_verified(pack_digest, f"pack of task results (task {key[:16]})"))
             self._packs[pack_digest] = held
             self._packs_bytes += len(held)
-        data = bytearray(held[offset : offset + size])
-        if len(data) != size or hashlib.sha256(data).hexdigest() != digest:
-            raise BlobError(f"blob {pack_digest}: the result of task {key[:16]} at offset {offset} does not hash to {digest}")
+        data = bytearray(held[offset : offset + stored.size])
+        if len(data) != stored.size or hashlib.sha256(data).hexdigest() != stored.digest:
+            raise BlobError(f"blob {pack_digest}: the result of task {key[:16]} at offset {offset} does not hash to {stored.digest}")
         return data
 
-    def load_spec(self, digest: str, key: str) -> LoadSpec:
+    def load_spec(self, stored: Stored, key: str) -> LoadSpec:
         """What ``runners.load_result`` needs to load this result on a worker."""
-        pack = self._pack_of(digest, key)
-        return (self.blobs_dir, digest, key, *pack) if pack else (self.blobs_dir, digest, key)
+        if stored.pack is not None:
+            return (self.blobs_dir, stored.digest, key, stored.pack[0], stored.pack[1], stored.size)
+        return (self.blobs_dir, stored.digest, key)
 
-    def packed(self, key: str) -> bool:
-        """A small result kept in a pack: serve it as data from here rather than by a loader task."""
-        memo = self.memo.get(key)
-        return memo is not None and memo[3] is not None
-
-    def _pack_of(self, digest: str, key: str) -> tuple[str, int, int] | None:
-        memo = self.memo.get(key)
-        if memo is None or memo[0] != digest or memo[3] is None:
-            return None
-        return (memo[3][0], memo[3][1], memo[1])
-
-    def record(self, engine: str, fn: Any, key: str | Uncacheable, arg_keys: Sequence[str], upstream: Sequence[str], engine_key: str) -> TaskRecord:
+    def record(self, engine: str, fn: Any, key: str | Uncacheable, arg_keys: Sequence[str], upstream: Sequence[str], engine_key: str, occurrence: Occurrence | None = None) -> TaskRecord:
         """A task record before its status is known; ``key`` may be the reason it has none."""
-        return {
+        rec: TaskRecord = {
             "key": key if isinstance(key, str) else None,
             "engine": engine,
             "function": function_name(fn),
@@ -179,6 +220,21 @@ class TaskRuntime:
             "upstream": list(upstream),
             "engine_key": engine_key[:200],
         }
+        if occurrence is not None:
+            rec["occurrence"] = occurrence.index
+            if occurrence.cell_id is not None:
+                rec["cell_id"] = occurrence.cell_id  # the submitting cell, whenever it is reported
+        return rec
+
+    def store_policy(self, keep: bool) -> StorePolicy | None:
+        """What the worker that produces a result is told: None, store it whatever it costs (a
+        result the notebook receives, or ``--store all``); else the store's measured write and
+        read bandwidth, against which it weighs the task's own compute time."""
+        if keep or self.store_mode == "all":
+            return None
+        if self._bandwidth is None:
+            self._bandwidth = measure_bandwidth(self.store)
+        return self._bandwidth
 
     def persist_client_side(self, record: TaskRecord, dispatch: str, value: Any, duration_s: float | None = None) -> None:
         """A dispatched task's result reached this process: store it from here."""
@@ -194,15 +250,13 @@ class TaskRuntime:
 
     # -- what the engine adapters did
 
-    def hit(self, record: TaskRecord, digest: str, size: int) -> None:
-        rec = {**record, "status": "hit", "result_digest": digest, "result_size": size}
-        memo = self.memo.get(record["key"])
-        if memo is not None and memo[0] == digest:
-            # This run's record keeps them alive too.
-            if memo[2]:
-                rec["result_blobs"] = list(memo[2])
-            if memo[3] is not None:
-                rec["result_pack"] = {"digest": memo[3][0], "offset": memo[3][1]}
+    def hit(self, record: TaskRecord, stored: Stored) -> None:
+        rec = {**record, "status": "hit", "result_digest": stored.digest, "result_size": stored.size}
+        # This run's record keeps them alive too.
+        if stored.blobs:
+            rec["result_blobs"] = list(stored.blobs)
+        if stored.pack is not None:
+            rec["result_pack"] = {"digest": stored.pack[0], "offset": stored.pack[1]}
         self._add(rec)
 
     def uncached(self, record: TaskRecord, reason: str) -> None:
@@ -212,12 +266,7 @@ class TaskRuntime:
         rec = {**record, "status": "dispatched"}
         with self._lock:
             self._add_locked(rec)
-            waiting = self._pending.get(rec["key"])
-            if waiting is not None:
-                waiting.records.append(rec)
-                waiting.dispatches.add(dispatch)
-            else:
-                self._pending[rec["key"]] = _Pending([rec], {dispatch})
+            self._pending[dispatch] = _Pending(rec)
 
     def engine_started(self, engine: str, handle: Any = None) -> None:
         """The current cell started an engine runtime; ``handle`` (with a ``close()``)
@@ -237,8 +286,28 @@ class TaskRuntime:
 
     def _add_locked(self, record: TaskRecord) -> None:
         if self._cell.cell_id is not None:
-            record["cell_id"] = self._cell.cell_id
+            record.setdefault("cell_id", self._cell.cell_id)
         self._cell.records.append(record)
+
+    # -- an adapter that failed mid-submission (engine_guard.EngineGuard.attempt)
+
+    def mark(self) -> int:
+        with self._lock:
+            return len(self._cell.records)
+
+    def forget_since(self, mark: int) -> None:
+        """Drop what was recorded after ``mark``: the adapter failed and the submission
+        went to the engine unchanged, so those records (hits, dispatches) did not happen."""
+        with self._lock:
+            dropped = self._cell.records[mark:]
+            del self._cell.records[mark:]
+            for rec in dropped:
+                pending = self._pending.get(rec.get("key") or "")
+                if pending is None:
+                    continue
+                pending.records = [r for r in pending.records if r is not rec]
+                if not pending.records:
+                    del self._pending[rec["key"]]
 
     # -- cells
 
@@ -248,67 +317,75 @@ class TaskRuntime:
             self._cell.cell_id = cell_id
             for rec in self._cell.records:
                 rec.setdefault("cell_id", cell_id)
+            # A cell run again in the same kernel starts its occurrences afresh (its recorded samples again).
+            for k in [k for k in self._submissions if k[0] == cell_id]:
+                del self._submissions[k]
 
     def end_cell(self) -> dict[str, Any]:
         with self._lock:
             cell, self._cell = self._cell, _CellLog(None)
             pending = dict(self._pending)
-        reported: dict[int, TaskRecord] = {id(r): r for r in cell.records}
+        reported: set[int] = {id(r) for r in cell.records}
         finished: list[TaskRecord] = []
         self._collect_notes()
         packing: list[tuple[TaskRecord, bytes]] = []
-        for key, p in pending.items():
-            note = self._take_note(key, p.dispatches)
-            if note is None:
+        for dispatch, p in pending.items():
+            outcome = self._take_notes(dispatch)
+            if outcome is None:
                 p.cells_waited += 1
                 if p.cells_waited > _PENDING_CELLS:
                     with self._lock:
-                        self._pending.pop(key, None)
+                        self._pending.pop(dispatch, None)
                 continue
-            with self._lock:
-                self._pending.pop(key, None)
-            for record in p.records:
-                inline = self._apply_note(record, note)
-                if inline is not None:
-                    packing.append((record, inline))
-                if id(record) not in reported:
-                    finished.append(record)  # submitted by an earlier cell, finished since
+            if outcome.get("status") == "failed":
+                if p.failed:
+                    continue  # reported failed already: a later success reports it again
+                p.failed = True  # a retry may still succeed: keep waiting for its note
+            else:
+                with self._lock:
+                    self._pending.pop(dispatch, None)
+            inline = self._apply_note(p.record, outcome)
+            if inline is not None:
+                packing.append((p.record, inline))
+            if id(p.record) not in reported:
+                finished.append(p.record)  # submitted by an earlier cell, finished since
         self._age_notes()
         if packing:
             self._write_pack(packing)
         tasks = [*finished, *cell.records]
-        if any(t.get("result_digest") and t["status"] != "hit" and "result_pack" not in t for t in tasks):
+        written = {t["result_digest"] for t in tasks if t.get("result_digest") and t["status"] != "hit" and "result_pack" not in t}
+        if written:
             # Workers write results without syncing each one: make them durable
             # before the client records their digests.
-            _sync_filesystem(self.store.root)
+            _sync_blobs(self.store, written)
         return {"tasks": tasks, "engines": {"started": sorted(cell.started), "used": sorted(cell.used)}}
 
-    def note_arrived(self, key: str, dispatch: str) -> bool:
-        """Whether the note of this dispatch of a task is there (read from the logs now)."""
+    def note_arrived(self, dispatch: str) -> bool:
+        """Whether a note of this dispatch is there (read from the logs now)."""
         self._collect_notes()
         with self._notes_lock:
-            return any(n.get("dispatch") == dispatch for n, _ in self._arrived.get(key, ()))
+            return bool(self._arrived.get(dispatch))
 
-    def _take_note(self, key: str, dispatches: set[str]) -> dict[str, Any] | None:
-        # A note of an earlier dispatch of the same key (an earlier graph) is not this one's.
+    def _take_notes(self, dispatch: str) -> dict[str, Any] | None:
+        """The outcome of a dispatch from the notes its attempts left: the first success, else
+        the last failure (a retried task fails, then succeeds, under one dispatch id)."""
         with self._notes_lock:
-            notes = self._arrived.get(key, [])
-            for i, (note, _) in enumerate(notes):
-                if note.get("dispatch") in dispatches:
-                    del notes[i]
-                    if not notes:
-                        del self._arrived[key]
-                    return note
-        return None
+            notes = self._arrived.pop(dispatch, None)
+        if not notes:
+            return None
+        for note, _ in notes:
+            if note.get("status") != "failed":
+                return note
+        return notes[-1][0]
 
     def _age_notes(self) -> None:
         with self._notes_lock:
-            for key in list(self._arrived):
-                kept = [(n, age + 1) for n, age in self._arrived[key] if age < _PENDING_CELLS]
+            for dispatch in list(self._arrived):
+                kept = [(n, age + 1) for n, age in self._arrived[dispatch] if age < _PENDING_CELLS]
                 if kept:
-                    self._arrived[key] = kept
+                    self._arrived[dispatch] = kept
                 else:
-                    del self._arrived[key]
+                    del self._arrived[dispatch]
 
     def _collect_notes(self) -> None:
         """Read every new line of this session's note logs, and remove the logs read to
@@ -343,8 +420,8 @@ class TaskRuntime:
                         note = json.loads(raw)
                     except ValueError:
                         continue
-                    if isinstance(note, dict) and isinstance(note.get("key"), str):
-                        self._arrived.setdefault(note["key"], []).append((note, 0))
+                    if isinstance(note, dict) and isinstance(note.get("key"), str) and isinstance(note.get("dispatch"), str):
+                        self._arrived.setdefault(note["dispatch"], []).append((note, 0))
 
     def _write_pack(self, packing: list[tuple[TaskRecord, bytes]]) -> None:
         """The small results that arrived inline, in one blob (durable: BlobStore.write syncs
@@ -368,15 +445,15 @@ class TaskRuntime:
                     record.pop(k, None)
                 record.update(status="uncached", reason=f"its result could not be stored: {type(err).__name__}: {err}"[:2000])
             return
-        with self._lock:
-            for record, _ in packing:
-                offset = offsets[record["result_digest"]]
-                record["result_pack"] = {"digest": pack_digest, "offset": offset}
-                self.memo[record["key"]] = (record["result_digest"], record["result_size"], tuple(record.get("result_blobs", ())), (pack_digest, offset))
+        for record, _ in packing:
+            record["result_pack"] = {"digest": pack_digest, "offset": offsets[record["result_digest"]]}
 
     def _apply_note(self, record: TaskRecord, note: dict[str, Any]) -> bytes | None:
         """Fill the record from its note; returns a small result that came inline, to be packed."""
         status = note.get("status")
+        for k in ("reason", "result_digest", "result_size", "result_blobs", "not_stored"):
+            record.pop(k, None)  # a failed attempt reported earlier, now superseded
+        record["status"] = "dispatched"
         if isinstance(note.get("duration_s"), (int, float)):
             record["duration_s"] = max(0.0, float(note["duration_s"]))
         if isinstance(note.get("where"), dict):
@@ -394,16 +471,19 @@ class TaskRuntime:
             record["result_size"] = note["size"]
             if blobs:
                 record["result_blobs"] = list(dict.fromkeys(blobs))
-            if inline is not None:
-                return inline  # memoized once it is in the pack
-            with self._lock:
-                self.memo[record["key"]] = (digest, note["size"], tuple(dict.fromkeys(blobs)), None)
-        elif status == "failed":
+            return inline  # packed, when it came inline
+        if status == "failed":
             record["status"] = "failed"
             record["reason"] = str(note.get("reason", "the task raised"))
-        else:
-            record["status"] = "uncached"
-            record["reason"] = str(note.get("reason", "its result was not stored"))
+            return None
+        record["status"] = "uncached"
+        record["reason"] = str(note.get("reason", "its result was not stored"))
+        if note.get("not_stored") is True:
+            # Deliberately not stored (cheaper to recompute): the next run dispatches it again.
+            record["not_stored"] = True
+            if isinstance(note.get("size"), int):
+                record["result_size"] = note["size"]
+        return None
 
 
 def _inline_bytes(note: dict[str, Any], digest: str) -> bytes | None:
@@ -422,6 +502,31 @@ def _complete_lines(data: bytes) -> tuple[list[bytes], int]:
     """The complete lines in ``data`` and how many bytes they take."""
     end = data.rfind(b"\n") + 1
     return (data[:end].split(b"\n")[:-1] if end else []), end
+
+
+def _sync_blobs(store: BlobStore, digests: set[str]) -> None:
+    """fdatasync each blob a cell's tasks wrote, then the folders they were renamed into.
+    Only those: syncfs would also wait for every other writer's dirty pages on a shared
+    filesystem (seconds on a busy machine), and a cell writes few result files (small
+    results are packed, and the pack is written durably)."""
+    folders: set[str] = set()
+    try:
+        for digest in digests:
+            path = store.path_for(digest)
+            fd = os.open(path, os.O_RDONLY)
+            try:
+                os.fdatasync(fd)
+            finally:
+                os.close(fd)
+            folders.add(os.path.dirname(path))
+        for folder in folders:
+            fd = os.open(folder, os.O_RDONLY)
+            try:
+                os.fsync(fd)
+            finally:
+                os.close(fd)
+    except OSError:
+        _sync_filesystem(store.root)
 
 
 def _sync_filesystem(path: str) -> None:

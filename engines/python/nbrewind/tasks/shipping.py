@@ -27,10 +27,10 @@ from typing import Any, NamedTuple
 import cloudpickle
 
 from .. import blob_store, protocol, serialise
-from . import worker
+from . import store_policy, worker
 
 # Everything worker.py reaches: pickled by value, not by a module reference the worker lacks.
-_BY_VALUE: tuple[types.ModuleType, ...] = (worker, blob_store, serialise, protocol)
+_BY_VALUE: tuple[types.ModuleType, ...] = (worker, store_policy, blob_store, serialise, protocol)
 
 
 class Shipped:

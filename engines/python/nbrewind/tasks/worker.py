@@ -37,6 +37,7 @@ from typing import Any
 
 from ..blob_store import BlobStore, digest_of, discarded_on_failure, publish
 from ..serialise import deserialise, serialise
+from .store_policy import runqueue_wait_s, too_cheap_to_store
 
 TASKLOG = "tasklog"
 NOTES_SUFFIX = ".notes"
@@ -44,37 +45,57 @@ NOTES_SUFFIX = ".notes"
 # the kernel packs the cell's small results into one blob (runtime.end_cell).
 INLINE_MAX = 16 << 10
 
-# (blobs_dir, task_key, dispatch_id): baked into each wrapper, so the worker needs no configuration.
-PersistSpec = tuple[str, str, str]
+# (blobs_dir, task_key, dispatch_id, store policy or None to store whatever it costs):
+# baked into each wrapper, so the worker needs no configuration.
+PersistSpec = tuple[str, str, str, "tuple[float, float] | None"]
 # (blobs_dir, digest, task_key), or for a small result kept in a pack: + (pack digest, offset, size)
 LoadSpec = tuple[str, str, str] | tuple[str, str, str, str, int, int]
 
 
 def run_and_persist(func: Any, spec: PersistSpec, /, *args: Any, **kwargs: Any) -> Any:
     """Run the task, store its result, note what happened; return the result unchanged."""
-    blobs_dir, task_key, dispatch = spec
+    blobs_dir, task_key, dispatch, *more = spec
+    policy = more[0] if more else None
+    waited = runqueue_wait_s() if policy is not None else None
     started = time.perf_counter()
     try:
         result = func(*args, **kwargs)
     except BaseException as err:
         note_failure(blobs_dir, task_key, dispatch, err, time.perf_counter() - started)
         raise
-    persist_result(blobs_dir, task_key, dispatch, result, time.perf_counter() - started)
+    duration = time.perf_counter() - started
+    # What the task costs to compute again: its wall time, less the time this thread spent
+    # waiting for a CPU that other work held (a busy machine is not a reason to store).
+    compute_s = duration
+    if waited is not None:
+        now = runqueue_wait_s()
+        if now is not None:
+            compute_s = max(0.0, duration - (now - waited))
+    persist_result(blobs_dir, task_key, dispatch, result, duration, policy=policy, compute_s=compute_s)
     return result
 
 
-def persist_result(blobs_dir: str, task_key: str, dispatch: str, result: Any, duration_s: float | None, where: dict[str, Any] | None = None, blobs: list[str] | None = None) -> None:
+def persist_result(blobs_dir: str, task_key: str, dispatch: str, result: Any, duration_s: float | None, where: dict[str, Any] | None = None, blobs: list[str] | None = None, policy: tuple[float, float] | None = None, compute_s: float | None = None) -> None:
     """Store a task's result and write its note. Also used client side, when the
     workers cannot reach the store and the result reached the kernel.
 
     ``blobs``: other blobs, already stored, that the result refers to (an adapter's
-    output files): the note names them so that the record keeps them alive."""
+    output files): the note names them so that the record keeps them alive.
+    ``policy``: the store's bandwidth, when a result cheaper to recompute than to
+    store and load is to be left out (``store_policy``); None stores it whatever it costs.
+    ``compute_s``: what the task costs to compute again, when it differs from ``duration_s``."""
     started = time.perf_counter()
     note: dict[str, Any] = {"dispatch": dispatch, "where": where or where_here()}
     if duration_s is not None:
         note["duration_s"] = duration_s
     try:
         blob = serialise(result)
+        cost = compute_s if compute_s is not None else duration_s
+        skip = too_cheap_to_store(cost, blob.size, policy) if policy is not None and cost is not None and blob.size > INLINE_MAX else None
+        if skip is not None:
+            note.update(status="unstored", not_stored=True, size=blob.size, reason=skip)
+            write_note(blobs_dir, task_key, note)
+            return
         digest = digest_of(blob.pieces)
         if blob.size <= INLINE_MAX:
             note["inline"] = base64.b64encode(b"".join(blob.pieces)).decode("ascii")

@@ -1,0 +1,52 @@
+import { createHash } from "node:crypto";
+import { readdirSync, readFileSync } from "node:fs";
+import { join, relative, sep } from "node:path";
+import { deflateSync } from "node:zlib";
+import { packageRoot } from "../common/package-root.js";
+
+/**
+ * The kernel-side shim as code to run in the kernel: its source travels in
+ * the execute request, so it works wherever the kernel runs (another host
+ * behind --server-url, a container), not only where this package's files are.
+ * engines/python/shim_bootstrap.py writes it into a folder of the kernel's
+ * user, checked by digest, and loads it.
+ */
+export interface ShimPayload {
+  /** sha256 over the sorted relative paths and texts: what the kernel checks. */
+  digest: string;
+  /** Python code for the kernel's shell: binds the payload and runs the bootstrap. */
+  code: string;
+  files: number;
+}
+
+/** The folders shipped, relative to the package root: the shim package and the engine adapters. */
+const SHIPPED = ["engines/python/nbrewind", "engines/dask", "engines/parsl", "engines/ray"];
+
+let cached: ShimPayload | undefined;
+
+export function shimPayload(): ShimPayload {
+  if (cached) return cached;
+  const root = packageRoot();
+  const files = new Map<string, string>();
+  for (const folder of SHIPPED) collect(join(root, folder), root, files);
+  const paths = [...files.keys()].sort();
+  const hash = createHash("sha256");
+  for (const p of paths) hash.update(Buffer.concat([Buffer.from(p), Buffer.from([0]), Buffer.from(files.get(p)!), Buffer.from([0])]));
+  const digest = hash.digest("hex");
+  const payload = deflateSync(Buffer.from(JSON.stringify(Object.fromEntries(paths.map((p) => [p, files.get(p)!]))))).toString("base64");
+  const bootstrap = readFileSync(join(root, "engines", "python", "shim_bootstrap.py"), "utf8");
+  // A throwaway namespace: nothing is bound in the user's.
+  const code = `exec(compile(${JSON.stringify(bootstrap)}, "<nbrewind shim bootstrap>", "exec"), {"PAYLOAD": ${JSON.stringify(payload)}, "DIGEST": ${JSON.stringify(digest)}})`;
+  return (cached = { digest, code, files: paths.length });
+}
+
+function collect(dir: string, root: string, into: Map<string, string>): void {
+  for (const entry of readdirSync(dir, { withFileTypes: true })) {
+    const path = join(dir, entry.name);
+    if (entry.isDirectory()) {
+      if (entry.name !== "__pycache__") collect(path, root, into);
+    } else if (/\.(py|json)$/.test(entry.name)) {
+      into.set(relative(root, path).split(sep).join("/"), readFileSync(path, "utf8"));
+    }
+  }
+}
