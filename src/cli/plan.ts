@@ -19,7 +19,7 @@ async function plan(argv: string[], io: CommandIO): Promise<number> {
   const prepared = await prepareNotebook("plan", args);
   const dir = bundleDirFrom(args, prepared.path);
   const bundle = await openBundle("plan", dir, prepared.path);
-  const result = await planNotebook(prepared.notebook, await bundle.records(), false);
+  const result = await planNotebook(prepared.notebook, await bundle.records(), false, prepared.path);
   if (args.flags.has("json")) {
     io.stdout.write(JSON.stringify({ notebook: prepared.path, bundle: dir, ...(planToJson(result) as object) }, null, 2) + "\n");
   } else {

@@ -15,7 +15,7 @@ async function repeat(argv: string[], io: CommandIO): Promise<number> {
     log: (line) => void (quiet ? undefined : io.stderr.write(line + "\n")),
   });
   const records = await bundle.records();
-  const plan = await planNotebook(prepared.notebook, records, false);
+  const plan = await planNotebook(prepared.notebook, records, false, prepared.path);
   const session = new CheckpointSession("repeat", bundle, plan, prepared, records, { explainTasks: args.flags.has("explain"), signer });
   if (args.flags.has("explain")) (args.flags.has("json") ? io.stderr : io.stdout).write(session.explain().join("\n") + "\n");
   return executeNotebookCommand("repeat", args, io, session, prepared);

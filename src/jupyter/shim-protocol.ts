@@ -5,6 +5,7 @@
  */
 
 import { HASHING_SCHEME } from "../common/hashing-scheme.js";
+import type { FileActivity } from "../common/file-record.js";
 import type { EngineUse, TaskRecord } from "../common/task-record.js";
 
 export { HASHING_SCHEME };
@@ -30,6 +31,19 @@ export interface PreCellRequest {
   type: "pre_cell";
   request_id: string;
   cell_id: string;
+  /** Files (paths or globs) the cell declares it reads: inputs the audit hook cannot see. */
+  declared_reads?: string[];
+}
+
+export interface ObserveFilesRequest {
+  type: "observe_files";
+  request_id: string;
+  /** Absolute: paths under it are recorded relative to it. */
+  notebook_dir: string;
+  /** Folders never recorded (the bundle). */
+  exclude?: string[];
+  ignore?: string[];
+  blob_limit?: number;
 }
 
 export interface PostCellRequest {
@@ -62,6 +76,8 @@ export interface KnownTask {
   blobs?: string[];
   /** A small result's place in a pack blob. */
   pack?: { digest: string; offset: number };
+  /** The files it read and wrote: served only while its reads hold. */
+  files?: FileActivity;
 }
 
 export interface TasksKnownRequest {
@@ -76,7 +92,7 @@ export interface ShutdownEnginesRequest {
   request_id: string;
 }
 
-export type ShimRequest = HelloRequest | PreCellRequest | PostCellRequest | RestoreRequest | EnvironmentRequest | TasksKnownRequest | ShutdownEnginesRequest;
+export type ShimRequest = HelloRequest | PreCellRequest | PostCellRequest | RestoreRequest | EnvironmentRequest | TasksKnownRequest | ShutdownEnginesRequest | ObserveFilesRequest;
 export type RequestType = ShimRequest["type"];
 
 export interface HelloReply {
@@ -107,6 +123,8 @@ export interface PostCellReply {
   elapsed_s: number;
   tasks: ShimTaskRecord[];
   engines: EngineUse;
+  /** Present once observe_files was sent. */
+  files?: FileActivity;
 }
 
 export interface TasksKnownReply {
@@ -138,6 +156,7 @@ export interface ReplyPayloads {
   restore: RestoreReply;
   environment: EnvironmentReply;
   tasks_known: TasksKnownReply;
+  observe_files: Record<string, never>;
   shutdown_engines: ShutdownEnginesReply;
 }
 

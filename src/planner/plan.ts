@@ -1,4 +1,5 @@
 import type { DependencyGraph } from "../analysis/index.js";
+import { planFiles, type FileView } from "./files.js";
 import { fingerprintCells, type CellIdentity } from "./fingerprint.js";
 import type { RecordedCell, RecordedWrite } from "./recorded.js";
 
@@ -55,6 +56,8 @@ export interface CellPlan {
 export interface Plan {
   cells: CellPlan[];
   counts: { reuse: number; run: number; skip: number; restores: number; restoreBytes: number };
+  /** The files the records name, as this run finds them (files.ts); absent when files were not probed. */
+  files?: FileView;
 }
 
 export interface PlanInput {
@@ -65,6 +68,8 @@ export interface PlanInput {
   records: Map<string, RecordedCell>;
   /** Audit: run every cell, whatever is recorded. */
   runAll?: boolean;
+  /** The recorded files as they are now: a reused cell whose files changed runs (files.ts). */
+  files?: FileView;
 }
 
 /** Where a name's value is at a point of the planned run. */
@@ -119,6 +124,8 @@ export function makePlan(input: PlanInput): Plan {
     }
   }
 
+  if (input.files && !input.runAll) planFiles(cells, input.files, label);
+
   // Second pass, to a fixpoint: simulate the namespace through the run. A
   // running cell needs each value it reads either live (produced earlier in
   // this run) or restored from the recorded cell that produced it; a value
@@ -139,7 +146,7 @@ export function makePlan(input: PlanInput): Plan {
     counts.restores += c.restores.length;
     counts.restoreBytes += c.restores.reduce((s, r) => s + r.size, 0);
   }
-  return { cells, counts };
+  return { cells, counts, ...(input.files ? { files: input.files } : {}) };
 }
 
 /** Returns true if it had to turn a reused cell into a running one (the caller simulates again). */

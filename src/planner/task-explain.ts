@@ -64,6 +64,8 @@ function whyDispatched(task: RecordedTask, index: PreviousTasks): string {
   if (same) {
     if (same.status === "failed") return "it failed when it was recorded: failures are never cached";
     if (same.status === "uncached") return `recorded, but not cached then: ${same.reason ?? "no reason given"}`;
+    const changed = changedRead(same, task);
+    if (changed) return `it reads \`${changed}\`, which changed`;
     return "recorded with the same key, but its stored result is not in the store any more";
   }
   const match = index.closest(task);
@@ -74,6 +76,12 @@ function whyDispatched(task: RecordedTask, index: PreviousTasks): string {
   const upstream = new Set(task.upstream);
   const words = differing.map((i) => (upstream.has(task.arg_keys[i]!) ? `argument ${i + 1} (the result of a task that re-ran)` : `argument ${i + 1}`));
   return `${words.join(", ")} changed`;
+}
+
+/** A file the recorded task read that the new run found different (or did not read at all: it is gone). */
+function changedRead(recorded: RecordedTask, now: RecordedTask): string | undefined {
+  const current = new Map((now.files?.read ?? []).map((r) => [r.path, r.sha256]));
+  return recorded.files?.read.find((r) => current.get(r.path) !== r.sha256)?.path;
 }
 
 /** A function name as users wrote it: `__main__.` is the notebook itself. */

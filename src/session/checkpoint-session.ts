@@ -1,5 +1,5 @@
 import { randomUUID } from "node:crypto";
-import { basename } from "node:path";
+import { basename, dirname, resolve } from "node:path";
 import { buildGraph, firstLine, loadPythonParser } from "../analysis/index.js";
 import { Bundle } from "../bundle/bundle.js";
 import type { SigningKey } from "../bundle/trust/keys.js";
@@ -14,10 +14,12 @@ import { TASK_KEY_SCHEME } from "../jupyter/shim-protocol.js";
 import { cellSource } from "../notebook/source.js";
 import type { Notebook } from "../notebook/types.js";
 import { explainPlan, planToJson } from "../planner/explain.js";
+import { declaredReads, FileView, filesStillMatch } from "../planner/files.js";
 import { formatBytes, makePlan, type CellPlan, type Plan } from "../planner/plan.js";
 import type { RecordedCell } from "../planner/recorded.js";
 import { countTasks, explainDispatched, shortName, type DispatchReason } from "../planner/task-explain.js";
 import { ValueState } from "../planner/value-state.js";
+import { checkRecordedWrites, restoreWrittenFiles } from "./file-restore.js";
 import type { Prepared, RunExtension } from "./run-extension.js";
 
 export type CheckpointCommand = "audit" | "repeat";
@@ -44,7 +46,7 @@ export function knownTasks(records: Iterable<RecordedCell>): KnownTask[] {
     }
     for (const t of rec.tasks ?? []) {
       if (t.key !== null && t.result_digest !== undefined && t.result_size !== undefined && (t.status === "dispatched" || t.status === "hit")) {
-        out.set(t.key, { key: t.key, digest: t.result_digest, size: t.result_size, ...(t.result_blobs?.length ? { blobs: t.result_blobs } : {}), ...(t.result_pack ? { pack: t.result_pack } : {}) });
+        out.set(t.key, { key: t.key, digest: t.result_digest, size: t.result_size, ...(t.result_blobs?.length ? { blobs: t.result_blobs } : {}), ...(t.result_pack ? { pack: t.result_pack } : {}), ...(t.files ? { files: { read: t.files.read, written: t.files.written } } : {}) });
       }
     }
   }
@@ -71,11 +73,16 @@ export function codeCells(nb: Notebook): { index: number; id: string; source: st
   return nb.cells.flatMap((cell, index) => (cell.cell_type === "code" ? [{ index, id: cell.id, source: cellSource(cell) }] : []));
 }
 
-/** Analyse the notebook and decide, against the bundle's records, what runs. */
-export async function planNotebook(nb: Notebook, records: Map<string, RecordedCell>, runAll: boolean): Promise<Plan> {
+/**
+ * Analyse the notebook and decide, against the bundle's records, what runs.
+ * With `notebookPath`, the files the records read and wrote are probed too
+ * (planner/files.ts): a reused cell whose files changed runs.
+ */
+export async function planNotebook(nb: Notebook, records: Map<string, RecordedCell>, runAll: boolean, notebookPath?: string): Promise<Plan> {
   await loadPythonParser();
   const cells = codeCells(nb);
-  return makePlan({ cells, graph: buildGraph(cells), records, runAll });
+  const files = notebookPath && !runAll ? await FileView.probe(dirname(resolve(notebookPath)), records.values()) : undefined;
+  return makePlan({ cells, graph: buildGraph(cells), records, runAll, ...(files ? { files } : {}) });
 }
 
 export function firstLinesOf(nb: Notebook): Map<string, string> {
@@ -107,12 +114,18 @@ export class CheckpointSession implements RunExtension {
   private shim: ShimClient | undefined;
   private readonly runId = randomUUID();
   private readonly byIndex: Map<number, CellPlan>;
-  private readonly counts = { reused: 0, run: 0, restored_values: 0, restored_bytes: 0, checkpointed_bytes: 0, tasks: { total: 0, served: 0, dispatched: 0, uncached: 0, failed: 0 } };
+  private readonly counts = { reused: 0, run: 0, restored_values: 0, restored_bytes: 0, checkpointed_bytes: 0, restored_files: 0, tasks: { total: 0, served: 0, dispatched: 0, uncached: 0, failed: 0 } };
   private log: (line: string) => void = () => {};
   /** The namespace as this run leaves it, cell by cell: which value each name holds and whether it is in the kernel. */
   private readonly values = new ValueState();
   private readonly valueKeys = new Map<number, string>();
   private readonly byValueKey = new Map<string, RecordedCell>();
+  /** The recorded files as this run leaves them, cell by cell. */
+  private readonly files: FileView;
+
+  private get notebookDir(): string {
+    return dirname(resolve(this.prepared.path));
+  }
 
   constructor(
     private readonly command: CheckpointCommand,
@@ -123,6 +136,9 @@ export class CheckpointSession implements RunExtension {
     private readonly options: CheckpointOptions = {},
   ) {
     this.byIndex = new Map(plan.cells.map((c) => [c.index, c]));
+    // A record is input: one naming a file outside the notebook's folder is refused before anything runs.
+    checkRecordedWrites(records.values());
+    this.files = plan.files ?? new FileView(this.notebookDir, new Map());
     if (command === "repeat") for (const r of records.values()) if (r.status === "ok") this.byValueKey.set(r.value_key, r);
   }
 
@@ -135,6 +151,7 @@ export class CheckpointSession implements RunExtension {
     let environmentDigest: string | undefined;
     if (runtime) {
       this.shim = await ShimClient.attach(runtime.session, { blobsDir: this.bundle.blobs.root });
+      await this.shim.observeFiles({ notebook_dir: this.notebookDir, exclude: [resolve(this.bundle.dir)] });
       if (this.command === "repeat") {
         // Audit runs every task; repeat serves every task whose key the bundle holds.
         const known = knownTasks(this.records.values());
@@ -177,7 +194,7 @@ export class CheckpointSession implements RunExtension {
     const inputs = plan.opaque ? this.values.allNames() : plan.inputs;
     const valueKey = this.values.valueKey(plan.identity.sourceHash, inputs);
     const sameValues = plan.forced ? undefined : this.byValueKey.get(valueKey);
-    if (sameValues && !sameValues.writes.some((w) => w.status === "unserialisable")) {
+    if (sameValues && !sameValues.writes.some((w) => w.status === "unserialisable") && filesStillMatch(sameValues, this.files).same) {
       plan.decision = "reuse";
       plan.reasons.push("but every value it reads turned out identical to the recorded ones, so it was reused");
       await this.reuse(cell, index, plan, sameValues, "same input values");
@@ -202,11 +219,18 @@ export class CheckpointSession implements RunExtension {
       await this.logEvent("values_restored", plan, { names, bytes });
     }
     this.valueKeys.set(index, valueKey);
-    await this.shim!.preCell(plan.id);
+    await this.shim!.preCell(plan.id, declaredReads(cellSource(cell as Parameters<typeof cellSource>[0])));
     return "run";
   }
 
   private async reuse(cell: ExecutableCell, index: number, plan: CellPlan, record: RecordedCell, why: string): Promise<void> {
+    // The files it wrote, put back at its place in the run (absent or different ones only).
+    const restored = await restoreWrittenFiles(record, this.notebookDir, this.bundle.blobs, this.files);
+    if (restored.files.length > 0) {
+      this.log(`cell ${plan.number}: put back ${restored.files.map((f) => `\`${f}\``).join(", ")} (${formatBytes(restored.bytes)})`);
+      this.counts.restored_files += restored.files.length;
+      await this.logEvent("files_restored", plan, { files: restored.files, bytes: restored.bytes });
+    }
     cell.outputs = structuredClone(record.outputs);
     cell.execution_count = record.execution_count;
     cell.metadata.nbrewind = { decision: "reused", why, fingerprint: plan.identity.fingerprint, recorded_s: record.duration_s };
@@ -225,6 +249,7 @@ export class CheckpointSession implements RunExtension {
     let checkpointS = 0;
     let tasks: TaskRecord[] = [];
     let engines: CellRecord["engines"];
+    let files: CellRecord["files"];
     if (run.status === "ok") {
       const reply = await this.shim!.postCell(plan.id, plan.candidates, plan.opaque);
       checkpointS = reply.elapsed_s;
@@ -234,6 +259,12 @@ export class CheckpointSession implements RunExtension {
         .map(([name, entry]) => toRecordWrite(name, entry))
         .sort((a, b) => a.name.localeCompare(b.name));
       this.values.applyRun(writes, plan.identity.fingerprint, plan.id, index);
+      if (reply.files) {
+        files = reply.files;
+        for (const w of files.written) this.files.noteWritten(w);
+        if (files.outside?.length) this.log(`cell ${plan.number} wrote outside the notebook's folder (not recorded, never written back): ${files.outside.join(", ")}`);
+        for (const w of files.warnings ?? []) this.log(`cell ${plan.number}: ${w}`);
+      }
     } else {
       // A failed cell may have changed any name it touches, in ways nobody recorded.
       this.values.markUnknown(plan.opaque ? this.values.allNames() : plan.candidates, this.runId);
@@ -260,6 +291,7 @@ export class CheckpointSession implements RunExtension {
       value_key: this.valueKeys.get(index)!,
       ...(tasks.length > 0 ? { tasks, task_key_scheme: this.shim!.hello!.task_key_scheme } : {}),
       ...(engines ? { engines } : {}),
+      ...(files ? { files: { read: files.read, written: files.written } } : {}),
     };
     await this.bundle.writeRecord(record);
     if (record.status === "ok") this.byValueKey.set(record.value_key, record);

@@ -12,6 +12,8 @@ from . import __version__
 from .blob_store import DIGEST_RE, BlobError, BlobStore
 from .checkpoint import Checkpointer
 from .environment import describe_environment
+from . import task_files
+from .file_observer import observer as file_observer
 from .namespace_watch import Namespace
 from .protocol import HASHING_SCHEME, PROTOCOL_VERSION, RequestError
 from .tasks import runtime as task_runtime
@@ -37,6 +39,7 @@ class Session:
             "environment": self._environment,
             "tasks_known": self._tasks_known,
             "shutdown_engines": self._shutdown_engines,
+            "observe_files": self._observe_files,
         }
         handler = handlers.get(kind) if isinstance(kind, str) else None
         reply_type = f"{kind}_reply" if isinstance(kind, str) else "error_reply"
@@ -94,17 +97,39 @@ class Session:
 
     def _pre_cell(self, req: dict[str, Any]) -> Reply:
         cell_id = _string(req, "cell_id")
+        declared = req.get("declared_reads", [])
+        if not isinstance(declared, list) or not all(isinstance(d, str) for d in declared):
+            raise RequestError("pre_cell: declared_reads must be a list of paths or globs")
         self._checkpointer().pre_cell(cell_id)
         _tasks().begin_cell(cell_id)
+        file_observer.begin_cell(declared)
         return {}
 
     def _post_cell(self, req: dict[str, Any]) -> Reply:
         candidates = req.get("candidates", [])
         if not isinstance(candidates, list) or not all(isinstance(c, str) for c in candidates):
             raise RequestError("post_cell: candidates must be a list of names")
+        # The files first: what the checkpoint and the task bookkeeping open is not the cell's.
+        files = file_observer.end_cell(self._checkpointer().store)
         reply = self._checkpointer().post_cell(_string(req, "cell_id"), candidates, bool(req.get("opaque", False)))
         # The cell's task graph: what its engine work hit, dispatched, could not cache, or failed.
-        return {**reply, **_tasks().end_cell()}
+        return {**reply, **_tasks().end_cell(), **({"files": files} if files is not None else {})}
+
+    def _observe_files(self, req: dict[str, Any]) -> Reply:
+        notebook_dir = _string(req, "notebook_dir")
+        exclude = req.get("exclude", [])
+        ignore = req.get("ignore", [])
+        limit = req.get("blob_limit")
+        if not (isinstance(exclude, list) and all(isinstance(e, str) for e in exclude)):
+            raise RequestError("observe_files: exclude must be a list of folders")
+        if not (isinstance(ignore, list) and all(isinstance(e, str) for e in ignore)):
+            raise RequestError("observe_files: ignore must be a list of globs")
+        if limit is not None and not (isinstance(limit, int) and limit >= 0):
+            raise RequestError("observe_files: blob_limit must be a number of bytes")
+        if not os.path.isabs(notebook_dir):
+            raise RequestError("observe_files: notebook_dir must be an absolute path")
+        file_observer.configure(notebook_dir, exclude, ignore, limit)
+        return {}
 
     def _tasks_known(self, req: dict[str, Any]) -> Reply:
         if req.get("task_key_scheme") != TASK_KEY_SCHEME:
@@ -116,6 +141,7 @@ class Session:
         if not isinstance(entries, list):
             raise RequestError("tasks_known: entries must be a list of {key, digest, size}")
         parsed: list[tuple[str, str, int, tuple[str, ...], tuple[str, int] | None]] = []
+        files_by_key: dict[str, dict[str, Any]] = {}
         for i, e in enumerate(entries):
             if not (isinstance(e, dict) and isinstance(e.get("key"), str) and isinstance(e.get("digest"), str) and DIGEST_RE.match(e["digest"]) and isinstance(e.get("size"), int)):
                 raise RequestError(f"tasks_known: entries[{i}] must be {{key, digest (sha256 hex), size[, blobs]}}")
@@ -126,7 +152,10 @@ class Session:
             if pack is not None and not (isinstance(pack, dict) and isinstance(pack.get("digest"), str) and DIGEST_RE.match(pack["digest"]) and isinstance(pack.get("offset"), int) and pack["offset"] >= 0):
                 raise RequestError(f"tasks_known: entries[{i}].pack must be {{digest (sha256 hex), offset}}")
             parsed.append((e["key"], e["digest"], e["size"], tuple(blobs), (pack["digest"], pack["offset"]) if pack else None))
+            if isinstance(e.get("files"), dict):
+                files_by_key[e["key"]] = e["files"]
         self._checkpointer()  # greeted first: the memo belongs to the session's store
+        task_files.load_known(files_by_key)  # served only while the files they read hold
         return {"count": _tasks().load_known(parsed)}
 
     def _shutdown_engines(self, _req: dict[str, Any]) -> Reply:

@@ -43,6 +43,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ..blob_store import DIGEST_RE, BlobError, BlobStore, digest_of
+from .. import task_files
 from ..serialise import deserialise
 from .keys import Uncacheable, function_name
 from .worker import NOTES_SUFFIX, TASKLOG, LoadSpec, note_failure, notes_log_prefix, persist_result, read_result
@@ -112,8 +113,8 @@ class TaskRuntime:
         recorded size and every blob it refers to is there (a stat each; the digests
         themselves are checked when the blobs are read)."""
         hit = self.memo.get(key)
-        if hit is None:
-            return None
+        if hit is None or task_files.reads_changed(key) is not None:
+            return None  # not recorded, or a file it read changed: dispatched
         digest, size, blobs, pack = hit
         try:
             if pack is not None:
@@ -203,6 +204,7 @@ class TaskRuntime:
                 rec["result_blobs"] = list(memo[2])
             if memo[3] is not None:
                 rec["result_pack"] = {"digest": memo[3][0], "offset": memo[3][1]}
+        task_files.served(rec, self.store)  # its recorded files, and the ones it wrote put back
         self._add(rec)
 
     def uncached(self, record: TaskRecord, reason: str) -> None:
@@ -381,6 +383,10 @@ class TaskRuntime:
             record["duration_s"] = max(0.0, float(note["duration_s"]))
         if isinstance(note.get("where"), dict):
             record["where"] = {k: v for k, v in note["where"].items() if k in ("host", "pid", "thread", "worker", "client")}
+        if isinstance(note.get("files"), dict):
+            record["files"] = task_files.from_note(note["files"])
+            if status == "stored":
+                task_files.remember(record["key"], record["files"])
         digest = note.get("digest")
         blobs = note.get("blobs", [])
         blobs_ok = isinstance(blobs, list) and all(isinstance(b, str) and DIGEST_RE.match(b) for b in blobs)

@@ -36,6 +36,7 @@ import uuid
 from typing import Any
 
 from ..blob_store import BlobStore, digest_of, discarded_on_failure, publish
+from ..file_observer import observed_call
 from ..serialise import deserialise, serialise
 
 TASKLOG = "tasklog"
@@ -55,15 +56,16 @@ def run_and_persist(func: Any, spec: PersistSpec, /, *args: Any, **kwargs: Any) 
     blobs_dir, task_key, dispatch = spec
     started = time.perf_counter()
     try:
-        result = func(*args, **kwargs)
+        # The files it opens are part of its record (file_observer): what it read decides its reuse.
+        result, files = observed_call(blobs_dir, func, args, kwargs)
     except BaseException as err:
         note_failure(blobs_dir, task_key, dispatch, err, time.perf_counter() - started)
         raise
-    persist_result(blobs_dir, task_key, dispatch, result, time.perf_counter() - started)
+    persist_result(blobs_dir, task_key, dispatch, result, time.perf_counter() - started, files=files)
     return result
 
 
-def persist_result(blobs_dir: str, task_key: str, dispatch: str, result: Any, duration_s: float | None, where: dict[str, Any] | None = None, blobs: list[str] | None = None) -> None:
+def persist_result(blobs_dir: str, task_key: str, dispatch: str, result: Any, duration_s: float | None, where: dict[str, Any] | None = None, blobs: list[str] | None = None, files: dict[str, Any] | None = None) -> None:
     """Store a task's result and write its note. Also used client side, when the
     workers cannot reach the store and the result reached the kernel.
 
@@ -73,6 +75,8 @@ def persist_result(blobs_dir: str, task_key: str, dispatch: str, result: Any, du
     note: dict[str, Any] = {"dispatch": dispatch, "where": where or where_here()}
     if duration_s is not None:
         note["duration_s"] = duration_s
+    if files is not None:
+        note["files"] = files
     try:
         blob = serialise(result)
         digest = digest_of(blob.pieces)
