@@ -42,6 +42,13 @@ that submitted work to it, and every engine the cells started is shut down
 at the end. The bundle is updated, so edits can be chained; old records are kept,
 so going back to an earlier version of a cell reuses it again.
 
+Files are inputs and outputs: a cell (or a task) whose recorded read files
+changed or are missing runs again (the reason names the file), and the files
+a reused cell (or a served task) wrote are written back where they are
+absent or different, never outside the notebook's folder. Reads that Python's
+audit hooks cannot see (h5py, netCDF4) are declared with a cell line
+'# nbrewind: reads data/*.h5' or nbrewind.reads(...). See README, "Files".
+
 Options:
   -b, --bundle DIR          the bundle folder (default: NAME.nbrewind)
       --explain             print, before running, every cell's decision and

@@ -321,6 +321,12 @@ same data for every MIME type (text/plain, text/html, image/png, ...) with
 the same output metadata, and the same errors (name and value). Execution
 counts, display ids, timings and tracebacks are not compared.
 
+Input files: the data files the notebook read in its folder travel when the
+file was packed with 'pack --inputs'; they are put in place where the work
+directory has no such file (never over one). Before any cell runs, replay
+lists every recorded input that is missing or different here; the cells that
+read them run. Files the reused cells wrote are written back from the bundle.
+
 The work directory keeps everything: NAME.ipynb, NAME.nbrewind/ (updated by
 the repeat and marked as yours, so you can go on with 'repeat' there without
 --trust), and NAME.replayed.ipynb.

@@ -121,16 +121,17 @@ export class FileView {
  */
 export function planFiles(cells: CellPlan[], view: FileView, label: (id: string) => string): Set<string> {
   const expected = new Map<string, Expected>();
-  const turned = new Set<string>();
+  /** Cells turned to run, with the names their record wrote (the values that may now differ). */
+  const turned = new Map<string, Set<string>>();
   for (const cell of cells) {
     if (cell.decision === "skip") continue;
     if (cell.decision === "reuse" && cell.record) {
       const why = whyFilesDiffer(cell.record, expected, view) ?? whyValueChanged(cell, turned, label);
       if (why) {
+        turned.set(cell.id, new Set(cell.record.writes.map((w) => w.name)));
         cell.decision = "run";
         cell.reasons = [why];
         cell.record = undefined;
-        turned.add(cell.id);
       }
     }
     const rec = cell.decision === "reuse" ? cell.record : (cell.record ?? cell.previous);
@@ -140,7 +141,7 @@ export function planFiles(cells: CellPlan[], view: FileView, label: (id: string)
       else expected.set(w.path, isDeletion(w) ? { kind: "deleted" } : { kind: "content", sha256: w.sha256 });
     }
   }
-  return turned;
+  return new Set(turned.keys());
 }
 
 function whyFilesDiffer(record: RecordedCell, expected: Map<string, Expected>, view: FileView): string | undefined {
@@ -163,8 +164,17 @@ function whyFilesDiffer(record: RecordedCell, expected: Map<string, Expected>, v
   return undefined;
 }
 
-function whyValueChanged(cell: CellPlan, turned: Set<string>, label: (id: string) => string): string | undefined {
-  const read = cell.identity.reads.find((r) => turned.has(r.producer_cell_id));
+/**
+ * A value read from a cell that now runs because of a file. Only names that
+ * cell really wrote count: the analysis also lists names it may have touched
+ * (a builtin such as `open` whose result a method is called on), which a
+ * re-run cannot change.
+ */
+function whyValueChanged(cell: CellPlan, turned: Map<string, Set<string>>, label: (id: string) => string): string | undefined {
+  const read = cell.identity.reads.find((r) => {
+    const names = turned.get(r.producer_cell_id);
+    return names !== undefined && (r.name === "*" || names.has(r.name));
+  });
   return read ? `reads \`${read.name}\` from ${label(read.producer_cell_id)}, which runs because a file it reads changed` : undefined;
 }
 

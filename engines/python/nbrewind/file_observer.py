@@ -32,6 +32,7 @@ import fnmatch
 import glob
 import hashlib
 import os
+import re
 import site
 import stat
 import sys
@@ -46,6 +47,7 @@ DEFAULT_BLOB_LIMIT = 1 << 30
 _CHUNK = 4 << 20
 _SMALL = 1 << 20
 _SYSTEM_DIRS = ("/proc", "/dev", "/sys", "/usr", "/etc", "/run", "/var/lib")
+_ACCMODE = os.O_ACCMODE
 _DEFAULT_IGNORES = (".ipynb_checkpoints/*", "*/.ipynb_checkpoints/*", "__pycache__/*", "*/__pycache__/*", "*.pyc")
 
 FileEntry = dict[str, Any]
@@ -98,8 +100,16 @@ class FileObserver:
         self.notebook_dir: str | None = None
         self.excluded: tuple[str, ...] = ()
         self.ignores: tuple[str, ...] = _DEFAULT_IGNORES
+        self._ignore_re: re.Pattern[str] | None = None
+        # (folder, relative) -> the prefix of its files' names, None when left out
+        self._real_dirs: dict[tuple[str, bool], str | None | bool] = {}
         self.blob_limit = DEFAULT_BLOB_LIMIT
         self.cell: Scope | None = None
+        # How many task scopes are open in this process (the hook's fast path when none).
+        self.task_scopes = 0
+        self.count_lock = threading.Lock()
+        # blobs folder -> its store, for the tasks of this process (the bundle is left out once known)
+        self.stores: dict[str, BlobStore] = {}
         # path -> (dev, ino, size, mtime_ns, ctime_ns, sha256): a file whose stat did not move is not hashed again
         self._digests: dict[str, tuple[int, int, int, int, int, str]] = {}
         self._installed = False
@@ -136,8 +146,11 @@ class FileObserver:
         # A folder that holds the notebook's folder (a venv around a project) must not hide the notebook's files.
         nb = self.notebook_dir
         self.excluded = tuple(sorted(d.rstrip("/") + "/" for d in dirs if not (nb + "/").startswith(d.rstrip("/") + "/")))
+        self._real_dirs.clear()
+        self.stores.clear()
         env = [g for g in os.environ.get("NBREWIND_IGNORE_FILES", "").split(os.pathsep) if g]
         self.ignores = (*_DEFAULT_IGNORES, *ignore, *env)
+        self._ignore_re = None
         self.blob_limit = blob_limit if blob_limit is not None else int(os.environ.get("NBREWIND_FILE_BLOB_LIMIT", DEFAULT_BLOB_LIMIT))
         self.install()
 
@@ -149,11 +162,11 @@ class FileObserver:
 
     def _hook(self, event: str, args: tuple[Any, ...]) -> None:
         if event == "open":
-            scope = getattr(self.local, "scope", None) or self.cell
+            # Most processes never run a task scope: skip the thread-local lookup then.
+            scope = (self.local.__dict__.get("scope") if self.task_scopes else None) or self.cell
             if scope is None:
                 return
             path = args[0]
-            flags = args[2]
             if type(path) is not str:
                 if isinstance(path, int) or path is None:
                     return  # a descriptor: opened before, where it was seen
@@ -163,9 +176,13 @@ class FileObserver:
                     return
             if path[:1] != "/":
                 path = os.path.join(os.getcwd(), path)
-            scope.note_open(path, flags if isinstance(flags, int) else os.O_RDONLY)
+            flags = args[2]
+            if type(flags) is int and not flags & _ACCMODE:
+                scope.reads.add(path)  # the common case, read-only: no method call
+            else:
+                scope.note_open(path, flags if isinstance(flags, int) else os.O_RDONLY)
         elif event == "os.rename" or event == "os.remove":
-            scope = getattr(self.local, "scope", None) or self.cell
+            scope = (self.local.__dict__.get("scope") if self.task_scopes else None) or self.cell
             if scope is None:
                 return
             try:
@@ -180,9 +197,10 @@ class FileObserver:
     # -- scopes
 
     def begin_cell(self, declared: list[str] | None = None) -> None:
-        if not self.active:
+        if not self.active or not observing():
             return
         scope = Scope()
+        self._real_dirs.clear()
         for pattern in declared or ():
             scope.declared.add(pattern)
         self.cell = scope
@@ -271,20 +289,33 @@ class FileObserver:
 
     def _name(self, path: str) -> str | None:
         """The path as records keep it (relative to the notebook's folder, else absolute), or None when left out."""
-        real = os.path.realpath(path)
-        for d in self.excluded:
-            if real.startswith(d):
-                return None
-        nb = self.notebook_dir or ""
-        name = os.path.relpath(real, nb) if real.startswith(nb + "/") else real
-        for pattern in self.ignores:
-            if fnmatch.fnmatchcase(name, pattern):
-                return None
-        return name
+        name = self._real_name(path, relative=True)
+        return None if name is None or self._ignored(name) else name
 
-    def _real_name(self, path: str) -> str | None:
-        real = os.path.realpath(path)
-        return None if any(real.startswith(d) for d in self.excluded) else real
+    def _real_name(self, path: str, relative: bool = False) -> str | None:
+        """The path with its folder's links resolved, or None when its folder is left out.
+        Decided once per folder (thousands of files share a few, and resolving costs a
+        syscall per component); the file name itself is kept: a link is recorded as the
+        name that was opened."""
+        folder, _, base = path.rpartition("/")
+        key = (folder, relative)
+        prefix = self._real_dirs.get(key, False)
+        if prefix is False:
+            real = os.path.realpath(folder or "/").rstrip("/") + "/"
+            nb = (self.notebook_dir or "") + "/"
+            if real.startswith(self.excluded):
+                prefix = None
+            elif relative and real.startswith(nb):
+                prefix = real[len(nb) :]
+            else:
+                prefix = real
+            self._real_dirs[key] = prefix
+        return None if prefix is None else prefix + base
+
+    def _ignored(self, name: str) -> bool:
+        if self._ignore_re is None:
+            self._ignore_re = re.compile("|".join(f"(?:{fnmatch.translate(p)})" for p in self.ignores))
+        return self._ignore_re.match(name) is not None
 
     def relativise(self, files: dict[str, Any]) -> dict[str, Any]:
         """A task's files (real paths) as records name them: relative under the notebook's
@@ -402,6 +433,11 @@ def _store_file(store: BlobStore, path: str, size: int) -> str:
     return store.store_file(path)[0]
 
 
+def observing() -> bool:
+    """``NBREWIND_OBSERVE_FILES=0`` turns observation off (then no file decides reuse or comes back)."""
+    return os.environ.get("NBREWIND_OBSERVE_FILES", "1") != "0"
+
+
 def process_observer() -> FileObserver:
     """This process's observer. Kept on ``sys``, not in this module: a worker that gets this
     code by value (a fresh copy of the module's globals per task) must still find the one
@@ -417,20 +453,30 @@ def observed_call(blobs_dir: str, func: Any, args: tuple[Any, ...], kwargs: dict
     """Run one task, attributing the files its thread opens to it (several threads per
     worker each have their own scope); its written files are copied into the store.
     Returns (result, files by real path); raises what the task raised."""
+    if not observing():
+        return func(*args, **kwargs), None
     obs = process_observer()
-    obs.install()
-    bundle = os.path.dirname(os.path.realpath(blobs_dir)).rstrip("/") + "/"
-    if bundle not in obs.excluded:
-        obs.excluded = (*obs.excluded, bundle)
+    store = obs.stores.get(blobs_dir)
+    if store is None:
+        obs.install()
+        bundle = os.path.dirname(os.path.realpath(blobs_dir)).rstrip("/") + "/"
+        if bundle not in obs.excluded:
+            obs.excluded = (*obs.excluded, bundle)
+            obs._real_dirs.clear()  # noqa: SLF001 - folders decided before the bundle was known
+        store = obs.stores[blobs_dir] = BlobStore(blobs_dir)
     scope = Scope()
     outer = getattr(obs.local, "scope", None)
     obs.local.scope = scope
+    with obs.count_lock:  # several threads per worker: the count must never drop while a task runs
+        obs.task_scopes += 1
     try:
         result = func(*args, **kwargs)
     finally:
         obs.local.scope = outer
+        with obs.count_lock:
+            obs.task_scopes -= 1
     try:
-        files = obs.summarise(scope, BlobStore(blobs_dir), absolute=True)
+        files = obs.summarise(scope, store, absolute=True)
     except Exception:
         files = None  # the bookkeeping failed: the task is recorded without files (and then never served)
     return result, files
