@@ -477,8 +477,8 @@ def observed_call(blobs_dir: str, func: Any, args: tuple[Any, ...], kwargs: dict
             obs.task_scopes -= 1
     try:
         files = obs.summarise(scope, store, absolute=True)
-    except Exception:
-        files = None  # the bookkeeping failed: the task is recorded without files (and then never served)
+    except Exception as err:  # noqa: BLE001 - the bookkeeping failed: the task must not be memoized
+        files = {"error": f"{type(err).__name__}: {err}"[:500]}
     return result, files
 
 

@@ -75,6 +75,11 @@ def persist_result(blobs_dir: str, task_key: str, dispatch: str, result: Any, du
     note: dict[str, Any] = {"dispatch": dispatch, "where": where or where_here()}
     if duration_s is not None:
         note["duration_s"] = duration_s
+    if files is not None and "error" in files:
+        # What it read is unknown: served later, it could be served after its input changed.
+        note.update(status="unstored", reason=f"the files it opened could not be recorded: {files['error']}")
+        write_note(blobs_dir, task_key, note)
+        return
     if files is not None:
         note["files"] = files
     try:
