@@ -23,7 +23,22 @@ function engineCells(engine: Engine, runDir: string): CellSpec[] {
     case "dask":
       return [
         { id: "dask-setup", source: "from dask.distributed import Client, LocalCluster\ncluster = LocalCluster(n_workers=1, threads_per_worker=2, processes=True, dashboard_address=None)\nclient = Client(cluster)" },
-        { id: "dask", source: ["import dask", reader("dask_read"), "parts = [dask.delayed(dask_read)(f'{here}/d{i}.txt') for i in (1, 2, 3)]", "print('dask', dask.compute(*parts))"].join("\n") },
+        {
+          id: "dask",
+          source: [
+            "import dask",
+            reader("dask_read"),
+            // A read no audit hook sees (as by a C library), declared from inside the task.
+            "def dask_declared(path, counter=COUNTER):",
+            "    import nbrewind",
+            "    nbrewind.reads(path)",
+            "    with open(counter, 'a') as log:",
+            "        log.write(path.rsplit('/', 1)[-1] + '\\n')",
+            "    return 0",
+            "parts = [dask.delayed(dask_read)(f'{here}/d{i}.txt') for i in (1, 2, 3)] + [dask.delayed(dask_declared)(f'{here}/h.txt')]",
+            "print('dask', dask.compute(*parts))",
+          ].join("\n"),
+        },
       ];
     case "parsl":
       return [
@@ -39,7 +54,7 @@ function engineCells(engine: Engine, runDir: string): CellSpec[] {
 }
 
 const DATA: Record<Engine, [string, string][]> = {
-  dask: [["d1", "1 2"], ["d2", "3 4"], ["d3", "5 6"]],
+  dask: [["d1", "1 2"], ["d2", "3 4"], ["d3", "5 6"], ["h", "0"]],
   parsl: [["p1", "10 20"], ["p2", "30 40"]],
   ray: [["r1", "7 8"], ["r2", "9 10"]],
 };
@@ -73,6 +88,8 @@ export function describeTaskFiles(engines: Engine[]): void {
       const tasks = readdirSync(dir).flatMap((f) => readJson(join(dir, f)).tasks ?? []);
       const reads = tasks.map((t: any) => [t.engine, (t.files?.read ?? []).map((r: any) => r.path)]).sort();
       expect(reads).toEqual(engines.flatMap((e) => files(e).map((f) => [e, [`data/${f}`]])).sort());
+      const declared = tasks.flatMap((t: any) => (t.files?.read ?? []).filter((r: any) => r.declared).map((r: any) => r.path));
+      expect(declared).toEqual(engines.includes("dask") ? ["data/h.txt"] : []);
     });
 
     it("a one-byte change dispatches exactly the tasks that read it, says why, and the outputs equal a fresh run", async () => {
