@@ -238,12 +238,12 @@ class FileObserver:
             name = name_of(path)
             if name is None:
                 continue
+            if os.path.isabs(name) and not absolute:
+                outside.append(name)  # also a removal: never recorded, never replayed outside the folder
+                continue
             if not os.path.lexists(path):
                 if existed:
                     written.append({"path": name, "deleted": True})
-                continue
-            if os.path.isabs(name) and not absolute:
-                outside.append(name)
                 continue
             entry = self._written_entry(path, name, append_only, store, warnings)
             if entry is not None:
