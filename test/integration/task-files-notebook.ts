@@ -59,7 +59,7 @@ const DATA: Record<Engine, [string, string][]> = {
   ray: [["r1", "7 8"], ["r2", "9 10"]],
 };
 /** The file of each engine that the test changes by one byte. */
-const CHANGED: Record<Engine, string> = { dask: "d2", parsl: "p1", ray: "r2" };
+const CHANGED: Record<Engine, string> = { dask: "d2", parsl: "p1", ray: "r1" };
 
 export function describeTaskFiles(engines: Engine[]): void {
   const root = tempDir("nbrewind-files-tasks-");
@@ -96,7 +96,7 @@ export function describeTaskFiles(engines: Engine[]): void {
       for (const e of engines) {
         const path = join(template, "data", `${CHANGED[e]}.txt`);
         const data = readFileSync(path);
-        data[0] = data[0]! + 1; // "3 4" -> "4 4": one byte
+        data[0] = data[0]! + 1; // "3 4" -> "4 4": one byte, still a number
         writeFileSync(path, data);
       }
       counter.reset();
