@@ -68,6 +68,13 @@ cell whose recorded tasks a changed pin selects runs again — and name task
 caches shared with other notebooks (cache.dir) or published by others
 (cache.read), consulted after the bundle. See 'nbrewind-engine cache --help'.
 
+Files are inputs and outputs: a cell (or a task) whose recorded read files
+changed or are missing runs again (the reason names the file), and the files
+a reused cell (or a served task) wrote are written back where they are
+absent or different, never outside the notebook's folder. Reads that Python's
+audit hooks cannot see (h5py, netCDF4) are declared with a cell line
+'# nbrewind: reads data/*.h5' or nbrewind.reads(...). See README, "Files".
+
 Options:
   -b, --bundle DIR          the bundle folder (default: NAME.nbrewind)
       --explain             print, before running, every cell's decision and

@@ -5,6 +5,7 @@
  */
 
 import { HASHING_SCHEME } from "../common/hashing-scheme.js";
+import type { FileActivity } from "../common/file-record.js";
 import type { EngineUse, TaskRecord } from "../common/task-record.js";
 
 export { HASHING_SCHEME };
@@ -30,6 +31,19 @@ export interface PreCellRequest {
   type: "pre_cell";
   request_id: string;
   cell_id: string;
+  /** Files (paths or globs) the cell declares it reads: inputs the audit hook cannot see. */
+  declared_reads?: string[];
+}
+
+export interface ObserveFilesRequest {
+  type: "observe_files";
+  request_id: string;
+  /** Absolute: paths under it are recorded relative to it. */
+  notebook_dir: string;
+  /** Folders never recorded (the bundle). */
+  exclude?: string[];
+  ignore?: string[];
+  blob_limit?: number;
 }
 
 export interface PostCellRequest {
@@ -65,6 +79,8 @@ export interface KnownTask {
   blobs?: string[];
   /** A small result's place in a pack blob. */
   pack?: { digest: string; offset: number };
+  /** The files it read and wrote: served only while its reads hold. */
+  files?: FileActivity;
 }
 
 export interface TasksKnownRequest {
@@ -105,7 +121,8 @@ export type ShimRequest =
   | TasksKnownRequest
   | TaskPolicyRequest
   | TaskSettingsRequest
-  | ShutdownEnginesRequest;
+  | ShutdownEnginesRequest
+  | ObserveFilesRequest;
 export type RequestType = ShimRequest["type"];
 
 export interface HelloReply {
@@ -138,6 +155,8 @@ export interface PostCellReply {
   engines: EngineUse;
   /** Every engine imported so far and whether its adapter memoizes it (absent from older shims). */
   adapters?: AdapterStatus[];
+  /** Present once observe_files was sent. */
+  files?: FileActivity;
 }
 
 /** An engine adapter's state in the kernel (engines/python/nbrewind/engine_guard.py). */
@@ -186,6 +205,7 @@ export interface ReplyPayloads {
   tasks_known: TasksKnownReply;
   task_policy: Record<string, never>;
   task_settings: TaskSettingsReply;
+  observe_files: Record<string, never>;
   shutdown_engines: ShutdownEnginesReply;
 }
 

@@ -1,5 +1,6 @@
 import type { DependencyGraph } from "../analysis/index.js";
 import { cellNumber } from "../notebook/cell-label.js";
+import { planFiles, type FileView } from "./files.js";
 import { fingerprintCells, type CellIdentity, type FileDigest } from "./fingerprint.js";
 import { applyForced, type ForcedCells } from "./forced.js";
 import type { RecordedCell, RecordedWrite } from "./recorded.js";
@@ -63,6 +64,8 @@ export interface CellPlan {
 export interface Plan {
   cells: CellPlan[];
   counts: { reuse: number; run: number; skip: number; restores: number; restoreBytes: number };
+  /** The files the records name, as this run finds them (files.ts); absent when files were not probed. */
+  files?: FileView;
 }
 
 export interface PlanInput {
@@ -83,6 +86,8 @@ export interface PlanInput {
    * salt that gives the cell, and so everything downstream, a new fingerprint.
    */
   staleRecord?: (record: RecordedCell) => { reason: string; salt: string } | undefined;
+  /** The recorded files as they are now: a reused cell whose files changed runs (files.ts). */
+  files?: FileView;
 }
 
 /** Where a name's value is at a point of the planned run. */
@@ -155,6 +160,7 @@ export function makePlan(input: PlanInput): Plan {
     }
   }
 
+  if (input.files && !input.runAll) planFiles(cells, input.files, label);
   applyForced(cells, input.forced);
 
   // Second pass, to a fixpoint: simulate the namespace through the run. A
@@ -177,7 +183,7 @@ export function makePlan(input: PlanInput): Plan {
     counts.restores += c.restores.length;
     counts.restoreBytes += c.restores.reduce((s, r) => s + r.size, 0);
   }
-  return { cells, counts };
+  return { cells, counts, ...(input.files ? { files: input.files } : {}) };
 }
 
 /** Returns true if it had to turn a reused cell into a running one (the caller simulates again). */

@@ -3,6 +3,7 @@
  * purpose: the bundle's CellRecord satisfies it, and the planner does not
  * depend on how records are stored.
  */
+import type { FileActivity } from "../common/file-record.js";
 import type { TaskRecord } from "../common/task-record.js";
 
 export type RecordedWrite =
@@ -36,4 +37,6 @@ export interface RecordedCell {
   task_key_scheme?: number;
   /** Engine runtimes the cell started and submitted work to, as the shim observed them. */
   engines?: { started: string[]; used: string[] };
+  /** The files the cell read and wrote when it ran. */
+  files?: FileActivity;
 }

@@ -19,12 +19,14 @@ import { inheritCellIds } from "../notebook/cell-id.js";
 import { cellSource } from "../notebook/source.js";
 import type { Notebook } from "../notebook/types.js";
 import { explainPlan, planToJson } from "../planner/explain.js";
+import { declaredReads, FileView, filesStillMatch } from "../planner/files.js";
 import type { FileDigest } from "../planner/fingerprint.js";
 import { resolveForced, type ForceRequest } from "../planner/forced.js";
 import { formatBytes, makePlan, type CellPlan, type Plan } from "../planner/plan.js";
 import type { RecordedCell } from "../planner/recorded.js";
 import { countTasks, explainDispatched, shortName, type DispatchReason } from "../planner/task-explain.js";
 import { ValueState } from "../planner/value-state.js";
+import { checkRecordedWrites, restoreWrittenFiles } from "./file-restore.js";
 import type { Prepared, RunExtension } from "./run-extension.js";
 import type { TaskSettings } from "./task-settings.js";
 
@@ -71,6 +73,7 @@ export function knownTasks(records: Iterable<RecordedCell>): KnownTask[] {
           size: t.result_size,
           ...(t.result_blobs?.length ? { blobs: t.result_blobs } : {}),
           ...(t.result_pack ? { pack: t.result_pack } : {}),
+          ...(t.files ? { files: { read: t.files.read, written: t.files.written } } : {}),
         });
       }
     }
@@ -107,6 +110,8 @@ export async function planNotebook(nb: Notebook, records: Map<string, RecordedCe
   await loadPythonParser();
   const cells = codeCells(nb);
   const fileDigest = notebookPath ? filesBeside(notebookPath) : undefined;
+  // With the notebook's path, the files the records read and wrote are probed too (planner/files.ts): a reused cell whose files changed runs.
+  const files = notebookPath && !runAll ? await FileView.probe(dirname(resolve(notebookPath)), records.values()) : undefined;
   return makePlan({
     cells,
     graph: buildGraph(cells),
@@ -115,6 +120,7 @@ export async function planNotebook(nb: Notebook, records: Map<string, RecordedCe
     ...(forced ? { forced } : {}),
     ...(fileDigest ? { fileDigest } : {}),
     ...(settings ? { staleRecord: settings.staleRecord } : {}),
+    ...(files ? { files } : {}),
   });
 }
 
@@ -173,7 +179,7 @@ export class CheckpointSession implements RunExtension {
   private shim: ShimClient | undefined;
   private readonly runId = randomUUID();
   private readonly byIndex: Map<number, CellPlan>;
-  private readonly counts = { reused: 0, run: 0, restored_values: 0, restored_bytes: 0, checkpointed_bytes: 0, tasks: { total: 0, served: 0, dispatched: 0, uncached: 0, failed: 0, not_stored: 0 }, task_bytes: 0 };
+  private readonly counts = { reused: 0, run: 0, restored_values: 0, restored_bytes: 0, checkpointed_bytes: 0, restored_files: 0, tasks: { total: 0, served: 0, dispatched: 0, uncached: 0, failed: 0, not_stored: 0 }, task_bytes: 0 };
   private log: (line: string) => void = () => {};
   private readonly adapters = new AdapterStatuses((line) => this.log(line));
   /** The namespace as this run leaves it, cell by cell: which value each name holds and whether it is in the kernel. */
@@ -182,6 +188,12 @@ export class CheckpointSession implements RunExtension {
   private readonly byValueKey = new Map<string, RecordedCell>();
   /** The records this run wrote, by cell id: a task that finishes during a later cell is filed in its submitting cell's record. */
   private readonly written = new Map<string, CellRecord>();
+  /** The recorded files as this run leaves them, cell by cell. */
+  private readonly files: FileView;
+
+  private get notebookDir(): string {
+    return dirname(resolve(this.prepared.path));
+  }
 
   constructor(
     private readonly command: CheckpointCommand,
@@ -192,6 +204,9 @@ export class CheckpointSession implements RunExtension {
     private readonly options: CheckpointOptions = {},
   ) {
     this.byIndex = new Map(plan.cells.map((c) => [c.index, c]));
+    // A record is input: one naming a file outside the notebook's folder is refused before anything runs.
+    checkRecordedWrites(records.values());
+    this.files = plan.files ?? new FileView(this.notebookDir, new Map());
     if (command === "repeat") for (const r of records.values()) if (r.status === "ok") this.byValueKey.set(r.value_key, r);
   }
 
@@ -206,6 +221,7 @@ export class CheckpointSession implements RunExtension {
       this.shim = await ShimClient.attach(runtime.session, { blobsDir: this.bundle.blobs.root });
       if (this.options.storeAll) await this.shim.taskPolicy("all");
       await this.options.taskSettings?.sendTo(this.shim, log);
+      await this.shim.observeFiles({ notebook_dir: this.notebookDir, exclude: [resolve(this.bundle.dir)] });
       if (this.command === "repeat") {
         // Audit runs every task; repeat serves every task whose key the bundle holds.
         const known = knownTasks(this.records.values());
@@ -251,7 +267,7 @@ export class CheckpointSession implements RunExtension {
     const valueKey = this.values.valueKey(plan.identity.sourceHash, inputs);
     // An audit runs every cell: a cell whose source appears twice must run (and be recorded) twice.
     const sameValues = plan.forced || this.command === "audit" ? undefined : this.byValueKey.get(valueKey);
-    if (sameValues && !sameValues.writes.some((w) => w.status === "unserialisable")) {
+    if (sameValues && !sameValues.writes.some((w) => w.status === "unserialisable") && filesStillMatch(sameValues, this.files).same) {
       plan.decision = "reuse";
       plan.reasons.push("but every value it reads turned out identical to the recorded ones, so it was reused");
       await this.reuse(cell, index, plan, sameValues, "same input values");
@@ -277,11 +293,18 @@ export class CheckpointSession implements RunExtension {
       await this.logEvent("values_restored", plan, { names, bytes });
     }
     this.valueKeys.set(index, valueKey);
-    await this.shim!.preCell(plan.id);
+    await this.shim!.preCell(plan.id, declaredReads(cellSource(cell as Parameters<typeof cellSource>[0])));
     return "run";
   }
 
   private async reuse(cell: ExecutableCell, index: number, plan: CellPlan, record: RecordedCell, why: string): Promise<void> {
+    // The files it wrote, put back at its place in the run (absent or different ones only).
+    const restored = await restoreWrittenFiles(record, this.notebookDir, this.bundle.blobs, this.files);
+    if (restored.files.length > 0) {
+      this.log(`cell ${plan.number}: put back ${restored.files.map((f) => `\`${f}\``).join(", ")} (${formatBytes(restored.bytes)})`);
+      this.counts.restored_files += restored.files.length;
+      await this.logEvent("files_restored", plan, { files: restored.files, bytes: restored.bytes });
+    }
     cell.outputs = structuredClone(record.outputs);
     cell.execution_count = record.execution_count;
     cell.metadata.nbrewind = { decision: "reused", why, fingerprint: plan.identity.fingerprint, recorded_s: record.duration_s };
@@ -339,6 +362,7 @@ export class CheckpointSession implements RunExtension {
     let checkpointS = 0;
     let tasks: TaskRecord[] = [];
     let engines: CellRecord["engines"];
+    let files: CellRecord["files"];
     if (run.status === "ok") {
       const reply = await this.shim!.postCell(plan.id, plan.candidates, plan.opaque);
       checkpointS = reply.elapsed_s;
@@ -351,6 +375,12 @@ export class CheckpointSession implements RunExtension {
         .map(([name, entry]) => toRecordWrite(name, entry))
         .sort((a, b) => a.name.localeCompare(b.name));
       this.values.applyRun(writes, plan.identity.fingerprint, plan.id, index);
+      if (reply.files) {
+        files = reply.files;
+        for (const w of files.written) this.files.noteWritten(w);
+        if (files.outside?.length) this.log(`cell ${plan.number} wrote outside the notebook's folder (not recorded, never written back): ${files.outside.join(", ")}`);
+        for (const w of files.warnings ?? []) this.log(`cell ${plan.number}: ${w}`);
+      }
     } else {
       // A failed cell may have changed any name it touches, in ways nobody recorded.
       this.values.markUnknown(plan.opaque ? this.values.allNames() : plan.candidates, this.runId);
@@ -369,6 +399,7 @@ export class CheckpointSession implements RunExtension {
       value_key: this.valueKeys.get(index)!,
       ...(tasks.length > 0 ? { tasks, task_key_scheme: this.shim!.hello!.task_key_scheme, task_bytes: storedTaskBytes(tasks) } : {}),
       ...(engines ? { engines } : {}),
+      ...(files ? { files: { read: files.read, written: files.written } } : {}),
     };
     const pinLines = this.options.taskSettings?.annotate(tasks, plan.previous?.tasks ?? []) ?? [];
     await this.bundle.writeRecord(record);
