@@ -1,0 +1,88 @@
+/**
+ * Do a repeat's results equal a fresh run's? Outputs are compared as `replay
+ * --check` compares them (src/notebook/compare-outputs.ts: streams, every
+ * MIME type, errors by name and message), after masking what differs between
+ * two plain runs of the same code: timings, addresses, object ids, ports,
+ * the state a future happened to be in when it was printed. In the cells the
+ * corpus marks as showing random samples, numbers (and images) are masked
+ * too: a fresh run draws new samples, while a repeat serves the recorded
+ * ones. Every mask is listed here, so what is ignored is never a surprise.
+ */
+import { outputViews } from "../../src/notebook/compare-outputs.js";
+import type { Cell, Notebook } from "../../src/notebook/types.js";
+
+/** [what it hides, pattern, replacement]: applied to every output, in order. */
+const VOLATILE: [string, RegExp, string][] = [
+  ["%time / %%time lines", /^(CPU times|Wall time):.*$/gm, "<timing>"],
+  ["durations printed by the notebook", /\b\d+(\.\d+)?(e-?\d+)?\s*(s|sec|seconds|ms|µs|us)\b/g, "<duration>"],
+  ["memory addresses", /0x[0-9a-f]+/gi, "0x<addr>"],
+  ["uuids", /\b[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}\b/gi, "<uuid>"],
+  ["object ids, random task tokens", /\b(?=[0-9]*[a-f])[0-9a-f]{16,}\b/gi, "<hex>"],
+  ["network addresses and ports", /\b(tcp|inproc|ws|http|https):\/\/[^\s'"<>)]+|\b\d{1,3}(\.\d{1,3}){3}(:\d+)?/g, "<address>"],
+  ["the state a future was in when printed", /\b(status|state)(:\s*|=)(pending|running|finished|lost|error|cancelled)\b/gi, "$1$2<state>"],
+  ["Dask's cluster widget", /<div[\s\S]*<\/div>/g, "<html widget>"],
+];
+
+/** In cells showing random samples: their numbers, their states, their pictures. */
+const RANDOM: [string, RegExp, string][] = [
+  ["numbers", /-?\d+(\.\d+)?(e[-+]?\d+)?/gi, "<n>"],
+  ["future states", /\b(finished|error|pending|lost|cancelled)\b/g, "<state>"],
+  ["the alignment of numbers", /[ \t]+/g, " "],
+];
+
+export const MASKS = [...VOLATILE, ...RANDOM.map(([what, re, to]): [string, RegExp, string] => [`in random cells: ${what}`, re, to])].map(([what]) => what);
+
+export interface Difference {
+  cell: number;
+  what: string;
+  expected: string;
+  got: string;
+}
+
+function mask(text: string, random: boolean): string {
+  let out = text;
+  // Numbers first in random cells: a float's digits are not an object id.
+  if (random) for (const [, re, to] of RANDOM) out = out.replace(re, to);
+  for (const [, re, to] of VOLATILE) out = out.replace(re, to);
+  return out;
+}
+
+function codeCells(nb: Notebook): Cell[] {
+  return nb.cells.filter((c) => c.cell_type === "code");
+}
+
+function cellText(cell: Cell): string {
+  return Array.isArray(cell.source) ? cell.source.join("") : String(cell.source);
+}
+
+/**
+ * Compare code cells by position (both notebooks are the same edited
+ * notebook). `randomCells` are snippets of the cells that show random samples.
+ */
+export function compareResults(expected: Notebook, got: Notebook, randomCells: string[]): Difference[] {
+  const a = codeCells(expected);
+  const b = codeCells(got);
+  const out: Difference[] = [];
+  if (a.length !== b.length) return [{ cell: 0, what: "code cell count", expected: String(a.length), got: String(b.length) }];
+  for (let i = 0; i < a.length; i++) {
+    const random = randomCells.some((s) => cellText(a[i]!).includes(s));
+    const x = outputViews(a[i]!);
+    const y = outputViews(b[i]!);
+    const n = Math.max(x.length, y.length);
+    for (let k = 0; k < n; k++) {
+      const ex = x[k];
+      const gy = y[k];
+      if (!ex || !gy || ex.kind !== gy.kind) {
+        out.push({ cell: i + 1, what: `output ${k + 1}`, expected: ex?.kind ?? "(none)", got: gy?.kind ?? "(none)" });
+        continue;
+      }
+      for (const key of new Set([...ex.parts.keys(), ...gy.parts.keys()])) {
+        const image = key.startsWith("image/");
+        const e = image && random ? "<image>" : mask(ex.parts.get(key) ?? "(absent)", random);
+        const g = image && random ? "<image>" : mask(gy.parts.get(key) ?? "(absent)", random);
+        if (e !== g) out.push({ cell: i + 1, what: key, expected: e, got: g });
+      }
+    }
+  }
+  return out;
+}
