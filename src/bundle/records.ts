@@ -2,6 +2,7 @@
  * The files of a bundle, as types. Each has a JSON Schema in schemas/ that
  * is checked on every read (schemas.ts); keep the two in step.
  */
+import type { EngineBoundWrite } from "../common/engine-bound.js";
 import type { EngineUse, TaskRecord } from "../common/task-record.js";
 
 /** Layout version of the bundle folder. A reader refuses a newer one. */
@@ -46,6 +47,7 @@ export type WriteEntry =
   | { name: string; status: "stored"; digest: string; size: number; type: string }
   | { name: string; status: "unchanged"; digest: string; size: number; type: string }
   | { name: string; status: "unserialisable"; type: string; reason: string }
+  | EngineBoundWrite
   | { name: string; status: "deleted" };
 
 export interface ReadEntry {

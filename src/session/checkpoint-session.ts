@@ -59,6 +59,8 @@ function toRecordWrite(name: string, entry: ShimWrite): WriteEntry {
       return { name, status: entry.status, digest: entry.digest, size: entry.size, type: entry.type };
     case "unserialisable":
       return { name, status: "unserialisable", type: entry.type, reason: entry.reason };
+    case "engine-bound":
+      return { name, status: "engine-bound", type: entry.type, engine: entry.engine, holds: entry.holds, reason: entry.reason };
     case "deleted":
       return { name, status: "deleted" };
   }
@@ -177,7 +179,7 @@ export class CheckpointSession implements RunExtension {
     const inputs = plan.opaque ? this.values.allNames() : plan.inputs;
     const valueKey = this.values.valueKey(plan.identity.sourceHash, inputs);
     const sameValues = plan.forced ? undefined : this.byValueKey.get(valueKey);
-    if (sameValues && !sameValues.writes.some((w) => w.status === "unserialisable")) {
+    if (sameValues && !sameValues.writes.some((w) => w.status === "unserialisable" || w.status === "engine-bound")) {
       plan.decision = "reuse";
       plan.reasons.push("but every value it reads turned out identical to the recorded ones, so it was reused");
       await this.reuse(cell, index, plan, sameValues, "same input values");
