@@ -27,7 +27,7 @@ const VOLATILE: [string, RegExp, string][] = [
 const RANDOM: [string, RegExp, string][] = [
   ["numbers", /-?\d+(\.\d+)?(e[-+]?\d+)?/gi, "<n>"],
   ["future states", /\b(finished|error|pending|lost|cancelled)\b/g, "<state>"],
-  ["the alignment of numbers", /[ \t]+/g, " "],
+  ["the alignment of numbers", /\s+/g, ""],
 ];
 
 export const MASKS = [...VOLATILE, ...RANDOM.map(([what, re, to]): [string, RegExp, string] => [`in random cells: ${what}`, re, to])].map(([what]) => what);
@@ -39,11 +39,14 @@ export interface Difference {
   got: string;
 }
 
-function mask(text: string, random: boolean): string {
+/** A pattern the corpus masks in one notebook's outputs, with why (see notebooks.ts). */
+export type ExtraMask = [RegExp, string];
+
+function mask(text: string, random: boolean, extra: ExtraMask[]): string {
   let out = text;
-  // Numbers first in random cells: a float's digits are not an object id.
-  if (random) for (const [, re, to] of RANDOM) out = out.replace(re, to);
+  for (const [re, to] of extra) out = out.replace(re, to);
   for (const [, re, to] of VOLATILE) out = out.replace(re, to);
+  if (random) for (const [, re, to] of RANDOM) out = out.replace(re, to);
   return out;
 }
 
@@ -57,15 +60,17 @@ function cellText(cell: Cell): string {
 
 /**
  * Compare code cells by position (both notebooks are the same edited
- * notebook). `randomCells` are snippets of the cells that show random samples.
+ * notebook). `randomCells` are snippets of the cells that show random samples
+ * (`^source$` for a cell whose whole source is that).
  */
-export function compareResults(expected: Notebook, got: Notebook, randomCells: string[]): Difference[] {
+export function compareResults(expected: Notebook, got: Notebook, randomCells: string[], extra: ExtraMask[] = []): Difference[] {
   const a = codeCells(expected);
   const b = codeCells(got);
   const out: Difference[] = [];
   if (a.length !== b.length) return [{ cell: 0, what: "code cell count", expected: String(a.length), got: String(b.length) }];
   for (let i = 0; i < a.length; i++) {
-    const random = randomCells.some((s) => cellText(a[i]!).includes(s));
+    const text = cellText(a[i]!);
+    const random = randomCells.some((s) => (s.startsWith("^") && s.endsWith("$") ? text.trim() === s.slice(1, -1) : text.includes(s)));
     const x = outputViews(a[i]!);
     const y = outputViews(b[i]!);
     const n = Math.max(x.length, y.length);
@@ -78,8 +83,8 @@ export function compareResults(expected: Notebook, got: Notebook, randomCells: s
       }
       for (const key of new Set([...ex.parts.keys(), ...gy.parts.keys()])) {
         const image = key.startsWith("image/");
-        const e = image && random ? "<image>" : mask(ex.parts.get(key) ?? "(absent)", random);
-        const g = image && random ? "<image>" : mask(gy.parts.get(key) ?? "(absent)", random);
+        const e = image && random ? "<image>" : mask(ex.parts.get(key) ?? "(absent)", random, extra);
+        const g = image && random ? "<image>" : mask(gy.parts.get(key) ?? "(absent)", random, extra);
         if (e !== g) out.push({ cell: i + 1, what: key, expected: e, got: g });
       }
     }

@@ -27,9 +27,9 @@ import { loadavg, tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import type { Notebook } from "../../src/notebook/types.js";
 import { buildCli, cleanEnv, printTable, runTimed, writeResults, type Timed } from "../lib/harness.js";
-import { compareResults, MASKS, type Difference } from "./compare.js";
+import { compareResults, MASKS, type Difference, type ExtraMask } from "./compare.js";
 import { CORPUS, type CorpusNotebook, type SourceChange } from "./notebooks.js";
-import { writeFlights } from "./nycflights.js";
+import { writeGeneratedData } from "./generated-data.js";
 
 interface StepResult {
   ok: boolean;
@@ -99,7 +99,7 @@ function exportFiles(repo: string, entry: CorpusNotebook, dir: string): void {
     const full = join(dir, p);
     if (existsSync(full) && statSync(full).isDirectory() && p.endsWith("app")) for (const f of execFileSync("ls", [full], { encoding: "utf8" }).split("\n").filter(Boolean)) chmodSync(join(full, f), 0o755);
   }
-  if (entry.generate === "nycflights") writeFlights(join(dir, dirname(entry.path)));
+  if (entry.generate) writeGeneratedData(entry.generate, join(dir, dirname(entry.path)));
 }
 
 /** The first error a notebook shows, as "cell N: Name: message", or undefined. */
@@ -183,7 +183,10 @@ async function runOne(entry: CorpusNotebook, cliEntry: string, root: string): Pr
     result.ratio = repeat.wallMs / plain.wallMs;
     const expected = JSON.parse(readFileSync(join(fresh, "fresh.ipynb"), "utf8")) as Notebook;
     const got = JSON.parse(readFileSync(out("repeated"), "utf8")) as Notebook;
-    const differences = compareResults(expected, got, entry.randomCells);
+    // The plain run ran in its own folder: its paths are not a difference.
+    const escape = (s: string) => new RegExp(s.replace(/[.*+?^${}()|[\]\\]/g, "\\$&"), "g");
+    const extra: ExtraMask[] = [[escape(fresh), "<folder>"], [escape(work), "<folder>"], ...(entry.varies ?? []).map((v): ExtraMask => [v.pattern, v.replacement])];
+    const differences = compareResults(expected, got, entry.randomCells, extra);
     result.equalFresh = { equal: differences.length === 0, differences };
   }
   const allOk = Object.values(result.steps).every((s) => s.ok);
@@ -215,6 +218,7 @@ async function main(): Promise<void> {
     console.log(`\n${entry.name}`);
     for (const c of entry.changes) console.log(`  change: ${c.why}`);
     console.log(`  edit:   ${entry.edit.why}`);
+    for (const v of entry.varies ?? []) console.log(`  masked: ${v.why}`);
     let r: NotebookResult;
     try {
       r = await runOne(entry, cli.entry, root);

@@ -125,15 +125,23 @@ function couldUse(ctx: EngineContext, cell: CellPlan, f: string, setup: CellPlan
   const own = engineImports(ctx.sources.get(cell.id) ?? "");
   for (const [name, fam] of own) if (fam === f) return `it imports \`${name}\` from ${f}`;
   const setupBinds = ctx.graph.cell(setup.id)?.outputs ?? new Set<string>();
+  // The most telling link first: a name the producer binds (an app it defines) over one it merely touches.
+  let best: { rank: number; why: string } | undefined;
+  const consider = (rank: number, why: string) => {
+    if (!best || rank < best.rank) best = { rank, why };
+  };
   for (const name of cell.inputs) {
     for (const producer of ctx.graph.producersOf(cell.id, name)) {
-      if (producer === setup.id && setupBinds.has(name)) return `it uses \`${name}\` from ${ctx.label(setup.id)}`;
-      if (engineImports(ctx.sources.get(producer) ?? "").get(name) === f) return `it uses \`${name}\`, imported from ${f} in ${ctx.label(producer)}`;
+      if (producer === setup.id && setupBinds.has(name)) consider(0, `it uses \`${name}\` from ${ctx.label(setup.id)}`);
+      if (engineImports(ctx.sources.get(producer) ?? "").get(name) === f) consider(1, `it uses \`${name}\`, imported from ${f} in ${ctx.label(producer)}`);
       const made = ctx.cells.find((c) => c.id === producer);
-      if (made && (recorded(made)?.engines?.used ?? []).some((e) => family(e) === f)) return `it uses \`${name}\` from ${ctx.label(producer)}, which submitted ${f} tasks when recorded`;
+      if (made && (recorded(made)?.engines?.used ?? []).some((e) => family(e) === f)) {
+        const binds = ctx.graph.cell(producer)?.facts.binds.has(name) ?? false;
+        consider(binds ? 2 : 3, `it uses \`${name}\` from ${ctx.label(producer)}, which submitted ${f} tasks when recorded`);
+      }
     }
   }
-  return undefined;
+  return best?.why;
 }
 
 /** Rule 3. */

@@ -1,9 +1,8 @@
 /**
- * dask-tutorial's `%run prep.py -d flights` downloads the NYC flights data
- * set. Instead, the corpus writes a small synthetic one of the same shape
- * (ten yearly CSV files with the columns the notebook reads, and the archive
- * prep.py checks for), so prep.py finds it and downloads nothing. The values
- * come from a seeded generator: every run sees the same files.
+ * Data files some corpus notebooks read but their repositories do not hold
+ * (downloaded, or left out of git), written instead as small synthetic files
+ * of the same shape. The values come from a seeded generator: every run sees
+ * the same files.
  */
 import { spawnSync } from "node:child_process";
 import { mkdirSync, writeFileSync } from "node:fs";
@@ -15,7 +14,33 @@ const DESTS = ["ATL", "BOS", "ORD", "LAX", "SFO", "MIA", "DCA"];
 const CARRIERS = ["AA", "DL", "UA", "US", "CO"];
 const ROWS_PER_YEAR = 2000;
 
-export function writeFlights(notebookDir: string): void {
+export type GeneratedData = "nycflights" | "ray-arrays";
+
+export function writeGeneratedData(kind: GeneratedData, notebookDir: string): void {
+  if (kind === "nycflights") writeFlights(notebookDir);
+  else writeRayArrays(notebookDir);
+}
+
+/**
+ * academy's 01-Ray-Tasks reads data/file_1.txt and data/file_2.txt, which
+ * its repository does not hold: two 10 x 10 integer arrays, comma-separated.
+ */
+function writeRayArrays(notebookDir: string): void {
+  const dir = join(notebookDir, "data");
+  mkdirSync(dir, { recursive: true });
+  const random = rng(2020);
+  for (const name of ["file_1.txt", "file_2.txt"]) {
+    const rows = Array.from({ length: 10 }, () => Array.from({ length: 10 }, () => Math.floor(random() * 100)).join(","));
+    writeFileSync(join(dir, name), `# a 10 x 10 array for ${name}\n${rows.join("\n")}\n`);
+  }
+}
+
+/**
+ * dask-tutorial's `%run prep.py -d flights` downloads the NYC flights data
+ * set. Instead: ten yearly CSV files with the columns the notebook reads, and
+ * the archive prep.py checks for, so prep.py finds them and downloads nothing.
+ */
+function writeFlights(notebookDir: string): void {
   const data = join(notebookDir, "data");
   const dir = join(data, "nycflights");
   mkdirSync(dir, { recursive: true });
