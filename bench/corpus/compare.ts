@@ -30,7 +30,18 @@ const RANDOM: [string, RegExp, string][] = [
   ["the alignment of numbers", /\s+/g, ""],
 ];
 
-export const MASKS = [...VOLATILE, ...RANDOM.map(([what, re, to]): [string, RegExp, string] => [`in random cells: ${what}`, re, to])].map(([what]) => what);
+/** Warnings on stderr that depend on the machine's state, not the code: an output made only of them is left out. */
+const NOISE: [string, RegExp][] = [
+  ["Dask's 'port 8787 is already in use' warning", /^(\s*(Perhaps you already have a cluster running\?|Hosting the HTTP server on port \d+ instead|Port \d+ is already in use\.?|warnings\.warn\(|.*UserWarning: Port \d+ is already in use\.?)\s*)+$/],
+];
+
+function isNoise(view: { kind: string; parts: Map<string, string> }): boolean {
+  if (view.kind !== "stream stderr") return false;
+  const text = view.parts.get("stream stderr") ?? "";
+  return NOISE.some(([, re]) => text.split("\n").every((line) => line.trim() === "" || re.test(line)));
+}
+
+export const MASKS = [...NOISE.map(([what]) => `left out: ${what}`), ...VOLATILE, ...RANDOM.map(([what, re, to]): [string, RegExp, string] => [`in random cells: ${what}`, re, to])].map(([what]) => what);
 
 export interface Difference {
   cell: number;
@@ -71,8 +82,8 @@ export function compareResults(expected: Notebook, got: Notebook, randomCells: s
   for (let i = 0; i < a.length; i++) {
     const text = cellText(a[i]!);
     const random = randomCells.some((s) => (s.startsWith("^") && s.endsWith("$") ? text.trim() === s.slice(1, -1) : text.includes(s)));
-    const x = outputViews(a[i]!);
-    const y = outputViews(b[i]!);
+    const x = outputViews(a[i]!).filter((v) => !isNoise(v));
+    const y = outputViews(b[i]!).filter((v) => !isNoise(v));
     const n = Math.max(x.length, y.length);
     for (let k = 0; k < n; k++) {
       const ex = x[k];

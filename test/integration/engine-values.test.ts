@@ -87,7 +87,15 @@ const daskParsl: CellSpec[] = [
   { id: "parsl-load", source: "parsl.load(config)" },
   {
     id: "parsl-app",
-    source: ["@python_app", "def multiply(a, b):", "    note(f'multiply {a} {b}')", "    return a * b", "print('product', multiply(5, 9).result())"].join("\n"),
+    source: [
+      "@python_app",
+      "def multiply(a, b):",
+      "    note(f'multiply {a} {b}')",
+      "    return a * b",
+      "print('product', multiply(5, 9).result())",
+      "futs = [multiply(i, 2) for i in range(2)]",
+      "print('products', [f.result() for f in futs])",
+    ].join("\n"),
   },
 ];
 
@@ -131,6 +139,11 @@ describe("Dask and Parsl: values bound to an engine, and the engine cells a repe
     expect(outputText(cellOf(r.out, "use-dask"))).toContain("workers 2");
   });
 
+  it("records a list of Parsl AppFutures as engine-bound", () => {
+    const writes = recordsOf(join(r.dir, "nb.nbrewind"), "parsl-app").flatMap((rec: any) => rec.writes);
+    expect(writes.find((w: any) => w.name === "futs")).toMatchObject({ status: "engine-bound", engine: "parsl", holds: "parsl.AppFuture", type: "builtins.list" });
+  });
+
   it("a new cell calling a Parsl app gets the DataFlowKernel loaded before it", () => {
     expect(outputText(cellOf(r.out, "parsl-new"))).toBe("new product 42\n");
     expect(cellOf(r.out, "parsl-load").metadata.nbrewind.decision).toBe("run");
@@ -161,6 +174,8 @@ describe("Ray: ObjectRefs are recreated in the repeat's session", () => {
     expect(outputText(cellOf(r.out, "ray-use"))).toBe("added [12, 14, 16]\n");
     expect(cellOf(r.out, "ray-refs").metadata.nbrewind.decision).toBe("run");
     expect(r.ran).toEqual(["add_arrays"]);
+    const writes = recordsOf(join(r.dir, "nb.nbrewind"), "ray-refs").flatMap((rec: any) => rec.writes);
+    expect(writes.find((w: any) => w.name === "ref1")).toMatchObject({ status: "engine-bound", engine: "ray", holds: "ray.ObjectRef", type: "ray.ObjectRef" });
     expect(r.repeat.survivors).toEqual([]);
   });
 });
