@@ -183,6 +183,7 @@ export class CheckpointSession implements RunExtension {
       plan.decision = "reuse";
       plan.reasons.push("but every value it reads turned out identical to the recorded ones, so it was reused");
       await this.reuse(cell, index, plan, sameValues, "same input values");
+      await this.recordUnderFingerprint(plan, index, sameValues);
       return "reused";
     }
     const restores: Record<string, string> = {};
@@ -206,6 +207,18 @@ export class CheckpointSession implements RunExtension {
     this.valueKeys.set(index, valueKey);
     await this.shim!.preCell(plan.id);
     return "run";
+  }
+
+  /**
+   * A cell reused because its input values were identical is recorded under
+   * the fingerprint it has now, as the cell that computed them would have
+   * been: otherwise the next repeat finds no record for that fingerprint and
+   * runs it (and everything after it) again, every time.
+   */
+  private async recordUnderFingerprint(plan: CellPlan, index: number, reused: RecordedCell): Promise<void> {
+    if (reused.fingerprint === plan.identity.fingerprint) return;
+    const record = { ...(reused as CellRecord), fingerprint: plan.identity.fingerprint, cell_id: plan.id, index, reads: plan.identity.reads, recorded_at: new Date().toISOString(), run_id: this.runId };
+    await this.bundle.writeRecord(record);
   }
 
   private async reuse(cell: ExecutableCell, index: number, plan: CellPlan, record: RecordedCell, why: string): Promise<void> {
