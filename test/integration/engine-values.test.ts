@@ -171,7 +171,7 @@ describe("Ray: ObjectRefs are recreated in the repeat's session", () => {
 
   it("a bug fix in a remote function gets ObjectRefs of this session, their tasks served", () => {
     expect(r.repeat.code, r.repeat.stderr).toBe(0);
-    expect(outputText(cellOf(r.out, "ray-use"))).toBe("added [12, 14, 16]\n");
+    expect(outputText(cellOf(r.out, "ray-use"))).toBe("added [11, 13, 15]\n");
     expect(cellOf(r.out, "ray-refs").metadata.nbrewind.decision).toBe("run");
     expect(r.ran).toEqual(["add_arrays"]);
     const writes = recordsOf(join(r.dir, "nb.nbrewind"), "ray-refs").flatMap((rec: any) => rec.writes);
