@@ -155,10 +155,9 @@ describe("Dask and Parsl: values bound to an engine, and the engine cells a repe
 const rayCells: CellSpec[] = [
   { id: "counter", source: [...TaskCounter.preamble, "import numpy as np"].join("\n") },
   { id: "ray-init", source: "import ray, logging\nray.init(num_cpus=1, include_dashboard=False, logging_level=logging.ERROR)" },
-  {
-    id: "ray-funcs",
-    source: ["@ray.remote", "def read(i):", "    note(f'read {i}')", "    return np.arange(3) + i", "@ray.remote", "def add_arrays(a, b):", "    note('add_arrays')", "    return np.add(a, a)"].join("\n"),
-  },
+  // As in academy's 01-Ray-Tasks: each remote function in a cell of its own, the refs made between them.
+  { id: "ray-read", source: ["@ray.remote", "def read(i):", "    note(f'read {i}')", "    return np.arange(3) + i"].join("\n") },
+  { id: "ray-add", source: ["@ray.remote", "def add_arrays(a, b):", "    note('add_arrays')", "    return np.add(a, a)"].join("\n") },
   { id: "ray-refs", source: "ref1 = read.remote(1)\nref2 = read.remote(10)" },
   { id: "ray-use", source: "print('added', ray.get(add_arrays.remote(ref1, ref2)).tolist())" },
 ];
@@ -166,7 +165,7 @@ const rayCells: CellSpec[] = [
 describe("Ray: ObjectRefs are recreated in the repeat's session", () => {
   let r: Repeated;
   beforeAll(async () => {
-    r = await auditThenRepeat("ray", rayCells, (cells) => editCell(cells, "ray-funcs", cells.find((c) => c.id === "ray-funcs")!.source.replace("np.add(a, a)", "np.add(a, b)")));
+    r = await auditThenRepeat("ray", rayCells, (cells) => editCell(cells, "ray-add", cells.find((c) => c.id === "ray-add")!.source.replace("np.add(a, a)", "np.add(a, b)")));
   });
 
   it("a bug fix in a remote function gets ObjectRefs of this session, their tasks served", () => {
