@@ -161,6 +161,7 @@ export const CORPUS: CorpusNotebook[] = [
       { why: "a 1,000 x 1,000 array instead of 5,000 x 5,000: ten 200 MB copies fill the object store of a small machine", cell: "a = np.random.rand(5000, 5000)", from: "np.random.rand(5000, 5000)", to: "np.random.rand(1000, 1000)" },
     ],
     edit: { why: "a parameter: 20 calls instead of 25 in the anti-pattern loop", cell: "results = [ray.get(do_some_work.remote(x)) for x in range(25)]", from: "range(25)", to: "range(20)" },
+    varies: [{ why: "ray.nodes() and the resource counts show the live node (its ports, memory and object store use)", pattern: /(ray\.nodes\(\)|ray\.cluster_resources\(\)|ray\.available_resources\(\)):[^\n]*/g, replacement: "$1: <live node state>" }],
     randomCells: ["ray.get_gpu_ids()", "ray.nodes()[0]", "x_ref, y_ref, z_ref = tuple3.remote", "xyz_ref = tuple3_packed.remote", "actor = TupleActor.remote()", "a = np.random.rand(", "a_id_ref = ray.put(a)", "Ordinary funciton call takes", "Parallelizing Ray tasks takes", "Parallelizing Ray tasks as batches", "Duration without pipelining", "Duration with pipelining"],
   },
   {
