@@ -2,6 +2,7 @@
  * The files of a bundle, as types. Each has a JSON Schema in schemas/ that
  * is checked on every read (schemas.ts); keep the two in step.
  */
+import type { EngineBoundWrite } from "../common/engine-bound.js";
 import { allFiles, type FileActivity } from "../common/file-record.js";
 import type { EngineUse, TaskRecord } from "../common/task-record.js";
 
@@ -47,6 +48,7 @@ export type WriteEntry =
   | { name: string; status: "stored"; digest: string; size: number; type: string }
   | { name: string; status: "unchanged"; digest: string; size: number; type: string }
   | { name: string; status: "unserialisable"; type: string; reason: string }
+  | EngineBoundWrite
   | { name: string; status: "deleted" };
 
 export interface ReadEntry {

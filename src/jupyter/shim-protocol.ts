@@ -4,6 +4,7 @@
  * is the contract; these types mirror it.
  */
 
+import type { EngineBound } from "../common/engine-bound.js";
 import { HASHING_SCHEME } from "../common/hashing-scheme.js";
 import type { FileActivity } from "../common/file-record.js";
 import type { EngineUse, TaskRecord } from "../common/task-record.js";
@@ -142,6 +143,8 @@ export type WriteEntry =
   | { status: "unchanged"; digest: string; size: number; type: string }
   /** A live handle or a pickling failure: the producing cell must re-run when needed. */
   | { status: "unserialisable"; type: string; reason: string }
+  /** Bound to a live engine (a future, a persisted collection, an ObjectRef): not stored; its cell runs again when needed. */
+  | EngineBound
   | { status: "deleted" };
 
 /** What post_cell reports of the cell's tasks and engines (common/task-record.ts). */

@@ -89,6 +89,8 @@ function toRecordWrite(name: string, entry: ShimWrite): WriteEntry {
       return { name, status: entry.status, digest: entry.digest, size: entry.size, type: entry.type };
     case "unserialisable":
       return { name, status: "unserialisable", type: entry.type, reason: entry.reason };
+    case "engine-bound":
+      return { name, status: "engine-bound", type: entry.type, engine: entry.engine, holds: entry.holds, reason: entry.reason };
     case "deleted":
       return { name, status: "deleted" };
   }
@@ -266,8 +268,9 @@ export class CheckpointSession implements RunExtension {
     const inputs = plan.opaque ? this.values.allNames() : plan.inputs;
     const valueKey = this.values.valueKey(plan.identity.sourceHash, inputs);
     // An audit runs every cell: a cell whose source appears twice must run (and be recorded) twice.
+    // Engine-bound values are never restored as data: such a cell runs, its tasks served.
     const sameValues = plan.forced || this.command === "audit" ? undefined : this.byValueKey.get(valueKey);
-    if (sameValues && !sameValues.writes.some((w) => w.status === "unserialisable") && filesStillMatch(sameValues, this.files).same) {
+    if (sameValues && !sameValues.writes.some((w) => w.status === "unserialisable" || w.status === "engine-bound") && filesStillMatch(sameValues, this.files).same) {
       plan.decision = "reuse";
       plan.reasons.push("but every value it reads turned out identical to the recorded ones, so it was reused");
       await this.reuse(cell, index, plan, sameValues, "same input values");
@@ -296,6 +299,7 @@ export class CheckpointSession implements RunExtension {
     await this.shim!.preCell(plan.id, declaredReads(cellSource(cell as Parameters<typeof cellSource>[0])));
     return "run";
   }
+
 
   private async reuse(cell: ExecutableCell, index: number, plan: CellPlan, record: RecordedCell, why: string): Promise<void> {
     // The files it wrote, put back at its place in the run (absent or different ones only).
@@ -347,6 +351,7 @@ export class CheckpointSession implements RunExtension {
       value_key: valueKey,
       ...(from.tasks?.length ? { tasks: from.tasks, task_key_scheme: from.task_key_scheme ?? TASK_KEY_SCHEME } : {}),
       ...(from.engines ? { engines: from.engines } : {}),
+      ...(from.files ? { files: from.files } : {}),
     };
     await this.bundle.writeRecord(record);
     this.records.set(record.fingerprint, record);
