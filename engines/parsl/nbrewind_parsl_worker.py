@@ -16,19 +16,18 @@ slots a task has is part of its key, so a key always names the same shape.
 
 from __future__ import annotations
 
-import hashlib
 import os
 import tempfile
 import time
 from typing import Any
 
-from nbrewind.blob_store import BlobStore, discarded_on_failure, publish
+from nbrewind.blob_store import BlobStore, copy_hashing, discarded_on_failure, publish
+from nbrewind.file_observer import observed_call
 from nbrewind.tasks.worker import TASKLOG, persist_result, where_here, write_note
 
 ENVELOPE = "nbrewind-parsl-envelope"
 # Keyword that carries the spec to the runner; removed before the app sees its arguments.
 SPEC_KWARG = "_nbrewind_task"
-_CHUNK = 4 << 20
 
 # (blobs_dir, task_key, dispatch_id, reach_marker, reach_nonce, executor_label, file_slots)
 RunSpec = tuple[str, str, str, str, str, str, tuple[str, ...]]
@@ -48,12 +47,16 @@ def run_persisting(func: Any, /, *args: Any, **kwargs: Any) -> Any:
     spec: RunSpec = kwargs.pop(SPEC_KWARG)
     blobs_dir, task_key, dispatch, marker, nonce, label, slots = spec
     started = time.perf_counter()
-    result = func(*args, **kwargs)
+    reachable = store_reachable(blobs_dir, marker, nonce)
+    if reachable:
+        result, seen = observed_call(blobs_dir, func, args, kwargs)  # the files it opens (file_observer)
+    else:
+        result, seen = func(*args, **kwargs), None
     duration = time.perf_counter() - started
-    if type(result).__name__ == "RemoteExceptionWrapper" or not store_reachable(blobs_dir, marker, nonce):
+    if type(result).__name__ == "RemoteExceptionWrapper" or not reachable:
         return result  # the kernel records it (a failure, or a store it must write itself)
     where = {**where_here(), "worker": f"parsl:{label}"}
-    persist_outcome(blobs_dir, task_key, dispatch, result, [(slot, slot_path(kwargs, slot)) for slot in slots], duration, where)
+    persist_outcome(blobs_dir, task_key, dispatch, result, [(slot, slot_path(kwargs, slot)) for slot in slots], duration, where, seen)
     return result
 
 
@@ -85,7 +88,7 @@ def slot_path(kwargs: dict[str, Any], slot: str) -> str:
     return os.fspath(path if path is not None else file_obj)
 
 
-def persist_outcome(blobs_dir: str, task_key: str, dispatch: str, value: Any, files: list[tuple[str, str]], duration: float | None, where: dict[str, Any]) -> None:
+def persist_outcome(blobs_dir: str, task_key: str, dispatch: str, value: Any, files: list[tuple[str, str]], duration: float | None, where: dict[str, Any], seen: dict[str, Any] | None = None) -> None:
     """Store a successful outcome (each declared file, then the value or its envelope) and note it."""
     entries: list[list[Any]] = []
     for slot, path in files:
@@ -96,26 +99,12 @@ def persist_outcome(blobs_dir: str, task_key: str, dispatch: str, value: Any, fi
         digest, size = store_file(blobs_dir, path)
         entries.append([slot, digest, size])
     stored = {ENVELOPE: 1, "value": value, "files": entries} if files else value
-    persist_result(blobs_dir, task_key, dispatch, stored, duration, where, blobs=[digest for _slot, digest, _size in entries])
+    persist_result(blobs_dir, task_key, dispatch, stored, duration, where, blobs=[digest for _slot, digest, _size in entries], files=seen)
 
 
 def store_file(blobs_dir: str, path: str) -> tuple[str, int]:
     """Copy a file into the store as a raw blob named by the sha256 of its bytes (streamed)."""
-    store = BlobStore(blobs_dir)
-    tmp_dir = os.path.join(blobs_dir, "tmp")
-    os.makedirs(tmp_dir, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=tmp_dir, prefix="parsl-file.")
-    with discarded_on_failure(tmp):
-        with open(path, "rb", buffering=0) as src, os.fdopen(fd, "wb", buffering=0) as dst:
-            digest, size = _copy_hashing(src, dst)
-            os.fdatasync(dst.fileno())
-        final = store.path_for(digest)
-        if os.path.exists(final):
-            os.unlink(tmp)
-        else:
-            os.makedirs(os.path.dirname(final), exist_ok=True)
-            publish(tmp, final)
-        return digest, size
+    return BlobStore(blobs_dir).store_file(path)
 
 
 def restore_file(blobs_dir: str, digest: str, path: str) -> None:
@@ -134,12 +123,4 @@ def restore_file(blobs_dir: str, digest: str, path: str) -> None:
 
 def _copy_hashing(src: Any, dst: Any) -> tuple[str, int]:
     """Stream ``src`` into ``dst``; the sha256 and size of what was copied."""
-    h = hashlib.sha256()
-    size = 0
-    while chunk := src.read(_CHUNK):
-        h.update(chunk)
-        size += len(chunk)
-        view = memoryview(chunk)
-        while len(view):
-            view = view[dst.write(view) :]
-    return h.hexdigest(), size
+    return copy_hashing(src, dst)

@@ -26,7 +26,7 @@ import { mapLimited, readAllRecords, readOneRecord } from "./cell-records.js";
 import { readValidated } from "./json-file.js";
 import { newManifest, readManifest, updateManifest, withManifestLock, writeManifest } from "./manifest.js";
 import { BLOBS_DIR, CELLS_DIR, checkRunId, ENVIRONMENT_FILE, LOCK_DIR, LOGS_DIR, MANIFEST_FILE, NOTEBOOK_FILE, recordFile } from "./paths.js";
-import { recordDigests, taskDigests, type BundleManifest, type BundleProblem, type CellRecord, type EnvironmentRecord, type RunEntry, type RunLogEvent } from "./records.js";
+import { fileDigests, recordDigests, taskDigests, type BundleManifest, type BundleProblem, type CellRecord, type EnvironmentRecord, type RunEntry, type RunLogEvent } from "./records.js";
 import { appendLogEvent, readLogEvents } from "./run-logs.js";
 import { schemaProblems } from "./schemas.js";
 import { signBundleFolder } from "./trust/sign-folder.js";
@@ -134,7 +134,7 @@ export class Bundle {
         throw new Error(`refusing to write the record of cell ${rec.cell_id}: the value of \`${w.name}\` (blob ${w.digest}) is not in the store`);
       }
     }
-    const taskBlobs = [...new Set((rec.tasks ?? []).flatMap(taskDigests))];
+    const taskBlobs = [...new Set([...(rec.tasks ?? []).flatMap(taskDigests), ...fileDigests(rec)])];
     const present = await mapLimited(taskBlobs, 32, (d) => this.blobs.has(d));
     const absent = taskBlobs.find((_, i) => !present[i]);
     if (absent) throw new Error(`refusing to write the record of cell ${rec.cell_id}: the result of one of its tasks (blob ${absent}) is not in the store`);

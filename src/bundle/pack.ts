@@ -20,6 +20,7 @@ import { ParallelGzip } from "./archive/parallel-gzip.js";
 import { TarWriter, type WrittenEntry } from "./archive/tar-writer.js";
 import { Bundle } from "./bundle.js";
 import { listBundleFiles, type BundleFile } from "./bundle-files.js";
+import { INPUTS_DIR, inputFilesToPack, recordedInputs } from "./inputs.js";
 import { BUNDLE_SUFFIX, ENVIRONMENT_FILE } from "./paths.js";
 import { relativiseJsonText, siteRoots, withoutPathFacts, type SiteRoot } from "./site-paths.js";
 import { DIGESTS_FILE, makeDigestList, newSignedContent, type DigestEntry } from "./trust/digest-list.js";
@@ -38,6 +39,8 @@ export interface PackOptions {
   onProgress?: (progress: { bytesDone: number; bytesTotal: number; files: number; filesTotal: number }) => void;
   /** Stops the pack between files; the partial output is removed. */
   signal?: AbortSignal;
+  /** Also pack the input files the notebook read inside its folder, as inputs/<path> (inputs.ts). */
+  inputs?: boolean;
 }
 
 export interface PackResult {
@@ -53,6 +56,8 @@ export interface PackResult {
   /** Absolute paths of this site replaced in JSON text, and facts omitted. */
   relativised_paths: number;
   omitted: string[];
+  /** With `inputs`: the input files packed, and those recorded but not on disk. */
+  inputs?: { packed: string[]; absent: string[] };
 }
 
 /** Files whose text is rewritten without site paths; everything else is copied byte for byte. */
@@ -77,6 +82,14 @@ export async function packBundle(options: PackOptions): Promise<PackResult> {
   ]);
 
   const files = await listBundleFiles(bundle.dir);
+  let inputs: PackResult["inputs"];
+  if (options.inputs) {
+    const found = await inputFilesToPack(await recordedInputs(bundle), notebookDir);
+    // The bundle's own inputs/ (an earlier replay's) give way to the notebook folder's files.
+    for (let i = files.length - 1; i >= 0; i--) if (files[i]!.path.startsWith(`${INPUTS_DIR}/`)) files.splice(i, 1);
+    files.push(...found.files);
+    inputs = { packed: found.files.map((f) => f.path.slice(INPUTS_DIR.length + 1)), absent: found.absent };
+  }
   const notebookBytes = await readFile(options.notebookPath).catch((err: NodeJS.ErrnoException) => {
     throw new InputError(`pack: cannot read the notebook ${options.notebookPath}: ${err.code === "ENOENT" ? "it does not exist" : err.message}`);
   });
@@ -97,6 +110,7 @@ export async function packBundle(options: PackOptions): Promise<PackResult> {
     signer: options.key ? { ...options.key.info } : null,
     relativised_paths: 0,
     omitted: [],
+    ...(inputs ? { inputs } : {}),
   };
   let closed = false;
   try {
@@ -141,7 +155,7 @@ export async function packBundle(options: PackOptions): Promise<PackResult> {
 }
 
 async function packFile(tar: TarWriter, path: string, file: BundleFile, roots: SiteRoot[], result: PackResult): Promise<WrittenEntry> {
-  if (file.blobDigest || !JSON_TEXT.test(file.path)) {
+  if (file.blobDigest || !JSON_TEXT.test(file.path) || file.path.startsWith(`${INPUTS_DIR}/`)) {
     const written = await tar.addFile(path, file.fsPath);
     if (file.blobDigest && written.sha256 !== file.blobDigest) {
       throw new InputError(

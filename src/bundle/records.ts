@@ -2,6 +2,8 @@
  * The files of a bundle, as types. Each has a JSON Schema in schemas/ that
  * is checked on every read (schemas.ts); keep the two in step.
  */
+import type { EngineBoundWrite } from "../common/engine-bound.js";
+import { allFiles, type FileActivity } from "../common/file-record.js";
 import type { EngineUse, TaskRecord } from "../common/task-record.js";
 
 /** Layout version of the bundle folder. A reader refuses a newer one. */
@@ -46,6 +48,7 @@ export type WriteEntry =
   | { name: string; status: "stored"; digest: string; size: number; type: string }
   | { name: string; status: "unchanged"; digest: string; size: number; type: string }
   | { name: string; status: "unserialisable"; type: string; reason: string }
+  | EngineBoundWrite
   | { name: string; status: "deleted" };
 
 export interface ReadEntry {
@@ -87,6 +90,8 @@ export interface CellRecord {
   task_key_scheme?: number;
   /** Bytes of task results this run of the cell wrote into the bundle (its dispatched tasks' stored results). */
   task_bytes?: number;
+  /** The files the cell read and wrote (schemas/file-record.schema.json). */
+  files?: FileActivity;
 }
 
 export interface RunLogEvent {
@@ -127,10 +132,16 @@ export function taskDigests(t: TaskRecord): string[] {
   return t.result_digest ? [t.result_pack?.digest ?? t.result_digest, ...(t.result_blobs ?? [])] : [];
 }
 
-/** The digests a record's values and task results are stored under. */
+/** The blobs holding the files a cell wrote (those over the size limit have none). */
+export function fileDigests(rec: CellRecord): string[] {
+  return allFiles(rec).written.flatMap((w) => ("blob" in w && w.blob ? [w.sha256] : []));
+}
+
+/** The digests a record's values, task results and written files are stored under. */
 export function recordDigests(rec: CellRecord): string[] {
   const out: string[] = [];
   for (const w of rec.writes) if (w.status === "stored" || w.status === "unchanged") out.push(w.digest);
   for (const t of rec.tasks ?? []) out.push(...taskDigests(t));
+  out.push(...fileDigests(rec));
   return out;
 }

@@ -33,7 +33,7 @@ const MAX_LISTED = 20;
 
 let ajv: Ajv | undefined;
 /** Schemas other schemas refer to by $id. */
-export const SHARED_SCHEMAS = ["task-record"] as const;
+export const SHARED_SCHEMAS = ["task-record", "file-record"] as const;
 const compiled = new Map<BundleSchema, ValidateFunction>();
 
 export function schemaFile(name: BundleSchema): string {

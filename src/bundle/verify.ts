@@ -6,13 +6,15 @@
 import { readdir, readFile, stat } from "node:fs/promises";
 import { join, relative } from "node:path";
 import { NbrewindError } from "../common/errors.js";
+import { allFiles } from "../common/file-record.js";
 import { readNotebook } from "../notebook/read.js";
 import type { BlobStore } from "../store/blob-store.js";
 import { verifyBlobs, type BlobCheck, type VerifyProgress } from "../store/verify.js";
 import { checkAllRecords, listRecordFiles } from "./cell-records.js";
+import { packedInputProblems } from "./inputs.js";
 import { headerProblem } from "./manifest.js";
 import { BLOBS_DIR, CELLS_DIR, ENVIRONMENT_FILE, LOGS_DIR, MANIFEST_FILE, NOTEBOOK_FILE } from "./paths.js";
-import { taskDigests, type BundleManifest, type BundleProblem } from "./records.js";
+import { fileDigests, taskDigests, type BundleManifest, type BundleProblem } from "./records.js";
 import { parseLog } from "./run-logs.js";
 import { schemaProblems, type BundleSchema } from "./schemas.js";
 
@@ -39,8 +41,10 @@ export async function verifyBundle(dir: string, store: BlobStore, options: Bundl
 
   // Records, and which record refers to each blob (for messages).
   const referrers = new Map<string, string>();
+  const readDigests = new Map<string, Set<string>>();
   for (const check of await checkAllRecords(dir)) {
     problems.push(...check.problems);
+    for (const r of check.record ? allFiles(check.record).read : []) readDigests.set(r.path, (readDigests.get(r.path) ?? new Set()).add(r.sha256));
     for (const [k, w] of (check.record?.writes ?? []).entries()) {
       if ((w.status === "stored" || w.status === "unchanged") && !referrers.has(w.digest)) {
         referrers.set(w.digest, `${check.file} writes[${k}] (\`${w.name}\`)`);
@@ -49,6 +53,7 @@ export async function verifyBundle(dir: string, store: BlobStore, options: Bundl
     for (const [k, t] of (check.record?.tasks ?? []).entries()) {
       for (const d of taskDigests(t)) if (!referrers.has(d)) referrers.set(d, `${check.file} tasks[${k}] (${t.function})`);
     }
+    if (check.record) for (const d of fileDigests(check.record)) if (!referrers.has(d)) referrers.set(d, `${check.file} files.written (a file the cell wrote)`);
   }
   for (const other of (await listRecordFiles(dir)).others) problems.push({ file: `${CELLS_DIR}/${other}`, message: "is not a record (records are cells/<fingerprint>.json)" });
 
@@ -65,6 +70,7 @@ export async function verifyBundle(dir: string, store: BlobStore, options: Bundl
     else if (c.status === "unreadable") problems.push({ file: rel(c.path), message: `blob ${c.digest} cannot be read: ${c.message} (${by})` });
   }
   for (const stray of (await store.scan()).strays) problems.push({ file: `${BLOBS_DIR}/${stray}`, message: "is not a blob (blobs are sha256/<2 hex>/<62 hex>)" });
+  problems.push(...(await packedInputProblems(dir, readDigests)));
   return problems;
 }
 

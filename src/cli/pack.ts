@@ -19,6 +19,7 @@ async function pack(argv: string[], io: CommandIO): Promise<number> {
     { name: "level", arity: 1 },
     { name: "json", arity: 0 },
     { name: "quiet", short: "q", arity: 0 },
+    { name: "inputs", arity: 0 },
   ]);
   if (args.positionals.length !== 1) throw new InputError(`expected one NOTEBOOK or BUNDLE argument, got ${args.positionals.length} (see 'nbrewind-engine pack --help')`);
   const level = args.values.has("level") ? Number(args.values.get("level")) : undefined;
@@ -39,6 +40,7 @@ async function pack(argv: string[], io: CommandIO): Promise<number> {
     ...(signing ? { key: signing.key, ...(signing.vouch ? { vouch: signing.vouch } : {}) } : {}),
     ...(level !== undefined ? { level } : {}),
     signal: io.signal,
+    ...(args.flags.has("inputs") ? { inputs: true } : {}),
     onProgress: (p) => progress(`packing: ${Math.floor((100 * p.bytesDone) / Math.max(1, p.bytesTotal))}% (${formatBytes(p.bytesDone)} of ${formatBytes(p.bytesTotal)}, ${p.files}/${p.filesTotal} files)`),
   });
   if (args.flags.has("json")) {
@@ -49,13 +51,17 @@ async function pack(argv: string[], io: CommandIO): Promise<number> {
   log(result.signer ? `signed by ${describeKey(result.signer)}: ${describeVouch(signing?.vouch)}` : "not signed (--no-sign): whoever loads it must pass --trust");
   if (result.relativised_paths > 0) log(`replaced ${result.relativised_paths} absolute path(s) of this site by relative ones`);
   for (const o of result.omitted) log(`left out ${o} (an absolute path of this site)`);
+  if (result.inputs) {
+    log(`packed ${result.inputs.packed.length} input file(s) the notebook read in its folder${result.inputs.packed.length ? `: ${result.inputs.packed.join(", ")}` : ""}`);
+    if (result.inputs.absent.length) log(`recorded inputs not on disk, not packed: ${result.inputs.absent.join(", ")}`);
+  }
   return ExitCode.ok;
 }
 
 export const packCommand: Command = {
   name: "pack",
   summary: "pack a notebook and its bundle into one signed, compressed file",
-  help: `Usage: nbrewind-engine pack NOTEBOOK|BUNDLE [-o FILE] [--bundle DIR] [--no-sign | --trust] [--level N] [--json] [-q]
+  help: `Usage: nbrewind-engine pack NOTEBOOK|BUNDLE [-o FILE] [--bundle DIR] [--inputs] [--no-sign | --trust] [--level N] [--json] [-q]
 
 Write the notebook and its bundle folder into one file for another site:
 a tar stream (NAME.ipynb, NAME.nbrewind/...), gzip-compressed on every core
@@ -87,6 +93,10 @@ Options:
       --no-sign             do not sign: the receiver must pass --trust
       --trust               sign a bundle that nobody you trust vouches for;
                             the signature records that you accepted it this way
+      --inputs              also pack the files the notebook read inside its
+                            folder (data files), as NAME.nbrewind/inputs/...;
+                            'verify' checks them and 'replay' puts them in
+                            place where the other site has no such file
       --level N             gzip level 1..9 (default 6, like 'tar -z')
       --json                print the result as JSON
                             (schemas/archive-summary.schema.json)

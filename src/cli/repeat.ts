@@ -51,15 +51,19 @@ gets a fingerprint from its source and the fingerprints of the cells whose
 values it reads. A cell whose fingerprint was recorded is reused: its
 recorded outputs are copied, it is not executed. The other cells run: an
 edited cell, every cell downstream of it, and the producers of values the
-running cells need but that cannot be restored (unserialisable ones) or are
-cheaper to recompute than to load. The values a running cell reads from
+running cells need but that cannot be restored (unserialisable ones, and
+values bound to an engine: futures, persisted collections, ObjectRefs, which
+their cell recreates with its tasks served) or are cheaper to recompute than
+to load. The values a running cell reads from
 reused cells are restored from the bundle just before it runs, and only
 those. Inside a running cell, every task it submits to Dask (Parsl, Ray)
 whose key — its function's code and its arguments — was recorded is served
 from the bundle; only the others are sent to the engine. A cell that started
-an engine (a Dask Client or LocalCluster) runs again before any running cell
-that submitted work to it, and every engine the cells started is shut down
-at the end. The bundle is updated, so edits can be chained; old records are kept,
+an engine (a Dask Client or LocalCluster, parsl.load, ray.init) runs again
+before any running cell that submitted work to it or, when new or edited,
+could use it; the cells that set that engine up afterwards (scale, plugins)
+run again with it, in order; every engine the cells started is shut down at
+the end. The bundle is updated, so edits can be chained; old records are kept,
 so going back to an earlier version of a cell reuses it again.
 
 nbrewind.yaml (in the notebook's folder or a parent) can pin task functions
@@ -67,6 +71,13 @@ nbrewind.yaml (in the notebook's folder or a parent) can pin task functions
 cell whose recorded tasks a changed pin selects runs again — and name task
 caches shared with other notebooks (cache.dir) or published by others
 (cache.read), consulted after the bundle. See 'nbrewind-engine cache --help'.
+
+Files are inputs and outputs: a cell (or a task) whose recorded read files
+changed or are missing runs again (the reason names the file), and the files
+a reused cell (or a served task) wrote are written back where they are
+absent or different, never outside the notebook's folder. Reads that Python's
+audit hooks cannot see (h5py, netCDF4) are declared with a cell line
+'# nbrewind: reads data/*.h5' or nbrewind.reads(...). See README, "Files".
 
 Options:
   -b, --bundle DIR          the bundle folder (default: NAME.nbrewind)

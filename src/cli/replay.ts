@@ -2,6 +2,7 @@ import { copyFile, mkdir, mkdtemp, rmdir } from "node:fs/promises";
 import { basename, join, resolve } from "node:path";
 import { Writable } from "node:stream";
 import { Bundle } from "../bundle/bundle.js";
+import { checkInputs, placePackedInputs, recordedInputs } from "../bundle/inputs.js";
 import { KeyStore } from "../bundle/trust/keys.js";
 import { assessTrust } from "../bundle/trust/trust.js";
 import { unpackBundle, type UnpackResult } from "../bundle/unpack.js";
@@ -41,6 +42,8 @@ export interface ReplaySummary {
   exit_code: number;
   /** The run summary of the repeat (schemas/run-summary.schema.json). */
   repeat: unknown;
+  /** Input files the notebook read in its folder: packed ones put in place, recorded ones missing or different here. */
+  inputs: { placed: string[]; missing: string[]; different: string[] };
 }
 
 /** Task entries of a record (issue 5's task graph) whose status says they were answered from the bundle. */
@@ -99,6 +102,7 @@ async function replay(argv: string[], io: CommandIO): Promise<number> {
       throw new InputError(`the bundle holds no recorded notebook to compare with (${err.message}); was it packed before any run finished?`);
     });
   const stem = basename(unpacked.notebook, ".ipynb");
+  const inputs = await preflightInputs(unpacked.bundleDir, workDir, log);
   const input = await replayInput(args, unpacked, recorded, stem);
   const outputName = `${stem}.replayed.ipynb`;
   const parameterFiles = await copyParameterFiles(args, workDir);
@@ -162,6 +166,7 @@ async function replay(argv: string[], io: CommandIO): Promise<number> {
     repeat_exit_code: repeatExit,
     exit_code: exitCode,
     repeat: repeatSummary,
+    inputs,
   };
   // Kept beside the replayed notebook: what 'report' shows as the outputs that differ.
   await writeJsonAtomic(join(workDir, `${stem}.replay-summary.json`), summary);
@@ -169,6 +174,23 @@ async function replay(argv: string[], io: CommandIO): Promise<number> {
   else io.stderr.write(humanSummary(summary, args.flags.has("check")).join("\n") + "\n");
   if (args.flags.has("report")) await reportAfterRun(unpacked.bundleDir, join(workDir, input), log);
   return exitCode;
+}
+
+/**
+ * Before any cell runs: the input files packed with `pack --inputs` are put
+ * in place where this site has none, and every recorded input that is
+ * missing or different here is listed (the cells reading them will run).
+ */
+async function preflightInputs(bundleDir: string, workDir: string, log: (line: string) => void): Promise<ReplaySummary["inputs"]> {
+  const recordedReads = await recordedInputs(await Bundle.open(bundleDir));
+  const placed = await placePackedInputs(bundleDir, recordedReads, workDir);
+  if (placed.length > 0) log(`put ${placed.length} packed input file(s) in place: ${placed.join(", ")}`);
+  const off = await checkInputs(recordedReads, workDir);
+  if (off.length > 0) {
+    log(`${off.length} recorded input file(s) are missing or different here; the cells that read them will run:`);
+    for (const o of off) log(`  ${o.path}: ${o.state === "missing" ? "missing" : `different (recorded ${o.recorded.size} bytes, sha256 ${o.recorded.sha256.slice(0, 12)}…)`}`);
+  }
+  return { placed, missing: off.filter((o) => o.state === "missing").map((o) => o.path), different: off.filter((o) => o.state === "different").map((o) => o.path) };
 }
 
 async function workDirectory(args: ParsedArgs, archive: string): Promise<{ workDir: string; created: boolean }> {
@@ -306,6 +328,12 @@ Outputs match when each cell shows the same streams (name and text), the
 same data for every MIME type (text/plain, text/html, image/png, ...) with
 the same output metadata, and the same errors (name and value). Execution
 counts, display ids, timings and tracebacks are not compared.
+
+Input files: the data files the notebook read in its folder travel when the
+file was packed with 'pack --inputs'; they are put in place where the work
+directory has no such file (never over one). Before any cell runs, replay
+lists every recorded input that is missing or different here; the cells that
+read them run. Files the reused cells wrote are written back from the bundle.
 
 The work directory keeps everything: NAME.ipynb, NAME.nbrewind/ (updated by
 the repeat and marked as yours, so you can go on with 'repeat' there without

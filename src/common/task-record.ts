@@ -3,6 +3,7 @@
  * bundle keeps it (schemas/task-record.schema.json). One type for the comm
  * protocol, the cell records and the planner: it is one format.
  */
+import type { FileActivity } from "./file-record.js";
 export interface TaskRecord {
   /** null: the task could not be keyed soundly (status uncached, reason says why). */
   key: string | null;
@@ -25,6 +26,8 @@ export interface TaskRecord {
   result_size?: number;
   /** Other blobs the result refers to (a Parsl app's output files). */
   result_blobs?: string[];
+  /** The files it opened where it ran (common/file-record.ts). */
+  files?: FileActivity;
   /** A small result without a blob of its own: its bytes at `offset` in the pack blob `digest`. */
   result_pack?: { digest: string; offset: number };
   duration_s?: number;

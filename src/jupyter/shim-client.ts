@@ -115,8 +115,13 @@ export class ShimClient {
     return client;
   }
 
-  async preCell(cellId: string): Promise<void> {
-    await this.request<"pre_cell">({ type: "pre_cell", cell_id: cellId });
+  async preCell(cellId: string, declaredReads: string[] = []): Promise<void> {
+    await this.request<"pre_cell">({ type: "pre_cell", cell_id: cellId, ...(declaredReads.length ? { declared_reads: declaredReads } : {}) });
+  }
+
+  /** From now on, post_cell reports the files each cell read and wrote (and stores the written ones). */
+  async observeFiles(request: { notebook_dir: string; exclude?: string[]; ignore?: string[]; blob_limit?: number }): Promise<void> {
+    await this.request<"observe_files">({ type: "observe_files", ...request });
   }
 
   postCell(cellId: string, candidates: string[], opaque: boolean): Promise<PostCellReply> {
@@ -328,10 +333,10 @@ export function replyValidators(): Map<string, ValidateFunction> {
   if (!validators) {
     const schema = JSON.parse(readFileSync(join(packageRoot(), "schemas", "comm-protocol.schema.json"), "utf8")) as { $id: string };
     const ajv = new Ajv({ allErrors: true, strict: false });
-    ajv.addSchema(JSON.parse(readFileSync(join(packageRoot(), "schemas", "task-record.schema.json"), "utf8")) as object);
+    for (const shared of ["task-record", "file-record"]) ajv.addSchema(JSON.parse(readFileSync(join(packageRoot(), "schemas", `${shared}.schema.json`), "utf8")) as object);
     ajv.addSchema(schema);
     validators = new Map();
-    for (const t of ["hello", "pre_cell", "post_cell", "restore", "environment", "tasks_known", "task_policy", "task_settings", "shutdown_engines"]) {
+    for (const t of ["hello", "pre_cell", "post_cell", "restore", "environment", "tasks_known", "task_policy", "task_settings", "shutdown_engines", "observe_files"]) {
       const fn = ajv.getSchema(`${schema.$id}#/definitions/${t}_reply`);
       if (!fn) throw new Error(`comm-protocol.schema.json has no definition ${t}_reply`);
       validators.set(t, fn);

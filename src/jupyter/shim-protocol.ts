@@ -4,7 +4,9 @@
  * is the contract; these types mirror it.
  */
 
+import type { EngineBound } from "../common/engine-bound.js";
 import { HASHING_SCHEME } from "../common/hashing-scheme.js";
+import type { FileActivity } from "../common/file-record.js";
 import type { EngineUse, TaskRecord } from "../common/task-record.js";
 
 export { HASHING_SCHEME };
@@ -30,6 +32,19 @@ export interface PreCellRequest {
   type: "pre_cell";
   request_id: string;
   cell_id: string;
+  /** Files (paths or globs) the cell declares it reads: inputs the audit hook cannot see. */
+  declared_reads?: string[];
+}
+
+export interface ObserveFilesRequest {
+  type: "observe_files";
+  request_id: string;
+  /** Absolute: paths under it are recorded relative to it. */
+  notebook_dir: string;
+  /** Folders never recorded (the bundle). */
+  exclude?: string[];
+  ignore?: string[];
+  blob_limit?: number;
 }
 
 export interface PostCellRequest {
@@ -65,6 +80,8 @@ export interface KnownTask {
   blobs?: string[];
   /** A small result's place in a pack blob. */
   pack?: { digest: string; offset: number };
+  /** The files it read and wrote: served only while its reads hold. */
+  files?: FileActivity;
 }
 
 export interface TasksKnownRequest {
@@ -105,7 +122,8 @@ export type ShimRequest =
   | TasksKnownRequest
   | TaskPolicyRequest
   | TaskSettingsRequest
-  | ShutdownEnginesRequest;
+  | ShutdownEnginesRequest
+  | ObserveFilesRequest;
 export type RequestType = ShimRequest["type"];
 
 export interface HelloReply {
@@ -125,6 +143,8 @@ export type WriteEntry =
   | { status: "unchanged"; digest: string; size: number; type: string }
   /** A live handle or a pickling failure: the producing cell must re-run when needed. */
   | { status: "unserialisable"; type: string; reason: string }
+  /** Bound to a live engine (a future, a persisted collection, an ObjectRef): not stored; its cell runs again when needed. */
+  | EngineBound
   | { status: "deleted" };
 
 /** What post_cell reports of the cell's tasks and engines (common/task-record.ts). */
@@ -138,6 +158,8 @@ export interface PostCellReply {
   engines: EngineUse;
   /** Every engine imported so far and whether its adapter memoizes it (absent from older shims). */
   adapters?: AdapterStatus[];
+  /** Present once observe_files was sent. */
+  files?: FileActivity;
 }
 
 /** An engine adapter's state in the kernel (engines/python/nbrewind/engine_guard.py). */
@@ -186,6 +208,7 @@ export interface ReplyPayloads {
   tasks_known: TasksKnownReply;
   task_policy: Record<string, never>;
   task_settings: TaskSettingsReply;
+  observe_files: Record<string, never>;
   shutdown_engines: ShutdownEnginesReply;
 }
 

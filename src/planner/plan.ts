@@ -1,5 +1,7 @@
 import type { AnalysedCell, DependencyGraph } from "../analysis/index.js";
 import { cellNumber } from "../notebook/cell-label.js";
+import { engineBoundNeed, promoteEngineCells } from "./engines.js";
+import { planFiles, type FileView } from "./files.js";
 import { fingerprintCells, type CellIdentity, type FileDigest } from "./fingerprint.js";
 import { applyForced, type ForcedCells } from "./forced.js";
 import type { RecordedCell, RecordedWrite } from "./recorded.js";
@@ -63,6 +65,8 @@ export interface CellPlan {
 export interface Plan {
   cells: CellPlan[];
   counts: { reuse: number; run: number; skip: number; restores: number; restoreBytes: number };
+  /** The files the records name, as this run finds them (files.ts); absent when files were not probed. */
+  files?: FileView;
 }
 
 export interface PlanInput {
@@ -83,6 +87,8 @@ export interface PlanInput {
    * salt that gives the cell, and so everything downstream, a new fingerprint.
    */
   staleRecord?: (record: RecordedCell) => { reason: string; salt: string } | undefined;
+  /** The recorded files as they are now: a reused cell whose files changed runs (files.ts). */
+  files?: FileView;
 }
 
 /** Where a name's value is at a point of the planned run. */
@@ -138,6 +144,7 @@ export function makePlan(input: PlanInput): Plan {
     }
   }
 
+  if (input.files && !input.runAll) planFiles(cells, input.files, label);
   applyForced(cells, input.forced);
 
   // Second pass, to a fixpoint: simulate the namespace through the run. A
@@ -145,12 +152,12 @@ export function makePlan(input: PlanInput): Plan {
   // this run) or restored from the recorded cell that produced it; a value
   // that cannot be restored, or is cheaper to recompute, makes its producer
   // run too, which can in turn need more values: repeat until stable.
-  // Engines are global state the namespace does not show: a running cell that
-  // submitted work to an engine needs the cell that started that engine to run
-  // first, even when it never names the handle. Both facts come from the shim.
+  // Engines are global state the namespace does not show: engines.ts adds the
+  // cells that start them, and those that set them up, where running cells need them.
+  const sources = new Map(input.cells.map((c) => [c.id, c.source]));
   for (;;) {
     if (simulate(cells, input.graph, label)) continue;
-    if (promoteEngineSetups(cells, label)) continue;
+    if (promoteEngineCells({ cells, graph: input.graph, sources, label }, promote)) continue;
     break;
   }
 
@@ -160,7 +167,7 @@ export function makePlan(input: PlanInput): Plan {
     counts.restores += c.restores.length;
     counts.restoreBytes += c.restores.reduce((s, r) => s + r.size, 0);
   }
-  return { cells, counts };
+  return { cells, counts, ...(input.files ? { files: input.files } : {}) };
 }
 
 /** A cell about to be decided on: runs, for no reason yet. `index` is its position (in the notebook, or in a kernel's history). */
@@ -205,6 +212,10 @@ function simulate(cells: CellPlan[], graph: DependencyGraph, label: (id: string)
         promote(producer, `needs \`${name}\` (${write.type}), unserialisable, for ${label(cell.id)}: ${write.reason}`);
         return true;
       }
+      if (write.status === "engine-bound") {
+        promote(producer, engineBoundNeed(write, producer, label(cell.id)));
+        return true;
+      }
       if (write.status === "deleted") continue;
       const loadS = RESTORE_OVERHEAD_S + write.size / RESTORE_BYTES_PER_S;
       const rerunS = producer.record!.duration_s;
@@ -239,24 +250,6 @@ function keptUnchanged(state: Map<string, ValueState>, cell: CellPlan, write: Re
   if (before.write.digest !== write.digest) return false;
   before.unchangedBy = [...(before.unchangedBy ?? []), cell];
   return true;
-}
-
-/** Returns true if it turned a reused engine set-up cell into a running one. */
-function promoteEngineSetups(cells: CellPlan[], label: (id: string) => string): boolean {
-  for (const [i, cell] of cells.entries()) {
-    if (cell.decision !== "run") continue;
-    for (const engine of (cell.record ?? cell.previous)?.engines?.used ?? []) {
-      // The nearest earlier cell observed starting that engine's runtime.
-      for (let j = i - 1; j >= 0; j--) {
-        const setup = cells[j]!;
-        if (!(setup.record ?? setup.previous)?.engines?.started.includes(engine)) continue;
-        if (setup.decision !== "reuse") break;
-        promote(setup, `starts the ${engine} engine that ${label(cell.id)} submits tasks to (observed when they were recorded)`);
-        return true;
-      }
-    }
-  }
-  return false;
 }
 
 function promote(cell: CellPlan, reason: string): void {

@@ -3,11 +3,14 @@
  * purpose: the bundle's CellRecord satisfies it, and the planner does not
  * depend on how records are stored.
  */
+import type { EngineBoundWrite } from "../common/engine-bound.js";
+import type { FileActivity } from "../common/file-record.js";
 import type { TaskRecord } from "../common/task-record.js";
 
 export type RecordedWrite =
   | { name: string; status: "stored" | "unchanged"; digest: string; size: number; type: string }
   | { name: string; status: "unserialisable"; type: string; reason: string }
+  | EngineBoundWrite
   | { name: string; status: "deleted" };
 
 export interface RecordedRead {
@@ -36,4 +39,6 @@ export interface RecordedCell {
   task_key_scheme?: number;
   /** Engine runtimes the cell started and submitted work to, as the shim observed them. */
   engines?: { started: string[]; used: string[] };
+  /** The files the cell read and wrote when it ran. */
+  files?: FileActivity;
 }

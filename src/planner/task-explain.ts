@@ -68,6 +68,8 @@ function whyDispatched(task: RecordedTask, index: PreviousTasks): string {
     if (same.status === "failed") return "it failed when it was recorded: failures are never cached";
     if (same.not_stored) return `its result was left out of the bundle when recorded, ${same.reason?.replace(/^not stored: /, "") ?? "being cheaper to recompute"}`;
     if (same.status === "uncached") return `recorded, but not cached then: ${same.reason ?? "no reason given"}`;
+    const changed = changedRead(same, task);
+    if (changed) return `it reads \`${changed}\`, which changed`;
     return "recorded with the same key, but its stored result is not in the store any more";
   }
   const match = index.closest(task);
@@ -85,6 +87,12 @@ function whyDispatched(task: RecordedTask, index: PreviousTasks): string {
 
 function pinSelector(by: string): string {
   return by.replace(/^nbrewind\.yaml: /, "");
+}
+
+/** A file the recorded task read that the new run found different (or did not read at all: it is gone). */
+function changedRead(recorded: RecordedTask, now: RecordedTask): string | undefined {
+  const current = new Map((now.files?.read ?? []).map((r) => [r.path, r.sha256]));
+  return recorded.files?.read.find((r) => current.get(r.path) !== r.sha256)?.path;
 }
 
 /** A function name as users wrote it: `__main__.` is the notebook itself. */

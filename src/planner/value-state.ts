@@ -21,7 +21,7 @@ export type ValueLocation =
 export interface NameState {
   identity: string;
   location: ValueLocation;
-  /** Unserialisable values cannot be restored: only re-running their producer brings them back. */
+  /** Unserialisable and engine-bound values cannot be restored: only re-running their producer brings them back. */
   restorable: boolean;
 }
 
@@ -73,8 +73,9 @@ export class ValueState {
         this.names.delete(write.name);
         return;
       case "unserialisable":
+      case "engine-bound":
         this.names.set(write.name, {
-          identity: `unserialisable:${origin.producerFingerprint}:${write.name}`,
+          identity: `${write.status}:${origin.producerFingerprint}:${write.name}`,
           location: origin.live ? { where: "live" } : { where: "recorded", digest: "", size: 0, fromCellId: origin.fromCellId, fromIndex: origin.fromIndex },
           restorable: false,
         });

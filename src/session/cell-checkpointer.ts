@@ -1,4 +1,5 @@
 import { randomUUID } from "node:crypto";
+import { resolve } from "node:path";
 import type { Bundle } from "../bundle/bundle.js";
 import type { CellRecord, TaskRecord, WriteEntry } from "../bundle/records.js";
 import { InputError } from "../common/errors.js";
@@ -9,10 +10,12 @@ import type { CellRun } from "../jupyter/cell-executor.js";
 import type { ExecutableCell } from "../jupyter/notebook-executor.js";
 import type { KnownTask, ShimClient, WriteEntry as ShimWrite } from "../jupyter/shim-client.js";
 import { TASK_KEY_SCHEME } from "../jupyter/shim-protocol.js";
+import { filesStillMatch, type FileView } from "../planner/files.js";
 import { formatBytes, type CellPlan } from "../planner/plan.js";
 import type { RecordedCell } from "../planner/recorded.js";
 import { countTasks, explainDispatched, shortName, type DispatchReason } from "../planner/task-explain.js";
 import { ValueState } from "../planner/value-state.js";
+import { restoreWrittenFiles } from "./file-restore.js";
 import type { TaskSettings } from "./task-settings.js";
 
 export type CheckpointCommand = "audit" | "repeat";
@@ -24,6 +27,8 @@ export interface CheckpointCounts {
   restored_values: number;
   restored_bytes: number;
   checkpointed_bytes: number;
+  /** Files a reused cell wrote, put back where they were absent or different. */
+  restored_files: number;
   tasks: { total: number; served: number; dispatched: number; uncached: number; failed: number; not_stored: number };
   /** Bytes of task results stored in this run. */
   task_bytes: number;
@@ -67,6 +72,7 @@ export function knownTasks(records: Iterable<RecordedCell>): KnownTask[] {
           size: t.result_size,
           ...(t.result_blobs?.length ? { blobs: t.result_blobs } : {}),
           ...(t.result_pack ? { pack: t.result_pack } : {}),
+          ...(t.files ? { files: { read: t.files.read, written: t.files.written } } : {}),
         });
       }
     }
@@ -82,6 +88,8 @@ export function toRecordWrite(name: string, entry: ShimWrite): WriteEntry {
       return { name, status: entry.status, digest: entry.digest, size: entry.size, type: entry.type };
     case "unserialisable":
       return { name, status: "unserialisable", type: entry.type, reason: entry.reason };
+    case "engine-bound":
+      return { name, status: "engine-bound", type: entry.type, engine: entry.engine, holds: entry.holds, reason: entry.reason };
     case "deleted":
       return { name, status: "deleted" };
   }
@@ -98,7 +106,7 @@ export function toRecordWrite(name: string, entry: ShimWrite): WriteEntry {
  */
 export class CellCheckpointer {
   readonly runId = randomUUID();
-  readonly counts: CheckpointCounts = { reused: 0, run: 0, restored_values: 0, restored_bytes: 0, checkpointed_bytes: 0, tasks: { total: 0, served: 0, dispatched: 0, uncached: 0, failed: 0, not_stored: 0 }, task_bytes: 0 };
+  readonly counts: CheckpointCounts = { reused: 0, run: 0, restored_values: 0, restored_bytes: 0, checkpointed_bytes: 0, restored_files: 0, tasks: { total: 0, served: 0, dispatched: 0, uncached: 0, failed: 0, not_stored: 0 }, task_bytes: 0 };
   /** What each engine adapter reported (memoizing, or why not), warned about once. */
   readonly adapters = new AdapterStatuses((line) => this.options.log(line));
   /** The namespace as this run leaves it, cell by cell: which value each name holds and whether it is in the kernel. */
@@ -108,6 +116,12 @@ export class CellCheckpointer {
   private readonly byValueKey = new Map<string, RecordedCell>();
   /** The records this run wrote, by cell id: a task that finishes during a later cell is filed in its submitting cell's record. */
   private readonly written = new Map<string, CellRecord>();
+  /**
+   * The recorded files as this run leaves them, cell by cell (planner/files.ts), over the notebook's folder: the
+   * shim observes the files each cell reads and writes, and a reused cell's written files are put back. The kernel
+   * replaces it before each execute: there the disk may change between cells, by the user's hand.
+   */
+  files: FileView | undefined;
 
   constructor(
     readonly command: CheckpointCommand,
@@ -120,6 +134,8 @@ export class CellCheckpointer {
       notebookPath?: string;
       /** The shim serves more than this run (the kernel's, across modes): its task policy is set every time. */
       shimOutlivesRun?: boolean;
+      /** The recorded files as the run starts (see `files`). */
+      files?: FileView;
       log: (line: string) => void;
       /** False: the caller reports a cell's tasks itself (the kernel, in one line under the cell). */
       announceTasks?: boolean;
@@ -127,6 +143,7 @@ export class CellCheckpointer {
       deferLogs?: boolean;
     },
   ) {
+    this.files = options.files;
     if (command === "repeat") for (const r of records.values()) if (r.status === "ok") this.byValueKey.set(r.value_key, r);
   }
 
@@ -146,6 +163,7 @@ export class CellCheckpointer {
     // A shim that outlives this run (the kernel's) may hold the last mode's policy: set it even when it is the default.
     if (this.options.storeAll || this.options.shimOutlivesRun) await shim.taskPolicy(this.options.storeAll ? "all" : "cost");
     await this.options.taskSettings?.sendTo(shim, this.options.log);
+    if (this.files) await shim.observeFiles({ notebook_dir: this.files.notebookDir, exclude: [resolve(this.bundle.dir)] });
     if (this.command === "repeat") {
       // Audit runs every task; repeat serves every task whose key the bundle holds.
       const known = knownTasks(records);
@@ -193,7 +211,9 @@ export class CellCheckpointer {
     this.valueKeys.set(plan, valueKey);
     // An audit runs every cell: a cell whose source appears twice must run (and be recorded) twice.
     const same = plan.forced || this.command === "audit" ? undefined : this.byValueKey.get(valueKey);
-    return same && !same.writes.some((w) => w.status === "unserialisable") ? same : undefined;
+    // Engine-bound values are never restored as data: such a cell runs, its tasks served. Nor does a record whose files changed stand.
+    if (!same || same.writes.some((w) => w.status === "unserialisable" || w.status === "engine-bound")) return undefined;
+    return !this.files || filesStillMatch(same, this.files).same ? same : undefined;
   }
 
   /** Names the cell reads whose value is only recorded and cannot be loaded: only re-running their producer brings them back. */
@@ -206,6 +226,15 @@ export class CellCheckpointer {
 
   /** Fill the cell from a record instead of running it. */
   async reuse(cell: ExecutableCell, index: number, plan: CellPlan, record: RecordedCell, why: string): Promise<void> {
+    if (this.files) {
+      // The files it wrote, put back at its place in the run (absent or different ones only).
+      const restored = await restoreWrittenFiles(record, this.files.notebookDir, this.bundle.blobs, this.files);
+      if (restored.files.length > 0) {
+        this.options.log(`cell ${plan.number}: put back ${restored.files.map((f) => `\`${f}\``).join(", ")} (${formatBytes(restored.bytes)})`);
+        this.counts.restored_files += restored.files.length;
+        await this.logEvent("files_restored", plan, { files: restored.files, bytes: restored.bytes });
+      }
+    }
     cell.outputs = structuredClone(record.outputs);
     cell.execution_count = record.execution_count;
     cell.metadata.nbrewind = { decision: "reused", why, fingerprint: plan.identity.fingerprint, recorded_s: record.duration_s };
@@ -249,14 +278,18 @@ export class CellCheckpointer {
       value_key: this.valueKeys.get(plan)!,
       ...(from.tasks?.length ? { tasks: from.tasks, task_key_scheme: from.task_key_scheme ?? TASK_KEY_SCHEME } : {}),
       ...(from.engines ? { engines: from.engines } : {}),
+      ...(from.files ? { files: from.files } : {}),
     };
     await this.bundle.writeRecord(record);
     this.records.set(record.fingerprint, record);
     return record;
   }
 
-  /** Just before a cell runs: load the recorded values it reads into the kernel, then tell the shim the cell starts. */
-  async prepareRun(plan: CellPlan): Promise<void> {
+  /**
+   * Just before a cell runs: load the recorded values it reads into the kernel, then tell the shim the cell starts
+   * (with the files it declares it reads, `# nbrewind: reads data/*.h5`: planner/files.ts, declaredReads).
+   */
+  async prepareRun(plan: CellPlan, declaredReads: string[] = []): Promise<void> {
     if (!this.valueKeys.has(plan)) this.valueKeys.set(plan, this.values.valueKey(plan.identity.sourceHash, this.inputsOf(plan)));
     const restores: Record<string, string> = {};
     let bytes = 0;
@@ -276,7 +309,7 @@ export class CellCheckpointer {
       this.counts.restored_bytes += bytes;
       await this.logEvent("values_restored", plan, { names, bytes });
     }
-    await this.shim!.preCell(plan.id);
+    await this.shim!.preCell(plan.id, declaredReads);
   }
 
   /**
@@ -292,6 +325,7 @@ export class CellCheckpointer {
     let checkpointS = 0;
     let tasks: TaskRecord[] = [];
     let engines: CellRecord["engines"];
+    let files: CellRecord["files"];
     if (run.status === "ok") {
       const reply = await this.shim!.postCell(plan.id, plan.candidates, plan.opaque);
       checkpointS = reply.elapsed_s;
@@ -304,6 +338,12 @@ export class CellCheckpointer {
         .map(([name, entry]) => toRecordWrite(name, entry))
         .sort((a, b) => a.name.localeCompare(b.name));
       this.values.applyRun(writes, plan.identity.fingerprint, plan.id, index);
+      if (reply.files) {
+        files = reply.files;
+        for (const w of files.written) this.files?.noteWritten(w);
+        if (files.outside?.length) this.options.log(`cell ${plan.number} wrote outside the notebook's folder (not recorded, never written back): ${files.outside.join(", ")}`);
+        for (const w of files.warnings ?? []) this.options.log(`cell ${plan.number}: ${w}`);
+      }
     } else {
       // A failed cell may have changed any name it touches, in ways nobody recorded.
       this.values.markUnknown(plan.opaque ? this.values.allNames() : plan.candidates, this.runId);
@@ -322,6 +362,7 @@ export class CellCheckpointer {
       value_key: this.valueKeys.get(plan)!,
       ...(tasks.length > 0 ? { tasks, task_key_scheme: this.shim!.hello!.task_key_scheme, task_bytes: storedTaskBytes(tasks) } : {}),
       ...(engines ? { engines } : {}),
+      ...(files ? { files: { read: files.read, written: files.written } } : {}),
     };
     const pinLines = this.options.taskSettings?.annotate(tasks, plan.previous?.tasks ?? []) ?? [];
     await this.bundle.writeRecord(record);

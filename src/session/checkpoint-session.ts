@@ -1,4 +1,4 @@
-import { basename, dirname } from "node:path";
+import { basename, dirname, resolve } from "node:path";
 import { buildGraph, loadPythonParser } from "../analysis/index.js";
 import { Bundle } from "../bundle/bundle.js";
 import type { SigningKey } from "../bundle/trust/keys.js";
@@ -12,11 +12,13 @@ import { inheritCellIds } from "../notebook/cell-id.js";
 import { cellSource } from "../notebook/source.js";
 import type { Notebook } from "../notebook/types.js";
 import { explainPlan, planToJson } from "../planner/explain.js";
+import { declaredReads, FileView } from "../planner/files.js";
 import { resolveForced, type ForceRequest } from "../planner/forced.js";
 import { formatBytes, makePlan, type CellPlan, type Plan } from "../planner/plan.js";
 import type { RecordedCell } from "../planner/recorded.js";
 import { CellCheckpointer, type CheckpointCommand, type TaskOptions } from "./cell-checkpointer.js";
 import { filesIn } from "./file-digest.js";
+import { checkRecordedWrites } from "./file-restore.js";
 import type { Prepared, RunExtension } from "./run-extension.js";
 import type { TaskSettings } from "./task-settings.js";
 
@@ -43,6 +45,8 @@ export async function planNotebook(nb: Notebook, records: Map<string, RecordedCe
   await loadPythonParser();
   const cells = codeCells(nb);
   const fileDigest = notebookPath ? filesIn(dirname(notebookPath)) : undefined;
+  // With the notebook's path, the files the records read and wrote are probed too (planner/files.ts): a reused cell whose files changed runs.
+  const files = notebookPath && !runAll ? await FileView.probe(dirname(resolve(notebookPath)), records.values()) : undefined;
   return makePlan({
     cells,
     graph: buildGraph(cells),
@@ -51,6 +55,7 @@ export async function planNotebook(nb: Notebook, records: Map<string, RecordedCe
     ...(forced ? { forced } : {}),
     ...(fileDigest ? { fileDigest } : {}),
     ...(settings ? { staleRecord: settings.staleRecord } : {}),
+    ...(files ? { files } : {}),
   });
 }
 
@@ -107,10 +112,13 @@ export class CheckpointSession implements RunExtension {
     private readonly options: CheckpointOptions = {},
   ) {
     this.byIndex = new Map(plan.cells.map((c) => [c.index, c]));
+    // A record is input: one naming a file outside the notebook's folder is refused before anything runs.
+    checkRecordedWrites(records.values());
     this.core = new CellCheckpointer(command, bundle, records, {
       explainTasks: options.explainTasks,
       log: () => {},
       notebookPath: prepared.path,
+      files: plan.files ?? new FileView(dirname(resolve(prepared.path)), new Map()),
       ...(options.storeAll ? { storeAll: true } : {}),
       ...(options.taskSettings ? { taskSettings: options.taskSettings } : {}),
     });
@@ -155,7 +163,7 @@ export class CheckpointSession implements RunExtension {
       await this.core.recordReuse(plan, index, sameValues);
       return "reused";
     }
-    await this.core.prepareRun(plan);
+    await this.core.prepareRun(plan, declaredReads(cellSource(cell as Parameters<typeof cellSource>[0])));
     return "run";
   }
 

@@ -6,6 +6,7 @@ import type { SigningKey } from "../bundle/trust/keys.js";
 import type { CellRun } from "../jupyter/cell-executor.js";
 import type { ExecutableCell } from "../jupyter/notebook-executor.js";
 import type { ShimClient } from "../jupyter/shim-client.js";
+import { declaredReads, filesStillMatch, FileView } from "../planner/files.js";
 import { newCellPlan, type CellPlan } from "../planner/plan.js";
 import { readNotebook } from "../notebook/read.js";
 import type { CodeCell, Notebook } from "../notebook/types.js";
@@ -13,6 +14,7 @@ import type { RecordedCell } from "../planner/recorded.js";
 import { CellCheckpointer, knownTasks, type CheckpointCommand, type TaskOptions } from "./cell-checkpointer.js";
 import type { Execution, ExecutionHistory, IdentityInputs, ResolvedExecution } from "./execution-history.js";
 import { filesIn } from "./file-digest.js";
+import { checkRecordedWrites } from "./file-restore.js";
 import { TaskSettings } from "./task-settings.js";
 
 /** Runs a cell's code in the kernel. `visible`: the frontend sees its outputs (the cell the user ran), else they stay hidden (a producer run again). */
@@ -62,6 +64,8 @@ export class InteractiveSession {
       notebookPath?: string;
     },
   ) {
+    // A record is input: one naming a file outside the notebook's folder is refused before anything runs.
+    checkRecordedWrites(records.values());
     this.core = new CellCheckpointer(command, bundle, records, {
       log: options.log,
       announceTasks: false,
@@ -80,6 +84,7 @@ export class InteractiveSession {
 
   /** Greet the shim (it writes into this bundle) and open a run in the bundle's manifest. */
   async begin(shim: ShimClient, kernelName: string): Promise<void> {
+    this.core.files = await this.probeFiles();
     await this.core.connectShim(shim, this.records.values());
     // The environment is captured before the first cell that runs: a session that only reuses
     // records executes nothing, and "Run All" of an unchanged notebook must not wait for it.
@@ -89,13 +94,17 @@ export class InteractiveSession {
 
   /** Reuse or run one cell the user executed. */
   async execute(key: string, source: string, runCell: CellRunner): Promise<ExecuteOutcome> {
+    // The files the records name, as they are now: between two executes the user may change any of them.
+    this.core.files = await this.probeFiles();
     let stale: string | undefined;
     const resolved = await this.history.add(key, source, this.identityInputs((reason) => (stale = reason)));
     const plan = this.planOf(resolved);
     if (this.command === "repeat") {
       const record = this.records.get(plan.identity.fingerprint);
-      if (record?.status === "ok") return this.reuse(resolved.execution, plan, record, "unchanged: same source and same inputs as recorded");
-      plan.reasons.push(stale ?? this.whyRuns(plan, record));
+      // A record whose files (read, or written and not kept) are no longer as recorded does not stand: the cell runs, saying which.
+      const files = record?.status === "ok" ? filesStillMatch(record, this.core.files) : undefined;
+      if (record?.status === "ok" && files?.same) return this.reuse(resolved.execution, plan, record, "unchanged: same source and same inputs as recorded");
+      plan.reasons.push(files && !files.same ? files.why : (stale ?? this.whyRuns(plan, record)));
       const same = this.core.sameValuesRecord(plan);
       if (same) {
         const outcome = await this.reuse(resolved.execution, plan, same, "every value it reads is identical to the recorded ones");
@@ -159,7 +168,7 @@ export class InteractiveSession {
 
   private async runAndRecord(execution: Execution, plan: CellPlan, runCell: CellRunner, visible: boolean): Promise<{ run: CellRun; tasks?: Record<string, unknown> }> {
     this.environmentDigest ??= await this.core.captureEnvironment(this.kernelName ?? "");
-    await this.core.prepareRun(plan);
+    await this.core.prepareRun(plan, declaredReads(execution.source));
     const { run, outputs } = await runCell(execution.source, plan, visible);
     const cell: ExecutableCell = { cell_type: "code", source: execution.source, metadata: {}, outputs };
     const { record, tasks } = await this.core.checkpoint(cell, execution.ordinal, plan, run);
@@ -199,6 +208,11 @@ export class InteractiveSession {
           }
         : {}),
     };
+  }
+
+  /** The files the records read and wrote, in the kernel's folder (the notebook's), stat'ed and hashed where changed. */
+  private probeFiles(): Promise<FileView> {
+    return FileView.probe(this.options.folder, this.records.values());
   }
 
   private planOf(resolved: ResolvedExecution): CellPlan {

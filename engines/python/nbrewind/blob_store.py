@@ -17,6 +17,7 @@ import re
 import tempfile
 import threading
 from collections.abc import Iterable, Iterator
+from typing import Any
 
 from .protocol import RequestError
 
@@ -154,6 +155,19 @@ def publish(tmp: str, final: str) -> None:
     os.replace(tmp, final)
 
 
+def copy_hashing(src: Any, dst: Any) -> tuple[str, int]:
+    """Stream ``src`` into ``dst``; the sha256 and size of what was copied."""
+    h = hashlib.sha256()
+    size = 0
+    while chunk := src.read(IO_CHUNK):
+        h.update(chunk)
+        size += len(chunk)
+        view = memoryview(chunk)
+        while len(view):
+            view = view[dst.write(view) :]
+    return h.hexdigest(), size
+
+
 def digest_of(pieces: Iterable[memoryview]) -> str:
     h = hashlib.sha256()
     for chunk in _chunks(pieces):
@@ -200,6 +214,24 @@ class BlobStore:
             _write_file(tmp, pieces)
             publish(tmp, final)
         return True
+
+    def store_file(self, path: str) -> tuple[str, int]:
+        """Copy a file into the store as a raw blob named by the sha256 of its bytes, streamed
+        (the copy is what is hashed, so a file changing meanwhile cannot give a wrong name)."""
+        tmp_dir = os.path.join(self.root, "tmp")
+        os.makedirs(tmp_dir, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=tmp_dir, prefix="file.")
+        with discarded_on_failure(tmp):
+            with open(path, "rb", buffering=0) as src, os.fdopen(fd, "wb", buffering=0) as dst:
+                digest, size = copy_hashing(src, dst)
+                os.fdatasync(dst.fileno())
+            final = self.path_for(digest)
+            if os.path.exists(final):
+                os.unlink(tmp)
+            else:
+                os.makedirs(os.path.dirname(final), exist_ok=True)
+                publish(tmp, final)
+        return digest, size
 
     def read_slice_verified(self, pack: str, offset: int, size: int, digest: str, name: str) -> bytearray:
         """``size`` bytes at ``offset`` of blob ``pack`` (a pack of small task results),

@@ -13,6 +13,7 @@ import time
 from typing import Any
 
 from .blob_store import BlobStore, digest_of
+from .engine_bound import EngineBound, binding_of, dumps_refusing_engine_bound
 from .namespace_watch import Namespace, Snapshot, unique
 from .protocol import RequestError
 from .serialise import deserialise, serialise, type_name
@@ -59,13 +60,20 @@ class Checkpointer:
             return {"status": "deleted"} if existed else None
         value = self.namespace.get(name)
         kind = type_name(value)
-        reason = why_unserialisable(value)
-        if reason is not None:
-            self.known.pop(name, None)
-            return {"status": "unserialisable", "type": kind, "reason": reason}
         started = time.perf_counter()
         try:
-            blob = serialise(value)
+            # Engine-bound first (a Dask Future is also a live handle, but one that running
+            # its cell again recreates, with its tasks served); then other live handles,
+            # before pickling, since some pickle "successfully" into dead handles.
+            reason = None if binding_of(value) else why_unserialisable(value)
+            if reason is not None:
+                self.known.pop(name, None)
+                return {"status": "unserialisable", "type": kind, "reason": reason}
+            blob = serialise(value, dumps_refusing_engine_bound)
+        except EngineBound as bound:
+            self.known.pop(name, None)
+            b = bound.binding
+            return {"status": "engine-bound", "type": kind, "engine": b.engine, "holds": b.holds, "reason": b.reason(kind)}
         except Exception as err:  # any failure to pickle is an answer, not a crash
             self.known.pop(name, None)
             return {"status": "unserialisable", "type": kind, "reason": f"{kind}: {type(err).__name__}: {err}"}

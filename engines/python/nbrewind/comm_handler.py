@@ -13,6 +13,8 @@ from . import __version__, engine_guard
 from .blob_store import DIGEST_RE, BlobError, BlobStore
 from .checkpoint import Checkpointer
 from .environment import describe_environment
+from . import task_files
+from .file_observer import observer as file_observer
 from .namespace_watch import Namespace
 from .protocol import HASHING_SCHEME, PROTOCOL_VERSION, RequestError
 from .tasks import runtime as task_runtime
@@ -49,6 +51,7 @@ class Session:
             "task_policy": self._task_policy,
             "task_settings": self._task_settings,
             "shutdown_engines": self._shutdown_engines,
+            "observe_files": self._observe_files,
         }
         handler = handlers.get(kind) if isinstance(kind, str) else None
         reply_type = f"{kind}_reply" if isinstance(kind, str) else "error_reply"
@@ -113,21 +116,27 @@ class Session:
 
     def _pre_cell(self, req: dict[str, Any]) -> Reply:
         cell_id = _string(req, "cell_id")
+        declared = req.get("declared_reads", [])
+        if not isinstance(declared, list) or not all(isinstance(d, str) for d in declared):
+            raise RequestError("pre_cell: declared_reads must be a list of paths or globs")
         self._checkpointer().pre_cell(cell_id)
         self.cell_id = cell_id
         _tasks().begin_cell(cell_id)
+        file_observer.begin_cell(declared)
         return {}
 
     def _post_cell(self, req: dict[str, Any]) -> Reply:
         candidates = req.get("candidates", [])
         if not isinstance(candidates, list) or not all(isinstance(c, str) for c in candidates):
             raise RequestError("post_cell: candidates must be a list of names")
+        # The files first: what the checkpoint and the task bookkeeping open is not the cell's.
+        files = file_observer.end_cell(self._checkpointer().store)
         reply = self._checkpointer().post_cell(_string(req, "cell_id"), candidates, bool(req.get("opaque", False)))
         # The cell's task graph: what its engine work hit, dispatched, could not cache, or failed.
         tasks = _tasks().end_cell()
         pins.annotate(tasks["tasks"])
         # And which engine adapters memoize: an engine outside its supported range runs unmemoized.
-        return {**reply, **tasks, "adapters": engine_guard.reports()}
+        return {**reply, **tasks, "adapters": engine_guard.reports(), **({"files": files} if files is not None else {})}
 
     def _task_settings(self, req: dict[str, Any]) -> Reply:
         """nbrewind.yaml's pins (cell selectors resolved to cell ids by the client) and the
@@ -140,6 +149,22 @@ class Session:
             raise RequestError("task_settings: caches must be a list of absolute paths")
         return {"pins": pins.configure(rules, lambda: self.cell_id), "caches": shared_cache.configure(caches)}
 
+    def _observe_files(self, req: dict[str, Any]) -> Reply:
+        notebook_dir = _string(req, "notebook_dir")
+        exclude = req.get("exclude", [])
+        ignore = req.get("ignore", [])
+        limit = req.get("blob_limit")
+        if not (isinstance(exclude, list) and all(isinstance(e, str) for e in exclude)):
+            raise RequestError("observe_files: exclude must be a list of folders")
+        if not (isinstance(ignore, list) and all(isinstance(e, str) for e in ignore)):
+            raise RequestError("observe_files: ignore must be a list of globs")
+        if limit is not None and not (isinstance(limit, int) and limit >= 0):
+            raise RequestError("observe_files: blob_limit must be a number of bytes")
+        if not os.path.isabs(notebook_dir):
+            raise RequestError("observe_files: notebook_dir must be an absolute path")
+        file_observer.configure(notebook_dir, exclude, ignore, limit)
+        return {}
+
     def _tasks_known(self, req: dict[str, Any]) -> Reply:
         if req.get("task_key_scheme") != TASK_KEY_SCHEME:
             raise RequestError(
@@ -148,8 +173,9 @@ class Session:
             )
         entries = req.get("entries")
         if not isinstance(entries, list):
-            raise RequestError("tasks_known: entries must be a list of {key, cell_id, occurrence, digest, size}")
+            raise RequestError("tasks_known: entries must be a list of {key, cell_id, occurrence, digest, size[, files]}")
         parsed: list[tuple[str, str | None, int, task_runtime.Stored]] = []
+        files_by_key: dict[str, dict[str, Any]] = {}
         for i, e in enumerate(entries):
             if not (isinstance(e, dict) and isinstance(e.get("key"), str) and isinstance(e.get("digest"), str) and DIGEST_RE.match(e["digest"]) and isinstance(e.get("size"), int)):
                 raise RequestError(f"tasks_known: entries[{i}] must be {{key, cell_id, occurrence, digest (sha256 hex), size[, blobs][, pack]}}")
@@ -163,7 +189,10 @@ class Session:
                 raise RequestError(f"tasks_known: entries[{i}].pack must be {{digest (sha256 hex), offset}}")
             stored = task_runtime.Stored(e["digest"], e["size"], tuple(blobs), (pack["digest"], pack["offset"]) if pack else None)
             parsed.append((e["key"], e["cell_id"], e["occurrence"], stored))
+            if isinstance(e.get("files"), dict):
+                files_by_key[e["key"]] = e["files"]
         self._checkpointer()  # greeted first: the memo belongs to the session's store
+        task_files.load_known(files_by_key)  # served only while the files they read hold
         return {"count": _tasks().load_known(parsed)}
 
     def _task_policy(self, req: dict[str, Any]) -> Reply:

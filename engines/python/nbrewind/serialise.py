@@ -15,6 +15,7 @@ from __future__ import annotations
 import json
 import pickle
 import struct
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -45,10 +46,14 @@ class Serialised:
         return sum(len(p) for p in self.pieces)
 
 
-def serialise(value: Any) -> Serialised:
-    """Pickle ``value``; raises whatever pickling raises (the caller calls that unserialisable)."""
+def serialise(value: Any, dumps: Callable[..., bytes] = cloudpickle.dumps) -> Serialised:
+    """Pickle ``value``; raises whatever pickling raises (the caller calls that unserialisable).
+
+    ``dumps`` is cloudpickle's, or one with the same signature that refuses some
+    values on the way (the checkpointer's refuses engine-bound ones).
+    """
     buffers: list[pickle.PickleBuffer] = []
-    payload = cloudpickle.dumps(value, protocol=5, buffer_callback=buffers.append)
+    payload = dumps(value, protocol=5, buffer_callback=buffers.append)
     # raw() is a flat byte view of the exporter's memory (C- or Fortran-contiguous):
     # no copy. Keep the PickleBuffers' views only; the value keeps the memory alive.
     raws = [memoryview(b.raw()) for b in buffers]

@@ -59,6 +59,7 @@ from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 
 from ..blob_store import DIGEST_RE, BlobError, BlobStore, digest_of
+from .. import task_files
 from ..serialise import deserialise
 from . import shared_cache
 from .keys import Uncacheable, function_name
@@ -166,6 +167,8 @@ class TaskRuntime:
             hit = Stored(digest, size, blobs, pack)
             with self._lock:
                 self.memo[(occurrence.cell_id, key, occurrence.index)] = hit
+        if task_files.reads_changed(key) is not None:
+            return None  # a file it read changed since it was recorded: dispatched
         try:
             if hit.pack is not None:
                 if os.stat(self.store.path_for(hit.pack[0])).st_size < hit.pack[1] + hit.size:
@@ -257,6 +260,7 @@ class TaskRuntime:
             rec["result_blobs"] = list(stored.blobs)
         if stored.pack is not None:
             rec["result_pack"] = {"digest": stored.pack[0], "offset": stored.pack[1]}
+        task_files.served(rec, self.store)  # its recorded files, and the ones it wrote put back
         self._add(rec)
 
     def uncached(self, record: TaskRecord, reason: str) -> None:
@@ -458,6 +462,10 @@ class TaskRuntime:
             record["duration_s"] = max(0.0, float(note["duration_s"]))
         if isinstance(note.get("where"), dict):
             record["where"] = {k: v for k, v in note["where"].items() if k in ("host", "pid", "thread", "worker", "client")}
+        if isinstance(note.get("files"), dict):
+            record["files"] = task_files.from_note(note["files"])
+            if status == "stored":
+                task_files.remember(record["key"], record["files"])
         digest = note.get("digest")
         blobs = note.get("blobs", [])
         blobs_ok = isinstance(blobs, list) and all(isinstance(b, str) and DIGEST_RE.match(b) for b in blobs)

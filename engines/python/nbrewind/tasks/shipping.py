@@ -26,11 +26,11 @@ from typing import Any, NamedTuple
 
 import cloudpickle
 
-from .. import blob_store, protocol, serialise
+from .. import blob_store, file_observer, protocol, serialise
 from . import store_policy, worker
 
 # Everything worker.py reaches: pickled by value, not by a module reference the worker lacks.
-_BY_VALUE: tuple[types.ModuleType, ...] = (worker, store_policy, blob_store, serialise, protocol)
+_BY_VALUE: tuple[types.ModuleType, ...] = (worker, store_policy, blob_store, serialise, protocol, file_observer)
 
 
 class Shipped:

@@ -36,6 +36,7 @@ import uuid
 from typing import Any
 
 from ..blob_store import BlobStore, digest_of, discarded_on_failure, publish
+from ..file_observer import observed_call
 from ..serialise import deserialise, serialise
 from .store_policy import runqueue_wait_s, too_cheap_to_store
 
@@ -59,7 +60,8 @@ def run_and_persist(func: Any, spec: PersistSpec, /, *args: Any, **kwargs: Any) 
     waited = runqueue_wait_s() if policy is not None else None
     started = time.perf_counter()
     try:
-        result = func(*args, **kwargs)
+        # The files it opens are part of its record (file_observer): what it read decides its reuse.
+        result, files = observed_call(blobs_dir, func, args, kwargs)
     except BaseException as err:
         note_failure(blobs_dir, task_key, dispatch, err, time.perf_counter() - started)
         raise
@@ -71,11 +73,11 @@ def run_and_persist(func: Any, spec: PersistSpec, /, *args: Any, **kwargs: Any) 
         now = runqueue_wait_s()
         if now is not None:
             compute_s = max(0.0, duration - (now - waited))
-    persist_result(blobs_dir, task_key, dispatch, result, duration, policy=policy, compute_s=compute_s)
+    persist_result(blobs_dir, task_key, dispatch, result, duration, policy=policy, compute_s=compute_s, files=files)
     return result
 
 
-def persist_result(blobs_dir: str, task_key: str, dispatch: str, result: Any, duration_s: float | None, where: dict[str, Any] | None = None, blobs: list[str] | None = None, policy: tuple[float, float] | None = None, compute_s: float | None = None) -> None:
+def persist_result(blobs_dir: str, task_key: str, dispatch: str, result: Any, duration_s: float | None, where: dict[str, Any] | None = None, blobs: list[str] | None = None, policy: tuple[float, float] | None = None, compute_s: float | None = None, files: dict[str, Any] | None = None) -> None:
     """Store a task's result and write its note. Also used client side, when the
     workers cannot reach the store and the result reached the kernel.
 
@@ -88,6 +90,13 @@ def persist_result(blobs_dir: str, task_key: str, dispatch: str, result: Any, du
     note: dict[str, Any] = {"dispatch": dispatch, "where": where or where_here()}
     if duration_s is not None:
         note["duration_s"] = duration_s
+    if files is not None and "error" in files:
+        # What it read is unknown: served later, it could be served after its input changed.
+        note.update(status="unstored", reason=f"the files it opened could not be recorded: {files['error']}")
+        write_note(blobs_dir, task_key, note)
+        return
+    if files is not None:
+        note["files"] = files
     try:
         blob = serialise(result)
         cost = compute_s if compute_s is not None else duration_s

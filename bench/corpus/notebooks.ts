@@ -1,0 +1,192 @@
+/**
+ * The corpus of issue 9: public tutorial notebooks that drive Dask, Parsl
+ * and Ray, each with the smallest changes that let it run on a 2-core
+ * machine without the internet, and one realistic edit. The notebooks
+ * themselves are never copied into this repository: they are exported from
+ * read-only git mirrors at run time (see run.ts).
+ *
+ * A change or an edit is a literal replacement in one cell's source (or the
+ * removal of a cell), found by a unique snippet: when the upstream notebook
+ * moves and the snippet is no longer there, the runner says so and skips the
+ * notebook rather than running something else than described.
+ */
+import type { GeneratedData } from "./generated-data.js";
+
+export interface SourceChange {
+  /** What the change does and why, printed in the runner's output. */
+  why: string;
+  /** A snippet that identifies exactly one code cell. */
+  cell: string;
+  /** Replace `from` by `to` in that cell; with neither, the cell is removed. */
+  from?: string;
+  to?: string;
+  /** Insert a new code cell with this source after the identified cell. */
+  insertAfter?: string;
+}
+
+export interface CorpusNotebook {
+  /** Short name used in the report and for --only. */
+  name: string;
+  /** The mirror folder under the corpus folder, and the notebook's path in it. */
+  mirror: string;
+  path: string;
+  /** More paths (files or folders) of the mirror the notebook reads, exported beside it. */
+  support: string[];
+  /** Files the runner writes beside the notebook, instead of what it would download or its repository lacks. */
+  generate?: GeneratedData;
+  /** Changes needed to run here (internet, 2 cores): applied before the audit, so every run sees them. */
+  changes: SourceChange[];
+  /** The edit a user makes between the audit and the repeat. */
+  edit: SourceChange;
+  /**
+   * Cells (by a unique snippet) whose outputs show random samples: a fresh
+   * run draws new ones, while a repeat serves the recorded ones where the
+   * recorded run computed them, so their numbers are not compared.
+   */
+  randomCells: string[];
+  /** Output that depends on timing in a plain run too, masked with the reason. */
+  varies?: { why: string; pattern: RegExp; replacement: string }[];
+}
+
+export const CORPUS: CorpusNotebook[] = [
+  {
+    name: "dask-examples/delayed",
+    mirror: "dask+dask-examples",
+    path: "delayed.ipynb",
+    support: [],
+    changes: [
+      { why: "32 chains of inc/dec/add instead of 256: each task sleeps up to 1 s, and 768 of them take minutes on 2 cores", cell: "for i in range(256):", from: "range(256)", to: "range(32)" },
+      { why: "scale to two 4-thread workers instead of ten: 2 cores", cell: "client.cluster.scale(10)", from: "scale(10)", to: "scale(2)" },
+      { why: "no z.visualize(): graphviz is not installed", cell: "z.visualize(rankdir='LR')" },
+    ],
+    edit: { why: "a parameter: 16 chains instead of 32", cell: "for i in range(32):", from: "range(32)", to: "range(16)" },
+    randomCells: [],
+  },
+  {
+    name: "dask-examples/futures",
+    mirror: "dask+dask-examples",
+    path: "futures.ipynb",
+    support: [],
+    changes: [
+      { why: "32 chains of inc/double/add instead of 256 (tasks sleep up to 1 s each)", cell: "for i in range(256):", from: "range(256)", to: "range(32)" },
+      { why: "scale to two 4-thread workers instead of ten: 2 cores", cell: "client.cluster.scale(10)", from: "scale(10)", to: "scale(2)" },
+    ],
+    edit: { why: "a new cell printing the total of the submitted futures", cell: "total = client.submit(sum, zs)", insertAfter: "print(total.result())" },
+    randomCells: [],
+  },
+  {
+    name: "dask-examples/array",
+    mirror: "dask+dask-examples",
+    path: "array.ipynb",
+    support: [],
+    changes: [
+      { why: "a 2,000 x 2,000 array in 250 x 250 chunks instead of 10,000 x 10,000 in 1,000 x 1,000 (800 MB on a 2 GB worker)", cell: "da.random.random((10000, 10000)", from: "da.random.random((10000, 10000), chunks=(1000, 1000))", to: "da.random.random((2000, 2000), chunks=(250, 250))" },
+      { why: "the slice scaled with the array", cell: "y = x + x.T", from: "5000:", to: "1000:" },
+    ],
+    edit: { why: "another statistic of the persisted array: its mean instead of its sum", cell: "y.sum().compute()", from: "y.sum()", to: "y.mean()" },
+    randomCells: ["z.compute()", "y[0, 0].compute()", "y.sum().compute()", "y.mean().compute()"],
+  },
+  {
+    name: "dask-examples/embarrassingly-parallel",
+    mirror: "dask+dask-examples",
+    path: "applications/embarrassingly-parallel.ipynb",
+    support: [],
+    changes: [
+      { why: "40 parameter sets instead of 500: each simulation sleeps up to 1 s and the notebook runs them four times", cell: "np.random.random(size=(500, 4))", from: "size=(500, 4)", to: "size=(40, 4)" },
+      { why: "scale to two 4-thread workers instead of ten: 2 cores", cell: "client.cluster.scale(10)", from: "scale(10)", to: "scale(2)" },
+    ],
+    edit: { why: "a parameter: 10 bag partitions instead of 100", cell: "db.from_sequence(", from: "npartitions=100", to: "npartitions=10" },
+    randomCells: [
+      "input_params.head()",
+      "results.append(result)",
+      "^results$",
+      "lazy_results[0]",
+      "dask.compute(*lazy_results)",
+      "results = dask.compute(*futures)",
+      "results = client.gather(futures)\nresults[:5]",
+      "print(results[0])",
+      "output.sample(5)",
+      "output['result'].plot()",
+      "output['result'].mean()",
+      "filtered_output = ",
+    ],
+  },
+  {
+    name: "parsl-tutorial/1-parsl-introduction",
+    mirror: "Parsl+parsl-tutorial",
+    path: "1-parsl-introduction.ipynb",
+    support: ["input"],
+    changes: [
+      {
+        why: "read unsorted.txt from the tutorial's own input/ folder instead of downloading it from GitHub",
+        cell: "unsorted_file = File('https://",
+        from: "File('https://raw.githubusercontent.com/Parsl/parsl-tutorial/master/input/unsorted.txt')",
+        to: "File(os.path.join(os.getcwd(), 'input', 'unsorted.txt'))",
+      },
+    ],
+    edit: { why: "an argument of an app call: multiply(5, 10) instead of multiply(5, 9)", cell: "print(multiply(5, 9).result())", from: "multiply(5, 9)", to: "multiply(5, 10)" },
+    randomCells: ["random = generate(10)", "rand_nums.append", "'random-{}.txt'.format(i)", "def pi(num_points)", "'combined.txt'"],
+  },
+  {
+    name: "parsl-tutorial/3-parsl-workflows",
+    mirror: "Parsl+parsl-tutorial",
+    path: "3-parsl-workflows.ipynb",
+    support: ["app", "input", "output"],
+    changes: [
+      { why: "no Frontera cell: it submits to a Slurm cluster (SlurmProvider)", cell: "label=\"frontera_htex\"" },
+      { why: "no Midway MPI cell: it imports a site configuration (config.midway) and needs mpicc", cell: "from config.midway import config" },
+    ],
+    edit: { why: "a parameter: 3 simulations instead of 5 in the parallel workflow", cell: "out_file = \"output/p3_sim_{0}\"", from: "for i in range(5):", to: "for i in range(3):" },
+    randomCells: ["stdout=(\"output/p1.out\", \"w\")", "return randint(1,100)", "output/p3_sim_", "output/p4_sim_"],
+    varies: [{ why: "which simulations are done when the first `Job Status` is printed depends on timing (and a served task is done at once)", pattern: /Job Status: \[[^\]]*\]/, replacement: "Job Status: <first look>" }],
+  },
+  {
+    name: "academy/ray-crash-course/01-Ray-Tasks",
+    mirror: "anyscale+academy",
+    path: "ray-crash-course/01-Ray-Tasks.ipynb",
+    support: [],
+    generate: "ray-arrays",
+    changes: [],
+    edit: { why: "a one-line bug fix in a remote function: add_array added arr1 to itself", cell: "def add_array(", from: "np.add(arr1, arr1)", to: "np.add(arr1, arr2)" },
+    randomCells: [],
+  },
+  {
+    name: "ray-educational-materials/Ray_Core_5_Best_Practices",
+    mirror: "ray-project+ray-educational-materials",
+    path: "Ray_Core/Ray_Core_5_Best_Practices.ipynb",
+    support: [],
+    changes: [
+      { why: "2,000 tiny remote tasks instead of 100,000: on 2 cores that many tasks take minutes", cell: "result_ids = [remote_tiny_task.remote(x) for x in range(100000)]", from: "range(100000)", to: "range(2000)" },
+      { why: "20 batches of 1,000 instead of 100", cell: "mega_work.remote(x*1000", from: "for x in range(100)", to: "for x in range(20)" },
+      { why: "a 1,000 x 1,000 array instead of 5,000 x 5,000: ten 200 MB copies fill the object store of a small machine", cell: "a = np.random.rand(5000, 5000)", from: "np.random.rand(5000, 5000)", to: "np.random.rand(1000, 1000)" },
+    ],
+    edit: { why: "a parameter: 20 calls instead of 25 in the anti-pattern loop", cell: "results = [ray.get(do_some_work.remote(x)) for x in range(25)]", from: "range(25)", to: "range(20)" },
+    varies: [{ why: "ray.nodes() and the resource counts show the live node (its ports, memory and object store use)", pattern: /(ray\.nodes\(\)|ray\.cluster_resources\(\)|ray\.available_resources\(\)):[^\n]*/g, replacement: "$1: <live node state>" }],
+    randomCells: ["ray.get_gpu_ids()", "ray.nodes()[0]", "x_ref, y_ref, z_ref = tuple3.remote", "xyz_ref = tuple3_packed.remote", "actor = TupleActor.remote()", "a = np.random.rand(", "a_id_ref = ray.put(a)", "Ordinary funciton call takes", "Parallelizing Ray tasks takes", "Parallelizing Ray tasks as batches", "Duration without pipelining", "Duration with pipelining"],
+  },
+  {
+    name: "dask-tutorial/03_dask.delayed",
+    mirror: "dask+dask-tutorial",
+    path: "03_dask.delayed.ipynb",
+    support: ["prep.py", "data"],
+    generate: "nycflights",
+    changes: [
+      { why: "two workers instead of four: 2 cores", cell: "client = Client(n_workers=4)", from: "n_workers=4", to: "n_workers=2" },
+      { why: "no z.visualize(): graphviz is not installed", cell: "# Look at the task graph for `z`" },
+      { why: "no total.visualize(): graphviz is not installed", cell: "total.visualize()" },
+      { why: "no (sum(sums)).visualize(): graphviz is not installed", cell: "(sum(sums)).visualize()" },
+    ],
+    edit: { why: "a parameter: four data items instead of eight", cell: "data = [1, 2, 3, 4, 5, 6, 7, 8]", from: "[1, 2, 3, 4, 5, 6, 7, 8]", to: "[1, 2, 3, 4]" },
+    randomCells: [],
+    varies: [{ why: "prep.py says what it creates: nothing when the data is already there, as in the audit's folder", pattern: /- Creating json data\.\.\. done\n\*\* Created flights dataset! in [\d.]+s\*\*\n/, replacement: "" }],
+  },
+  {
+    name: "dask-tutorial/05_futures",
+    mirror: "dask+dask-tutorial",
+    path: "05_futures.ipynb",
+    support: [],
+    changes: [{ why: "two workers instead of four: 2 cores", cell: "client = Client(n_workers=4)", from: "n_workers=4", to: "n_workers=2" }],
+    edit: { why: "a one-line change in flaky_inc: it fails 10% of the time instead of 20%", cell: "def flaky_inc(i):", from: "random() < 0.2", to: "random() < 0.1" },
+    randomCells: ["for i, future in enumerate(futures):", "futures[5].retry()"],
+  },
+];

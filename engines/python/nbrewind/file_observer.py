@@ -1,0 +1,496 @@
+"""Which files a cell (or a task) read and wrote, seen through Python's audit hooks.
+
+``sys.addaudithook`` reports every ``open`` (builtins, ``io``, ``pathlib``,
+``os.open``, and so every library that opens files from Python: pandas,
+NumPy, matplotlib, ...) with its path and open flags, and ``os.rename`` /
+``os.replace`` / ``os.remove``. The hook only collects paths into the current
+*scope* (the running cell's, or the running task's on that thread: see
+``task_scope``); everything costly happens once, at the end of the scope:
+each file is stat'ed and hashed (sha256), and each file written inside the
+notebook's folder is copied into the blob store so a reused cell can put it
+back.
+
+What is not seen: reads and writes by C code that bypasses Python's ``open``
+(HDF5 through h5py, netCDF4's C library, a subprocess). Those are declared:
+a cell pragma ``# nbrewind: reads data/*.h5`` or ``nbrewind.reads(...)``.
+
+Left out: the bundle, the Python installation (prefixes, site-packages), the
+system folders (``/proc``, ``/dev``, ``/sys``, ``/usr``, ``/etc``, ``/run``,
+``/var/lib``), the user's cache folder (``~/.cache``), the shim's
+own files, IPython's and Jupyter's own folders, files created and deleted in
+the same scope, and the globs of ``NBREWIND_IGNORE_FILES`` (separated by
+``os.pathsep``, relative to the notebook's folder or absolute).
+
+A file opened only to append (``open(p, "a")``) is recorded as appended: an
+output, never an input, and not put back when the cell is reused (a log
+written by every cell would otherwise be rewound, or make every cell run).
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import glob
+import hashlib
+import os
+import re
+import site
+import stat
+import sys
+import threading
+from dataclasses import dataclass, field
+from typing import Any
+
+from .blob_store import BlobStore
+
+# Files bigger than this are recorded by digest only (no blob): they cannot be put back.
+DEFAULT_BLOB_LIMIT = 1 << 30
+_CHUNK = 4 << 20
+_SMALL = 1 << 20
+_SYSTEM_DIRS = ("/proc", "/dev", "/sys", "/usr", "/etc", "/run", "/var/lib")
+_ACCMODE = os.O_ACCMODE
+_DEFAULT_IGNORES = (".ipynb_checkpoints/*", "*/.ipynb_checkpoints/*", "__pycache__/*", "*/__pycache__/*", "*.pyc")
+
+FileEntry = dict[str, Any]
+
+
+@dataclass
+class Scope:
+    """What one cell or one task opened, as the hook saw it (absolute paths)."""
+
+    reads: set[str] = field(default_factory=set)
+    # path -> [existed before the scope first wrote it, only appended to]
+    written: dict[str, list[bool]] = field(default_factory=dict)
+    removed: set[str] = field(default_factory=set)
+    declared: set[str] = field(default_factory=set)
+    declared_writes: set[str] = field(default_factory=set)
+
+    def note_open(self, path: str, flags: int) -> None:
+        access = flags & os.O_ACCMODE
+        if access != os.O_WRONLY:
+            self.reads.add(path)
+        if access == os.O_RDONLY:
+            return
+        append_only = bool(flags & os.O_APPEND) and access == os.O_WRONLY
+        seen = self.written.get(path)
+        if seen is None:
+            self.written[path] = [os.path.lexists(path), append_only]
+            self.removed.discard(path)
+        elif not append_only:
+            seen[1] = False
+
+    def note_removed(self, path: str) -> None:
+        seen = self.written.pop(path, None)
+        if seen is not None and not seen[0]:
+            return  # created and deleted inside the scope: a scratch file
+        self.removed.add(path)
+
+    def note_renamed(self, src: str, dst: str) -> None:
+        self.note_removed(src)
+        self.written[dst] = [os.path.lexists(dst), False]
+        self.removed.discard(dst)
+
+
+class FileObserver:
+    """One per process (``process_observer``): the hook is installed once (audit hooks
+    cannot be removed) and idles between scopes."""
+
+    def __init__(self) -> None:
+        # The scope of the task running on each thread (engine workers with several threads).
+        self.local = threading.local()
+        self.notebook_dir: str | None = None
+        self.excluded: tuple[str, ...] = ()
+        self.ignores: tuple[str, ...] = _DEFAULT_IGNORES
+        self._ignore_re: re.Pattern[str] | None = None
+        # (folder, relative) -> the prefix of its files' names, None when left out
+        self._real_dirs: dict[tuple[str, bool], str | None | bool] = {}
+        self.blob_limit = DEFAULT_BLOB_LIMIT
+        self.cell: Scope | None = None
+        # How many task scopes are open in this process (the hook's fast path when none).
+        self.task_scopes = 0
+        self.count_lock = threading.Lock()
+        # blobs folder -> its store, for the tasks of this process (the bundle is left out once known)
+        self.stores: dict[str, BlobStore] = {}
+        # path -> (dev, ino, size, mtime_ns, ctime_ns, sha256): a file whose stat did not move is not hashed again
+        self._digests: dict[str, tuple[int, int, int, int, int, str]] = {}
+        self._installed = False
+
+    def __reduce__(self) -> tuple[type[FileObserver], tuple[()]]:
+        # Shipped by value to an engine worker, it arrives empty: the worker's own is process_observer().
+        return (FileObserver, ())
+
+    # -- configuration
+
+    def install(self) -> None:
+        """Observe this process (an engine worker): tasks are then observed through task_scope."""
+        if not self._installed:
+            if not self.excluded:
+                self.excluded = tuple(sorted(d + "/" for d in _python_dirs() | set(_SYSTEM_DIRS)))
+            sys.addaudithook(self._hook)
+            self._installed = True
+
+    def configure(self, notebook_dir: str, exclude: list[str], ignore: list[str], blob_limit: int | None) -> None:
+        self.notebook_dir = os.path.realpath(notebook_dir)
+        dirs = {os.path.realpath(d) for d in exclude}
+        dirs.update(_python_dirs())
+        # The kernel's own files: IPython's profile, Jupyter's runtime (connection files).
+        dirs.add(os.path.realpath(os.environ.get("IPYTHONDIR") or os.path.expanduser("~/.ipython")))
+        # Caches are not inputs (matplotlib's font list, numba's, ...).
+        dirs.add(os.path.realpath(os.environ.get("XDG_CACHE_HOME") or os.path.expanduser("~/.cache")))
+        try:
+            from jupyter_core.paths import jupyter_runtime_dir
+
+            dirs.add(os.path.realpath(jupyter_runtime_dir()))
+        except Exception:
+            pass
+        dirs.update(_SYSTEM_DIRS)
+        # A folder that holds the notebook's folder (a venv around a project) must not hide the notebook's files.
+        nb = self.notebook_dir
+        self.excluded = tuple(sorted(d.rstrip("/") + "/" for d in dirs if not (nb + "/").startswith(d.rstrip("/") + "/")))
+        self._real_dirs.clear()
+        self.stores.clear()
+        env = [g for g in os.environ.get("NBREWIND_IGNORE_FILES", "").split(os.pathsep) if g]
+        self.ignores = (*_DEFAULT_IGNORES, *ignore, *env)
+        self._ignore_re = None
+        self.blob_limit = blob_limit if blob_limit is not None else int(os.environ.get("NBREWIND_FILE_BLOB_LIMIT", DEFAULT_BLOB_LIMIT))
+        self.install()
+
+    @property
+    def active(self) -> bool:
+        return self.notebook_dir is not None
+
+    # -- the hook: as little as possible, it runs for every audited event of the process
+
+    def _hook(self, event: str, args: tuple[Any, ...]) -> None:
+        if event == "open":
+            # Most processes never run a task scope: skip the thread-local lookup then.
+            scope = (self.local.__dict__.get("scope") if self.task_scopes else None) or self.cell
+            if scope is None:
+                return
+            path = args[0]
+            if type(path) is not str:
+                if isinstance(path, int) or path is None:
+                    return  # a descriptor: opened before, where it was seen
+                try:
+                    path = os.fsdecode(path)
+                except TypeError:
+                    return
+            if path[:1] != "/":
+                path = os.path.join(os.getcwd(), path)
+            flags = args[2]
+            if type(flags) is int and not flags & _ACCMODE:
+                scope.reads.add(path)  # the common case, read-only: no method call
+            else:
+                scope.note_open(path, flags if isinstance(flags, int) else os.O_RDONLY)
+        elif event == "os.rename" or event == "os.remove":
+            scope = (self.local.__dict__.get("scope") if self.task_scopes else None) or self.cell
+            if scope is None:
+                return
+            try:
+                paths = [os.path.abspath(os.fsdecode(p)) for p in args[: 2 if event == "os.rename" else 1]]
+            except TypeError:
+                return
+            if event == "os.rename":
+                scope.note_renamed(paths[0], paths[1])
+            else:
+                scope.note_removed(paths[0])
+
+    # -- scopes
+
+    def begin_cell(self, declared: list[str] | None = None) -> None:
+        if not self.active or not observing():
+            return
+        scope = Scope()
+        self._real_dirs.clear()
+        for pattern in declared or ():
+            scope.declared.add(pattern)
+        self.cell = scope
+
+    def end_cell(self, store: BlobStore) -> dict[str, Any] | None:
+        scope, self.cell = self.cell, None
+        if scope is None:
+            return None
+        return self.summarise(scope, store)
+
+    def declare(self, paths: tuple[Any, ...], write: bool = False) -> None:
+        """``nbrewind.reads(...)`` / ``writes(...)``: files (or globs) C code opened, unseen by the hook."""
+        scope = getattr(self.local, "scope", None) or self.cell
+        if scope is None:
+            return
+        for p in paths:
+            text = os.fsdecode(os.fspath(p))
+            absolute = text if os.path.isabs(text) else os.path.join(os.getcwd(), text)
+            (scope.declared_writes if write else scope.declared).add(absolute)
+
+    # -- the end of a scope: stat, hash, store
+
+    def summarise(self, scope: Scope, store: BlobStore | None, absolute: bool = False) -> dict[str, Any]:
+        """``absolute``: a task's files, named by their real path and all written ones stored;
+        the kernel names them as records do (``relativise``)."""
+        warnings: list[str] = []
+        outside: list[str] = []
+        read: list[FileEntry] = []
+        written: list[FileEntry] = []
+        declared = self._expand_declared(scope, warnings)
+        for path in scope.declared_writes:
+            scope.written.setdefault(path, [True, False])
+        name_of = self._real_name if absolute else self._name
+        for path, (existed, append_only) in sorted(scope.written.items()):
+            name = name_of(path)
+            if name is None:
+                continue
+            if os.path.isabs(name) and not absolute:
+                outside.append(name)  # also a removal: never recorded, never replayed outside the folder
+                continue
+            if not os.path.lexists(path):
+                if existed:
+                    written.append({"path": name, "deleted": True})
+                continue
+            entry = self._written_entry(path, name, append_only, store, warnings)
+            if entry is not None:
+                written.append(entry)
+        for path in sorted(scope.removed):
+            name = name_of(path)
+            if name is None or os.path.lexists(path):
+                continue
+            if os.path.isabs(name) and not absolute:
+                outside.append(name)
+            else:
+                written.append({"path": name, "deleted": True})
+        writes = set(scope.written)
+        for path in sorted(scope.reads | declared):
+            if path in writes:
+                continue  # its content at the end is of the scope's own making: an output
+            name = name_of(path)
+            if name is None:
+                continue
+            info = self._describe(path)
+            if info is None:
+                continue  # gone, or not a regular file (a folder, a pipe)
+            entry = {"path": name, **info}
+            if path in declared:
+                entry["declared"] = True
+            read.append(entry)
+        out: dict[str, Any] = {"read": read, "written": written}
+        if outside:
+            out["outside"] = outside
+        if warnings:
+            out["warnings"] = warnings
+        return out
+
+    def _expand_declared(self, scope: Scope, warnings: list[str]) -> set[str]:
+        found: set[str] = set()
+        for pattern in sorted(scope.declared):
+            absolute = pattern if os.path.isabs(pattern) else os.path.join(self.notebook_dir or os.getcwd(), pattern)
+            matches = [m for m in glob.glob(absolute, recursive=True) if os.path.isfile(m)]
+            if not matches:
+                warnings.append(f"declared read `{pattern}` matches no file")
+            found.update(os.path.abspath(m) for m in matches)
+        return found
+
+    def _name(self, path: str) -> str | None:
+        """The path as records keep it (relative to the notebook's folder, else absolute), or None when left out."""
+        name = self._real_name(path, relative=True)
+        return None if name is None or self._ignored(name) else name
+
+    def _real_name(self, path: str, relative: bool = False) -> str | None:
+        """The path with its folder's links resolved, or None when its folder is left out.
+        Decided once per folder (thousands of files share a few, and resolving costs a
+        syscall per component); the file name itself is kept: a link is recorded as the
+        name that was opened."""
+        folder, _, base = path.rpartition("/")
+        key = (folder, relative)
+        prefix = self._real_dirs.get(key, False)
+        if prefix is False:
+            real = os.path.realpath(folder or "/").rstrip("/") + "/"
+            nb = (self.notebook_dir or "") + "/"
+            if real.startswith(self.excluded):
+                prefix = None
+            elif relative and real.startswith(nb):
+                prefix = real[len(nb) :]
+            else:
+                prefix = real
+            self._real_dirs[key] = prefix
+        return None if prefix is None else prefix + base
+
+    def _ignored(self, name: str) -> bool:
+        if self._ignore_re is None:
+            self._ignore_re = re.compile("|".join(f"(?:{fnmatch.translate(p)})" for p in self.ignores))
+        return self._ignore_re.match(name) is not None
+
+    def relativise(self, files: dict[str, Any]) -> dict[str, Any]:
+        """A task's files (real paths) as records name them: relative under the notebook's
+        folder, left out as configured; written files outside the folder are reported apart."""
+        read = []
+        for r in files.get("read", []):
+            name = self._name(r["path"])
+            if name is not None:
+                read.append({**r, "path": name})
+        written = []
+        outside = []
+        for w in files.get("written", []):
+            name = self._name(w["path"])
+            if name is None:
+                continue
+            if os.path.isabs(name):
+                outside.append(name)
+            else:
+                written.append({**w, "path": name})
+        out: dict[str, Any] = {"read": read, "written": written}
+        if outside:
+            out["outside"] = outside
+        if files.get("warnings"):
+            out["warnings"] = list(files["warnings"])
+        return out
+
+    def _describe(self, path: str) -> dict[str, Any] | None:
+        st = _regular_stat(path)
+        if st is None:
+            return None
+        digest = self._digest(path, st)
+        if digest is None:
+            return None
+        return {"size": st.st_size, "mtime_ns": str(st.st_mtime_ns), "sha256": digest}
+
+    def _digest(self, path: str, st: os.stat_result) -> str | None:
+        cached = self._digests.get(path)
+        stamp = (st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns)
+        if cached is not None and cached[:5] == stamp:
+            return cached[5]
+        try:
+            digest = _hash_file(path)
+        except OSError:
+            return None
+        self._digests[path] = (*stamp, digest)
+        return digest
+
+    def _written_entry(self, path: str, name: str, append_only: bool, store: BlobStore | None, warnings: list[str]) -> FileEntry | None:
+        st = _regular_stat(path)
+        if st is None:
+            return None
+        entry: FileEntry = {"path": name, "size": st.st_size, "mtime_ns": str(st.st_mtime_ns)}
+        if append_only:
+            entry["appended"] = True
+        if st.st_size > self.blob_limit or store is None:
+            digest = self._digest(path, st)
+            if digest is None:
+                return None
+            if store is not None:
+                warnings.append(f"`{name}` ({st.st_size} bytes) is over the {self.blob_limit}-byte limit: recorded by digest only, it cannot be put back")
+            return {**entry, "sha256": digest, "blob": False}
+        try:
+            digest = _store_file(store, path, st.st_size)
+        except OSError as err:
+            warnings.append(f"`{name}` could not be stored ({type(err).__name__}: {err}): recorded by digest only")
+            digest = self._digest(path, st)
+            return None if digest is None else {**entry, "sha256": digest, "blob": False}
+        self._digests[path] = (st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns, digest)
+        return {**entry, "sha256": digest, "blob": True}
+
+
+def _python_dirs() -> set[str]:
+    """The Python installation and the shim's own files: never the user's inputs or outputs."""
+    dirs = {os.path.realpath(p) for p in (sys.prefix, sys.base_prefix, sys.exec_prefix, sys.base_exec_prefix)}
+    try:
+        dirs.update(os.path.realpath(p) for p in site.getsitepackages())
+    except AttributeError:
+        pass
+    dirs.add(os.path.realpath(site.getusersitepackages()))
+    dirs.add(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))
+    return dirs
+
+
+def _regular_stat(path: str) -> os.stat_result | None:
+    """The stat of a regular file (following links), or None: gone, a folder, a pipe."""
+    try:
+        st = os.stat(path)
+    except OSError:
+        return None
+    return st if stat.S_ISREG(st.st_mode) else None
+
+
+def _hash_file(path: str) -> str:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        h = hashlib.sha256()
+        while True:
+            chunk = os.read(fd, _CHUNK)
+            if not chunk:
+                break
+            h.update(chunk)
+        return h.hexdigest()
+    finally:
+        os.close(fd)
+
+
+def _store_file(store: BlobStore, path: str, size: int) -> str:
+    """Copy a written file into the store under its sha256."""
+    if size <= _SMALL:
+        with open(path, "rb") as f:
+            data = f.read()
+        digest = hashlib.sha256(data).hexdigest()
+        store.write(digest, [memoryview(data)])
+        return digest
+    return store.store_file(path)[0]
+
+
+def observing() -> bool:
+    """``NBREWIND_OBSERVE_FILES=0`` turns observation off (then no file decides reuse or comes back)."""
+    return os.environ.get("NBREWIND_OBSERVE_FILES", "1") != "0"
+
+
+def process_observer() -> FileObserver:
+    """This process's observer. Kept on ``sys``, not in this module: a worker that gets this
+    code by value (a fresh copy of the module's globals per task) must still find the one
+    observer whose hook is installed, or every task would add a hook of its own."""
+    found = getattr(sys, "_nbrewind_file_observer", None)
+    if found is None:
+        found = FileObserver()
+        sys._nbrewind_file_observer = found  # type: ignore[attr-defined]
+    return found
+
+
+def observed_call(blobs_dir: str, func: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> tuple[Any, dict[str, Any] | None]:
+    """Run one task, attributing the files its thread opens to it (several threads per
+    worker each have their own scope); its written files are copied into the store.
+    Returns (result, files by real path); raises what the task raised."""
+    if not observing():
+        return func(*args, **kwargs), None
+    obs = process_observer()
+    store = obs.stores.get(blobs_dir)
+    if store is None:
+        obs.install()
+        bundle = os.path.dirname(os.path.realpath(blobs_dir)).rstrip("/") + "/"
+        if bundle not in obs.excluded:
+            obs.excluded = (*obs.excluded, bundle)
+            obs._real_dirs.clear()  # noqa: SLF001 - folders decided before the bundle was known
+        store = obs.stores[blobs_dir] = BlobStore(blobs_dir)
+    scope = Scope()
+    outer = getattr(obs.local, "scope", None)
+    obs.local.scope = scope
+    with obs.count_lock:  # several threads per worker: the count must never drop while a task runs
+        obs.task_scopes += 1
+    try:
+        result = func(*args, **kwargs)
+    finally:
+        obs.local.scope = outer
+        with obs.count_lock:
+            obs.task_scopes -= 1
+    try:
+        files = obs.summarise(scope, store, absolute=True)
+    except Exception as err:  # noqa: BLE001 - the bookkeeping failed: the task must not be memoized
+        files = {"error": f"{type(err).__name__}: {err}"[:500]}
+    return result, files
+
+
+observer = process_observer()
+
+
+def reads(*paths: Any) -> None:
+    """Declare files (or globs) the running cell or task reads where Python's ``open`` does not
+    see it (HDF5 through h5py, netCDF4's C library): they then count as its inputs."""
+    observer.declare(paths)
+
+
+def writes(*paths: Any) -> None:
+    """Declare files the running cell or task writes where Python's ``open`` does not see it."""
+    observer.declare(paths, write=True)

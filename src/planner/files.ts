@@ -1,0 +1,210 @@
+/**
+ * Files as inputs and outputs of cells: a recorded cell is reused only while
+ * the files it read are still what it read.
+ *
+ * The rule, cell by cell in notebook order:
+ * * a file read by a cell is compared with what this run will have put there
+ *   by then: the content an earlier reused cell restores, "unknown" when an
+ *   earlier cell that writes it runs (then the reader runs, and the session
+ *   may still reuse it once the writer's real output is known), or else what
+ *   is on disk now;
+ * * on disk, `stat` (size and mtime_ns) first: equal means unchanged; a
+ *   different stat is settled by the sha256 of the content;
+ * * a cell that runs because of a file makes every reused cell that reads a
+ *   value from it run too (its values may differ; the session reuses them
+ *   again when they turn out identical);
+ * * a file a cell only appended to (a log) is never an input and never
+ *   restored, so a log that every cell appends to changes no decision;
+ * * a written file recorded by digest only (over the size limit) that is not
+ *   on disk as recorded makes its cell run: it cannot be put back.
+ */
+import { stat } from "node:fs/promises";
+import { isAbsolute, join } from "node:path";
+import { allFiles, isDeletion, type FileRead, type FileWritten } from "../common/file-record.js";
+import { hashFile } from "../store/digest.js";
+import type { CellPlan } from "./plan.js";
+import type { RecordedCell } from "./recorded.js";
+
+/** A file as it is on disk now. */
+export type DiskState = { exists: false } | { exists: true; size: number; mtimeNs: string; sha256?: string };
+
+/** What a path holds at a point of the planned run. */
+type Expected = { kind: "content"; sha256: string } | { kind: "deleted" } | { kind: "unknown"; writer: CellPlan };
+
+export type FileVerdict = { same: true } | { same: false; why: string };
+
+/**
+ * The files of the notebook's folder as this run sees them: disk (probed once,
+ * before planning) overlaid with what the run wrote or restored so far.
+ */
+export class FileView {
+  private readonly overlay = new Map<string, { kind: "content"; sha256: string } | { kind: "deleted" }>();
+
+  constructor(
+    readonly notebookDir: string,
+    private readonly disk: Map<string, DiskState>,
+  ) {}
+
+  /**
+   * Stat every file the records name; hash one only when its stat differs from
+   * some recorded stat of it (a changed file, or a copy at another site).
+   */
+  static async probe(notebookDir: string, records: Iterable<RecordedCell>): Promise<FileView> {
+    const stamps = new Map<string, Set<string>>();
+    const add = (path: string, stamp: string) => {
+      let set = stamps.get(path);
+      if (!set) stamps.set(path, (set = new Set()));
+      set.add(stamp);
+    };
+    for (const rec of records) {
+      const files = allFiles(rec);
+      for (const r of files.read) add(r.path, `${r.size}:${r.mtime_ns}`);
+      for (const w of files.written) {
+        if (!isDeletion(w)) add(w.path, `${w.size}:${w.mtime_ns}`);
+        else if (!stamps.has(w.path)) stamps.set(w.path, new Set());
+      }
+    }
+    const disk = new Map<string, DiskState>();
+    await Promise.all(
+      [...stamps].map(async ([path, recorded]) => {
+        const full = resolveIn(notebookDir, path);
+        try {
+          const st = await stat(full, { bigint: true });
+          if (!st.isFile()) return void disk.set(path, { exists: false });
+          const state: DiskState = { exists: true, size: Number(st.size), mtimeNs: st.mtimeNs.toString() };
+          if ([...recorded].some((s) => s !== `${state.size}:${state.mtimeNs}`)) state.sha256 = (await hashFile(full)).digest;
+          disk.set(path, state);
+        } catch {
+          disk.set(path, { exists: false });
+        }
+      }),
+    );
+    return new FileView(notebookDir, disk);
+  }
+
+  /** This run wrote (or restored) `path` with this content, or removed it. */
+  noteWritten(w: FileWritten): void {
+    this.overlay.set(w.path, isDeletion(w) ? { kind: "deleted" } : { kind: "content", sha256: w.sha256 });
+  }
+
+  /** Is the file as the record has it, at this point of the run? */
+  compare(read: { path: string; size: number; mtime_ns: string; sha256: string }): FileVerdict {
+    const seen = this.overlay.get(read.path);
+    if (seen) {
+      if (seen.kind === "deleted") return { same: false, why: `reads \`${read.path}\`, which an earlier cell removed in this run` };
+      return seen.sha256 === read.sha256 ? { same: true } : { same: false, why: `reads \`${read.path}\`, which an earlier cell wrote differently in this run` };
+    }
+    return this.compareDisk(read);
+  }
+
+  compareDisk(read: { path: string; size: number; mtime_ns: string; sha256: string }): FileVerdict {
+    const d = this.disk.get(read.path);
+    if (!d?.exists) return { same: false, why: `reads \`${read.path}\`, which is missing` };
+    if (d.size === read.size && d.mtimeNs === read.mtime_ns) return { same: true };
+    if (d.sha256 === read.sha256) return { same: true };
+    return { same: false, why: `reads \`${read.path}\`, which changed since it was recorded` };
+  }
+
+  /** Whether the file on disk already holds what a written entry records (nothing to restore). */
+  holds(w: FileWritten): boolean {
+    const seen = this.overlay.get(w.path);
+    if (isDeletion(w)) return seen ? seen.kind === "deleted" : !this.disk.get(w.path)?.exists;
+    if (seen) return seen.kind === "content" && seen.sha256 === w.sha256;
+    return this.compareDisk(w).same;
+  }
+}
+
+/**
+ * Every recorded file of the records the plan reuses, checked in notebook
+ * order against what the run will have put there. Turns reused cells into
+ * running ones, with the reason; returns the ids of the cells it turned.
+ */
+export function planFiles(cells: CellPlan[], view: FileView, label: (id: string) => string): Set<string> {
+  const expected = new Map<string, Expected>();
+  /** Cells turned to run, with the names their record wrote (the values that may now differ). */
+  const turned = new Map<string, Set<string>>();
+  for (const cell of cells) {
+    if (cell.decision === "skip") continue;
+    if (cell.decision === "reuse" && cell.record) {
+      const why = whyFilesDiffer(cell.record, expected, view) ?? whyValueChanged(cell, turned, label);
+      if (why) {
+        turned.set(cell.id, new Set(cell.record.writes.map((w) => w.name)));
+        cell.decision = "run";
+        cell.reasons = [why];
+        cell.record = undefined;
+      }
+    }
+    const rec = cell.decision === "reuse" ? cell.record : (cell.record ?? cell.previous);
+    for (const w of rec ? allFiles(rec).written : []) {
+      if (!isDeletion(w) && w.appended) continue;
+      if (cell.decision !== "reuse") expected.set(w.path, { kind: "unknown", writer: cell });
+      else expected.set(w.path, isDeletion(w) ? { kind: "deleted" } : { kind: "content", sha256: w.sha256 });
+    }
+  }
+  return new Set(turned.keys());
+}
+
+function whyFilesDiffer(record: RecordedCell, expected: Map<string, Expected>, view: FileView): string | undefined {
+  const files = allFiles(record);
+  for (const read of files.read) {
+    const e = expected.get(read.path);
+    if (e?.kind === "unknown") return `reads \`${read.path}\`, which cell ${e.writer.number} writes and which runs`;
+    if (e?.kind === "deleted") return `reads \`${read.path}\`, which an earlier cell removes`;
+    if (e?.kind === "content") {
+      if (e.sha256 !== read.sha256) return `reads \`${read.path}\`, which an earlier cell writes differently`;
+      continue;
+    }
+    const v = view.compareDisk(read);
+    if (!v.same) return v.why;
+  }
+  for (const w of files.written) {
+    if (isDeletion(w) || w.blob || w.appended) continue;
+    if (!view.compareDisk(w).same) return `wrote \`${w.path}\` (${w.size} bytes, over the size limit: recorded by digest only), which is not on disk as recorded and cannot be put back`;
+  }
+  return undefined;
+}
+
+/**
+ * A value read from a cell that now runs because of a file. Only names that
+ * cell really wrote count: the analysis also lists names it may have touched
+ * (a builtin such as `open` whose result a method is called on), which a
+ * re-run cannot change.
+ */
+function whyValueChanged(cell: CellPlan, turned: Map<string, Set<string>>, label: (id: string) => string): string | undefined {
+  const read = cell.identity.reads.find((r) => {
+    const names = turned.get(r.producer_cell_id);
+    return names !== undefined && (r.name === "*" || names.has(r.name));
+  });
+  return read ? `reads \`${read.name}\` from ${label(read.producer_cell_id)}, which runs because a file it reads changed` : undefined;
+}
+
+/** Does a record's file reads still hold at this point of the run (the session's value-level reuse)? */
+export function filesStillMatch(record: RecordedCell, view: FileView): FileVerdict {
+  const files = allFiles(record);
+  for (const read of files.read) {
+    const v = view.compare(read);
+    if (!v.same) return v;
+  }
+  for (const w of files.written) {
+    if (isDeletion(w) || w.blob || w.appended) continue;
+    if (!view.holds(w)) return { same: false, why: `wrote \`${w.path}\`, recorded by digest only, which cannot be put back` };
+  }
+  return { same: true };
+}
+
+/**
+ * The reads a cell declares with a pragma line, `# nbrewind: reads data/*.h5 other.nc`:
+ * files its C libraries open where Python's audit hooks cannot see them.
+ */
+export function declaredReads(source: string): string[] {
+  const out: string[] = [];
+  for (const m of source.matchAll(/^[ \t]*#[ \t]*nbrewind:[ \t]*reads[ \t]+(.+)$/gm)) out.push(...m[1]!.split(/[\s,]+/).filter(Boolean));
+  return out;
+}
+
+export function resolveIn(notebookDir: string, path: string): string {
+  return isAbsolute(path) ? path : join(notebookDir, path);
+}
+
+
+export type { FileRead };
