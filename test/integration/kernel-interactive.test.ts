@@ -50,6 +50,8 @@ describe("the NBRewind kernel behind a real Jupyter server, driven by @jupyterla
   const world = new KernelWorld();
   const lab = join(world.dir, "lab");
   const counter = new KernelCounter(join(world.dir, "count"));
+  // The test's side channel, not the notebook's input: hidden from the shim's file observation (NBREWIND_IGNORE_FILES),
+  // which records it as read by the cell whose tasks append to it; deleting it between kernels would make that cell run.
   const taskLog = join(world.dir, "tasks.log");
   let server: EmbeddedServer;
   let endpoint: ServerEndpoint;
@@ -70,7 +72,7 @@ describe("the NBRewind kernel behind a real Jupyter server, driven by @jupyterla
   beforeAll(async () => {
     await world.install();
     mkdirSync(lab, { recursive: true });
-    server = new EmbeddedServer({ python: world.python, rootDir: lab, env: { ...world.env, ...counter.env, TASK_LOG: taskLog } });
+    server = new EmbeddedServer({ python: world.python, rootDir: lab, env: { ...world.env, ...counter.env, TASK_LOG: taskLog, NBREWIND_IGNORE_FILES: taskLog } });
     endpoint = await server.start();
     const settings = serverSettings(endpoint);
     sessions = new SessionManager({ serverSettings: settings, kernelManager: new KernelManager({ serverSettings: settings }) });
