@@ -214,8 +214,11 @@ def _input_keys(task: Any, keyer: Keyer) -> list[str]:
     """Each declared input: its remote name and its content (a folder: every file in it)."""
     from ndcctools.taskvine import cvine
 
+    if not hasattr(task, "_tracked_inputs") or not hasattr(task, "_tracked_outputs"):
+        # Older TaskVine hands inputs and outputs straight to C: we could not see them.
+        raise Uncacheable("this TaskVine version does not show a task's declared input and output files to Python")
     keys: list[str] = []
-    for file, remote_name in getattr(task, "_tracked_inputs", ()):
+    for file, remote_name in task._tracked_inputs:
         kind = file.type()
         if kind == cvine.VINE_FILE:
             path = file.source()
@@ -260,7 +263,6 @@ _HIT_MEMBERS: dict[str, Any] = {
     "exit_code": property(lambda self: 0),
     "std_output": property(lambda self: ""),
     "output": property(lambda self: self._output),
-    "__del__": lambda self: None,  # nothing was staged for it
 }
 
 

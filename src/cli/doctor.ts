@@ -145,7 +145,9 @@ function taskVineCheck(): Check {
   const found = tv.builtPrefix
     ? `source build at ${tv.builtPrefix} (the kernel needs ${tv.builtPrefix}/bin on PATH and its lib/python3.X/site-packages on PYTHONPATH)`
     : `vine_worker in ${tv.where}`;
-  return { name: "TaskVine", ok: true, optional: true, found };
+  // DaskVine is a separate matter: at cctools f4e3b63 it fails with dask 2026.8 before any task runs.
+  const daskVine = "DaskVine is not memoized (at cctools f4e3b63 it fails with dask 2026.8.0: '_HLGExprSequence' object has no attribute 'items')";
+  return { name: "TaskVine", ok: true, optional: true, found: `${found}; ${daskVine}` };
 }
 
 /** The container engine and base image that replay --container uses (optional). */
