@@ -3,7 +3,7 @@ import { readdirSync } from "node:fs";
 import { delimiter, join } from "node:path";
 import { beforeAll, describe, expect, it } from "vitest";
 import { outputText, readJson, runCli, tempDir, writeNotebookFile, type CellSpec } from "./cli-harness.js";
-import { TaskCounter } from "./task-counter.js";
+import { recordsOf, TaskCounter } from "./task-counter.js";
 
 /**
  * Task-level memoization on a real TaskVine manager with a local vine_worker
@@ -107,6 +107,9 @@ function cells(root: string, p: Params): CellSpec[] {
         "    t.add_input(m.declare_file(f'{D}/in{i}.txt'), f'in{i}.txt')",
         "    files[f'in{i}'] = t",
         "texts = run_all(files)",
+        "shell = vine.Task(f'echo shell >> {COUNTER}')",
+        "shell.set_tag('shell')",
+        "run_all({'shell': shell})",
         `result = run_all({'total': task('total', total, [leaves[f'leaf{i}'] for i in range(${LEAVES})], [bumps[f'bump{i}'] for i in range(${BUMPS})])})['total']`,
         "print('total', result)",
         `print('files', ' '.join(texts[f'in{i}'] for i in range(${FILES})))`,
@@ -137,8 +140,11 @@ describe("TaskVine: PythonTasks on a real manager and vine_worker run again only
     const audit = await runCli(["audit", path(p), "-q"], { env: runEnv });
     expect(audit.code, audit.stderr).toBe(0);
     expect(audit.survivors).toEqual([]);
-    expect(counter.ran()).toEqual([...range(LEAVES, "leaf"), ...range(BUMPS, "bump"), ...range(FILES, "readin").map((n) => `${n}.txt`), "total"].sort());
+    expect(counter.ran()).toEqual([...range(LEAVES, "leaf"), ...range(BUMPS, "bump"), ...range(FILES, "readin").map((n) => `${n}.txt`), "total", "shell"].sort());
     expect(resultOf(join(root, "nb.nbrewind", "notebook.ipynb"))).toBe(expected(p));
+    // the cell creating the Manager is the engine set-up cell; the cell submitting to it uses it
+    expect(recordsOf(join(root, "nb.nbrewind"), "setup")[0].engines).toEqual({ started: ["taskvine"], used: [] });
+    expect(recordsOf(join(root, "nb.nbrewind"), "run")[0].engines).toEqual({ started: [], used: ["taskvine"] });
 
     const repeat = async (next: Params, expectRan: string[]) => {
       counter.reset();
@@ -147,7 +153,13 @@ describe("TaskVine: PythonTasks on a real manager and vine_worker run again only
       const run = await runCli(["repeat", path(p), "-o", out, "-q"], { env: runEnv });
       expect(run.code, run.stderr).toBe(0);
       expect(run.survivors).toEqual([]);
-      expect(counter.ran()).toEqual([...expectRan].sort());
+      // a shell Task is not memoized: it runs every time, recorded uncached with the reason
+      expect(counter.ran()).toEqual([...expectRan, "shell"].sort());
+      const latest = recordsOf(join(root, "nb.nbrewind"), "run").sort((a, b) => a.recorded_at.localeCompare(b.recorded_at)).at(-1);
+      const statuses = latest.tasks.map((t: any) => t.status);
+      expect(statuses.filter((s: string) => s === "dispatched")).toHaveLength(expectRan.length);
+      expect(statuses.filter((s: string) => s === "hit")).toHaveLength(LEAVES + BUMPS + FILES + 1 - expectRan.length);
+      expect(latest.tasks.filter((t: any) => t.status === "uncached").map((t: any) => t.reason)).toEqual([expect.stringContaining("a shell Task")]);
       // hits are handed back by m.wait() with the recorded output: the same result as computing it
       expect(resultOf(out)).toBe(expected(p));
     };
