@@ -9,7 +9,8 @@ back in a ``while not m.empty(): t = m.wait(...)`` loop. We patch the
   arguments as the user passed them (``submit_finalize`` pickles and forgets
   them). The task is keyed there with the core's scheme: the function's
   identity (its code and, recursively, what it calls), the argument keys, and
-  every declared input file by content. A hit is not sent to the manager: the
+  every declared input file by content, and the environment variables set on it
+  (``set_env_var``, remembered as they are set). A hit is not sent to the manager: the
   task object is turned into a completed one (its class swapped for a subclass
   that answers ``successful()``, ``output``, ``result``...) and queued; a miss
   is submitted as is and remembered by its task id.
@@ -30,6 +31,7 @@ import functools
 import hashlib
 import itertools
 import pathlib
+import sys
 import threading
 import time
 import traceback
@@ -151,6 +153,7 @@ def _patch_manager(module: Any) -> None:
     def empty(self: Any) -> Any:
         return original_empty(self) and not getattr(self, "_nbrewind_hits", None)
 
+    _patch_env_var(sys.modules[Manager.__module__.rsplit(".", 1)[0] + ".task"].Task)
     submit._nbrewind = True  # type: ignore[attr-defined]
     Manager.__init__ = __init__
     Manager.submit = submit
@@ -158,6 +161,19 @@ def _patch_manager(module: Any) -> None:
     Manager.wait_for_task_id = wait_for_task_id
     Manager.empty = empty
     Manager.create_library_from_functions = create_library_from_functions
+
+
+def _patch_env_var(Task: Any) -> None:
+    """``set_env_var`` hands the variable straight to C: remember it, a task's environment is part of its key."""
+    original = Task.set_env_var
+
+    @functools.wraps(original)
+    def set_env_var(self: Any, name: str, value: Any = None) -> Any:
+        env = self.__dict__.setdefault("_nbrewind_env", {})
+        env[name] = value
+        return original(self, name, value)
+
+    Task.set_env_var = set_env_var
 
 
 # ------------------------------------------------------------------ keys
@@ -174,6 +190,9 @@ def _decide(rt: task_runtime.TaskRuntime, manager: Any, task: Any) -> tuple[str,
         inputs = _input_keys(task, keyer)
         if inputs:
             kwarg_keys["(vine inputs)"] = tagged_digest("vine-inputs", *inputs)
+        env = getattr(task, "_nbrewind_env", None)
+        if env:
+            kwarg_keys["(vine env)"] = tagged_digest("vine-env", *(f"{k}={v!r}" for k, v in sorted(env.items())))
         if getattr(task, "_tracked_outputs", None):
             raise Uncacheable("it declares output files of its own, which nbrewind does not restore for TaskVine yet")
         if getattr(task, "_tmp_output_enabled", False):

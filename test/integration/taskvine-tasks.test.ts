@@ -36,6 +36,8 @@ interface Params {
   step: number;
   /** The input file that holds one more byte. */
   which: number;
+  /** An environment variable the file tasks are given (set_env_var), which they print. */
+  mark: string;
 }
 
 function cells(root: string, p: Params): CellSpec[] {
@@ -79,9 +81,10 @@ function cells(root: string, p: Params): CellSpec[] {
         "    return sum(leaves) + sum(bumps)",
         "",
         "def readf(name):",
+        "    import os",
         "    note('read' + name)",
         "    with open(name) as f:",
-        "        return f.read()",
+        "        return f.read() + os.environ['MARK']",
         "",
         "def run_all(tasks):",
         "    for t in tasks.values():",
@@ -105,6 +108,7 @@ function cells(root: string, p: Params): CellSpec[] {
         `for i in range(${FILES}):`,
         "    t = task(f'in{i}', readf, f'in{i}.txt')",
         "    t.add_input(m.declare_file(f'{D}/in{i}.txt'), f'in{i}.txt')",
+        `    t.set_env_var('MARK', ${JSON.stringify(p.mark)} if i == 3 else '')`,
         "    files[f'in{i}'] = t",
         "texts = run_all(files)",
         "shell = vine.Task(f'echo shell >> {COUNTER}')",
@@ -122,21 +126,21 @@ function expected(p: Params): string {
   let sum = 0;
   for (let i = 0; i < LEAVES; i++) sum += (i + 1) * (i % 10 === 0 ? p.factor : 1);
   for (let i = 0; i < BUMPS; i++) sum += i + p.step;
-  const files = Array.from({ length: FILES }, (_, i) => `${i}${i === p.which ? "!" : ""}`).join(" ");
+  const files = Array.from({ length: FILES }, (_, i) => `${i}${i === p.which ? "!" : ""}${i === 3 ? p.mark : ""}`).join(" ");
   return `total ${sum}\nfiles ${files}\n`;
 }
 
 const range = (n: number, name: string) => Array.from({ length: n }, (_, i) => `${name}${i}`);
 
 describe("TaskVine: PythonTasks on a real manager and vine_worker run again only when invalidated", () => {
-  it("audit, then a parameter edit, a helper edit and a one-byte input change each re-run exactly the tasks they invalidate", async () => {
+  it("audit, then a parameter edit, a helper edit, a one-byte input change and an environment variable each re-run exactly the tasks they invalidate", async () => {
     const root = tempDir("nbrewind-taskvine-");
     const counter = new TaskCounter(root);
     const runEnv = { ...env, ...counter.env };
     const path = (p: Params) => writeNotebookFile(root, "nb.ipynb", cells(root, p));
     const resultOf = (nb: string) => outputText(readJson(nb).cells.find((c: any) => c.id === "run"));
 
-    let p: Params = { factor: 1, step: 1, which: 0 };
+    let p: Params = { factor: 1, step: 1, which: 0, mark: "a" };
     const audit = await runCli(["audit", path(p), "-q"], { env: runEnv });
     expect(audit.code, audit.stderr).toBe(0);
     expect(audit.survivors).toEqual([]);
@@ -170,5 +174,7 @@ describe("TaskVine: PythonTasks on a real manager and vine_worker run again only
     await repeat({ ...p, step: 2 }, [...range(BUMPS, "bump"), "total"]);
     // one input file one byte longer, another one byte shorter: only the tasks that declared them
     await repeat({ ...p, which: 2 }, ["readin0.txt", "readin2.txt"]);
+    // the environment a task is given is part of its key: only the task given another MARK
+    await repeat({ ...p, mark: "b" }, ["readin3.txt"]);
   }, 300_000);
 });
