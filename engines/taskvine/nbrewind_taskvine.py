@@ -21,7 +21,9 @@ back in a ``while not m.empty(): t = m.wait(...)`` loop. We patch the
 
 Not memoized yet, recorded as uncached with the reason: plain ``Task``
 (shell commands), tasks declaring output files of their own, tasks reading a
-URL, a temp file or another task's output, and tasks with temp output.
+URL, a temp file or the output file of a task that has not come back yet,
+tasks with temp output, and tasks given a software environment
+(``add_environment`` and its kin).
 """
 
 from __future__ import annotations
@@ -88,6 +90,7 @@ def _patch_manager(module: Any) -> None:
         self._nbrewind_hits = []  # hit tasks not yet handed back by wait
         self._nbrewind_dispatched = {}  # task id -> what the run recorded for it
         self._nbrewind_libraries = {}  # library name -> {function name: function}
+        self._nbrewind_writers = {}  # local path -> id of the task that declared it as an output
         self._nbrewind_handle = _Cleanup(self)
         _managers.add(self)
         rt = task_runtime.active()
@@ -123,6 +126,10 @@ def _patch_manager(module: Any) -> None:
             self._nbrewind_hits.append(task)
             return hit_id
         task_id = original_submit(self, task)
+        for file, _name, _flags in getattr(task, "_tracked_outputs", ()):
+            path = file.source()
+            if path:
+                self._nbrewind_writers[path] = task_id
         if status == "dispatched":
             self._nbrewind_dispatched[task_id] = _Dispatched(rec, payload, time.monotonic())
             rt.dispatched(rec, payload)
@@ -175,6 +182,21 @@ def _patch_env_var(Task: Any) -> None:
 
     Task.set_env_var = set_env_var
 
+    # These hand a software environment straight to C: not hashed yet, so the task is not memoized.
+    for name in ("add_environment", "add_execution_context", "add_starch_package", "add_poncho_package"):
+        method = getattr(Task, name, None)
+        if method is not None:
+            setattr(Task, name, _marking_uncacheable(method, f"it runs in an environment given by {name}, which nbrewind does not hash"))
+
+
+def _marking_uncacheable(method: Any, reason: str) -> Any:
+    @functools.wraps(method)
+    def wrapper(self: Any, *args: Any, **kwargs: Any) -> Any:
+        self.__dict__["_nbrewind_uncacheable"] = reason
+        return method(self, *args, **kwargs)
+
+    return wrapper
+
 
 # ------------------------------------------------------------------ keys
 
@@ -187,9 +209,12 @@ def _decide(rt: task_runtime.TaskRuntime, manager: Any, task: Any) -> tuple[str,
         keyer = Keyer()
         arg_keys = [keyer.value_key(a) for a in args]
         kwarg_keys = {k: keyer.value_key(v) for k, v in kwargs.items()}
-        inputs = _input_keys(task, keyer)
+        inputs = _input_keys(manager, task, keyer)
         if inputs:
             kwarg_keys["(vine inputs)"] = tagged_digest("vine-inputs", *inputs)
+        marked = getattr(task, "_nbrewind_uncacheable", None)
+        if marked:
+            raise Uncacheable(marked)
         env = getattr(task, "_nbrewind_env", None)
         if env:
             kwarg_keys["(vine env)"] = tagged_digest("vine-env", *(f"{k}={v!r}" for k, v in sorted(env.items())))
@@ -229,7 +254,7 @@ def _call_of(manager: Any, task: Any) -> tuple[Any, tuple[Any, ...], dict[str, A
     raise Uncacheable("a shell Task: nbrewind does not memoize TaskVine command tasks yet")
 
 
-def _input_keys(task: Any, keyer: Keyer) -> list[str]:
+def _input_keys(manager: Any, task: Any, keyer: Keyer) -> list[str]:
     """Each declared input: its remote name and its content (a folder: every file in it)."""
     from ndcctools.taskvine import cvine
 
@@ -241,6 +266,10 @@ def _input_keys(task: Any, keyer: Keyer) -> list[str]:
         kind = file.type()
         if kind == cvine.VINE_FILE:
             path = file.source()
+            writer = manager._nbrewind_writers.get(path)
+            if writer is not None and writer in manager._task_table:
+                # Its content now is not what the task will read: another task is still writing it.
+                raise Uncacheable(f"reads {path!r}, an output of task {writer}, which has not come back yet")
             keys.append(tagged_digest("vine-file", remote_name, keyer.value_key(pathlib.Path(path))))
         elif kind == cvine.VINE_BUFFER:
             keys.append(tagged_digest("vine-buffer", remote_name, hashlib.sha256(bytes(file.contents() or b"")).hexdigest()))
