@@ -107,6 +107,7 @@ def _patch_manager(module: Any) -> None:
 
     @functools.wraps(original_submit)
     def submit(self: Any, task: Any) -> Any:
+        _unmake_hit(task)  # a served hit submitted again is a task like any other
         rt = task_runtime.active()
         if rt is None or not GUARD.on or not hasattr(self, "_nbrewind_hits") or type(task).__name__ == "LibraryTask":
             return original_submit(self, task)
@@ -301,6 +302,13 @@ def _make_hit(task: Any, value: Any, hit_id: int) -> None:
     task.__class__ = hit_cls
     task._nbrewind_hit_id = hit_id
     task._output, task._output_loaded, task._saved_output = value, True, value
+
+
+def _unmake_hit(task: Any) -> None:
+    if "_nbrewind_hit_id" in task.__dict__:
+        task.__class__ = task.__class__.__mro__[1]
+        del task._nbrewind_hit_id
+        task._output, task._output_loaded = None, False
 
 
 _HIT_MEMBERS: dict[str, Any] = {
