@@ -4,6 +4,7 @@ import { ExitCode, InputError } from "../common/errors.js";
 import { BASE_IMAGE_ENV, chooseBaseImage, defaultBaseImage, ENGINE_FIX, findEngine, imageId } from "../container/index.js";
 import { installedAdapters } from "../engines/catalog.js";
 import { engineSupport, rangeText } from "../engines/support.js";
+import { findTaskVine } from "../engines/taskvine-install.js";
 import { EmbeddedServer } from "../jupyter/embedded-server.js";
 import { probeKernelEnvironment } from "../jupyter/kernel-probe.js";
 import { chooseKernelSpec, listKernelSpecs } from "../jupyter/kernel-session.js";
@@ -102,6 +103,7 @@ async function doctor(argv: string[], io: CommandIO): Promise<number> {
     checks.push({ name: `${engine.title} task adapter`, ok: present, found: present ? `memoizes ${engine.intercepts} (${range})` : `missing: ${path}`, fix: "reinstall nbrewind-engine: its engines/ folder is incomplete" });
   }
 
+  checks.push(taskVineCheck());
   checks.push(...(await containerChecks()));
 
   const ok = checks.every((c) => c.ok || c.optional);
@@ -144,6 +146,18 @@ async function kernelEnvironmentChecks(endpoint: ServerEndpoint, kernel: string,
     checks.push({ name: `Kernel '${kernel}'`, ok: false, found: `does not start or answer: ${(err as Error).message}`, fix: "check the kernelspec's argv (jupyter kernelspec list) and that its environment has ipykernel" });
     return undefined;
   }
+}
+
+/** TaskVine is optional: its adapter is active only in a kernel that imports ndcctools.taskvine. */
+function taskVineCheck(): Check {
+  const tv = findTaskVine();
+  if (!tv.found) return { name: "TaskVine", ok: false, optional: true, found: tv.where, fix: "conda install -c conda-forge ndcctools, or scripts/taskvine.sh (a source build of cctools)" };
+  const found = tv.builtPrefix
+    ? `source build at ${tv.builtPrefix} (the kernel needs ${tv.builtPrefix}/bin on PATH and its lib/python3.X/site-packages on PYTHONPATH)`
+    : `vine_worker in ${tv.where}`;
+  // DaskVine is a separate matter: at cctools f4e3b63 it fails with dask 2026.8 before any task runs.
+  const daskVine = "DaskVine is not memoized (at cctools f4e3b63 it fails with dask 2026.8.0: '_HLGExprSequence' object has no attribute 'items')";
+  return { name: "TaskVine", ok: true, optional: true, found: `${found}; ${daskVine}` };
 }
 
 /** The container engine and base image that replay --container uses (optional). */

@@ -57,6 +57,16 @@ export const ENGINES: readonly EngineDescription[] = [
     },
     intercepts: "remote-function calls (f.remote(), f.options(...).remote()) with ObjectRef and ray.put arguments; actor method calls are recorded, never cached",
   },
+  {
+    name: "taskvine",
+    title: "TaskVine",
+    distributions: ["ndcctools"],
+    adapter: "engines/taskvine/nbrewind_taskvine.py",
+    runtimes: {
+      taskvine: "a TaskVine manager (vine.Manager) and the vine_workers connected to it",
+    },
+    intercepts: "PythonTask and FunctionCall submitted to a vine.Manager (function identity, argument keys, declared input files by content); hits are handed back by m.wait() without dispatch; shell Tasks are recorded, never cached",
+  },
 ];
 
 /** "a dask.distributed cluster (Client / LocalCluster)" for "dask:distributed"; the label itself when unknown. */

@@ -20,7 +20,7 @@ export interface ShimPayload {
 }
 
 /** The folders shipped, relative to the package root: the shim package and the engine adapters. */
-const SHIPPED = ["engines/python/nbrewind", "engines/dask", "engines/parsl", "engines/ray"];
+const SHIPPED = ["engines/python/nbrewind", "engines/dask", "engines/parsl", "engines/ray", "engines/taskvine"];
 
 let cached: ShimPayload | undefined;
 

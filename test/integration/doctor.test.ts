@@ -10,6 +10,8 @@ describe("nbrewind-engine doctor", () => {
     expect(report.ok).toBe(true);
     const names = report.checks.map((c: any) => c.name);
     for (const name of ["Node.js", "Python (base)", "Managed Python env", "jupyter_server", "ipykernel", "dask", "parsl", "ray", "cloudpickle", "Jupyter server", "Kernelspecs"]) expect(names).toContain(name);
+    // TaskVine is optional: reported, found or not, and never fails doctor
+    expect(report.checks.find((c: any) => c.name === "TaskVine").optional).toBe(true);
     expect(report.checks.find((c: any) => c.name === "Kernelspecs").found).toContain("python3");
     // The NBRewind kernel is optional: reported, with the command that installs it, never failing doctor.
     expect(report.checks.find((c: any) => c.name === "NBRewind kernelspec")).toMatchObject({ optional: true });

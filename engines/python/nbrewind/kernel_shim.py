@@ -76,7 +76,7 @@ def load() -> None:
 
 # engines/python/nbrewind/kernel_shim.py -> engines/: the adapters ship beside the shim.
 _ENGINES_DIR = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-_ADAPTERS = (("dask", "nbrewind_dask"), ("parsl", "nbrewind_parsl"), ("ray", "nbrewind_ray"))
+_ADAPTERS = (("dask", "nbrewind_dask"), ("parsl", "nbrewind_parsl"), ("ray", "nbrewind_ray"), ("taskvine", "nbrewind_taskvine"))
 
 
 def _install_engine_adapters() -> None:

@@ -7,12 +7,12 @@ import { compareVersions, engineSupport, versionProblem, versionTuple } from "..
 const repo = join(import.meta.dirname, "..", "..", "..");
 
 describe("engine support ranges", () => {
-  it("engine_support.json follows its schema and names Dask, Parsl and Ray", () => {
+  it("engine_support.json follows its schema and names Dask, Parsl, Ray and TaskVine", () => {
     const ajv = new Ajv({ allErrors: true, strict: false });
     const validate = ajv.compile(JSON.parse(readFileSync(join(repo, "schemas", "engine-support.schema.json"), "utf8")) as object);
     const data = JSON.parse(readFileSync(join(repo, "engines", "python", "nbrewind", "engine_support.json"), "utf8"));
     expect(validate(data), JSON.stringify(validate.errors)).toBe(true);
-    expect(Object.keys(engineSupport().engines).sort()).toEqual(["dask", "parsl", "ray"]);
+    expect(Object.keys(engineSupport().engines).sort()).toEqual(["dask", "parsl", "ray", "taskvine"]);
   });
 
   it("compares calendar and semantic releases part by part, pre-releases as their release", () => {

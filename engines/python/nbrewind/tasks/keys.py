@@ -86,6 +86,10 @@ def _h(tag: str, *parts: bytes | str) -> str:
     return h.hexdigest()
 
 
+# For adapters keying engine objects of their own (a TaskVine input file): the same encoding.
+tagged_digest = _h
+
+
 # ---------------------------------------------------------------- distributions
 
 @functools.lru_cache(maxsize=1)
