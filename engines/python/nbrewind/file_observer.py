@@ -470,15 +470,20 @@ def observed_call(blobs_dir: str, func: Any, args: tuple[Any, ...], kwargs: dict
     with obs.count_lock:  # several threads per worker: the count must never drop while a task runs
         obs.task_scopes += 1
     try:
-        result = func(*args, **kwargs)
+        try:
+            result = func(*args, **kwargs)
+        finally:
+            # The bookkeeping's own opens (hashing what the task wrote) belong to nobody: without a
+            # scope of its own on this thread they would fall to the running cell, as reads.
+            obs.local.scope = Scope()
+        try:
+            files = obs.summarise(scope, store, absolute=True)
+        except Exception as err:  # noqa: BLE001 - the bookkeeping failed: the task must not be memoized
+            files = {"error": f"{type(err).__name__}: {err}"[:500]}
     finally:
         obs.local.scope = outer
         with obs.count_lock:
             obs.task_scopes -= 1
-    try:
-        files = obs.summarise(scope, store, absolute=True)
-    except Exception as err:  # noqa: BLE001 - the bookkeeping failed: the task must not be memoized
-        files = {"error": f"{type(err).__name__}: {err}"[:500]}
     return result, files
 
 
