@@ -17,7 +17,8 @@ const config = { NBREWIND_CONFIG_DIR: join(dir, "config") };
 const gate = join(dir, "gate");
 const nb = join(dir, "nb.ipynb");
 const lockDir = join(dir, ".nb.nbrewind.run-lock");
-const inGatedCell = /running: import os, time/;
+// The progress line names a cell by its first line that is not an import (notebook/cell-label.ts).
+const inGatedCell = /running: while not os\.path\.exists/;
 
 async function until(condition: () => boolean): Promise<void> {
   while (!condition()) await new Promise((r) => setTimeout(r, 50));
