@@ -10,8 +10,17 @@
 # TaskVine is optional for users: nothing else in the project needs it.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
-tarball=${NBREWIND_CCTOOLS_TARBALL:-$(ls "$root"/../shared/third_party/cctools-*.tar.gz 2>/dev/null | head -1 || true)}
-[ -n "$tarball" ] && [ -f "$tarball" ] || { echo "taskvine: no cctools source tarball (set NBREWIND_CCTOOLS_TARBALL, or put shared/third_party/cctools-*.tar.gz beside the repository)" >&2; exit 2; }
+# The project's shared/ folder sits beside the repository (a clone's parent, or a worktree's ancestor).
+find_tarball() {
+  local d=$root
+  while [ "$d" != / ]; do
+    d=$(dirname "$d")
+    ls "$d"/shared/third_party/cctools-*.tar.gz 2>/dev/null | head -1 && return 0
+  done
+  return 0
+}
+tarball=${NBREWIND_CCTOOLS_TARBALL:-$(find_tarball)}
+[ -n "$tarball" ] && [ -f "$tarball" ] || { echo "taskvine: no cctools source tarball (set NBREWIND_CCTOOLS_TARBALL, or put shared/third_party/cctools-*.tar.gz beside the repository or a folder above it)" >&2; exit 2; }
 python=${NBREWIND_PYTHON:-python3}
 pyver=$("$python" -c 'import sys;print("%d.%d"%sys.version_info[:2])')
 digest=$( { sha256sum "$tarball" | cut -d' ' -f1; echo "$pyver"; } | sha256sum | cut -c1-12)
