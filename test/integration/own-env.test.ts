@@ -31,7 +31,8 @@ describe("doctor -k: what a user's kernel environment gets", () => {
     const good = await runCli(["doctor", "-k", "user-oldest", "--json"], { env: { JUPYTER_PATH: jupyterPath } });
     const goodReport = JSON.parse(good.stdout);
     expect(goodReport.kernel).toBe("user-oldest");
-    expect(goodReport.engines).toEqual([
+    // TaskVine is optional and not in this venv: its entry says so; the three engines in the venv are memoized.
+    expect(goodReport.engines.filter((e: any) => ["dask", "parsl", "ray"].includes(e.engine))).toEqual([
       { engine: "dask", status: "memoized", versions: { dask: oldest.versions.dask, distributed: oldest.versions.dask } },
       { engine: "parsl", status: "memoized", versions: { parsl: oldest.versions.parsl } },
       { engine: "ray", status: "memoized", versions: { ray: oldest.versions.ray } },
