@@ -2,29 +2,24 @@ import { createHash } from "node:crypto";
 import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { PassThrough } from "node:stream";
 import { Ajv } from "ajv";
 import { describe, expect, it } from "vitest";
 import { cacheCommand } from "../../../src/cli/cache.js";
 import { BlobStore } from "../../../src/store/blob-store.js";
 import { TaskCache, type TaskCacheEntry } from "../../../src/store/task-cache.js";
+import { capturedIO } from "./run-main.js";
 
 const sha = (s: string) => createHash("sha256").update(s).digest("hex");
 const schema = JSON.parse(readFileSync(join(import.meta.dirname, "..", "..", "..", "schemas", "cache-output.schema.json"), "utf8")) as object;
 const validate = new Ajv({ allErrors: true, strict: true, allowUnionTypes: true }).compile(schema);
 
 async function cli(args: string[], cwd: string): Promise<{ code: number; stdout: string; stderr: string }> {
-  const stdout = new PassThrough();
-  const stderr = new PassThrough();
-  let out = "";
-  let err = "";
-  stdout.on("data", (d: Buffer) => (out += d.toString()));
-  stderr.on("data", (d: Buffer) => (err += d.toString()));
+  const { io, out, err } = capturedIO();
   const before = process.cwd();
   process.chdir(cwd);
   try {
-    const code = await cacheCommand.run(args, { stdout, stderr, signal: new AbortController().signal });
-    return { code, stdout: out, stderr: err };
+    const code = await cacheCommand.run(args, io);
+    return { code, stdout: out(), stderr: err() };
   } finally {
     process.chdir(before);
   }
