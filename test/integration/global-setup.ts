@@ -14,4 +14,8 @@ export default async function setup(): Promise<void> {
   // Signing keys: the CLI creates one on the first audit. Tests get their own
   // config dir, never the user's ~/.config/nbrewind-engine.
   process.env.NBREWIND_CONFIG_DIR ??= mkdtempSync(join(tmpdir(), "nbrewind-test-config-"));
+  // Integration files run two at a time, and ray.init() without an address
+  // joins any Ray cluster already running on the machine (another file's, and
+  // then refuses num_cpus=…). "local" makes every kernel start its own.
+  process.env.RAY_ADDRESS ??= "local";
 }
