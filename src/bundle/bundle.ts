@@ -127,15 +127,12 @@ export class Bundle {
   }
 
   /**
-   * Before a run reuses these records: the first whose outputs name a blob
-   * the store lacks, as an InputError naming the record and the blob.
+   * Before a run reuses a record as cell `cellNumber`: whether its outputs
+   * name a blob the store lacks, as an InputError naming the cell, the record
+   * and the blob.
    */
-  async missingOutputBlob(records: Iterable<{ fingerprint: string; outputs: unknown[] }>): Promise<InputError | undefined> {
-    for (const rec of records) {
-      const missing = await missingOutputBlob(rec, this.blobs);
-      if (missing) return missing;
-    }
-    return undefined;
+  async missingOutputBlob(rec: { fingerprint: string; outputs: unknown[] }, cellNumber?: number): Promise<InputError | undefined> {
+    return missingOutputBlob(rec, this.blobs, cellNumber);
   }
 
   /**

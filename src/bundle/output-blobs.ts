@@ -83,19 +83,25 @@ export async function loadOutputs(rec: { fingerprint: string; outputs: unknown[]
   return out;
 }
 
-/** The first output blob of `rec` that is not in the store, as the error loading it would give; undefined when all are there. */
-export async function missingOutputBlob(rec: { fingerprint: string; outputs: unknown[] }, store: BlobStore): Promise<InputError | undefined> {
+/**
+ * The first output blob of `rec` that is not in the store, as the error
+ * loading it would give, for the cell numbered `cellNumber` that would reuse
+ * it; undefined when all are there.
+ */
+export async function missingOutputBlob(rec: { fingerprint: string; outputs: unknown[] }, store: BlobStore, cellNumber?: number): Promise<InputError | undefined> {
   for (const [i, output] of rec.outputs.entries()) {
     if (isOutputBlobRef(output) && !(await store.has(output.blob.digest))) {
-      return outputBlobError(rec.fingerprint, i, output, new MissingBlobError(output.blob.digest, store.pathFor(output.blob.digest)));
+      return outputBlobError(rec.fingerprint, i, output, new MissingBlobError(output.blob.digest, store.pathFor(output.blob.digest)), cellNumber);
     }
   }
   return undefined;
 }
 
-function outputBlobError(fingerprint: string, index: number, ref: OutputBlobRef, err: MissingBlobError | CorruptBlobError): InputError {
+function outputBlobError(fingerprint: string, index: number, ref: OutputBlobRef, err: MissingBlobError | CorruptBlobError, cellNumber?: number): InputError {
   const what = err instanceof MissingBlobError ? "which is missing" : `which is corrupt (its content hashes to ${err.actualDigest})`;
+  const cell = cellNumber === undefined ? "" : `cell ${cellNumber} cannot be reused: `;
+  const rerun = cellNumber === undefined ? "'repeat --run CELL' runs that cell" : `'repeat --run ${cellNumber}' runs it`;
   return new InputError(
-    `cells/${fingerprint}.json: outputs[${index}] (a ${ref.output_type} output of ${ref.blob.size} bytes) is stored in blob ${ref.blob.digest}, ${what}: ${err.path}. The bundle is damaged: 'nbrewind-engine verify' lists every problem; 'repeat --run CELL' runs that cell again instead of reusing it`,
+    `${cell}cells/${fingerprint}.json: outputs[${index}] (a ${ref.output_type} output of ${ref.blob.size} bytes) is stored in blob ${ref.blob.digest}, ${what}: ${err.path}. The bundle is damaged: 'nbrewind-engine verify' lists every problem; ${rerun} again instead of reusing it`,
   );
 }

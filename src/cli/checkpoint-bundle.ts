@@ -78,8 +78,10 @@ export async function runCheckpointCommand(command: CheckpointCommand, args: Par
     const records = await bundle.records();
     const plan = await planNotebook(prepared.notebook, records, command === "audit", options.force, prepared.path, taskSettings);
     // A reused cell whose large output (a blob) is gone cannot be shown: exit 2 before any kernel starts.
-    const missing = await bundle.missingOutputBlob(plan.cells.flatMap((c) => (c.decision === "reuse" && c.record ? [c.record] : [])));
-    if (missing) throw missing;
+    for (const cell of plan.cells) {
+      const missing = cell.decision === "reuse" && cell.record ? await bundle.missingOutputBlob(cell.record, cell.number) : undefined;
+      if (missing) throw missing;
+    }
     const session = new CheckpointSession(command, bundle, plan, prepared, records, {
       ...(options.explainTasks ? { explainTasks: true } : {}),
       signer,

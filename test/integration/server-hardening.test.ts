@@ -123,7 +123,7 @@ describe("the embedded server", () => {
     rmSync(blobPath(join(elsewhere, "big.nbrewind")));
     const broken = await runCli(["repeat", join(elsewhere, "big.ipynb")], { env: config });
     expect(broken.code).toBe(2);
-    expect(broken.stderr).toContain(`nbrewind-engine repeat: cells/${recordName}: outputs[0] (a stream output of ${record.outputs[0].blob.size} bytes) is stored in blob ${digest}, which is missing`);
+    expect(broken.stderr).toContain(`nbrewind-engine repeat: cell 1 cannot be reused: cells/${recordName}: outputs[0] (a stream output of ${record.outputs[0].blob.size} bytes) is stored in blob ${digest}, which is missing`);
     expect(broken.stderr).not.toMatch(/plan:|\n\s+at /);
   });
 });

@@ -74,7 +74,7 @@ describe("large outputs in records", () => {
     const missing = await errorOf(() => b.recordOutputs(rec));
     expect(missing).toBeInstanceOf(InputError);
     expect(missing.message).toContain(`cells/${rec.fingerprint}.json: outputs[1] (a stream output of 1048577 bytes) is stored in blob ${digest}, which is missing: ${path}`);
-    expect((await b.missingOutputBlob([rec]))?.message).toBe(missing.message);
+    expect((await b.missingOutputBlob(rec, 4))?.message).toBe(`cell 4 cannot be reused: ${missing.message.replace("'repeat --run CELL' runs that cell", "'repeat --run 4' runs it")}`);
     // A record naming an output blob the store lacks is never written.
     await expect(b.writeRecord(cellRecord("other = 1", { outputs: rec.outputs }))).rejects.toThrow(`blob ${digest}`);
   });
