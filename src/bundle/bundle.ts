@@ -5,7 +5,8 @@
  *   manifest.json              BundleManifest (read-modify-write under .lock)
  *   notebook.ipynb             the latest audited / repeated notebook, with outputs
  *   cells/<fingerprint>.json   CellRecord, one per fingerprint, added atomically
- *   blobs/sha256/..            content-addressed values (see src/store)
+ *   blobs/sha256/..            content-addressed values, task results, written
+ *                              files and outputs over 1 MiB (see src/store)
  *   logs/<run_id>.jsonl        RunLogEvent per line
  *   environment.json           EnvironmentRecord of the latest run
  *
@@ -24,6 +25,7 @@ import { BlobStore, type GcOptions } from "../store/blob-store.js";
 import { sha256Hex } from "../store/digest.js";
 import { mapLimited, readAllRecords, readOneRecord } from "./cell-records.js";
 import { readValidated } from "./json-file.js";
+import { loadOutputs, missingOutputBlob, outputDigests, storeLargeOutputs } from "./output-blobs.js";
 import { newManifest, readManifest, updateManifest, withManifestLock, writeManifest } from "./manifest.js";
 import { BLOBS_DIR, CELLS_DIR, checkRunId, ENVIRONMENT_FILE, LOCK_DIR, LOGS_DIR, MANIFEST_FILE, NOTEBOOK_FILE, recordFile } from "./paths.js";
 import { fileDigests, recordDigests, taskDigests, type BundleManifest, type BundleProblem, type CellRecord, type EnvironmentRecord, type RunEntry, type RunLogEvent } from "./records.js";
@@ -119,12 +121,28 @@ export class Bundle {
     return readOneRecord(this.dir, fingerprint);
   }
 
+  /** The whole outputs of a record, those stored as blobs read and checked (output-blobs.ts). */
+  async recordOutputs(rec: { fingerprint: string; outputs: unknown[] }): Promise<unknown[]> {
+    return loadOutputs(rec, this.blobs);
+  }
+
   /**
-   * Add (or replace, atomically) the record of `rec.fingerprint`. Refuses a
-   * record that fails its schema or names a blob the store lacks: written
-   * anyway, it would be a checkpoint that cannot be restored.
+   * Before a run reuses a record as cell `cellNumber`: whether its outputs
+   * name a blob the store lacks, as an InputError naming the cell, the record
+   * and the blob.
    */
-  async writeRecord(rec: CellRecord): Promise<void> {
+  async missingOutputBlob(rec: { fingerprint: string; outputs: unknown[] }, cellNumber?: number): Promise<InputError | undefined> {
+    return missingOutputBlob(rec, this.blobs, cellNumber);
+  }
+
+  /**
+   * Add (or replace, atomically) the record of `rec.fingerprint`, its outputs
+   * over 1 MiB written as blobs (output-blobs.ts); returns the record as
+   * stored. Refuses a record that fails its schema or names a blob the store
+   * lacks: written anyway, it would be a checkpoint that cannot be restored.
+   */
+  async writeRecord(given: CellRecord): Promise<CellRecord> {
+    const rec: CellRecord = { ...given, outputs: await storeLargeOutputs(given.outputs, this.blobs) };
     const problems = schemaProblems("cell-record", rec);
     if (problems.length > 0) {
       throw new Error(`refusing to write an invalid cell record (a bug): ` + problems.map((p) => `${p.path}: ${p.message}`).join("; "));
@@ -134,12 +152,13 @@ export class Bundle {
         throw new Error(`refusing to write the record of cell ${rec.cell_id}: the value of \`${w.name}\` (blob ${w.digest}) is not in the store`);
       }
     }
-    const taskBlobs = [...new Set([...(rec.tasks ?? []).flatMap(taskDigests), ...fileDigests(rec)])];
+    const taskBlobs = [...new Set([...(rec.tasks ?? []).flatMap(taskDigests), ...fileDigests(rec), ...outputDigests(rec)])];
     const present = await mapLimited(taskBlobs, 32, (d) => this.blobs.has(d));
     const absent = taskBlobs.find((_, i) => !present[i]);
-    if (absent) throw new Error(`refusing to write the record of cell ${rec.cell_id}: the result of one of its tasks (blob ${absent}) is not in the store`);
+    if (absent) throw new Error(`refusing to write the record of cell ${rec.cell_id}: blob ${absent}, which holds one of its task results, written files or outputs, is not in the store`);
     await mkdir(join(this.dir, CELLS_DIR), { recursive: true });
     await writeJsonAtomic(join(this.dir, recordFile(rec.fingerprint)), rec);
+    return rec;
   }
 
   // ── manifest updates ────────────────────────────────────────────────────

@@ -5,6 +5,7 @@
 import type { EngineBoundWrite } from "../common/engine-bound.js";
 import { allFiles, type FileActivity } from "../common/file-record.js";
 import type { EngineUse, TaskRecord } from "../common/task-record.js";
+import { outputDigests } from "./output-blobs.js";
 
 /** Layout version of the bundle folder. A reader refuses a newer one. */
 export const BUNDLE_FORMAT_VERSION = 1;
@@ -73,7 +74,7 @@ export interface CellRecord {
   reads: ReadEntry[];
   writes: WriteEntry[];
   opaque: boolean;
-  /** nbformat outputs as written in the notebook. */
+  /** nbformat outputs as written in the notebook; one over 1 MiB is a reference to its blob (output-blobs.ts). */
   outputs: unknown[];
   execution_count: number | null;
   duration_s: number;
@@ -137,9 +138,9 @@ export function fileDigests(rec: CellRecord): string[] {
   return allFiles(rec).written.flatMap((w) => ("blob" in w && w.blob ? [w.sha256] : []));
 }
 
-/** The digests a record's values, task results and written files are stored under. */
+/** The digests a record's values, task results, written files and large outputs are stored under. */
 export function recordDigests(rec: CellRecord): string[] {
-  const out: string[] = [];
+  const out: string[] = outputDigests(rec);
   for (const w of rec.writes) if (w.status === "stored" || w.status === "unchanged") out.push(w.digest);
   for (const t of rec.tasks ?? []) out.push(...taskDigests(t));
   out.push(...fileDigests(rec));

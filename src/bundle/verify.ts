@@ -13,6 +13,7 @@ import { verifyBlobs, type BlobCheck, type VerifyProgress } from "../store/verif
 import { checkAllRecords, listRecordFiles } from "./cell-records.js";
 import { packedInputProblems } from "./inputs.js";
 import { headerProblem } from "./manifest.js";
+import { isOutputBlobRef } from "./output-blobs.js";
 import { BLOBS_DIR, CELLS_DIR, ENVIRONMENT_FILE, LOGS_DIR, MANIFEST_FILE, NOTEBOOK_FILE } from "./paths.js";
 import { fileDigests, taskDigests, type BundleManifest, type BundleProblem } from "./records.js";
 import { parseLog } from "./run-logs.js";
@@ -54,6 +55,9 @@ export async function verifyBundle(dir: string, store: BlobStore, options: Bundl
       for (const d of taskDigests(t)) if (!referrers.has(d)) referrers.set(d, `${check.file} tasks[${k}] (${t.function})`);
     }
     if (check.record) for (const d of fileDigests(check.record)) if (!referrers.has(d)) referrers.set(d, `${check.file} files.written (a file the cell wrote)`);
+    for (const [k, o] of (check.record?.outputs ?? []).entries()) {
+      if (isOutputBlobRef(o) && !referrers.has(o.blob.digest)) referrers.set(o.blob.digest, `${check.file} outputs[${k}] (a ${o.output_type} output)`);
+    }
   }
   for (const other of (await listRecordFiles(dir)).others) problems.push({ file: `${CELLS_DIR}/${other}`, message: "is not a record (records are cells/<fingerprint>.json)" });
 

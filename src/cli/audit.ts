@@ -1,14 +1,10 @@
-import { withBundleRunLock } from "../bundle/run-lock.js";
 import { InputError } from "../common/errors.js";
-import { requireWritable } from "../common/writable.js";
 import { parseArgs, type ParsedArgs } from "./args.js";
-import { adoptRecordedCellIds, CheckpointSession, planNotebook } from "../session/checkpoint-session.js";
-import { bundleDirFrom, openTrustedBundle } from "./checkpoint-bundle.js";
+import { runCheckpointCommand } from "./checkpoint-bundle.js";
 import { trustHelp, trustOption } from "./bundle-trust.js";
-import { TaskSettings } from "../session/task-settings.js";
 import type { Command, CommandIO } from "./command.js";
-import { reportAfterRun, reportHelp, reportOption } from "./report.js";
-import { executeNotebookCommand, executionOptions, executionOptionsHelp, outputTarget, prepareNotebook } from "./run.js";
+import { reportHelp, reportOption } from "./report.js";
+import { executionOptions, executionOptionsHelp, prepareNotebook } from "./run.js";
 
 export const bundleOption = { name: "bundle", short: "b", arity: 1 } as const;
 export const storeOption = { name: "store", arity: 1 } as const;
@@ -32,27 +28,7 @@ async function audit(argv: string[], io: CommandIO): Promise<number> {
   const args = parseArgs("audit", argv, [...executionOptions, bundleOption, storeOption, trustOption, noWaitOption, reportOption]);
   const storeAll = storeAllFrom("audit", args);
   const prepared = await prepareNotebook("audit", args);
-  const quiet = args.flags.has("quiet");
-  const log = (line: string) => void (quiet ? undefined : io.stderr.write(line + "\n"));
-  const bundleDir = bundleDirFrom(args, prepared.path);
-  // Before any kernel starts: a bad nbrewind.yaml or an unwritable cache.dir is exit 2 at once.
-  const taskSettings = await TaskSettings.load(prepared.path, prepared.notebook, bundleDir);
-  await requireWritable("audit", [bundleTarget(bundleDir), outputTarget(args, prepared.path)]);
-  return withBundleRunLock(bundleDir, { command: "audit", wait: !args.flags.has("no-wait"), log, signal: io.signal }, async () => {
-    const { bundle, signer } = await openTrustedBundle("audit", bundleDir, prepared.path, { trust: args.flags.has("trust"), log });
-    await adoptRecordedCellIds(prepared, bundle);
-    const records = await bundle.records();
-    const plan = await planNotebook(prepared.notebook, records, true, undefined, prepared.path, taskSettings);
-    try {
-      return await executeNotebookCommand("audit", args, io, new CheckpointSession("audit", bundle, plan, prepared, records, { signer, storeAll, taskSettings }), prepared);
-    } finally {
-      if (args.flags.has("report")) await reportAfterRun(bundle.dir, prepared.path, (line) => io.stderr.write(line + "\n"));
-    }
-  });
-}
-
-export function bundleTarget(bundleDir: string) {
-  return { dir: bundleDir, role: "the bundle", option: "--bundle DIR" };
+  return runCheckpointCommand("audit", args, io, prepared, { storeAll });
 }
 
 export const noWaitOption = { name: "no-wait", arity: 0 } as const;

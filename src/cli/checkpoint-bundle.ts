@@ -1,16 +1,25 @@
 /**
- * Which bundle an audit, repeat or plan works on, and the trust gate in front
- * of it: command-line concerns (the --bundle option, the CLI's trust wording),
- * kept out of session/ so that the kernel can settle both its own way.
+ * Which bundle an audit, repeat or plan works on, the trust gate in front
+ * of it, and the run the two commands share: command-line concerns (the
+ * --bundle option, the CLI's trust wording, the run lock), kept out of
+ * session/ so that the kernel can settle them its own way.
  */
 import { stat } from "node:fs/promises";
 import { join, resolve } from "node:path";
 import type { Bundle } from "../bundle/bundle.js";
 import { defaultBundleDir, MANIFEST_FILE } from "../bundle/paths.js";
+import { withBundleRunLock } from "../bundle/run-lock.js";
 import type { SigningKey } from "../bundle/trust/keys.js";
-import { openBundle, type CheckpointCommand } from "../session/checkpoint-session.js";
+import { requireWritable, type WriteTarget } from "../common/writable.js";
+import type { ForceRequest } from "../planner/forced.js";
+import { adoptRecordedCellIds, CheckpointSession, openBundle, planNotebook, type CheckpointCommand } from "../session/checkpoint-session.js";
+import type { Prepared } from "../session/run-extension.js";
+import { TaskSettings } from "../session/task-settings.js";
 import type { ParsedArgs } from "./args.js";
 import { claimNewBundle, requireTrustedBundle } from "./bundle-trust.js";
+import type { CommandIO } from "./command.js";
+import { reportAfterRun } from "./report.js";
+import { executeNotebookCommand, outputTarget } from "./run.js";
 
 export function bundleDirFrom(args: ParsedArgs, notebookPath: string): string {
   return resolve(args.values.get("bundle") ?? defaultBundleDir(notebookPath));
@@ -33,4 +42,57 @@ export async function openTrustedBundle(
   const bundle = await openBundle(command, dir, notebookPath);
   const signer = existed ? await requireTrustedBundle(command, bundle, options) : await claimNewBundle(bundle, options.log);
   return { bundle, signer };
+}
+
+export function bundleTarget(bundleDir: string): WriteTarget {
+  return { dir: bundleDir, role: "the bundle", option: "--bundle DIR" };
+}
+
+export interface CheckpointRunOptions {
+  /** `--store all` (audit.ts, storeAllFrom). */
+  storeAll: boolean;
+  /** Cells the user makes run (repeat's --run/--from). */
+  force?: ForceRequest;
+  /** repeat --explain: why each task that was not served was dispatched. */
+  explainTasks?: boolean;
+  /** Called with the planned session before anything runs (repeat prints its --explain plan here). */
+  beforeRun?: (session: CheckpointSession) => void;
+}
+
+/**
+ * The body audit and repeat share: settings and writability checked before
+ * any kernel starts (a bad nbrewind.yaml, an unwritable folder: exit 2 at
+ * once), then, under the bundle's run lock, the trust gate, the plan against
+ * the records as the lock holder before us left them, the run, and the
+ * `--report` page whatever the run's outcome.
+ */
+export async function runCheckpointCommand(command: CheckpointCommand, args: ParsedArgs, io: CommandIO, prepared: Prepared, options: CheckpointRunOptions): Promise<number> {
+  const quiet = args.flags.has("quiet");
+  const log = (line: string) => void (quiet ? undefined : io.stderr.write(line + "\n"));
+  const bundleDir = bundleDirFrom(args, prepared.path);
+  const taskSettings = await TaskSettings.load(prepared.path, prepared.notebook, bundleDir);
+  await requireWritable(command, [bundleTarget(bundleDir), outputTarget(args, prepared.path)]);
+  return withBundleRunLock(bundleDir, { command, wait: !args.flags.has("no-wait"), log, signal: io.signal }, async () => {
+    const { bundle, signer } = await openTrustedBundle(command, bundleDir, prepared.path, { trust: args.flags.has("trust"), log });
+    await adoptRecordedCellIds(prepared, bundle);
+    const records = await bundle.records();
+    const plan = await planNotebook(prepared.notebook, records, command === "audit", options.force, prepared.path, taskSettings);
+    // A reused cell whose large output (a blob) is gone cannot be shown: exit 2 before any kernel starts.
+    for (const cell of plan.cells) {
+      const missing = cell.decision === "reuse" && cell.record ? await bundle.missingOutputBlob(cell.record, cell.number) : undefined;
+      if (missing) throw missing;
+    }
+    const session = new CheckpointSession(command, bundle, plan, prepared, records, {
+      ...(options.explainTasks ? { explainTasks: true } : {}),
+      signer,
+      storeAll: options.storeAll,
+      taskSettings,
+    });
+    options.beforeRun?.(session);
+    try {
+      return await executeNotebookCommand(command, args, io, session, prepared);
+    } finally {
+      if (args.flags.has("report")) await reportAfterRun(bundle.dir, prepared.path, (line) => io.stderr.write(line + "\n"));
+    }
+  });
 }

@@ -42,8 +42,8 @@ async function keys(argv: string[], io: CommandIO): Promise<number> {
     case "trust": {
       if (rest.length < 1) throw new InputError(`keys trust: give the key line ('${KEY_LINE_PREFIX} ...'), a file holding it, or - for stdin`);
       const arg = rest.join(" ");
-      const text = arg.startsWith(KEY_LINE_PREFIX) ? arg : arg === "-" ? await readStdin() : await readFile(resolve(arg), "utf8").catch((err: Error) => {
-        throw new InputError(`keys trust: cannot read ${resolve(arg)}: ${err.message}`);
+      const text = arg.startsWith(KEY_LINE_PREFIX) ? arg : arg === "-" ? await readStdin() : await readFile(resolve(arg), "utf8").catch((err: NodeJS.ErrnoException) => {
+        throw new InputError(`keys trust: cannot read ${resolve(arg)}: ${err.code === "ENOENT" ? "it does not exist" : err.message}`);
       });
       const info = parseKeyLine(text, arg.startsWith(KEY_LINE_PREFIX) ? "the key line" : arg);
       if (args.values.has("name")) info.name = args.values.get("name")!;

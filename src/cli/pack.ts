@@ -1,5 +1,6 @@
 import { basename, dirname, join, resolve } from "node:path";
 import { packBundle } from "../bundle/pack.js";
+import { withBundleRunLock } from "../bundle/run-lock.js";
 import { describeKey } from "../bundle/trust/keys.js";
 import { describeVouch } from "../bundle/trust/vouch.js";
 import { ExitCode, InputError } from "../common/errors.js";
@@ -20,6 +21,7 @@ async function pack(argv: string[], io: CommandIO): Promise<number> {
     { name: "json", arity: 0 },
     { name: "quiet", short: "q", arity: 0 },
     { name: "inputs", arity: 0 },
+    { name: "no-wait", arity: 0 },
   ]);
   if (args.positionals.length !== 1) throw new InputError(`expected one NOTEBOOK or BUNDLE argument, got ${args.positionals.length} (see 'nbrewind-engine pack --help')`);
   const level = args.values.has("level") ? Number(args.values.get("level")) : undefined;
@@ -31,17 +33,22 @@ async function pack(argv: string[], io: CommandIO): Promise<number> {
   const output = resolve(args.values.get("output") ?? join(dirname(target.notebookPath), `${stem}.nbrewind.tgz`));
   await requireWritable("pack", [{ dir: dirname(output), role: "the packed file", option: "-o FILE", mustExist: true }]);
   if (args.flags.has("no-sign") && args.flags.has("trust")) throw new InputError("--trust vouches for what you sign; with --no-sign nothing is signed");
-  const signing = args.flags.has("no-sign") ? undefined : await vouchForPack(target.bundleDir, { trust: args.flags.has("trust"), log });
-  const progress = throttled(log);
-  const result = await packBundle({
-    notebookPath: target.notebookPath,
-    bundleDir: target.bundleDir,
-    output,
-    ...(signing ? { key: signing.key, ...(signing.vouch ? { vouch: signing.vouch } : {}) } : {}),
-    ...(level !== undefined ? { level } : {}),
-    signal: io.signal,
-    ...(args.flags.has("inputs") ? { inputs: true } : {}),
-    onProgress: (p) => progress(`packing: ${Math.floor((100 * p.bytesDone) / Math.max(1, p.bytesTotal))}% (${formatBytes(p.bytesDone)} of ${formatBytes(p.bytesTotal)}, ${p.files}/${p.filesTotal} files)`),
+  // Under the run lock: an audit or repeat writing the bundle finishes first, and none starts while we read it.
+  const lock = { command: "pack", wait: !args.flags.has("no-wait"), log, signal: io.signal } as const;
+  const { result, signing } = await withBundleRunLock(target.bundleDir, lock, async () => {
+    const signing = args.flags.has("no-sign") ? undefined : await vouchForPack(target.bundleDir, { trust: args.flags.has("trust"), log });
+    const progress = throttled(log);
+    const result = await packBundle({
+      notebookPath: target.notebookPath,
+      bundleDir: target.bundleDir,
+      output,
+      ...(signing ? { key: signing.key, ...(signing.vouch ? { vouch: signing.vouch } : {}) } : {}),
+      ...(level !== undefined ? { level } : {}),
+      signal: io.signal,
+      ...(args.flags.has("inputs") ? { inputs: true } : {}),
+      onProgress: (p) => progress(`packing: ${Math.floor((100 * p.bytesDone) / Math.max(1, p.bytesTotal))}% (${formatBytes(p.bytesDone)} of ${formatBytes(p.bytesTotal)}, ${p.files}/${p.filesTotal} files)`),
+    });
+    return { signing, result };
   });
   if (args.flags.has("json")) {
     io.stdout.write(JSON.stringify({ command: "pack", ...result }, null, 2) + "\n");
@@ -61,7 +68,7 @@ async function pack(argv: string[], io: CommandIO): Promise<number> {
 export const packCommand: Command = {
   name: "pack",
   summary: "pack a notebook and its bundle into one signed, compressed file",
-  help: `Usage: nbrewind-engine pack NOTEBOOK|BUNDLE [-o FILE] [--bundle DIR] [--inputs] [--no-sign | --trust] [--level N] [--json] [-q]
+  help: `Usage: nbrewind-engine pack NOTEBOOK|BUNDLE [-o FILE] [--bundle DIR] [--inputs] [--no-sign | --trust] [--no-wait] [--level N] [--json] [-q]
 
 Write the notebook and its bundle folder into one file for another site:
 a tar stream (NAME.ipynb, NAME.nbrewind/...), gzip-compressed on every core
@@ -85,6 +92,10 @@ logs and notebook are made relative (the notebook's folder becomes '.', your
 home '~'), the Python executable's path is left out of environment.json, and
 the owner mark and lock of the bundle are not packed.
 
+An audit or repeat of the bundle that is running is waited for, with a
+message, so a bundle is never packed half written; none starts while pack
+reads it (they wait in turn). --no-wait fails (exit 2) instead.
+
 Options:
   -o, --output FILE         the packed file (default: NAME.nbrewind.tgz beside
                             the notebook)
@@ -97,6 +108,8 @@ Options:
                             folder (data files), as NAME.nbrewind/inputs/...;
                             'verify' checks them and 'replay' puts them in
                             place where the other site has no such file
+      --no-wait             fail (exit 2) when an audit or repeat of the bundle
+                            is running, instead of waiting for it to finish
       --level N             gzip level 1..9 (default 6, like 'tar -z')
       --json                print the result as JSON
                             (schemas/archive-summary.schema.json)

@@ -1,16 +1,12 @@
-import { withBundleRunLock } from "../bundle/run-lock.js";
-import { requireWritable } from "../common/writable.js";
-import { bundleOption, bundleTarget, noWaitHelp, noWaitOption, storeAllFrom, storeHelp, storeOption } from "./audit.js";
+import { bundleOption, noWaitHelp, noWaitOption, storeAllFrom, storeHelp, storeOption } from "./audit.js";
 import { parseArgs } from "./args.js";
-import { adoptRecordedCellIds, CheckpointSession, planNotebook } from "../session/checkpoint-session.js";
-import { bundleDirFrom, openTrustedBundle } from "./checkpoint-bundle.js";
+import { runCheckpointCommand } from "./checkpoint-bundle.js";
 import { trustHelp, trustOption } from "./bundle-trust.js";
-import { TaskSettings } from "../session/task-settings.js";
 import type { Command, CommandIO } from "./command.js";
 import { forceHelp, forceOptions, forceRequest } from "./force-options.js";
 import { resolveForced } from "../planner/forced.js";
-import { reportAfterRun, reportHelp, reportOption } from "./report.js";
-import { executeNotebookCommand, executionOptions, executionOptionsHelp, outputTarget, prepareNotebook } from "./run.js";
+import { reportHelp, reportOption } from "./report.js";
+import { executionOptions, executionOptionsHelp, prepareNotebook } from "./run.js";
 
 async function repeat(argv: string[], io: CommandIO): Promise<number> {
   const args = parseArgs("repeat", argv, [...executionOptions, bundleOption, storeOption, trustOption, noWaitOption, reportOption, { name: "explain", arity: 0 }, ...forceOptions]);
@@ -19,24 +15,12 @@ async function repeat(argv: string[], io: CommandIO): Promise<number> {
   const force = forceRequest(args);
   // A CELL that names no cell is bad input before anything starts.
   if (force) resolveForced(force, prepared.notebook.cells);
-  const quiet = args.flags.has("quiet");
-  const log = (line: string) => void (quiet ? undefined : io.stderr.write(line + "\n"));
-  const bundleDir = bundleDirFrom(args, prepared.path);
-  // Before any kernel starts: a bad nbrewind.yaml or an unwritable cache.dir is exit 2 at once.
-  const taskSettings = await TaskSettings.load(prepared.path, prepared.notebook, bundleDir);
-  await requireWritable("repeat", [bundleTarget(bundleDir), outputTarget(args, prepared.path)]);
-  return withBundleRunLock(bundleDir, { command: "repeat", wait: !args.flags.has("no-wait"), log, signal: io.signal }, async () => {
-    const { bundle, signer } = await openTrustedBundle("repeat", bundleDir, prepared.path, { trust: args.flags.has("trust"), log });
-    await adoptRecordedCellIds(prepared, bundle);
-    const records = await bundle.records();
-    const plan = await planNotebook(prepared.notebook, records, false, force, prepared.path, taskSettings);
-    const session = new CheckpointSession("repeat", bundle, plan, prepared, records, { explainTasks: args.flags.has("explain"), signer, storeAll, taskSettings });
-    if (args.flags.has("explain")) (args.flags.has("json") ? io.stderr : io.stdout).write(session.explain().join("\n") + "\n");
-    try {
-      return await executeNotebookCommand("repeat", args, io, session, prepared);
-    } finally {
-      if (args.flags.has("report")) await reportAfterRun(bundle.dir, prepared.path, (line) => io.stderr.write(line + "\n"));
-    }
+  const explain = args.flags.has("explain");
+  return runCheckpointCommand("repeat", args, io, prepared, {
+    storeAll,
+    ...(force ? { force } : {}),
+    explainTasks: explain,
+    beforeRun: (session) => void (explain ? (args.flags.has("json") ? io.stderr : io.stdout).write(session.explain().join("\n") + "\n") : undefined),
   });
 }
 

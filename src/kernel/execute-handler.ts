@@ -137,7 +137,7 @@ export class ExecuteHandler {
     }
     const visible = this.runs.get(msg.header.msg_id);
     if (outcome?.decision === "reused") {
-      return this.answerLocally(msg, code, { outputs: outcome.record.outputs, lines: [reusedLine(outcome.record)], metadata: { nbrewind: { decision: "reused", why: outcome.why, fingerprint: outcome.plan.identity.fingerprint } } });
+      return this.answerLocally(msg, code, { outputs: outcome.outputs, lines: [reusedLine(outcome.record)], metadata: { nbrewind: { decision: "reused", why: outcome.why, fingerprint: outcome.plan.identity.fingerprint } } });
     }
     const problem = failure ? [`[nbrewind] ${failure instanceof Error ? failure.message : String(failure)}`] : [];
     if (!visible) {

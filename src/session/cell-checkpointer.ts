@@ -235,7 +235,8 @@ export class CellCheckpointer {
         await this.logEvent("files_restored", plan, { files: restored.files, bytes: restored.bytes });
       }
     }
-    cell.outputs = structuredClone(record.outputs);
+    // Outputs over 1 MiB are blobs in the record; the notebook gets them whole.
+    cell.outputs = structuredClone(await this.bundle.recordOutputs(record));
     cell.execution_count = record.execution_count;
     cell.metadata.nbrewind = { decision: "reused", why, fingerprint: plan.identity.fingerprint, recorded_s: record.duration_s };
     this.values.applyRecord(record, index);
@@ -280,9 +281,9 @@ export class CellCheckpointer {
       ...(from.engines ? { engines: from.engines } : {}),
       ...(from.files ? { files: from.files } : {}),
     };
-    await this.bundle.writeRecord(record);
-    this.records.set(record.fingerprint, record);
-    return record;
+    const stored = await this.bundle.writeRecord(record);
+    this.records.set(stored.fingerprint, stored);
+    return stored;
   }
 
   /**
@@ -350,7 +351,7 @@ export class CellCheckpointer {
     }
     const stored = writes.reduce((s, w) => s + (w.status === "stored" ? w.size : 0), 0);
     this.counts.checkpointed_bytes += stored;
-    const record: CellRecord = {
+    const given: CellRecord = {
       ...this.recordOf(plan, index),
       status: run.status === "ok" ? "ok" : "error",
       writes,
@@ -365,7 +366,8 @@ export class CellCheckpointer {
       ...(files ? { files: { read: files.read, written: files.written } } : {}),
     };
     const pinLines = this.options.taskSettings?.annotate(tasks, plan.previous?.tasks ?? []) ?? [];
-    await this.bundle.writeRecord(record);
+    // As stored: outputs over 1 MiB by reference, so what this run keeps of it stays small.
+    const record = await this.bundle.writeRecord(given);
     this.written.set(plan.id, record);
     if (this.options.notebookPath) await this.options.taskSettings?.publish(tasks, this.bundle, this.options.notebookPath);
     if (this.options.explainTasks) for (const line of pinLines) this.options.log(`      ${line}`);

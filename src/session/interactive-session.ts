@@ -21,7 +21,7 @@ import { TaskSettings } from "./task-settings.js";
 export type CellRunner = (source: string, plan: CellPlan, visible: boolean) => Promise<{ run: CellRun; outputs: unknown[] }>;
 
 export type ExecuteOutcome =
-  | { decision: "reused"; plan: CellPlan; record: RecordedCell; why: string }
+  | { decision: "reused"; plan: CellPlan; record: RecordedCell; why: string; /** The record's outputs, whole (a record holds those over 1 MiB as blobs). */ outputs: unknown[] }
   | { decision: "run"; plan: CellPlan; run: CellRun; tasks?: Record<string, unknown>; recreated: CellPlan[] };
 
 /** How many producers deep a re-run to bring back a value may go: a chain longer than this is a bug, not a notebook. */
@@ -126,11 +126,12 @@ export class InteractiveSession {
     plan.record = record;
     const cell: ExecutableCell = { cell_type: "code", source: execution.source, metadata: {} };
     await this.core.reuse(cell, execution.ordinal, plan, record, why);
-    this.noteCell(execution, record.outputs, record.execution_count, plan);
+    const outputs = cell.outputs ?? [];
+    this.noteCell(execution, outputs, record.execution_count, plan);
     // What the record's cell started is, from now on, the recorded engine: not in the kernel until its producer runs again.
     for (const engine of record.engines?.started ?? []) this.engines.set(engine, { live: false, producer: execution });
     this.decisions.push({ plan, decision: "reused", why });
-    return { decision: "reused", plan, record, why };
+    return { decision: "reused", plan, record, why, outputs };
   }
 
   /**

@@ -1,4 +1,5 @@
-import { existsSync, rmSync, writeFileSync } from "node:fs";
+import { execFileSync } from "node:child_process";
+import { existsSync, mkdirSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { beforeAll, describe, expect, it } from "vitest";
 import { outputText, readJson, runCli, tempDir, writeNotebookFile, type CliResult } from "./cli-harness.js";
@@ -10,7 +11,8 @@ import { outputText, readJson, runCli, tempDir, writeNotebookFile, type CliResul
  * verifies; with --no-wait a run fails at once instead. The first repeat is
  * held inside its cell by a gate file until each of the others has either
  * said it waits or reached that cell itself, so the overlap is certain, not a
- * matter of timing.
+ * matter of timing. A pack started during a repeat waits for it the same way
+ * and packs the finished bundle.
  */
 const dir = tempDir("nbrewind-concurrent-");
 const config = { NBREWIND_CONFIG_DIR: join(dir, "config") };
@@ -66,5 +68,36 @@ describe("concurrent repeats of one bundle", () => {
     expect(existsSync(lockDir)).toBe(false);
     const verify = await runCli(["verify", nb], { env: config });
     expect(verify.code, verify.stdout + verify.stderr).toBe(0);
+  });
+  it("pack waits for a running repeat and packs what it finished; with --no-wait it fails instead", async () => {
+    rmSync(gate, { force: true });
+    let repeatErr: () => string = () => "";
+    const running = runCli(["repeat", nb, "-p", "n", "3", "-o", join(dir, "out-packed.ipynb")], { env: config, cwd: dir, onSpawn: (_child, output) => void (repeatErr = output.stderr) });
+    await until(() => inGatedCell.test(repeatErr()));
+    const packed = join(dir, "nb-during-repeat.tgz");
+    let packErr: () => string = () => "";
+    let packDone = false;
+    const waiting = runCli(["pack", nb, "-o", packed], { env: config, cwd: dir, onSpawn: (_child, output) => void (packErr = output.stderr) }).finally(() => (packDone = true));
+    // (A pack that does not wait finishes here, mid-repeat, and the assertions below say so.)
+    await until(() => /waiting for/.test(packErr()) || packDone);
+    const busy = await runCli(["pack", nb, "-o", join(dir, "never.tgz"), "--no-wait"], { env: config, cwd: dir }).finally(() => writeFileSync(gate, ""));
+    const [repeat, pack] = await Promise.all([running, waiting]);
+
+    expect(busy.code).toBe(2);
+    expect(busy.stderr).toMatch(/^nbrewind-engine pack: .*nb\.nbrewind is in use by another audit or repeat \(pid \d+\); not waiting \(--no-wait\)/);
+    expect(existsSync(join(dir, "never.tgz"))).toBe(false);
+    expect(packErr()).toMatch(/pack: waiting for another audit or repeat \(pid \d+\) of .*nb\.nbrewind to finish; a bundle is packed only when no run is writing it/);
+    expect(repeat.code, repeat.stderr).toBe(0);
+    expect(pack.code, pack.stderr).toBe(0);
+    // What was packed is the finished repeat: its notebook, its run closed, its signature; nothing half written.
+    const verify = await runCli(["verify", packed], { env: config });
+    expect(verify.code, verify.stdout + verify.stderr).toBe(0);
+    const elsewhere = join(dir, "unpacked");
+    mkdirSync(elsewhere);
+    execFileSync("tar", ["-xzf", packed, "-C", elsewhere]);
+    const notebook = readJson(join(elsewhere, "nb.nbrewind", "notebook.ipynb"));
+    expect(outputText(notebook.cells.find((c: { id: string }) => c.id === "gated"))).toBe("result 30\n");
+    expect(readJson(join(elsewhere, "nb.nbrewind", "manifest.json")).runs.map((r: { status: string }) => r.status)).not.toContain("running");
+    expect(existsSync(lockDir)).toBe(false);
   });
 });

@@ -1,8 +1,8 @@
 import { execFileSync } from "node:child_process";
-import { randomUUID } from "node:crypto";
-import { existsSync, readdirSync, readFileSync, statSync } from "node:fs";
+import { createHash, randomUUID } from "node:crypto";
+import { existsSync, readdirSync, readFileSync, rmSync, statSync } from "node:fs";
 import { join } from "node:path";
-import { describe, expect, it } from "vitest";
+import { afterAll, describe, expect, it } from "vitest";
 import { processesMarkedWith } from "../../src/jupyter/process-sweep.js";
 import { outputText, readJson, runCli, tempDir, writeNotebookFile } from "./cli-harness.js";
 
@@ -11,10 +11,14 @@ import { outputText, readJson, runCli, tempDir, writeNotebookFile } from "./cli-
  * is never on a command line, every secret file is the user's alone, a killed
  * run's runtime folder is swept by the next run, and a 50 MB output arrives
  * whole (no IOPub rate-limit notice in its place) in the output notebook and
- * in the bundle.
+ * in the bundle, where the cell's record holds it as a blob (over 1 MiB), and
+ * comes back whole from a repeat and from a replay of the packed file.
  */
 const dir = tempDir("nbrewind-server-hardening-");
 const config = { NBREWIND_CONFIG_DIR: join(dir, "config") };
+// Five copies of a 50 MB output: not left in the temp folder.
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+const sha256 = (data: string | Buffer) => createHash("sha256").update(data).digest("hex");
 
 /** The runtime folder of the embedded server whose processes carry PROBE=id, once a kernel runs in it. */
 async function runtimeDirOf(probe: string): Promise<string> {
@@ -34,7 +38,7 @@ async function runtimeDirOf(probe: string): Promise<string> {
 }
 
 describe("the embedded server", () => {
-  it("keeps its token off every command line during an audit and its secrets 0600; a killed run's folder is swept by the next run, which keeps a 50 MB output whole", async () => {
+  it("keeps its token off every command line during an audit and its secrets 0600; a killed run's folder is swept by the next run, which keeps a 50 MB output whole through repeat, pack and replay", async () => {
     const slow = writeNotebookFile(dir, "slow.ipynb", [{ source: "import time\nfor _ in range(600):\n    time.sleep(0.1)" }]);
     const probe = randomUUID();
     let runtime = "";
@@ -85,7 +89,41 @@ describe("the embedded server", () => {
     expect(text).not.toContain("IOPub");
     const recorded = readJson(join(dir, "big.nbrewind", "notebook.ipynb"));
     expect(outputText(recorded.cells[0])).toBe(text);
-    const record = readdirSync(join(dir, "big.nbrewind", "cells")).map((f) => readJson(join(dir, "big.nbrewind", "cells", f)))[0];
-    expect(outputText(record)).toBe(text);
+
+    // The record keeps it as a blob (over 1 MiB): small to read at every plan, the output checked by its digest.
+    const cells = join(dir, "big.nbrewind", "cells");
+    const [recordName] = readdirSync(cells);
+    expect(statSync(join(cells, recordName!)).size).toBeLessThan(64 * 1024);
+    const record = readJson(join(cells, recordName!));
+    expect(record.outputs).toEqual([{ output_type: "stream", blob: { digest: expect.stringMatching(/^[0-9a-f]{64}$/), size: expect.any(Number) } }]);
+    const digest: string = record.outputs[0].blob.digest;
+    const blobPath = (bundle: string) => join(bundle, "blobs", "sha256", digest.slice(0, 2), digest.slice(2));
+    const blob = readFileSync(blobPath(join(dir, "big.nbrewind")));
+    expect(sha256(blob)).toBe(digest);
+    expect(sha256(outputText({ outputs: [JSON.parse(blob.toString("utf8"))] }))).toBe(sha256(text));
+
+    // A repeat reuses the cell and writes the whole output; so does a replay of the packed file in another folder.
+    const repeat = await runCli(["repeat", big, "-o", join(dir, "big.repeat.ipynb"), "--json"], { env: config });
+    expect(repeat.code, repeat.stderr).toBe(0);
+    expect(JSON.parse(repeat.stdout).counts).toMatchObject({ reused: 1, run: 0 });
+    // (Compared by digest: a failure prints two lines, not 50 MB.)
+    const outputsDigest = (notebook: string) => sha256(JSON.stringify(readJson(notebook).cells[0].outputs));
+    expect(outputsDigest(join(dir, "big.repeat.ipynb"))).toBe(outputsDigest(join(dir, "big.out.ipynb")));
+    const packed = join(dir, "big.nbrewind.tgz");
+    const pack = await runCli(["pack", big, "-o", packed, "-q"], { env: config });
+    expect(pack.code, pack.stderr).toBe(0);
+    const elsewhere = join(dir, "elsewhere");
+    const replay = await runCli(["replay", packed, "-C", elsewhere, "--check", "--json"], { env: config });
+    expect(replay.code, replay.stderr).toBe(0);
+    expect(JSON.parse(replay.stdout)).toMatchObject({ cells: { reused: 1, run: 0 }, outputs: { matched: true } });
+    expect(outputsDigest(join(elsewhere, "big.replayed.ipynb"))).toBe(outputsDigest(join(dir, "big.out.ipynb")));
+
+    // Without its blob the output cannot be shown: repeat names the record and the blob, and nothing runs
+    // (what verify says of it is in test/unit/bundle/output-blobs.test.ts).
+    rmSync(blobPath(join(elsewhere, "big.nbrewind")));
+    const broken = await runCli(["repeat", join(elsewhere, "big.ipynb")], { env: config });
+    expect(broken.code).toBe(2);
+    expect(broken.stderr).toContain(`nbrewind-engine repeat: cell 1 cannot be reused: cells/${recordName}: outputs[0] (a stream output of ${record.outputs[0].blob.size} bytes) is stored in blob ${digest}, which is missing`);
+    expect(broken.stderr).not.toMatch(/plan:|\n\s+at /);
   });
 });
