@@ -195,7 +195,6 @@ function lsTable(items: InventoryItem[]): string[] {
 
 export const cacheCommand: Command = {
   name: "cache",
-  summary: "list, size, pin, collect, verify, export and import task caches",
   help: `Usage: nbrewind-engine cache SUBCOMMAND [options]
 
 Task results live in each notebook's bundle and, when nbrewind.yaml sets
