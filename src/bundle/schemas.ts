@@ -21,7 +21,8 @@ export type BundleSchema =
   | "replay-summary"
   | "verify-result"
   | "archive-summary"
-  | "report";
+  | "report"
+  | "cache-export";
 
 export interface SchemaProblem {
   path: string;

@@ -38,7 +38,6 @@ export const noWaitHelp = `      --no-wait             fail (exit 2) when anothe
 
 export const auditCommand: Command = {
   name: "audit",
-  summary: "run a notebook and record a checkpoint per cell in its bundle",
   help: `Usage: nbrewind-engine audit NOTEBOOK [--bundle DIR] [--store all] [--trust] [run options]
 
 Run every code cell of NOTEBOOK, like 'run', and record in a bundle beside it

@@ -1,4 +1,5 @@
 import { resolve } from "node:path";
+import { checkImportedBlobs, exportCacheFile, importCacheFile, looksLikeArchive, publishImported } from "../bundle/cache-archive.js";
 import { ExitCode, InputError } from "../common/errors.js";
 import { CONFIG_FILE_NAME, editConfigFile, findConfigFile, functionMatcher, loadConfigFor, parseDuration, parseSize, pinHolds, pinsAsRecorded, removePin, setPin, type NbrewindConfig } from "../config/index.js";
 import { formatBytes } from "../planner/plan.js";
@@ -12,7 +13,7 @@ import type { Command, CommandIO } from "./command.js";
 const SUBCOMMANDS = ["ls", "du", "pin", "unpin", "gc", "verify", "export", "import"] as const;
 
 async function cache(argv: string[], io: CommandIO): Promise<number> {
-  const switches = ["json", "pinned", "keep", "dry-run", "all"];
+  const switches = ["json", "pinned", "keep", "dry-run", "all", "replace"];
   const valued = ["cache", "function", "version", "cell", "max-size", "older-than", "keep-runs"];
   const args = parseArgs("cache", argv, [...switches.map((name) => ({ name, arity: 0 as const })), ...valued.map((name) => ({ name, arity: 1 as const }))]);
   const [sub, ...rest] = args.positionals;
@@ -110,25 +111,62 @@ async function cache(argv: string[], io: CommandIO): Promise<number> {
     }
     case "export":
     case "import": {
-      if (rest.length !== 1) throw new InputError(`cache ${sub}: give one DIR (see 'nbrewind-engine cache --help')`);
+      if (rest.length !== 1) throw new InputError(`cache ${sub}: give one DIR or FILE (see 'nbrewind-engine cache --help')`);
       const local = new TaskCache(cacheDir(args));
-      const other = new TaskCache(resolve(rest[0]!));
-      const [from, to] = sub === "export" ? [local, other] : [other, local];
-      if (sub === "import" && !(await other.hasTasks())) throw new InputError(`cache import: ${other.root} is not a task cache (no tasks/ folder)`);
-      const all = sub === "import" || args.flags.has("all");
-      const entries = from.scanEntries().entries.filter((e) => all || e.pin !== undefined);
-      await to.probeWritable().catch((err: Error) => {
-        throw new InputError(`cache ${sub}: cannot write ${to.root} (${err.message})`);
-      });
-      const published = await to.publish(entries, from.blobs);
-      out({ from: from.root, to: to.root, entries: published, skipped: entries.length - published }, () => [
-        `${sub === "export" ? "exported" : "imported"} ${published} ${all ? "" : "pinned "}result(s) from ${from.root} to ${to.root}${entries.length > published ? ` (${entries.length - published} skipped: a blob was missing)` : ""}`,
+      const there = resolve(rest[0]!);
+      const pinnedOnly = sub === "export" && !args.flags.has("all");
+      const result = sub === "export" ? await exportTo(local, there, pinnedOnly) : await importFrom(local, there, args.flags.has("replace"));
+      out(result, () => [
+        `${sub === "export" ? "exported" : "imported"} ${result.entries} ${pinnedOnly ? "pinned " : ""}result(s) from ${result.from} to ${result.to}${result.skipped ? ` (${result.skipped} skipped: a blob was missing)` : ""}`,
+        ...(result.present ? [`${result.present} result(s) were already there`] : []),
+        ...(result.replaced ? [`${result.replaced} result(s) that differed were replaced (--replace)`] : []),
       ]);
       return ExitCode.ok;
     }
     default:
       throw new InputError(sub ? `cache: unknown subcommand '${sub}'; expected one of ${SUBCOMMANDS.join(", ")}` : `cache: give a subcommand, one of ${SUBCOMMANDS.join(", ")} (see 'nbrewind-engine cache --help')`);
   }
+}
+
+interface Transfer {
+  from: string;
+  to: string;
+  entries: number;
+  skipped: number;
+  present?: number;
+  replaced?: number;
+}
+
+/** Into a folder (a task cache others list under cache.read) or one file (a .tar, .tar.gz or .tgz, or an existing file). */
+async function exportTo(local: TaskCache, there: string, pinnedOnly: boolean): Promise<Transfer> {
+  const entries = local.scanEntries().entries.filter((e) => !pinnedOnly || e.pin !== undefined);
+  if (await looksLikeArchive(there)) {
+    const r = await exportCacheFile(local, entries, there);
+    return { from: local.root, to: there, entries: r.entries, skipped: r.skipped };
+  }
+  const other = new TaskCache(there);
+  await other.probeWritable().catch((err: Error) => {
+    throw new InputError(`cache export: cannot write ${there} (${err.message})`);
+  });
+  const published = await other.publish(entries, local.blobs);
+  return { from: local.root, to: there, entries: published, skipped: entries.length - published };
+}
+
+/** From a file written by export FILE, or a task cache folder: every result checked, none overwritten unless `replace`. */
+async function importFrom(local: TaskCache, there: string, replace: boolean): Promise<Transfer> {
+  if (await looksLikeArchive(there)) {
+    const r = await importCacheFile(local, there, { replace });
+    return { from: there, to: local.root, entries: r.entries, skipped: 0, present: r.present, replaced: r.replaced.length };
+  }
+  const other = new TaskCache(there);
+  if (!(await other.hasTasks())) throw new InputError(`cache import: ${there} is not a task cache (no tasks/ folder), nor a file written by 'cache export FILE'`);
+  const entries = other.scanEntries().entries;
+  await checkImportedBlobs(entries, other.blobs, there);
+  await local.probeWritable().catch((err: Error) => {
+    throw new InputError(`cache import: cannot write ${local.root} (${err.message})`);
+  });
+  const r = await publishImported(local, entries, other.blobs, there, { replace });
+  return { from: there, to: local.root, entries: r.entries, skipped: entries.length - r.entries - r.present, present: r.present, replaced: r.replaced.length };
 }
 
 function cacheDirAndConfig(args: ParsedArgs): { dir: string; config: NbrewindConfig } {
@@ -195,7 +233,6 @@ function lsTable(items: InventoryItem[]): string[] {
 
 export const cacheCommand: Command = {
   name: "cache",
-  summary: "list, size, pin, collect, verify, export and import task caches",
   help: `Usage: nbrewind-engine cache SUBCOMMAND [options]
 
 Task results live in each notebook's bundle and, when nbrewind.yaml sets
@@ -231,11 +268,18 @@ nbrewind.yaml found in this folder or a parent; --cache DIR picks another.
   verify
         check every entry: its blobs are there and hash to their names;
         exit 2 with one line per problem
-  export DIR [--all]
+  export DIR|FILE [--all]
         copy the pinned results (--all: every result) into DIR, a task
-        cache others list under cache.read, or import
-  import DIR
-        copy every result of the task cache DIR into this one
+        cache others list under cache.read, or into one FILE (a name
+        ending in .tar, or .tar.gz / .tgz for gzip) with every result's
+        digest, to hand to someone who imports it
+  import DIR|FILE [--replace]
+        copy every result of a task cache DIR, or of a FILE written by
+        export, into this one. Every result is checked against its digest
+        first; a damaged or altered one stops the import (exit 2, naming
+        its function and key) before anything is written. A result this
+        cache already holds differently is never overwritten: the import
+        stops and lists them, unless --replace
 
 Options:
       --cache DIR      the task cache to work on (default: cache.dir)
@@ -252,6 +296,8 @@ Example (nbrewind.yaml beside the notebooks):
   nbrewind-engine cache ls --pinned
   nbrewind-engine cache pin 'pipeline.skim*' --version v4   # recompute at the next repeat
   nbrewind-engine cache gc --max-size 50GB --dry-run
-  nbrewind-engine cache export /shared/published/skim-v3`,
+  nbrewind-engine cache export /shared/published/skim-v3
+  nbrewind-engine cache export skim-v3.tar.gz              # one file to hand over
+  nbrewind-engine cache import skim-v3.tar.gz --cache ./cache`,
   run: cache,
 };

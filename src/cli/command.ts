@@ -1,11 +1,10 @@
 /**
  * One CLI command. Every command lives in its own file in this folder and is
- * listed in registry.ts; main.ts only dispatches and turns errors into exit codes.
+ * listed in registry.ts (with its one-line summary, so listing the commands
+ * imports none of them); main.ts only dispatches and turns errors into exit codes.
  */
 export interface Command {
   name: string;
-  /** One line for the command list. */
-  summary: string;
   /** The full `--help` text: usage, what it does, every option, an example. */
   help: string;
   /** Returns the process exit code (see ExitCode in common/errors.ts). */

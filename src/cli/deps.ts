@@ -147,7 +147,6 @@ async function deps(argv: string[], io: CommandIO): Promise<number> {
 
 export const depsCommand: Command = {
   name: "deps",
-  summary: "show the data-flow graph between a notebook's cells (no execution)",
   help: HELP,
   run: deps,
 };

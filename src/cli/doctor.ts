@@ -183,7 +183,6 @@ async function containerChecks(): Promise<Check[]> {
 
 export const doctorCommand: Command = {
   name: "doctor",
-  summary: "check Node, Python, the pinned environment, the Jupyter server and kernelspecs",
   help: `Usage: nbrewind-engine doctor [--fix] [--json] [-k KERNEL [--server-url URL --token T]]
 
 Print what nbrewind-engine found on this machine and what is missing, with

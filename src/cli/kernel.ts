@@ -67,7 +67,6 @@ async function kernel(argv: string[], io: CommandIO): Promise<number> {
 
 export const kernelCommand: Command = {
   name: "kernel",
-  summary: "install, list or remove the NBRewind Jupyter kernel (audit and repeat inside JupyterLab)",
   help: `Usage: nbrewind-engine kernel install [--user | --sys-prefix | --prefix DIR] [--name nbrewind] [--display-name NAME] [--python PATH]
        nbrewind-engine kernel list [--prefix DIR] [--json]
        nbrewind-engine kernel uninstall [--user | --sys-prefix | --prefix DIR] [--name nbrewind]

@@ -87,7 +87,6 @@ async function readStdin(): Promise<string> {
 
 export const keysCommand: Command = {
   name: "keys",
-  summary: "your signing key, and the keys whose bundles you trust",
   help: `Usage: nbrewind-engine keys init [--name NAME] [--force]
        nbrewind-engine keys export [-o FILE]
        nbrewind-engine keys trust KEY_LINE|FILE|- [--name NAME]

@@ -1,7 +1,7 @@
 import { diskErrorFrom } from "../common/disk-errors.js";
 import { ExitCode, NbrewindError } from "../common/errors.js";
 import { packageVersion } from "../common/package-root.js";
-import type { Command, CommandIO } from "./command.js";
+import type { CommandIO } from "./command.js";
 import { errorLine } from "./error-line.js";
 import { commands } from "./registry.js";
 
@@ -23,18 +23,19 @@ export async function main(argv: string[], io: CommandIO): Promise<number> {
   const [name, ...rest] = argv;
   if (!name || name === "--help" || name === "-h" || name === "help") {
     const target = name === "help" && rest[0] ? commands.find((c) => c.name === rest[0]) : undefined;
-    io.stdout.write((target ? target.help : overview()) + "\n");
+    io.stdout.write((target ? (await target.load()).help : overview()) + "\n");
     return ExitCode.ok;
   }
   if (name === "--version" || name === "-V") {
     io.stdout.write(packageVersion() + "\n");
     return ExitCode.ok;
   }
-  const command: Command | undefined = commands.find((c) => c.name === name);
-  if (!command) {
+  const entry = commands.find((c) => c.name === name);
+  if (!entry) {
     io.stderr.write(`nbrewind-engine: unknown command '${name}'\n\n${overview()}\n`);
     return ExitCode.badInput;
   }
+  const command = await entry.load();
   if (rest.includes("--help") || rest.includes("-h")) {
     io.stdout.write(command.help + "\n");
     return ExitCode.ok;

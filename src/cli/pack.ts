@@ -67,7 +67,6 @@ async function pack(argv: string[], io: CommandIO): Promise<number> {
 
 export const packCommand: Command = {
   name: "pack",
-  summary: "pack a notebook and its bundle into one signed, compressed file",
   help: `Usage: nbrewind-engine pack NOTEBOOK|BUNDLE [-o FILE] [--bundle DIR] [--inputs] [--no-sign | --trust] [--no-wait] [--level N] [--json] [-q]
 
 Write the notebook and its bundle folder into one file for another site:

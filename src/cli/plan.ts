@@ -38,7 +38,6 @@ async function plan(argv: string[], io: CommandIO): Promise<number> {
 
 export const planCommand: Command = {
   name: "plan",
-  summary: "show what repeat would reuse, restore and run, and why, without running",
   help: `Usage: nbrewind-engine plan NOTEBOOK [--bundle DIR] [-p NAME VALUE]... [--run CELL[,CELL]] [--from CELL] [--json]
 
 Compare NOTEBOOK (with the given parameters) with its bundle and print, for

@@ -26,7 +26,6 @@ async function repeat(argv: string[], io: CommandIO): Promise<number> {
 
 export const repeatCommand: Command = {
   name: "repeat",
-  summary: "run a notebook again, reusing every cell whose inputs did not change",
   help: `Usage: nbrewind-engine repeat NOTEBOOK [--bundle DIR] [--explain] [--run CELL[,CELL]] [--from CELL]
                               [--store all] [--trust] [--no-wait] [--report] [run options]
 

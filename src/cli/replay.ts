@@ -305,7 +305,6 @@ function humanSummary(s: ReplaySummary, check: boolean): string[] {
 
 export const replayCommand: Command = {
   name: "replay",
-  summary: "unpack a packed bundle, repeat it here and compare the outputs",
   help: `Usage: nbrewind-engine replay FILE [-C DIR] [--check] [--trust] [-p NAME VALUE]... [--json]
                               [--container [--base-image IMAGE] [--network]]
 

@@ -74,7 +74,6 @@ function openInBrowser(file: string, io: CommandIO): void {
 
 export const reportCommand: Command = {
   name: "report",
-  summary: "write an HTML report of a run: cells, tasks, reuse, time",
   help: `Usage: nbrewind-engine report NOTEBOOK|BUNDLE [-o FILE.html] [--run ID] [--open] [--json] [--verify]
 
 Write one self-contained HTML page (inline styles and pictures, no network

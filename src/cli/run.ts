@@ -284,7 +284,6 @@ function round3(x: number): number {
 
 export const run: Command = {
   name: "run",
-  summary: "execute a notebook through a real Jupyter kernel",
   help: `Usage: nbrewind-engine run NOTEBOOK [-o OUT] [-p NAME VALUE]... [options]
 
 Execute every code cell of NOTEBOOK in order through a Jupyter kernel and

@@ -41,7 +41,6 @@ async function unpack(argv: string[], io: CommandIO): Promise<number> {
 
 export const unpackCommand: Command = {
   name: "unpack",
-  summary: "unpack a packed bundle, checking every entry",
   help: `Usage: nbrewind-engine unpack FILE [-C DIR] [--json] [-q]
 
 Unpack a file written by 'pack' into DIR (default: the current folder):

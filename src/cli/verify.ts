@@ -90,7 +90,6 @@ async function verifyFolder(path: string, bundleOption: string | undefined, keys
 
 export const verifyCommand: Command = {
   name: "verify",
-  summary: "check a packed file or a bundle: digests, records, blobs, signature",
   help: `Usage: nbrewind-engine verify FILE|BUNDLE|NOTEBOOK [--bundle DIR] [--json]
 
 Check everything that can be checked without running anything:

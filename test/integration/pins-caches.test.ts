@@ -143,14 +143,19 @@ describe("pins and shared task caches (Dask threads + Parsl threads)", () => {
     expect(record.tasks.find((t: any) => t.function === "__main__.skim").pin).toMatchObject({ version: "v2", by: "nbrewind.yaml: skim", note: "served: pinned at version v2; its code changed since it was recorded (bump the version to recompute)" });
   });
 
-  it("a consumer elsewhere, with only the author's exported cache in cache.read, runs none of the pinned tasks", async () => {
-    const published = join(root, "published");
+  it("a consumer elsewhere, with only the cache imported from the author's exported file in cache.read, runs none of the pinned tasks", async () => {
+    // The author hands over one file; the consumer imports it into a cache of its own (every digest checked).
+    const published = join(root, "published", "skim.tar.gz");
     const exported = await cli(["cache", "export", published, "--json"]);
     expect(exported.code, exported.stderr).toBe(0);
     expect(JSON.parse(exported.stdout).entries).toBe(5 * 2 * N); // pinned: v1 of the four notebooks, v2 of the author's; both engines
 
     const consumer = tempDir("nbrewind-consumer-");
-    writeFileSync(join(consumer, "nbrewind.yaml"), `pins:\n  - function: skim\n    version: v2\ncache:\n  read: [${JSON.stringify(published)}]\n`);
+    const imported = join(consumer, "from-author");
+    const taken = await runCli(["cache", "import", published, "--cache", imported, "--json"], { env, cwd: consumer });
+    expect(taken.code, taken.stderr).toBe(0);
+    expect(JSON.parse(taken.stdout)).toMatchObject({ entries: 5 * 2 * N, present: 0, replaced: 0 });
+    writeFileSync(join(consumer, "nbrewind.yaml"), `pins:\n  - function: skim\n    version: v2\ncache:\n  read: [${JSON.stringify(imported)}]\n`);
     const nb = writeNotebookFile(consumer, "nb.ipynb", cells({ skimBody: "return scale(i) + base + 0  # a faster rewrite" }));
     const r = await runCli(["audit", nb, "-q"], { env, cwd: consumer });
     expect(r.code, r.stderr).toBe(0);

@@ -1,5 +1,6 @@
 import { createHash } from "node:crypto";
-import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import { execFileSync } from "node:child_process";
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Ajv } from "ajv";
@@ -60,7 +61,7 @@ describe("cache command: --json follows schemas/cache-output.schema.json, and do
     expect(await json(["export", join(dir, "published")])).toMatchObject({ entries: 1 });
     expect(await json(["gc", "--max-size", "0"])).toMatchObject({ dry_run: false, entries_removed: 1 });
     expect((await json(["ls"])).entries).toHaveLength(1);
-    expect(await json(["import", join(dir, "published")])).toMatchObject({ entries: 1 });
+    expect(await json(["import", join(dir, "published")])).toMatchObject({ entries: 0, present: 1 }); // the pinned result was kept: the same one
 
     expect(await json(["pin", "fit", "--version", "v7", "--cell", "train", "--keep"])).toMatchObject({ updated: false });
     expect(await json(["pin", "skim", "--version", "v2"])).toMatchObject({ updated: true });
@@ -86,5 +87,90 @@ describe("cache command: --json follows schemas/cache-output.schema.json, and do
     const r = await cli(["verify"], d2);
     expect(r.code).toBe(2);
     expect(r.stdout).toMatch(/__main__\.fit: blob [0-9a-f]{64} is corrupt/);
+  });
+});
+
+describe("cache export FILE / import FILE: one file that carries results with their digests", () => {
+  /** The bytes of `file` with the first occurrence of `from` replaced by `to` (same length: the tar stays well formed). */
+  const tamper = (file: string, from: string, to: string) => {
+    const bytes = readFileSync(file);
+    const at = bytes.indexOf(from);
+    expect(at).toBeGreaterThan(0);
+    bytes.write(to, at);
+    writeFileSync(file, bytes);
+  };
+  const consumer = () => {
+    const dir = mkdtempSync(join(tmpdir(), "nbrewind-consumer-"));
+    return { dir, cache: join(dir, "cache") };
+  };
+
+  it("exports the pinned results to a .tar (and everything to a .tar.gz) that another cache imports and verifies", async () => {
+    const { dir } = await project();
+    const tar = join(dir, "out", "skim-v1.tar");
+    const exported = await cli(["export", tar, "--json"], dir);
+    expect(exported.code).toBe(0);
+    expect(JSON.parse(exported.stdout)).toMatchObject({ to: tar, entries: 1, skipped: 0 });
+    expect(validate(JSON.parse(exported.stdout))).toBe(true);
+    const listing = execFileSync("tar", ["-tf", tar], { encoding: "utf8" }).trim().split("\n");
+    expect(listing).toEqual(["nbrewind-cache.json", `tasks/${sha("__main__.skim").slice(0, 2)}/${sha("__main__.skim")}.json`, `blobs/sha256/${sha("skimmed").slice(0, 2)}/${sha("skimmed").slice(2)}`]);
+
+    const other = consumer();
+    const imported = await cli(["import", tar, "--cache", other.cache, "--json"], other.dir);
+    expect(JSON.parse(imported.stdout)).toMatchObject({ entries: 1, present: 0, replaced: 0 });
+    expect(validate(JSON.parse(imported.stdout))).toBe(true);
+    const ls = JSON.parse((await cli(["ls", "--json", "--cache", other.cache], other.dir)).stdout) as { entries: { function: string; pinned: { version: string } | null }[] };
+    expect(ls.entries).toMatchObject([{ function: "__main__.skim", pinned: { version: "v1" } }]);
+    expect((await cli(["verify", "--cache", other.cache], other.dir)).code).toBe(0);
+    // Importing the same file again: already there, nothing rewritten.
+    expect(JSON.parse((await cli(["import", tar, "--cache", other.cache, "--json"], other.dir)).stdout)).toMatchObject({ entries: 0, present: 1 });
+
+    const tgz = join(dir, "all.tgz");
+    expect(JSON.parse((await cli(["export", tgz, "--all", "--json"], dir)).stdout)).toMatchObject({ entries: 2 });
+    expect(readFileSync(tgz).subarray(0, 2)).toEqual(Buffer.from([0x1f, 0x8b]));
+    expect(JSON.parse((await cli(["import", tgz, "--cache", other.cache, "--json"], other.dir)).stdout)).toMatchObject({ entries: 1, present: 1 });
+  });
+
+  it("refuses an altered result or entry, naming it, and writes nothing", async () => {
+    const { dir } = await project();
+    const tar = join(dir, "all.tar");
+    await cli(["export", tar, "--all"], dir);
+    const original = readFileSync(tar);
+
+    tamper(tar, "fitted", "fixted");
+    const other = consumer();
+    await expect(cli(["import", tar, "--cache", other.cache], other.dir)).rejects.toMatchObject({ exitCode: 2, message: expect.stringMatching(/the result of __main__\.fit \(key [0-9a-f]{12}\) was altered or damaged.*nothing was imported/) });
+    expect(existsSync(join(other.cache, "index.jsonl"))).toBe(false);
+
+    writeFileSync(tar, original);
+    tamper(tar, '"version": "v1"', '"version": "v9"'); // the skim entry's pin, not its blob
+    await expect(cli(["import", tar, "--cache", other.cache], other.dir)).rejects.toMatchObject({ exitCode: 2, message: expect.stringMatching(/entry __main__\.skim \(key [0-9a-f]{12}\) was altered or damaged/) });
+    expect(existsSync(join(other.cache, "index.jsonl"))).toBe(false);
+    expect(readdirSync(join(other.cache, "blobs", "tmp"))).toEqual([]); // the staged blobs are gone
+
+    writeFileSync(tar, Buffer.from("not a tar at all, just some text that is long enough to be read".repeat(20)));
+    await expect(cli(["import", tar, "--cache", other.cache], other.dir)).rejects.toMatchObject({ exitCode: 2, message: expect.stringContaining(`${tar}: not a readable tar`) });
+  });
+
+  it("never overwrites a result the cache holds differently, unless --replace", async () => {
+    const { dir } = await project();
+    const tar = join(dir, "pinned.tar");
+    await cli(["export", tar], dir);
+    // The consumer computed skim itself, with another result under the same key.
+    const other = consumer();
+    const mine = new TaskCache(other.cache);
+    const src = new BlobStore(join(other.dir, "src"));
+    await src.writeAtomic("skimmed differently");
+    const held: TaskCacheEntry = { format_version: 1, key: sha("__main__.skim"), engine: "dask", function: "__main__.skim", digest: sha("skimmed differently"), size: 19, created_at: "2026-11-02T00:00:00.000Z", producer: { bundle: "/c", notebook: "/c.ipynb" } };
+    await mine.publish([held], src);
+    await expect(cli(["import", tar, "--cache", other.cache], other.dir)).rejects.toMatchObject({
+      exitCode: 2,
+      message: expect.stringContaining("1 result(s) that differ"),
+      details: expect.arrayContaining([expect.stringMatching(/^__main__\.skim \(key [0-9a-f]{12}\): another result/), expect.stringContaining("--replace")]),
+    });
+    expect(JSON.parse(readFileSync(mine.entryPath(held.key), "utf8"))).toMatchObject({ digest: sha("skimmed differently") });
+    await cli(["export", join(dir, "published")], dir); // a folder import refuses it the same way
+    await expect(cli(["import", join(dir, "published"), "--cache", other.cache], other.dir)).rejects.toMatchObject({ exitCode: 2, message: expect.stringContaining("1 result(s) that differ") });
+    expect(JSON.parse((await cli(["import", tar, "--replace", "--cache", other.cache, "--json"], other.dir)).stdout)).toMatchObject({ entries: 1, replaced: 1 });
+    expect(JSON.parse(readFileSync(mine.entryPath(held.key), "utf8"))).toMatchObject({ digest: sha("skimmed") });
   });
 });
