@@ -9,7 +9,8 @@ import { InputError } from "../common/errors.js";
 import { isTempFileName } from "../common/atomic-file.js";
 import { CELLS_DIR, recordFile } from "./paths.js";
 import type { BundleProblem, CellRecord } from "./records.js";
-import { invalidFileError, schemaProblems } from "./schemas.js";
+import { invalidFileError, schemaProblems, sharedSchemaValid, type SchemaProblem } from "./schemas.js";
+import { fastTaskCheckApplies, taskCertainlyValid } from "./task-record-check.js";
 
 /** How many record files are read at once: many, but well under a process's open-file limit. */
 const READ_CONCURRENCY = 32;
@@ -48,16 +49,26 @@ export async function checkRecordFile(dir: string, name: string): Promise<Record
   try {
     text = await readFile(join(dir, file), "utf8");
   } catch (err) {
-    const missing = (err as NodeJS.ErrnoException).code === "ENOENT";
-    return { file, missing, problems: [{ file, message: missing ? "is missing" : `cannot read: ${(err as Error).message}` }] };
+    return unreadableRecord(file, err);
   }
+  return checkRecordText(file, text);
+}
+
+/** The check of a record file that could not be read. */
+export function unreadableRecord(file: string, err: unknown): RecordFileCheck {
+  const missing = (err as NodeJS.ErrnoException).code === "ENOENT";
+  return { file, missing, problems: [{ file, message: missing ? "is missing" : `cannot read: ${(err as Error).message}` }] };
+}
+
+/** Parse, validate and check the name of a record read from `file` (cells/<name>); never throws for bad content. */
+export function checkRecordText(file: string, text: string): RecordFileCheck {
   let raw: unknown;
   try {
     raw = JSON.parse(text);
   } catch (err) {
     return { file, problems: [{ file, message: `not valid JSON (${(err as Error).message})` }] };
   }
-  const problems = schemaProblems("cell-record", raw).map((p) => ({ file, path: p.path, message: p.message }));
+  const problems = recordSchemaProblems(raw).map((p) => ({ file, path: p.path, message: p.message }));
   if (problems.length > 0) return { file, problems };
   const record = raw as CellRecord;
   if (recordFile(record.fingerprint) !== file) {
@@ -67,6 +78,22 @@ export async function checkRecordFile(dir: string, name: string): Promise<Record
     };
   }
   return { file, record, problems: [] };
+}
+
+/**
+ * schemaProblems("cell-record", raw), with the task entries, most of a large
+ * record, checked by the fast check where they certainly hold
+ * (task-record-check.ts) and by Ajv where not. The rest of the record is
+ * checked by Ajv with its tasks left out (the cell-record schema has no rule
+ * that ties tasks to other fields). Any doubt about a task, and the whole
+ * record goes through Ajv, whose messages name the entry and the field.
+ */
+function recordSchemaProblems(raw: unknown): SchemaProblem[] {
+  if (typeof raw !== "object" || raw === null || Array.isArray(raw)) return schemaProblems("cell-record", raw);
+  const tasks = (raw as { tasks?: unknown }).tasks;
+  if (!Array.isArray(tasks) || tasks.length === 0 || !fastTaskCheckApplies()) return schemaProblems("cell-record", raw);
+  for (const t of tasks) if (!taskCertainlyValid(t) && !sharedSchemaValid("task-record", t)) return schemaProblems("cell-record", raw);
+  return schemaProblems("cell-record", { ...raw, tasks: [] });
 }
 
 /** Run `fn` over `items` with at most `limit` in flight, keeping order. */

@@ -5,11 +5,12 @@
  * becomes a problem named on the page, and the rest is shown as far as it
  * can be.
  */
+import { readFileSync } from "node:fs";
 import { readFile } from "node:fs/promises";
 import { basename, dirname, join } from "node:path";
 import { Bundle } from "../bundle/bundle.js";
-import { checkAllRecords } from "../bundle/cell-records.js";
-import { MANIFEST_FILE, logFile } from "../bundle/paths.js";
+import { checkRecordText, listRecordFiles, unreadableRecord, type RecordFileCheck } from "../bundle/cell-records.js";
+import { CELLS_DIR, MANIFEST_FILE, NOTEBOOK_FILE, logFile } from "../bundle/paths.js";
 import { recordDigests, type CellRecord, type RunEntry, type RunLogEvent } from "../bundle/records.js";
 import { parseLog } from "../bundle/run-logs.js";
 import { checkFolderDigests, checkSigner } from "../bundle/trust/check-digests.js";
@@ -19,7 +20,6 @@ import { verifyBundle } from "../bundle/verify.js";
 import { packageVersion } from "../common/package-root.js";
 import type { TaskRecord } from "../common/task-record.js";
 import { cellLabel } from "../notebook/cell-label.js";
-import type { Notebook } from "../notebook/types.js";
 import { layoutGraph, type GraphInput } from "./layout.js";
 import {
   REPORT_FORMAT,
@@ -81,16 +81,12 @@ export async function collectReport(bundleDir: string, options: CollectOptions =
   }
 
   const records = new Map<string, CellRecord>();
-  for (const check of await checkAllRecords(bundleDir)) {
+  for (const check of await readRecords(bundleDir)) {
     for (const p of check.problems) problems.push({ file: check.file, message: p.path ? `${p.path}: ${p.message}` : p.message });
     if (check.record) records.set(check.record.fingerprint, check.record);
   }
 
-  const notebook = await bundle.readNotebook().catch((err: Error) => {
-    problems.push({ file: "notebook.ipynb", message: err.message });
-    return undefined;
-  });
-  const sources = notebookSources(notebook);
+  const sources = await notebookSources(bundle, Boolean(options.hashContent), problems);
 
   const logs = new Map<string, RunLogEvent[]>();
   for (const run of runs) logs.set(run.run_id, await readRunLog(bundleDir, run.run_id, problems));
@@ -123,13 +119,73 @@ function toReportRun(r: RunEntry): ReportRun {
   return { run_id: r.run_id, command: r.command, started_at: r.started_at, finished_at: r.finished_at, status: r.status, parameters: r.parameters, counts: r.cells };
 }
 
-function notebookSources(nb: Notebook | undefined): Map<string, { index: number; source: string; meta: Record<string, unknown> }> {
-  const out = new Map<string, { index: number; source: string; meta: Record<string, unknown> }>();
+/**
+ * Every record file, checked (parsed, validated, named right). Read with
+ * synchronous calls: for 2,000 small files already in the page cache,
+ * fs/promises' readFile (open, stat, read, close, each a round trip through
+ * the thread pool) costs three times the CPU of readFileSync, and a report
+ * has nothing else to do meanwhile.
+ */
+async function readRecords(dir: string): Promise<RecordFileCheck[]> {
+  const { records } = await listRecordFiles(dir);
+  return records.map((name) => {
+    const file = `${CELLS_DIR}/${name}`;
+    let text: string;
+    try {
+      text = readFileSync(join(dir, file), "utf8");
+    } catch (err) {
+      return unreadableRecord(file, err);
+    }
+    return checkRecordText(file, text);
+  });
+}
+
+type NotebookSources = Map<string, { index: number; source: string; meta: Record<string, unknown> }>;
+
+/**
+ * The code cells of the bundle's notebook: all the report takes from it. A
+ * notebook of the plain shape is read with JSON.parse alone; anything else,
+ * and `report --verify`, goes through the full reader (nbformat schema,
+ * positions in messages), whose error is then named on the page. Checking
+ * 2,000 cells against nbformat costs more than the rest of the notebook's
+ * part of the report, and `verify` does it anyway.
+ */
+async function notebookSources(bundle: Bundle, full: boolean, problems: ReportProblem[]): Promise<NotebookSources> {
+  if (!full) {
+    const plain = await readFile(join(bundle.dir, NOTEBOOK_FILE), "utf8")
+      .then(plainCodeCells)
+      .catch(() => undefined);
+    if (plain) return plain;
+  }
+  const nb = await bundle.readNotebook().catch((err: Error) => {
+    problems.push({ file: NOTEBOOK_FILE, message: err.message });
+    return undefined;
+  });
+  const out: NotebookSources = new Map();
   nb?.cells.forEach((cell, index) => {
     if (cell.cell_type !== "code") return;
     const source = Array.isArray(cell.source) ? cell.source.join("") : cell.source;
     out.set(cell.id, { index, source, meta: (cell.metadata.nbrewind ?? {}) as Record<string, unknown> });
   });
+  return out;
+}
+
+/** The code cells of a notebook whose cells all have the shape the report reads, else undefined. */
+function plainCodeCells(text: string): NotebookSources | undefined {
+  const nb = JSON.parse(text) as { cells?: unknown };
+  if (!Array.isArray(nb.cells)) return undefined;
+  const out: NotebookSources = new Map();
+  for (const [index, cell] of (nb.cells as Array<Record<string, unknown>>).entries()) {
+    if (typeof cell !== "object" || cell === null || typeof cell.id !== "string" || typeof cell.cell_type !== "string") return undefined;
+    if (cell.cell_type !== "code") continue;
+    const src = cell.source;
+    const source = typeof src === "string" ? src : Array.isArray(src) && src.every((l) => typeof l === "string") ? src.join("") : undefined;
+    const metadata = cell.metadata;
+    if (source === undefined || typeof metadata !== "object" || metadata === null || out.has(cell.id)) return undefined;
+    const meta = (metadata as { nbrewind?: unknown }).nbrewind ?? {};
+    if (typeof meta !== "object" || meta === null) return undefined;
+    out.set(cell.id, { index, source, meta: meta as Record<string, unknown> });
+  }
   return out;
 }
 
@@ -163,7 +219,7 @@ function cellsOfRun(
   run: ReportRun,
   events: RunLogEvent[],
   records: Map<string, CellRecord>,
-  sources: ReturnType<typeof notebookSources>,
+  sources: NotebookSources,
   latestFingerprints: string[],
   problems: ReportProblem[],
 ): ReportCell[] {
@@ -220,7 +276,7 @@ function cellsOfRun(
   });
 }
 
-function fallbackPlan(fingerprints: string[], records: Map<string, CellRecord>, sources: ReturnType<typeof notebookSources>): PlannedCell[] {
+function fallbackPlan(fingerprints: string[], records: Map<string, CellRecord>, sources: NotebookSources): PlannedCell[] {
   const byId = new Map<string, PlannedCell>();
   for (const fp of fingerprints) {
     const r = records.get(fp);
