@@ -29,7 +29,7 @@ async function repeat(argv: string[], io: CommandIO): Promise<number> {
     const { bundle, signer } = await openTrustedBundle("repeat", bundleDir, prepared.path, { trust: args.flags.has("trust"), log });
     await adoptRecordedCellIds(prepared, bundle);
     const records = await bundle.records();
-    const plan = await planNotebook(prepared.notebook, records, false, force, prepared.path, taskSettings);
+    const plan = await planNotebook(prepared.notebook, records, false, force, prepared.path, taskSettings, bundle.manifest.cells);
     const session = new CheckpointSession("repeat", bundle, plan, prepared, records, { explainTasks: args.flags.has("explain"), signer, storeAll, taskSettings });
     if (args.flags.has("explain")) (args.flags.has("json") ? io.stderr : io.stdout).write(session.explain().join("\n") + "\n");
     try {
