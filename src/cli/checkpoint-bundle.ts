@@ -76,7 +76,7 @@ export async function runCheckpointCommand(command: CheckpointCommand, args: Par
     const { bundle, signer } = await openTrustedBundle(command, bundleDir, prepared.path, { trust: args.flags.has("trust"), log });
     await adoptRecordedCellIds(prepared, bundle);
     const records = await bundle.records();
-    const plan = await planNotebook(prepared.notebook, records, command === "audit", options.force, prepared.path, taskSettings);
+    const plan = await planNotebook(prepared.notebook, records, command === "audit", options.force, prepared.path, taskSettings, bundle.manifest.cells);
     // A reused cell whose large output (a blob) is gone cannot be shown: exit 2 before any kernel starts.
     for (const cell of plan.cells) {
       const missing = cell.decision === "reuse" && cell.record ? await bundle.missingOutputBlob(cell.record, cell.number) : undefined;

@@ -27,7 +27,7 @@ async function plan(argv: string[], io: CommandIO): Promise<number> {
   const bundle = await openBundle("plan", dir, prepared.path);
   await adoptRecordedCellIds(prepared, bundle);
   const settings = await TaskSettings.load(prepared.path, prepared.notebook, dir, { probeCache: false });
-  const result = await planNotebook(prepared.notebook, await bundle.records(), false, force, prepared.path, settings);
+  const result = await planNotebook(prepared.notebook, await bundle.records(), false, force, prepared.path, settings, bundle.manifest.cells);
   if (args.flags.has("json")) {
     io.stdout.write(JSON.stringify({ notebook: prepared.path, bundle: dir, ...(planToJson(result) as object) }, null, 2) + "\n");
   } else {

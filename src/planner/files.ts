@@ -7,7 +7,14 @@
  *   by then: the content an earlier reused cell restores, "unknown" when an
  *   earlier cell that writes it runs (then the reader runs, and the session
  *   may still reuse it once the writer's real output is known), or else what
- *   is on disk now;
+ *   it held before the run;
+ * * what a file held before the run is what is on disk now, unless the disk
+ *   holds exactly what the latest run left there (its last writer's recorded
+ *   content, or its removal): then the file was not touched since, and the
+ *   reader is judged against what it read then. Without this, a cell that
+ *   reads a file a later cell overwrites would find the later cell's output
+ *   on disk and run on every repeat (and a counter kept in a file would move
+ *   at every repeat);
  * * on disk, `stat` (size and mtime_ns) first: equal means unchanged; a
  *   different stat is settled by the sha256 of the content;
  * * a cell that runs because of a file makes every reused cell that reads a
@@ -40,16 +47,23 @@ export type FileVerdict = { same: true } | { same: false; why: string };
 export class FileView {
   private readonly overlay = new Map<string, { kind: "content"; sha256: string } | { kind: "deleted" }>();
 
+  /** What the latest run left in each file it wrote: its last writer's entry (see `compareUnwritten`). */
+  private readonly leftByLastRun = new Map<string, FileWritten>();
+
+  /** `lastRun`: the latest run's records in notebook order (the bundle manifest's `cells`). */
   constructor(
     readonly notebookDir: string,
     private readonly disk: Map<string, DiskState>,
-  ) {}
+    lastRun: Iterable<RecordedCell> = [],
+  ) {
+    for (const rec of lastRun) for (const w of allFiles(rec).written) this.leftByLastRun.set(w.path, w);
+  }
 
   /**
    * Stat every file the records name; hash one only when its stat differs from
    * some recorded stat of it (a changed file, or a copy at another site).
    */
-  static async probe(notebookDir: string, records: Iterable<RecordedCell>): Promise<FileView> {
+  static async probe(notebookDir: string, records: Iterable<RecordedCell>, lastRun: Iterable<RecordedCell> = []): Promise<FileView> {
     const stamps = new Map<string, Set<string>>();
     const add = (path: string, stamp: string) => {
       let set = stamps.get(path);
@@ -79,7 +93,7 @@ export class FileView {
         }
       }),
     );
-    return new FileView(notebookDir, disk);
+    return new FileView(notebookDir, disk, lastRun);
   }
 
   /** This run wrote (or restored) `path` with this content, or removed it. */
@@ -94,7 +108,23 @@ export class FileView {
       if (seen.kind === "deleted") return { same: false, why: `reads \`${read.path}\`, which an earlier cell removed in this run` };
       return seen.sha256 === read.sha256 ? { same: true } : { same: false, why: `reads \`${read.path}\`, which an earlier cell wrote differently in this run` };
     }
-    return this.compareDisk(read);
+    return this.compareUnwritten(read);
+  }
+
+  /**
+   * A read no earlier cell of this run writes: judged against what the file
+   * held before the run. The disk holds that, unless it holds exactly what
+   * the latest run left there: then a later cell of that run overwrote (or
+   * removed, or appended to) what this cell read, nobody touched the file
+   * since, and the file's state before the run is the one the record read.
+   */
+  compareUnwritten(read: { path: string; size: number; mtime_ns: string; sha256: string }): FileVerdict {
+    const verdict = this.compareDisk(read);
+    if (verdict.same) return verdict;
+    const left = this.leftByLastRun.get(read.path);
+    if (!left) return verdict;
+    const untouched = isDeletion(left) ? !this.disk.get(read.path)?.exists : this.compareDisk(left).same;
+    return untouched ? { same: true } : verdict;
   }
 
   compareDisk(read: { path: string; size: number; mtime_ns: string; sha256: string }): FileVerdict {
@@ -154,7 +184,7 @@ function whyFilesDiffer(record: RecordedCell, expected: Map<string, Expected>, v
       if (e.sha256 !== read.sha256) return `reads \`${read.path}\`, which an earlier cell writes differently`;
       continue;
     }
-    const v = view.compareDisk(read);
+    const v = view.compareUnwritten(read);
     if (!v.same) return v.why;
   }
   for (const w of files.written) {

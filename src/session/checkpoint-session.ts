@@ -36,17 +36,33 @@ export function codeCells(nb: Notebook): { index: number; id: string; source: st
   return nb.cells.flatMap((cell, index) => (cell.cell_type === "code" ? [{ index, id: cell.id, source: cellSource(cell) }] : []));
 }
 
+function lastRunRecords(records: Map<string, RecordedCell>, fingerprints: readonly string[]): RecordedCell[] {
+  return fingerprints.flatMap((fp) => {
+    const rec = records.get(fp);
+    return rec ? [rec] : [];
+  });
+}
+
 /**
  * Analyse the notebook and decide, against the bundle's records, what runs;
  * `force` names cells the user makes run (bad input when it names no cell).
  */
-export async function planNotebook(nb: Notebook, records: Map<string, RecordedCell>, runAll: boolean, force?: ForceRequest, notebookPath?: string, settings?: TaskSettings): Promise<Plan> {
+export async function planNotebook(
+  nb: Notebook,
+  records: Map<string, RecordedCell>,
+  runAll: boolean,
+  force?: ForceRequest,
+  notebookPath?: string,
+  settings?: TaskSettings,
+  /** The latest run's cells, by fingerprint, in notebook order (the manifest's `cells`): what that run left on disk. */
+  lastRun: readonly string[] = [],
+): Promise<Plan> {
   const forced = force ? resolveForced(force, nb.cells) : undefined;
   await loadPythonParser();
   const cells = codeCells(nb);
   const fileDigest = notebookPath ? filesIn(dirname(notebookPath)) : undefined;
   // With the notebook's path, the files the records read and wrote are probed too (planner/files.ts): a reused cell whose files changed runs.
-  const files = notebookPath && !runAll ? await FileView.probe(dirname(resolve(notebookPath)), records.values()) : undefined;
+  const files = notebookPath && !runAll ? await FileView.probe(dirname(resolve(notebookPath)), records.values(), lastRunRecords(records, lastRun)) : undefined;
   return makePlan({
     cells,
     graph: buildGraph(cells),

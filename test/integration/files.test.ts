@@ -1,5 +1,5 @@
 import { execFileSync } from "node:child_process";
-import { cpSync, existsSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { cpSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { beforeAll, describe, expect, it } from "vitest";
 import { outputText, readJson, runCli, tempDir, writeNotebookFile, type CellSpec } from "./cli-harness.js";
@@ -156,6 +156,52 @@ describe("files as inputs", () => {
     expect(cell.decision).toBe("run");
     expect(cell.reasons[0]).toBe("reads `data/words.txt`, which is missing");
     expect(plan.cells.filter((c: any) => c.decision === "run").map((c: any) => c.id)).toEqual(["pathlib"]);
+  });
+});
+
+describe("a file read before a later cell overwrites it", () => {
+  // `load` reads a state file that `save`, later, overwrites from the value `load` read (a counter, a cache
+  // refreshed in place); `stamp` overwrites a file `peek` read before it, from nothing `peek` computed; `after`
+  // reads the state file once `save` wrote it.
+  const stateCells: CellSpec[] = [
+    { id: "load", source: "# cell:load\nstate = int(open('state.txt').read())\npeek = open('stamp.txt').read()\nprint('state', state, peek)" },
+    { id: "save", source: "# cell:save\nwith open('state.txt', 'w') as f:\n    f.write(str(state + 1))" },
+    { id: "stamp", source: "# cell:stamp\nwith open('stamp.txt', 'w') as f:\n    f.write('v1')" },
+    { id: "after", source: "# cell:after\nprint('after', open('state.txt').read())" },
+  ];
+  let dir: string;
+  const read = (name: string) => readFileSync(join(dir, name), "utf8");
+  const printed = () => readJson(join(dir, "repeat.ipynb")).cells.map((c: any) => outputText(c).trim());
+
+  beforeAll(async () => {
+    dir = join(root, "overwritten");
+    mkdirSync(dir);
+    writeNotebookFile(dir, "nb.ipynb", stateCells);
+    writeFileSync(join(dir, "state.txt"), "0");
+    writeFileSync(join(dir, "stamp.txt"), "v0");
+    const res = await runCli(["audit", join(dir, "nb.ipynb"), "-q"], { env: counter.env });
+    expect(res.code, res.stderr).toBe(0);
+    expect([read("state.txt"), read("stamp.txt")]).toEqual(["1", "v1"]);
+  });
+
+  it("is judged by what it held before the run: repeating an unchanged notebook reuses every cell, again and again", async () => {
+    for (let i = 0; i < 2; i++) {
+      expect((await repeat(dir)).executed).toEqual([]);
+      expect([read("state.txt"), read("stamp.txt")]).toEqual(["1", "v1"]);
+      expect(printed()).toEqual(["state 0 v0", "", "", "after 1"]);
+    }
+  });
+
+  it("a change by the user between runs re-runs the reader and what depends on it, and the next repeat reuses them", async () => {
+    writeFileSync(join(dir, "state.txt"), "5");
+    const { executed, stderr } = await repeat(dir);
+    // `stamp` does not depend on `load`: reused, and the file it wrote is put back over the recorded one.
+    expect(executed).toEqual(["load", "save", "after"]);
+    expect(stderr).toContain("reads `state.txt`, which changed since it was recorded");
+    expect([read("state.txt"), read("stamp.txt")]).toEqual(["6", "v1"]);
+    expect(printed()).toEqual(["state 5 v1", "", "", "after 6"]);
+    expect((await repeat(dir)).executed).toEqual([]);
+    expect(read("state.txt")).toBe("6");
   });
 });
 

@@ -19,7 +19,7 @@ const read = (path: string, content: string, mtime = "100") => ({ path, size: co
 const wrote = (path: string, content: string, extra: { appended?: true; blob?: boolean } = {}) => ({ path, size: content.length, mtime_ns: "200", sha256: sha256(content), blob: extra.blob ?? true, ...(extra.appended ? { appended: true as const } : {}) });
 
 /** Plan `cells` against an audit of `recorded` (default: the same cells) and the disk as given. */
-function planWith(cells: Cells, disk: Record<string, { content: string; mtime?: string } | null>, recorded: Cells = cells): Plan {
+function planWith(cells: Cells, disk: Record<string, { content: string; mtime?: string } | null>, recorded: Cells = cells, lastRun: Cells = recorded): Plan {
   const recordedIndexed = recorded.map((c, index) => ({ id: c.id, source: c.source, index }));
   const audit = makePlan({ cells: recordedIndexed, graph: buildGraph(recordedIndexed), records: new Map(), runAll: true });
   const indexed = cells.map((c, index) => ({ id: c.id, source: c.source, index }));
@@ -47,7 +47,10 @@ function planWith(cells: Cells, disk: Record<string, { content: string; mtime?: 
   for (const [path, d] of Object.entries(disk)) {
     state.set(path, d === null ? { exists: false } : { exists: true, size: d.content.length, mtimeNs: d.mtime ?? "100", sha256: sha256(d.content) });
   }
-  return makePlan({ cells: indexed, graph, records, files: new FileView("/nb", state) });
+  // The latest run's records, in its order: what it left on disk.
+  const byId = new Map([...records.values()].map((r) => [r.cell_id, r]));
+  const left = lastRun.map((c) => ({ ...byId.get(c.id)!, ...(c.files ? { files: c.files } : {}) }));
+  return makePlan({ cells: indexed, graph, records, files: new FileView("/nb", state, left) });
 }
 
 const decisions = (p: Plan) => Object.fromEntries(p.cells.map((c) => [c.id, c.decision]));
@@ -104,6 +107,42 @@ describe("planning with files", () => {
       { id: "c", source: "z = 3", files: { read: [], written: [log("a\nb\nc\n")] } },
     ];
     expect(Object.values(decisions(planWith(logged, { "run.log": { content: "a\nb\nc\nmore\n", mtime: "999" } })))).toEqual(["reuse", "reuse", "reuse"]);
+  });
+
+  describe("a file read before a later cell overwrites it", () => {
+    const counter: Cells = [
+      { id: "load", source: "n = int(open('state.txt').read())", files: { read: [read("state.txt", "0")], written: [] } },
+      { id: "save", source: "open('state.txt', 'w').write(str(n + 1))", files: { read: [], written: [wrote("state.txt", "1")] } },
+    ];
+
+    it("is judged by what it held before the run: on disk is what the latest run left, so nothing runs", () => {
+      expect(decisions(planWith(counter, { "state.txt": { content: "1", mtime: "200" } }))).toEqual({ load: "reuse", save: "reuse" });
+      // Copied elsewhere (another mtime), the same content.
+      expect(decisions(planWith(counter, { "state.txt": { content: "1", mtime: "777" } })).load).toBe("reuse");
+    });
+
+    it("changed by the user since: the reader runs, and the writer that uses its value", () => {
+      const p = planWith(counter, { "state.txt": { content: "5", mtime: "300" } });
+      expect(decisions(p)).toEqual({ load: "run", save: "run" });
+      expect(reason(p, "load")).toBe("reads `state.txt`, which changed since it was recorded");
+    });
+
+    it("put back by the user as it was before the run: reused", () => {
+      expect(decisions(planWith(counter, { "state.txt": { content: "0" } })).load).toBe("reuse");
+    });
+
+    it("removed: the reader runs, unless the latest run removed it itself", () => {
+      expect(reason(planWith(counter, { "state.txt": null }), "load")).toBe("reads `state.txt`, which is missing");
+      const removing: Cells = [counter[0]!, { id: "save", source: "import os\nos.remove('state.txt')", files: { read: [], written: [{ path: "state.txt", deleted: true }] } }];
+      expect(decisions(planWith(removing, { "state.txt": null })).load).toBe("reuse");
+    });
+
+    it("only what the latest run left counts: a writer's older record whose content is on disk is no excuse", () => {
+      // The latest run's `save` wrote "2"; the current source's record wrote "1", which the user put there by hand.
+      const latest = counter.map((c) => (c.id === "save" ? { ...c, files: { read: [], written: [wrote("state.txt", "2")] } } : c));
+      expect(decisions(planWith(counter, { "state.txt": { content: "2", mtime: "200" } }, counter, latest)).load).toBe("reuse");
+      expect(decisions(planWith(counter, { "state.txt": { content: "1", mtime: "300" } }, counter, latest)).load).toBe("run");
+    });
   });
 
   it("a written file recorded by digest only (over the size limit) that is not on disk as recorded makes its cell run", () => {
