@@ -1,5 +1,5 @@
 /**
- * npm run bench:cases [-- --quick] [--case NAME[,NAME]] [--reps N] [--no-peers] [--keep]
+ * npm run bench:cases [-- --quick] [--case NAME[,NAME]] [--reps N] [--no-peers] [--kishu NAME[,NAME]] [--keep]
  *
  * Issue 15's case studies (bench/case-studies/*: five notebooks with the seed
  * paper's shapes, each generating its data from a fixed seed), taken through
@@ -82,6 +82,8 @@ const size: Size = process.argv.includes("--quick") ? "quick" : "full";
 const only = argValue("case")?.split(",").map((s) => s.trim());
 const reps = Number(argValue("reps") ?? (size === "quick" ? "1" : "2"));
 const withPeers = !process.argv.includes("--no-peers");
+/** Kishu runs every case unless limited (it re-runs whole cells after each edit: as long as a fresh run). */
+const kishuCases = argValue("kishu")?.split(",").map((x) => x.trim());
 const keep = process.argv.includes("--keep");
 
 const load = () => loadavg().map((x) => Number(x.toFixed(2)));
@@ -169,7 +171,7 @@ async function runCase(ctx: Context, study: CaseStudy, root: string): Promise<Ca
   result.pass = result.repeats.every((r) => r.repeat.ok && r.departures.length === 0 && r.equalFresh);
 
   if (ctx.peers) {
-    result.peers.push(await runKishu(study, join(dir, "kishu"), size, ctx.python, ctx.peers, ctx.cache, freshOutputs));
+    if (!kishuCases || kishuCases.includes(study.name)) result.peers.push(await runKishu(study, join(dir, "kishu"), size, ctx.python, ctx.peers, ctx.cache, freshOutputs));
     if (study.engine === "parsl-htex") result.peers.push(await runParslCheckpoint(study, join(dir, "parsl-checkpoint"), size, ctx.python, ctx.cache, freshOutputs));
     if (study.engine === "dask-delayed") result.peers.push(await runGraphchain(study, join(dir, "graphchain"), size, ctx.python, ctx.peers, ctx.cache, freshOutputs));
     for (const p of result.peers) reportPeer(p, plainMedian);
@@ -248,7 +250,7 @@ function summary(results: CaseResult[]): void {
 }
 
 async function main(): Promise<void> {
-  const cases = CASES.filter((c) => !only || only.includes(c.name));
+  const cases = only ? only.flatMap((n) => CASES.filter((c) => c.name === n)) : CASES;
   if (cases.length === 0) {
     console.error(`bench:cases: --case ${only?.join(",")}: no such case (${CASES.map((c) => c.name).join(", ")})`);
     process.exit(2);
