@@ -1,16 +1,22 @@
 /**
- * Task memoization overhead per engine (issue 5, bench a and b).
+ * Task memoization overhead per engine (issue 5, bench a and b; issue 15, items 5 and 6).
  *
- *   npm run bench:tasks [-- --engine dask|parsl|ray --tasks 10000 --scheduler S --repeats 3 --work-ms 0]
+ *   npm run bench:tasks [-- --tasks 2000 --reps 3 --work-ms 0,1 --only dask-distributed,parsl-threads]
+ *   npm run bench:tasks -- --engine dask --scheduler threads [--profile audit|repeat] ...   (one run, as before)
  *
- * Runs bench/task_overhead.py with the managed env's Python: N small tasks on
- * the engine alone, then with the adapter recording and persisting every task
- * (audit), then with every task a hit (repeat), all in one process and one
- * run, and prints both ratios. Without --engine it runs each engine in turn
- * (Dask on distributed, Parsl on threads, Ray local). It measures; it asserts
- * nothing.
+ * Runs bench/task_overhead.py with the managed env's Python, one process per
+ * engine and task size: N tasks on the engine with the adapter idle (the
+ * baseline), audited (every task keyed, recorded and persisted) and repeated
+ * with every task a hit, interleaved (engine, audit, repeat, engine, ...) and
+ * medians kept. Without --engine it runs Dask distributed, Dask threads,
+ * Parsl threads and Ray, each with an empty task (the engine's own floor) and
+ * a 1 ms task, then prints one table of the ratios (audit/engine,
+ * repeat/engine, hits per second) with the load average of each run, and
+ * writes it to bench/results/tasks.json. It measures; it asserts nothing.
  */
 import { spawnSync } from "node:child_process";
+import { mkdirSync, writeFileSync } from "node:fs";
+import { loadavg } from "node:os";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { ensureManagedEnv } from "../src/pyenv/managed-env.js";
@@ -18,16 +24,82 @@ import { ensureManagedEnv } from "../src/pyenv/managed-env.js";
 const here = dirname(fileURLToPath(import.meta.url));
 const env = await ensureManagedEnv((line) => process.stderr.write(`[python env] ${line}\n`));
 const args = process.argv.slice(2);
-const runs = args.includes("--engine")
-  ? [args]
-  : [
-      ["--engine", "dask", "--scheduler", "distributed", ...args],
-      ["--engine", "parsl", "--scheduler", "threads", ...args],
-      ["--engine", "ray", ...args],
-    ];
-let status = 0;
-for (const run of runs) {
-  const res = spawnSync(env.python, [join(here, "task_overhead.py"), ...run], { stdio: "inherit" });
-  status ||= res.status ?? 1;
+
+function option(name: string, fallback: string): string {
+  const i = args.indexOf(name);
+  return i >= 0 && i + 1 < args.length ? args[i + 1]! : fallback;
 }
-process.exit(status);
+
+if (args.includes("--engine")) {
+  // One engine, as the script's own options say.
+  const res = spawnSync(env.python, [join(here, "task_overhead.py"), ...args], { stdio: "inherit" });
+  process.exit(res.status ?? 1);
+}
+
+interface Config {
+  name: string;
+  argv: string[];
+}
+
+const configs: Config[] = [
+  { name: "dask-distributed", argv: ["--engine", "dask", "--scheduler", "distributed"] },
+  { name: "dask-threads", argv: ["--engine", "dask", "--scheduler", "threads"] },
+  { name: "parsl-threads", argv: ["--engine", "parsl", "--scheduler", "threads"] },
+  { name: "ray", argv: ["--engine", "ray"] },
+];
+const only = option("--only", "");
+const chosen = only ? configs.filter((c) => only.split(",").includes(c.name)) : configs;
+const works = option("--work-ms", "0,1").split(",").map(Number);
+const common = ["--tasks", option("--tasks", "2000"), "--reps", option("--reps", "3"), "--json"];
+
+interface Figures {
+  engine: string;
+  runtime: string;
+  work_ms: number;
+  load: [number, number];
+  baseline: { wall: number; cpu: number };
+  audit: { wall: number; cpu: number };
+  repeat: { wall: number; cpu: number };
+  audit_ratio: number;
+  repeat_ratio: number;
+  hits_per_s: number;
+  compute?: { engine: number; audit: number; repeat: number };
+  adapter_s?: number | null;
+  served: number;
+  problems: string[];
+}
+
+const rows: { config: string; figures?: Figures; error?: string }[] = [];
+for (const config of chosen) {
+  for (const work of works) {
+    const res = spawnSync(env.python, [join(here, "task_overhead.py"), ...config.argv, ...common, "--work-ms", String(work)], {
+      encoding: "utf8",
+      stdio: ["ignore", "pipe", "inherit"],
+    });
+    const lines = (res.stdout ?? "").split("\n");
+    process.stdout.write(lines.filter((l) => !l.startsWith("JSON ")).join("\n"));
+    const json = lines.find((l) => l.startsWith("JSON "));
+    rows.push(json ? { config: config.name, figures: JSON.parse(json.slice(5)) as Figures } : { config: config.name, error: `exit ${res.status}` });
+  }
+}
+
+const fmt = (x: number, d = 2): string => x.toFixed(d);
+console.log(`\nSummary (${common.slice(0, 4).join(" ")}; load average now ${loadavg()[0]!.toFixed(1)}; targets: audit <= 1.10, repeat <= 0.20, >= 20,000 hits/s for a Dask graph)`);
+console.log("| engine | task | load | engine alone | audit | repeat | audit / engine | repeat / engine | hits/s (repeat) | Dask compute only: audit, repeat | hits/s in the adapter |");
+console.log("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |");
+for (const { config, figures: f, error } of rows) {
+  if (!f) {
+    console.log(`| ${config} | | | failed: ${error} | | | | | | | |`);
+    continue;
+  }
+  const compute = f.compute ? `${fmt(f.compute.audit / f.compute.engine)}, ${fmt(f.compute.repeat / f.compute.engine)}` : "";
+  const adapter = f.adapter_s ? Math.round(f.served / f.adapter_s).toLocaleString("en") : "";
+  const problems = f.problems.length ? ` (${f.problems.join("; ")})` : "";
+  console.log(
+    `| ${config} | ${f.work_ms ? `${f.work_ms} ms` : "empty"} | ${fmt(f.load[0], 1)}-${fmt(f.load[1], 1)} | ${fmt(f.baseline.wall, 3)} s | ${fmt(f.audit.wall, 3)} s | ${fmt(f.repeat.wall, 3)} s | ${fmt(f.audit_ratio)} (cpu ${fmt(f.audit.cpu / f.baseline.cpu)}) | ${fmt(f.repeat_ratio)} (cpu ${fmt(f.repeat.cpu / f.baseline.cpu)}) | ${Math.round(f.hits_per_s).toLocaleString("en")}${problems} | ${compute} | ${adapter} |`,
+  );
+}
+const out = join(here, "results");
+mkdirSync(out, { recursive: true });
+writeFileSync(join(out, "tasks.json"), JSON.stringify({ when: new Date().toISOString(), rows }, null, 2));
+process.exit(rows.every((r) => r.figures) ? 0 : 1);

@@ -1,36 +1,54 @@
 """Task memoization overhead, per engine, in one process (no Jupyter in the way).
 
-    python bench/task_overhead.py [--engine dask] [--tasks 10000] [--scheduler distributed|threads]
+    python bench/task_overhead.py [--engine dask] [--scheduler distributed|threads]
+        [--tasks 2000] [--reps 3] [--work-ms 0] [--profile audit|repeat] [--json]
 
-For each engine it measures, in the same run:
+For one engine it measures, interleaved in the same run (engine, audit, repeat,
+engine, audit, repeat, ... medians kept):
 
-  (a) audit overhead: N small tasks with the adapter recording and persisting
-      every task, against the same engine with no adapter installed;
-  (b) repeat: the same N tasks, every one a hit served from the store,
-      against the engine actually running them (again without the adapter).
+  engine:  N tasks with the adapter installed but no runtime (what a plain kernel
+           pays: the adapter's pass-through check), the baseline of both ratios;
+  audit:   the same N tasks with the adapter keying, recording and persisting
+           every task into a temporary store, the cell's end included;
+  repeat:  the same N tasks, every one a hit served from that store (the memo
+           table filled from the audit's records as the kernel fills it from a
+           bundle), the cell's end included;
 
-and prints both ratios. Engines register themselves in ENGINES below: a
+and, once before the adapter is installed, the engine with no adapter at all
+(the true floor: the pass-through check costs nothing measurable). Each figure
+has its wall time and this process's CPU time (user + system; Dask distributed
+and Ray run tasks in other processes, so that CPU is the kernel's side only).
+The repeat's results are checked against the engine's: a wrong or partial
+answer is reported as such, never as a speed-up.
+
+``--profile audit|repeat`` runs one more audit or repeat under cProfile and
+prints where its time went. Engines register themselves in ENGINES below: a
 function that returns a Workload (start the engine, run N tasks once, stop).
-Run it with the managed env's python (``doctor`` prints its path); the
-figures are noisy on a shared machine: say so with them.
 """
 
 from __future__ import annotations
 
 import argparse
+import cProfile
+import io
+import json
 import os
+import pstats
+import resource
 import shutil
+import statistics
 import sys
 import tempfile
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TypeVar
-
-T = TypeVar("T")
+from typing import Any
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-sys.path.insert(0, os.path.join(ROOT, "engines", "python"))
+# The adapters measured: this checkout's, or another's (NBREWIND_BENCH_ENGINES=<checkout>/engines)
+# to compare two versions with the same script.
+ENGINES_DIR = os.environ.get("NBREWIND_BENCH_ENGINES") or os.path.join(ROOT, "engines")
+sys.path.insert(0, os.path.join(ENGINES_DIR, "python"))
 
 
 @dataclass
@@ -44,6 +62,12 @@ class Workload:
 
 # Seconds of (sleeping) work per task, --work-ms: 0 measures the pure per-task cost.
 WORK_S = 0.0
+# Dask: delayed(square, pure=True) (--pure) tokenizes the function and argument of every
+# call (cloudpickle), in the notebook's own code, before the engine or the adapter see it.
+PURE = False
+# Dask: the wall time of each dask.compute call alone (the graph handed over to the result
+# returned), without building the delayed objects: what the engine and the adapter cost.
+COMPUTE_S: list[float] = []
 
 
 def square(x: int) -> int:
@@ -64,8 +88,11 @@ def dask_workload(n: int, scheduler: str) -> Workload:
         client = Client(cluster)
 
     def run() -> object:
-        tasks = [delayed(square, pure=True)(i) for i in range(n)]
-        return dask.compute(*tasks, scheduler=client if client is not None else scheduler)
+        tasks = [delayed(square, pure=PURE)(i) for i in range(n)]
+        t0 = time.perf_counter()
+        out = list(dask.compute(*tasks, scheduler=client if client is not None else scheduler))
+        COMPUTE_S.append(time.perf_counter() - t0)
+        return out
 
     def stop() -> None:
         if client is not None:
@@ -128,70 +155,188 @@ def parsl_workload(n: int, scheduler: str) -> Workload:
 ENGINES: dict[str, Callable[[int, str], Workload]] = {"dask": dask_workload, "parsl": parsl_workload, "ray": ray_workload}
 
 
-def timed(fn: Callable[[], T]) -> tuple[float, T]:
-    t0 = time.perf_counter()
+@dataclass
+class Sample:
+    wall: float
+    cpu: float
+
+
+def cpu_now() -> float:
+    r = resource.getrusage(resource.RUSAGE_SELF)
+    return r.ru_utime + r.ru_stime
+
+
+def timed(fn: Callable[[], Any]) -> tuple[Sample, Any]:
+    c0, t0 = cpu_now(), time.perf_counter()
     out = fn()
-    return time.perf_counter() - t0, out
+    return Sample(time.perf_counter() - t0, cpu_now() - c0), out
+
+
+# Dask: seconds spent in the adapter's graph rewrite (keys, lookups, loads, the answer
+# computed here), per dask.compute: what serving the hits costs the kernel itself.
+REWRITE_S: list[float] = []
 
 
 def install_adapter(engine: str) -> None:
-    sys.path.insert(0, os.path.join(ROOT, "engines", engine))
-    __import__(f"nbrewind_{engine}").install()
+    sys.path.insert(0, os.path.join(ENGINES_DIR, engine))
+    adapter = __import__(f"nbrewind_{engine}")
+    adapter.install()
+    if engine == "dask":
+        rewrite = adapter.rewrite
+
+        def timed_rewrite(*args: Any, **kwargs: Any) -> Any:
+            t0 = time.perf_counter()
+            try:
+                return rewrite(*args, **kwargs)
+            finally:
+                REWRITE_S.append(time.perf_counter() - t0)
+
+        adapter.rewrite = timed_rewrite
+
+
+def known_from(records: list[dict[str, Any]]) -> list[tuple[str, str | None, int, Any]]:
+    """What the kernel is handed from a bundle (``tasks_known``): the stored results of the records."""
+    from nbrewind.tasks.runtime import Stored
+
+    known = []
+    for t in records:
+        if t.get("result_digest") and t["status"] != "hit":
+            pack = t.get("result_pack")
+            stored = Stored(t["result_digest"], t["result_size"], tuple(t.get("result_blobs", ())), (pack["digest"], pack["offset"]) if pack else None)
+            known.append((t["key"], t.get("cell_id"), t["occurrence"], stored))
+    return known
+
+
+def median(samples: list[Sample]) -> Sample:
+    return Sample(statistics.median(s.wall for s in samples), statistics.median(s.cpu for s in samples))
+
+
+def profiled(fn: Callable[[], Any], limit: int = 30) -> str:
+    prof = cProfile.Profile()
+    prof.enable()
+    fn()
+    prof.disable()
+    out = io.StringIO()
+    stats = pstats.Stats(prof, stream=out)
+    stats.sort_stats("cumulative").print_stats(limit)
+    stats.sort_stats("tottime").print_stats(limit)
+    return out.getvalue()
 
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--engine", default="dask", choices=sorted(ENGINES))
-    ap.add_argument("--tasks", type=int, default=10_000)
+    ap.add_argument("--tasks", type=int, default=2_000)
     ap.add_argument("--scheduler", default="distributed", help="dask: distributed|threads|processes|sync; parsl: htex|threads")
-    ap.add_argument("--repeats", type=int, default=3, help="best of N for each measurement")
+    ap.add_argument("--reps", "--repeats", type=int, default=3, help="interleaved repetitions (medians kept)")
     ap.add_argument("--work-ms", type=float, default=0.0, help="each task sleeps this long: what a hit saves when tasks do work")
+    ap.add_argument("--pure", action="store_true", help="dask: delayed(square, pure=True), tokenized per call")
+    ap.add_argument("--profile", choices=("audit", "repeat"), help="also print a cProfile of one audit or repeat")
+    ap.add_argument("--json", action="store_true", help="print one JSON line of the figures last")
     args = ap.parse_args()
-    global WORK_S
+    global WORK_S, PURE
     WORK_S = args.work_ms / 1000
+    PURE = args.pure
 
     from nbrewind.blob_store import BlobStore
     from nbrewind.tasks import runtime
 
     store_dir = tempfile.mkdtemp(prefix="nbrewind-bench-")
     workload = ENGINES[args.engine](args.tasks, args.scheduler)
+    loads = [os.getloadavg()[0]]
+    known: list[tuple[str, str | None, int, Any]] = []
+    problems: list[str] = []
+
+    def engine_alone() -> object:
+        runtime.current = None
+        return workload.run()
+
+    def audit() -> list[dict[str, Any]]:
+        shutil.rmtree(store_dir, ignore_errors=True)
+        os.makedirs(store_dir)
+        rt = runtime.current = runtime.TaskRuntime(BlobStore(store_dir))
+        rt.begin_cell("bench")
+        workload.run()
+        # The cell's end is part of the audit: the kernel collects the workers' notes then.
+        return rt.end_cell()["tasks"]  # type: ignore[no-any-return]
+
+    def repeat() -> tuple[object, list[dict[str, Any]]]:
+        rt = runtime.current = runtime.TaskRuntime(BlobStore(store_dir))
+        rt.load_known(known)
+        rt.begin_cell("bench")
+        out = workload.run()
+        return out, rt.end_cell()["tasks"]
+
+    samples: dict[str, list[Sample]] = {"engine": [], "audit": [], "repeat": []}
+    computes: dict[str, list[float]] = {"engine": [], "audit": [], "repeat": []}
+
+    rewrites: list[float] = []
+
+    def measure(mode: str, fn: Callable[[], Any]) -> Any:
+        COMPUTE_S.clear()
+        REWRITE_S.clear()
+        s, out = timed(fn)
+        samples[mode].append(s)
+        if COMPUTE_S:
+            computes[mode].append(COMPUTE_S[-1])
+        if mode == "repeat" and REWRITE_S:
+            rewrites.append(sum(REWRITE_S))
+        return out
+
+    served = stored = 0
     try:
-        workload.run()  # warm up: worker start, imports
-        baseline = min(timed(workload.run)[0] for _ in range(args.repeats))
-        install_adapter(args.engine)  # patches the engine in place; no runtime yet = pass-through
+        expected = workload.run()  # warm up: worker start, imports
+        floor, _ = timed(workload.run)
+        install_adapter(args.engine)  # patches the engine in place; no runtime = pass-through
         if workload.restart is not None:
             workload.restart()
-        audits = []
-        for _ in range(args.repeats):
-            shutil.rmtree(store_dir, ignore_errors=True)
-            os.makedirs(store_dir)
-            runtime.current = runtime.TaskRuntime(BlobStore(store_dir))
-            runtime.current.begin_cell("bench")
-            # The cell's end is part of the audit: the kernel collects the workers' notes then.
-            elapsed, (_, reply) = timed(lambda: (workload.run(), runtime.current.end_cell()))
-            audits.append(elapsed)
-            recorded = reply["tasks"]
-        stored = sum(1 for t in recorded if t.get("result_digest"))
-        memo = runtime.current.memo
-        hits = []
-        for _ in range(args.repeats):
-            runtime.current = runtime.TaskRuntime(BlobStore(store_dir))
-            runtime.current.memo = dict(memo)
-            runtime.current.begin_cell("bench")
-            elapsed, (_, reply) = timed(lambda: (workload.run(), runtime.current.end_cell()))
-            hits.append(elapsed)
-            served = sum(1 for t in reply["tasks"] if t["status"] == "hit")
-        audit, repeat = min(audits), min(hits)
-        runtime_label = {"dask": args.scheduler, "parsl": "htex" if args.scheduler == "htex" else "threads", "ray": "local, 2 CPUs"}[args.engine]
-        work = f", {args.work_ms:g} ms of work each" if args.work_ms else ""
-        print(f"{args.engine} ({runtime_label}), {args.tasks} tasks{work}, best of {args.repeats}, load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores:")
-        print(f"  engine alone              {baseline:8.3f} s")
-        print(f"  audit (record + persist)  {audit:8.3f} s   ratio {audit / baseline:5.2f}  ({stored} results stored; target <= 1.10)")
-        print(f"  repeat (every task a hit) {repeat:8.3f} s   ratio {repeat / baseline:5.2f}  ({served} served)")
+        for _ in range(args.reps):
+            measure("engine", engine_alone)
+            recorded = measure("audit", audit)
+            stored = sum(1 for t in recorded if t.get("result_digest"))
+            known = known_from(recorded)
+            out, replayed = measure("repeat", repeat)
+            served = sum(1 for t in replayed if t["status"] == "hit")
+            if out != expected:
+                problems.append("the repeat's results differ from the engine's")
+            loads.append(os.getloadavg()[0])
+        if args.profile == "audit":
+            print(profiled(audit))
+        elif args.profile == "repeat":
+            print(profiled(repeat))
     finally:
         runtime.current = None
         workload.stop()
         shutil.rmtree(store_dir, ignore_errors=True)
+
+    engine, aud, rep = (median(samples[k]) for k in ("engine", "audit", "repeat"))
+    if served != args.tasks:
+        problems.append(f"{served} of {args.tasks} tasks served at repeat")
+    label = {"dask": args.scheduler, "parsl": "htex" if args.scheduler == "htex" else "threads", "ray": "local, 2 CPUs"}[args.engine]
+    work = f"{args.work_ms:g} ms task" if args.work_ms else "empty task"
+    print(f"{args.engine} ({label}), {args.tasks} tasks, {work}, median of {args.reps} interleaved, load average {min(loads):.1f}-{max(loads):.1f} on {os.cpu_count()} cores:")
+    print(f"  engine, no adapter         {floor.wall:8.3f} s  cpu {floor.cpu:7.3f} s  (once, before the adapter was installed)")
+    print(f"  engine, adapter idle       {engine.wall:8.3f} s  cpu {engine.cpu:7.3f} s  (the baseline)")
+    print(f"  audit (record + persist)   {aud.wall:8.3f} s  cpu {aud.cpu:7.3f} s  ratio {aud.wall / engine.wall:5.2f}  ({stored} results stored; target <= 1.10)")
+    print(f"  repeat (every task a hit)  {rep.wall:8.3f} s  cpu {rep.cpu:7.3f} s  ratio {rep.wall / engine.wall:5.2f}  ({served} served, {served / rep.wall:,.0f} hits/s; target <= 0.20)")
+    compute = {k: statistics.median(v) for k, v in computes.items() if v}
+    if len(compute) == 3:
+        print(f"  dask.compute alone: engine {compute['engine']:.3f} s, audit {compute['audit']:.3f} s (ratio {compute['audit'] / compute['engine']:.2f}), "
+              f"repeat {compute['repeat']:.3f} s (ratio {compute['repeat'] / compute['engine']:.2f}, {served / compute['repeat']:,.0f} hits/s)")
+    in_adapter = statistics.median(rewrites) if rewrites else None
+    if in_adapter:
+        print(f"  hits served by the adapter (keys, lookups, loads, the answer): {in_adapter:.3f} s, {served / in_adapter:,.0f} hits/s (target >= 20,000)")
+    for p in problems:
+        print(f"  PROBLEM: {p}")
+    if args.json:
+        figures = {
+            "engine": args.engine, "runtime": label, "tasks": args.tasks, "work_ms": args.work_ms, "reps": args.reps,
+            "load": [min(loads), max(loads)], "floor": floor.__dict__, "baseline": engine.__dict__, "audit": aud.__dict__, "repeat": rep.__dict__,
+            "audit_ratio": aud.wall / engine.wall, "repeat_ratio": rep.wall / engine.wall, "hits_per_s": served / rep.wall,
+            "served": served, "stored": stored, "problems": problems, "pure": PURE, "compute": compute, "adapter_s": in_adapter,
+            "runs": {k: [s.__dict__ for s in v] for k, v in samples.items()},
+        }
+        print("JSON " + json.dumps(figures))
 
 
 if __name__ == "__main__":

@@ -155,9 +155,14 @@ class _MemoSchedule:
         placement = _IN_PROCESS if kind in ("threads", "sync") else _LOCAL_CHILDREN if kind == "processes" else _UNKNOWN
         _local.busy = True  # a scheduler that calls back into dask.compute is not rewritten twice
         try:
-            new = dsk
+            new: Any = dsk
             with GUARD.attempt("rewriting a Dask graph", rt):
-                new, _ = rewrite(_materialise(dsk), set(_flatten(keys)), rt, placement)
+                new, _ = rewrite(_materialise(dsk), set(_flatten(keys)), rt, placement, answer_here=True)
+            if isinstance(new, Answered):
+                # Every task it needs was a hit: the values, as the scheduler would return them.
+                from dask.local import nested_get
+
+                return nested_get(keys, new.values)
             return self.schedule(new, keys, **kwargs)
         finally:
             _local.busy = False
@@ -198,8 +203,12 @@ def _patch_distributed_client(client_mod: Any) -> None:
             return original(self, expr, keys, *args, **kwargs)
         rt.engine_used(f"{ENGINE}:distributed")
         client_persist: ClientPersist = {}
-        with GUARD.attempt("rewriting a Dask graph for the distributed scheduler", rt):
-            expr, client_persist = _rewrite_expr(self, expr, keys, rt)
+        prepared = getattr(_local, "prepared", None)
+        if prepared is not None and prepared[0] is expr:
+            client_persist = prepared[1]  # rewritten by Client.get, which found a task to run
+        else:
+            with GUARD.attempt("rewriting a Dask graph for the distributed scheduler", rt):
+                expr, client_persist = _rewrite_expr(self, expr, keys, rt)
         futures = original(self, expr, keys, *args, **kwargs)
         for k, (record, dispatch) in client_persist.items():
             fut = futures.get(k)
@@ -209,6 +218,7 @@ def _patch_distributed_client(client_mod: Any) -> None:
 
     _graph_to_futures._nbrewind = True  # type: ignore[attr-defined]
     Client._graph_to_futures = _graph_to_futures
+    Client.get = _answering_get(Client.get)
     Client.persist = _persisting(Client.persist)
 
     original_init = Client.__init__
@@ -221,6 +231,53 @@ def _patch_distributed_client(client_mod: Any) -> None:
             rt.engine_started(f"{ENGINE}:distributed", self)
 
     Client.__init__ = __init__
+
+
+def _answering_get(original: Callable[..., Any]) -> Callable[..., Any]:
+    """``Client.get`` (what ``dask.compute`` calls on a distributed client) when it returns
+    values: a graph whose needed tasks are all hits is answered here, without sending the
+    scheduler anything; otherwise its rewrite is handed on to ``_graph_to_futures``."""
+
+    @functools.wraps(original)
+    def get(self: Any, dsk: Any, keys: Any, *args: Any, **kwargs: Any) -> Any:
+        rt = task_runtime.active()
+        if rt is None or args or not kwargs.get("sync", True) or kwargs.get("actors") or kwargs.get("asynchronous") or self.asynchronous or not GUARD.on:
+            return original(self, dsk, keys, *args, **kwargs)
+        rt.engine_used(f"{ENGINE}:distributed")
+        dsk = _as_client_expr(dsk)
+        prepared: tuple[Any, ClientPersist] | None = None
+        with GUARD.attempt("rewriting a Dask graph for the distributed scheduler", rt):
+            new, client_persist = _rewrite_expr(self, dsk, keys, rt, answer_here=True)
+            if isinstance(new, Answered):
+                from distributed.utils_comm import pack_data
+
+                return pack_data(keys, new.values)
+            prepared = (new, client_persist)
+        if prepared is None:
+            return original(self, dsk, keys, *args, **kwargs)  # our rewrite failed: as without us
+        outer = getattr(_local, "prepared", None)
+        _local.prepared = prepared
+        try:
+            return original(self, prepared[0], keys, *args, **kwargs)
+        finally:
+            _local.prepared = outer
+
+    get._nbrewind = True  # type: ignore[attr-defined]
+    return get
+
+
+def _as_client_expr(dsk: Any) -> Any:
+    """What ``Client.get`` makes of a plain or high-level graph before it sends it (dask >= 2025.1)."""
+    try:
+        from dask._expr import HLGExpr, LLGExpr
+        from dask.highlevelgraph import HighLevelGraph
+    except ImportError:
+        return dsk
+    if isinstance(dsk, dict):
+        return LLGExpr(dsk)
+    if isinstance(dsk, HighLevelGraph):
+        return HLGExpr(dsk)
+    return dsk
 
 
 def _store_from_client(rt: task_runtime.TaskRuntime, record: dict[str, Any], dispatch: str, future: Any) -> None:
@@ -252,9 +309,11 @@ def _patch_spec_cluster(spec: Any) -> None:
     cls.__init__ = __init__
 
 
-def _rewrite_expr(client: Any, expr: Any, keys: Any, rt: task_runtime.TaskRuntime) -> tuple[Any, dict[Any, tuple[dict[str, Any], str]]]:
+def _rewrite_expr(client: Any, expr: Any, keys: Any, rt: task_runtime.TaskRuntime, answer_here: bool = False) -> tuple[Any, dict[Any, tuple[dict[str, Any], str]]]:
     graph = _materialise(expr)
-    new, client_persist = rewrite(graph, set(_flatten(keys)), rt, _distributed_placement(client, rt))
+    new, client_persist = rewrite(graph, set(_flatten(keys)), rt, _distributed_placement(client, rt), answer_here)
+    if isinstance(new, Answered):
+        return new, client_persist
     try:
         from dask._expr import HLGExpr, LLGExpr
     except ImportError:
@@ -384,9 +443,29 @@ def _ref_key(value: Any) -> str | None:
 ClientPersist = dict[Any, tuple[dict[str, Any], str]]
 
 
-def rewrite(graph: dict[Any, Any], outputs: set[Any], rt: task_runtime.TaskRuntime, placement: Placement) -> tuple[dict[Any, Any], ClientPersist]:
+class Answered:
+    """Every task the requested keys need was a hit: their values, computed here (the
+    recorded results, and the cheap glue between them), without the scheduler."""
+
+    __slots__ = ("values",)
+
+    def __init__(self, values: dict[Any, Any]) -> None:
+        self.values = values
+
+
+# A hit with more than one dependent is inlined into each only up to this size: a copy per dependent.
+_INLINE_SHARED_MAX = 64 << 10
+
+
+def rewrite(graph: dict[Any, Any], outputs: set[Any], rt: task_runtime.TaskRuntime, placement: Placement, answer_here: bool = False) -> tuple[dict[Any, Any] | Answered, ClientPersist]:
     """The graph with hits served, misses wrapped to persist, culled to ``outputs``;
-    and the output tasks whose results the client must store (``placement.client_side``)."""
+    and the output tasks whose results the client must store (``placement.client_side``).
+
+    With ``answer_here`` (the caller wants values, not futures), a graph whose needed
+    tasks are all hits is answered in this process: ``Answered`` with the values of what
+    the outputs need, and the scheduler never sees it. Otherwise hits the graph still
+    needs are cut out of it where they can be: a hit loaded here becomes literal data
+    inside the task that reads it, so the scheduler gets no task for it at all."""
     from dask._task_spec import Alias, DataNode, GraphNode, Task, TaskRef, _execute_subgraph
 
     keyer = Keyer(_ref_key)
@@ -447,34 +526,40 @@ def rewrite(graph: dict[Any, Any], outputs: set[Any], rt: task_runtime.TaskRunti
             return keyer.value_key(node.value)
         return arg_key(node)
 
+    # The argument keys of each plain task, kept for its record (keyed once, not twice).
+    node_args: dict[Any, list[str]] = {}
     for k in _topological(graph):
+        node = graph[k]
         try:
-            node_keys[k] = key_of(graph[k])
+            if isinstance(node, Task) and node.func is not _execute_subgraph:
+                args = [arg_key(a) for a in node.args]
+                kwargs = {name: arg_key(v) for name, v in node.kwargs.items()}
+                node_keys[k] = keyer.task_key(ENGINE, node.func, args, kwargs)
+                node_args[k] = args + [kwargs[name] for name in sorted(kwargs)]
+            else:
+                node_keys[k] = key_of(node)
         except Uncacheable as err:
             node_keys[k] = err
 
-    new: dict[Any, Any] = {}
-    # The outputs come back to the notebook and are kept whatever they cost; a persist's stay in the engine.
-    keep_outputs = not getattr(_local, "persisting", False)
+    # Decide every task in graph order (occurrences count each submission, needed or not),
+    # recording it; load nothing yet: a hit the outputs do not need is never read.
+    hits: dict[Any, task_runtime.Stored] = {}
+    misses: dict[Any, tuple[dict[str, Any], str]] = {}
+    stats: dict[str, int] = {}  # blob sizes, stat'ed once per graph (thousands of hits share a pack)
+    names: dict[int, str] = {}  # function names, once per function
     for k, node in graph.items():
         if not _memoizable(k, node):
-            new[k] = node
             continue
         key = node_keys[k]
         if isinstance(key, Uncacheable):
-            rt.uncached(_record(k, node, key, graph, node_keys, rt, arg_key, None), key.reason)
-            new[k] = node
+            rt.uncached(_record(k, node, key, graph, node_keys, rt, arg_key, None, names, node_args), key.reason)
             continue
         occurrence = rt.submission(key)
-        record = _record(k, node, key, graph, node_keys, rt, arg_key, occurrence)
-        stored = rt.lookup(key, occurrence)
+        record = _record(k, node, key, graph, node_keys, rt, arg_key, occurrence, names, node_args)
+        stored = rt.lookup(key, occurrence, stats)
         if stored is not None:
             rt.hit(record, stored)
-            if placement.load_here or stored.pack is not None:
-                # A small result is cheaper sent as data than read by a loader task on a worker.
-                new[k] = DataNode(k, rt.load(stored, key))
-            else:
-                new[k] = Task(k, functools.partial(runners.load_result, rt.load_spec(stored, key)))
+            hits[k] = stored
             continue
         dispatch = rt.new_dispatch()  # one per submission: each has its own outcome
         if placement.client_side is not None:
@@ -483,20 +568,91 @@ def rewrite(graph: dict[Any, Any], outputs: set[Any], rt: task_runtime.TaskRunti
                 client_persist[k] = (record, dispatch)
             else:
                 rt.uncached(record, f"{placement.client_side}; only the results the client receives are stored")
-            new[k] = node
             continue
         rt.dispatched(record, dispatch)
-        spec = (rt.blobs_dir, key, dispatch, rt.store_policy(keep=keep_outputs and k in outputs))
-        wrapped = functools.partial(runners.run_and_persist, node.func, spec)
-        # dask < 2025.1 Tasks have no data_producer flag.
-        producer = {"_data_producer": node.data_producer} if hasattr(node, "data_producer") else {}
-        new[k] = Task(k, wrapped, *node.args, **producer, **node.kwargs)
+        misses[k] = (record, dispatch)
     for k, key in node_keys.items():
         if isinstance(key, str):
             if len(_produced) >= _PRODUCED_MAX:
                 _produced.clear()
             _produced[k] = key
-    return _cull(new, outputs), client_persist
+
+    needed = _needed(graph, outputs, hits)
+    if answer_here and all(k in hits or not _memoizable(k, graph[k]) for k in needed):
+        values: dict[Any, Any] = {}
+        for k in _topological({k: graph[k] for k in needed}):
+            values[k] = rt.load(hits[k], node_keys[k]) if k in hits else graph[k](values)  # type: ignore[arg-type]
+        return Answered(values), client_persist
+
+    # The outputs come back to the notebook and are kept whatever they cost; a persist's stay in the engine.
+    keep_outputs = not getattr(_local, "persisting", False)
+    new: dict[Any, Any] = {}
+    for k in needed:
+        node = graph[k]
+        stored = hits.get(k)
+        if stored is not None:
+            key = node_keys[k]
+            assert isinstance(key, str)
+            if placement.load_here or stored.pack is not None:
+                # A small result is cheaper sent as data than read by a loader task on a worker.
+                new[k] = DataNode(k, rt.load(stored, key))
+            else:
+                new[k] = Task(k, functools.partial(runners.load_result, rt.load_spec(stored, key)))
+            continue
+        miss = misses.get(k)
+        if miss is None:
+            new[k] = node  # glue, an uncached task, or one the client stores
+            continue
+        spec = (rt.blobs_dir, node_keys[k], miss[1], rt.store_policy(keep=keep_outputs and k in outputs))
+        wrapped = functools.partial(runners.run_and_persist, node.func, spec)
+        # dask < 2025.1 Tasks have no data_producer flag.
+        producer = {"_data_producer": node.data_producer} if hasattr(node, "data_producer") else {}
+        new[k] = Task(k, wrapped, *node.args, **producer, **node.kwargs)
+    return _cut_hits(new, outputs, hits), client_persist
+
+
+def _needed(graph: dict[Any, Any], outputs: set[Any], hits: dict[Any, Any]) -> list[Any]:
+    """The keys the outputs need, a hit's own dependencies excepted (it is served, not run)."""
+    keep: dict[Any, None] = {}
+    stack = [k for k in outputs if k in graph]
+    while stack:
+        k = stack.pop()
+        if k in keep:
+            continue
+        keep[k] = None
+        if k not in hits:
+            stack.extend(d for d in graph[k].dependencies if d in graph and d not in keep)
+    return list(keep)
+
+
+def _cut_hits(new: dict[Any, Any], outputs: set[Any], hits: dict[Any, Any]) -> dict[Any, Any]:
+    """Hits served as data (``DataNode``) become literal arguments of the tasks that read
+    them, and leave the graph: the scheduler neither stores nor ships them as tasks of their
+    own. Kept as graph entries: the outputs (the caller asked for their keys), and a large
+    hit read by several tasks (it would be copied into each)."""
+    from dask._task_spec import DataNode, Task
+
+    readers: dict[Any, list[Any]] = {}
+    for k, node in new.items():
+        for d in node.dependencies:
+            if d in hits:
+                readers.setdefault(d, []).append(k)
+    cut: dict[Any, Any] = {}
+    for d, ks in readers.items():
+        node = new.get(d)
+        if d in outputs or not isinstance(node, DataNode) or not all(type(new[k]) is Task for k in ks):
+            continue
+        if len(ks) > 1 and hits[d].size > _INLINE_SHARED_MAX:
+            continue
+        cut[d] = node
+    if not cut:
+        return new
+    for k, node in new.items():
+        if k not in cut and type(node) is Task and not node.dependencies.isdisjoint(cut.keys()):
+            new[k] = node.substitute(cut)
+    for d in cut:
+        del new[d]
+    return new
 
 
 def _memoizable(k: Any, node: Any) -> bool:
@@ -510,27 +666,37 @@ def _memoizable(k: Any, node: Any) -> bool:
     return not (isinstance(name, str) and name.startswith("finalize-"))
 
 
-def _record(k: Any, node: Any, key: str | Uncacheable, graph: dict[Any, Any], node_keys: dict[Any, str | Uncacheable], rt: task_runtime.TaskRuntime, arg_key: Callable[[Any], str], occurrence: task_runtime.Occurrence | None) -> dict[str, Any]:
+def _record(k: Any, node: Any, key: str | Uncacheable, graph: dict[Any, Any], node_keys: dict[Any, str | Uncacheable], rt: task_runtime.TaskRuntime, arg_key: Callable[[Any], str], occurrence: task_runtime.Occurrence | None, names: dict[int, str] | None = None, node_args: dict[Any, list[str]] | None = None) -> dict[str, Any]:
     arg_keys: list[str] = []
     upstream: list[str] = []
+    subgraph = _has_subgraph(node)
     if isinstance(key, str):
         # Positional arguments, then keyword arguments by name: what explanations compare.
         # A fused subgraph's arguments are its inputs (its inner graph is its code).
-        args = [d for _, d in _subgraph_parts(node)[2]] if _has_subgraph(node) else node.args
-        arg_keys = [arg_key(a) for a in args] + [arg_key(v) for _, v in sorted(node.kwargs.items())]
+        known = node_args.get(k) if node_args is not None else None
+        if known is not None:
+            arg_keys = known
+        else:
+            args = [d for _, d in _subgraph_parts(node)[2]] if subgraph else node.args
+            arg_keys = [arg_key(a) for a in args] + [arg_key(v) for _, v in sorted(node.kwargs.items())]
         for dep in sorted(node.dependencies, key=str):
             dk = node_keys.get(dep) if dep in graph else _produced.get(dep)
             if isinstance(dk, str):
                 upstream.append(dk)
-    fn = getattr(node.args[0].get(node.args[1]), "func", node.func) if _has_subgraph(node) else node.func
-    return rt.record(ENGINE, fn, key, arg_keys, upstream, str(k), occurrence)
+    fn = getattr(node.args[0].get(node.args[1]), "func", node.func) if subgraph else node.func
+    return rt.record(ENGINE, fn, key, arg_keys, upstream, str(k), occurrence, names)
 
 
 def _has_subgraph(node: Any) -> bool:
     """A fused task (blockwise fusion): ``Task.has_subgraph()`` from dask 2025.1 on."""
+    return node.func is _subgraph_runner()
+
+
+@functools.lru_cache(maxsize=1)
+def _subgraph_runner() -> Any:
     from dask._task_spec import _execute_subgraph
 
-    return node.func is _execute_subgraph
+    return _execute_subgraph
 
 
 def _subgraph_parts(task: Any) -> tuple[dict[Any, Any], Any, list[tuple[Any, Any]]]:

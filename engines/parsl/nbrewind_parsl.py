@@ -31,6 +31,7 @@ a memoizer alone sees arguments only after futures were replaced by values
 from __future__ import annotations
 
 import atexit
+import datetime
 import functools
 import hashlib
 import os
@@ -151,6 +152,14 @@ def _patch_dflow(dflow: Any) -> None:
             info = _decide(rt, func, app_args, app_kwargs, ignore_for_cache, join)
         if info is None:
             return original_submit(self, func, app_args=app_args, executors=executors, cache=cache, ignore_for_cache=ignore_for_cache, app_kwargs=app_kwargs, join=join)
+        if info.status == "hit" and _completes_at_once(self, info, app_args, app_kwargs, join):
+            try:
+                value = _serve(rt, info, app_kwargs)
+            except Exception as err:  # noqa: BLE001 - a damaged or missing blob: run it after all
+                print(f"nbrewind: a parsl task's memoized result cannot be used ({err}); running it", file=sys.stderr)
+                info.status, info.dispatch = "dispatched", rt.new_dispatch()
+            else:
+                return _completed(self, rt, info, func, app_args, app_kwargs, executors, cache, ignore_for_cache, value)
         submitted_func, submitted_kwargs = func, app_kwargs
         if info.status == "dispatched" and not join:
             spec = (rt.blobs_dir, info.key, info.dispatch, *_reach_marker(rt), _executor_label(self, executors), info.slots)
@@ -170,6 +179,64 @@ def _patch_dflow(dflow: Any) -> None:
     submit._nbrewind = True  # type: ignore[attr-defined]
     DFK.__init__ = __init__
     DFK.submit = submit
+
+
+def _completes_at_once(dfk: Any, info: _TaskInfo, args: Any, kwargs: dict[str, Any], join: bool) -> bool:
+    """Whether a hit can be answered without the DFK's launch: nothing but a value to hand
+    back. Not when it declares files (restored through its DataFutures), names stdout or
+    stderr, is a join app, monitoring watches the DFK, or an input is a ``File`` (staging)
+    or a future not yet done well (Parsl would make the task wait for it, or fail it with
+    its dependency: the DFK's own path keeps that)."""
+    if info.slots or join or "stdout" in kwargs or "stderr" in kwargs or dfk.cleanup_called:
+        return False
+    if getattr(dfk, "monitoring", None) is not None:
+        return False
+
+    def settled(v: Any, depth: int = 0) -> bool:
+        if isinstance(v, Future):
+            return v.done() and v.exception() is None
+        if type(v).__name__ == "File" and type(v).__module__ == "parsl.data_provider.files":
+            return False
+        if depth < 3 and isinstance(v, (list, tuple)):
+            return all(settled(x, depth + 1) for x in v)
+        if depth < 3 and isinstance(v, dict):
+            return all(settled(x, depth + 1) for x in v.values())
+        return True
+
+    return all(settled(a) for a in args) and all(settled(v) for v in kwargs.values())
+
+
+def _completed(dfk: Any, rt: task_runtime.TaskRuntime, info: _TaskInfo, func: Any, args: Any, kwargs: dict[str, Any], executors: Any, cache: bool, ignore_for_cache: Any, value: Any) -> Any:
+    """A hit as an ``AppFuture`` completed with its recorded value, as Parsl completes a task
+    its own memoizer answers (``memo_done``), but without the DFK's launch: the DFK only
+    numbers it and counts it. ``.result()``, ``.tid``, callbacks and apps that take it as an
+    argument behave as for any completed task."""
+    from parsl.dataflow.futures import AppFuture
+    from parsl.dataflow.states import States
+
+    with _submit_lock:
+        tid = dfk.task_count
+        dfk.task_count += 1
+    now = datetime.datetime.now()
+    labels = [label for label in dfk.executors if label != "_parsl_internal"]
+    executor = executors[0] if isinstance(executors, list) and executors else labels[0] if labels else "_parsl_internal"
+    record: dict[str, Any] = {
+        "args": args, "depends": [], "dfk": dfk, "executor": executor, "func": func,
+        "func_name": getattr(func, "__name__", "app"), "kwargs": kwargs, "memoize": cache, "hashsum": None,
+        "exec_fu": None, "fail_count": 0, "fail_cost": 0, "fail_history": [], "from_memo": True,
+        "ignore_for_cache": list(ignore_for_cache or ()), "join": False, "joins": None, "try_id": 0, "id": tid,
+        "task_launch_lock": threading.Lock(), "time_invoked": now, "time_returned": now,
+        "try_time_launched": now, "try_time_returned": now,
+        "resource_specification": kwargs.get("parsl_resource_specification", {}), "status": States.memo_done,
+    }
+    with dfk.task_state_counts_lock:
+        dfk.task_state_counts[States.memo_done] += 1
+    fut = AppFuture(record)  # type: ignore[arg-type]
+    record["app_fu"] = fut
+    fut._nbrewind_key = info.key
+    fut.set_result(value)
+    _report(rt, info, tid)
+    return fut
 
 
 def _ensure_engine_scripts_on_path() -> None:

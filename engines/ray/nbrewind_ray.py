@@ -264,10 +264,20 @@ def _plan(rt: task_runtime.TaskRuntime, rf: Any, args: list[Any], kwargs: dict[s
 _RESULT_SHAPING_OPTIONS = ("num_returns",)
 
 
+# (identity, function name, shaping) -> the shaped identity: asked at every call of a remote function.
+_shaped: dict[tuple[str, str, str], str] = {}
+
+
 def _shaped_identity(identity: str, fn: Any, options: dict[str, Any], num_returns: Any) -> str:
     shaping = {name: options.get(name) for name in _RESULT_SHAPING_OPTIONS}
     shaping["num_returns"] = num_returns
-    return Keyer().value_key(("ray-remote", identity, function_name(fn), repr(sorted(shaping.items()))))
+    parts = (identity, function_name(fn), repr(sorted(shaping.items())))
+    known = _shaped.get(parts)
+    if known is None:
+        if len(_shaped) >= 10_000:
+            _shaped.clear()
+        known = _shaped[parts] = Keyer().value_key(("ray-remote", *parts))
+    return known
 
 
 def _remote_identity(keyer: Keyer, rf: Any, options: dict[str, Any]) -> str:

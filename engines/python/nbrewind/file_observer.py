@@ -226,6 +226,8 @@ class FileObserver:
     def summarise(self, scope: Scope, store: BlobStore | None, absolute: bool = False) -> dict[str, Any]:
         """``absolute``: a task's files, named by their real path and all written ones stored;
         the kernel names them as records do (``relativise``)."""
+        if not (scope.reads or scope.written or scope.removed or scope.declared or scope.declared_writes):
+            return {"read": [], "written": []}  # most tasks open nothing: nothing to resolve or stat
         warnings: list[str] = []
         outside: list[str] = []
         read: list[FileEntry] = []

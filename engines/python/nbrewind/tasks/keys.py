@@ -38,6 +38,7 @@ import pathlib
 import struct
 import sys
 import types
+import weakref
 from collections.abc import Callable, Iterable
 from typing import Any
 
@@ -229,7 +230,20 @@ class Keyer:
         return self._cached(v, self._value_key)
 
     def function_identity(self, fn: Any) -> str:
-        return self._cached(fn, self._function_identity)
+        if type(fn) is not types.FunctionType or self._active:
+            # Inside another identity (a function it calls) a cycle may end at the outer one:
+            # computed in that context, as before, never taken from or put into the cache.
+            return self._cached(fn, self._function_identity)
+        known = _identities.get(fn)
+        if known is not None and _holds(known[1]):
+            return known[0]
+        identity = self._cached(fn, self._function_identity)
+        checks = _witness(fn)
+        if checks is not None:
+            if len(_identities) >= _IDENTITIES_MAX:
+                _identities.clear()
+            _identities[fn] = (identity, checks)
+        return identity
 
     # -- machinery
 
@@ -412,6 +426,111 @@ class Keyer:
                 continue
             parts += [name, self.value_key(attr)]
         return _h("class", *parts)
+
+
+# ---------------------------------------------------------------- identities kept between submissions
+
+# A user function's identity, kept across submissions (Parsl and Ray key every call on its
+# own: hashing the same code again for each of 2,000 calls was most of their audit cost).
+# Kept only with a witness: the checks that prove nothing its identity covers has changed
+# since, each an identity comparison (the code object, the defaults, every closure cell and
+# every global name the code reads, recursively through the user functions it calls). Only
+# values that cannot change in place are allowed behind those names (numbers, strings,
+# tuples of them, installed modules, functions and classes, user functions with their own
+# checks); a function that reads a list, a dict, an array or a user class is hashed again
+# at every submission, as before.
+_IDENTITIES_MAX = 4096
+_MISSING = object()
+_identities: weakref.WeakKeyDictionary[Any, tuple[str, tuple[tuple[Any, ...], ...]]] = weakref.WeakKeyDictionary()
+_IMMUTABLE = (type(None), bool, int, float, complex, str, bytes)
+
+
+def _holds(checks: tuple[tuple[Any, ...], ...]) -> bool:
+    for check in checks:
+        kind = check[0]
+        if kind == "attr":
+            if getattr(check[1], check[2], _MISSING) is not check[3]:
+                return False
+        elif kind == "global":
+            if check[1].get(check[2], _MISSING) is not check[3]:
+                return False
+        elif kind == "cell":
+            try:
+                contents = check[1].cell_contents
+            except ValueError:
+                contents = _MISSING
+            if contents is not check[2]:
+                return False
+        elif kind == "kwdefaults":
+            # The dict itself can be changed in place: its items, compared by identity.
+            now = check[1].__kwdefaults__
+            if now is not check[2]:
+                return False
+            if now is not None and (len(now) != len(check[3]) or any(n != m or now.get(n, _MISSING) is not v for (n, v), m in zip(check[3], now))):
+                return False
+    return True
+
+
+def _witness(fn: types.FunctionType) -> tuple[tuple[Any, ...], ...] | None:
+    """The checks that show ``fn``'s identity still holds, or None when no cheap check can."""
+    checks: list[tuple[Any, ...]] = []
+    seen: set[int] = set()
+
+    def stable(v: Any, depth: int = 0) -> bool:
+        t = type(v)
+        if t in _IMMUTABLE:
+            return True
+        if depth > 4:
+            return False
+        if t is tuple or t is frozenset:
+            return all(stable(x, depth + 1) for x in v)
+        if t is types.FunctionType:
+            return function(v)
+        if t is types.ModuleType:
+            return _package_version(v.__name__) is not None
+        if t is types.BuiltinFunctionType:
+            owner = getattr(v, "__self__", None)
+            return owner is None or isinstance(owner, types.ModuleType)
+        if isinstance(v, type):
+            return _package_version(v.__module__ or "") is not None
+        return False
+
+    def function(f: types.FunctionType) -> bool:
+        if id(f) in seen:
+            return True
+        seen.add(id(f))
+        checks.append(("attr", f, "__module__", f.__module__))
+        if _package_version(f.__module__ or "") is not None:
+            return True  # named by module, qualified name and version
+        code, defaults = f.__code__, f.__defaults__
+        checks.append(("attr", f, "__code__", code))
+        checks.append(("attr", f, "__defaults__", defaults))
+        if defaults is not None and not stable(defaults):
+            return False
+        kw = f.__kwdefaults__
+        checks.append(("kwdefaults", f, kw, tuple(kw.items()) if kw is not None else None))
+        if kw is not None and not all(stable(v) for v in kw.values()):
+            return False
+        checks.append(("attr", f, "__closure__", f.__closure__))
+        for cell in f.__closure__ or ():
+            try:
+                contents = cell.cell_contents
+            except ValueError:
+                checks.append(("cell", cell, _MISSING))
+                continue
+            checks.append(("cell", cell, contents))
+            if not stable(contents):
+                return False
+        glob = f.__globals__
+        checks.append(("attr", f, "__globals__", glob))
+        for name in sorted(_global_names(code)):
+            value = glob.get(name, _MISSING)
+            checks.append(("global", glob, name, value))
+            if value is not _MISSING and not stable(value):
+                return False
+        return True
+
+    return tuple(checks) if function(fn) else None
 
 
 def function_name(fn: Any) -> str:

@@ -123,6 +123,8 @@ class TaskRuntime:
         self._submissions: dict[tuple[str | None, str], int] = {}
         self._pending: dict[str, _Pending] = {}  # dispatch id -> the task it dispatched
         self._session = uuid.uuid4().hex[:12]
+        # Every dispatch id of this runtime starts with it (a worker in this process hands its notes over directly).
+        self.session_prefix = f"{self._session}-"
         self._seq = 0
         # Notes read from the workers' logs, by dispatch id, until a pending task claims them
         # (a note can be read before its task is reported dispatched): (note, cells kept).
@@ -152,10 +154,13 @@ class TaskRuntime:
             self._submissions[(cell, key)] = index + 1
             return Occurrence(cell, index)
 
-    def lookup(self, key: str, occurrence: Occurrence) -> Stored | None:
+    def lookup(self, key: str, occurrence: Occurrence, sizes: dict[str, int] | None = None) -> Stored | None:
         """The result this occurrence of the task was recorded with, when its blob is really
         in the store with its recorded size and every blob it refers to is there (a stat each;
-        the digests themselves are checked when the blobs are read)."""
+        the digests themselves are checked when the blobs are read).
+
+        ``sizes``: blob sizes already stat'ed for this submission (one graph of thousands of
+        hits whose results share one pack stats it once, not once per hit)."""
         hit = self.memo.get((occurrence.cell_id, key, occurrence.index))
         if hit is None:
             # Not in the bundle: a shared or read-only task cache may hold it (its blobs are linked in).
@@ -169,17 +174,25 @@ class TaskRuntime:
                 self.memo[(occurrence.cell_id, key, occurrence.index)] = hit
         if task_files.reads_changed(key) is not None:
             return None  # a file it read changed since it was recorded: dispatched
+        if sizes is None:
+            sizes = {}
         try:
             if hit.pack is not None:
-                if os.stat(self.store.path_for(hit.pack[0])).st_size < hit.pack[1] + hit.size:
+                if self._blob_size(hit.pack[0], sizes) < hit.pack[1] + hit.size:
                     return None
-            elif os.stat(self.store.path_for(hit.digest)).st_size != hit.size:
+            elif self._blob_size(hit.digest, sizes) != hit.size:
                 return None
             for other in hit.blobs:
-                os.stat(self.store.path_for(other))
+                self._blob_size(other, sizes)
         except OSError:
             return None
         return hit
+
+    def _blob_size(self, digest: str, sizes: dict[str, int]) -> int:
+        size = sizes.get(digest)
+        if size is None:
+            size = sizes[digest] = os.stat(self.store.path_for(digest)).st_size
+        return size
 
     def load(self, stored: Stored, key: str) -> Any:
         """A recorded result, loaded here and checked against its digest."""
@@ -213,12 +226,17 @@ class TaskRuntime:
             return (self.blobs_dir, stored.digest, key, stored.pack[0], stored.pack[1], stored.size)
         return (self.blobs_dir, stored.digest, key)
 
-    def record(self, engine: str, fn: Any, key: str | Uncacheable, arg_keys: Sequence[str], upstream: Sequence[str], engine_key: str, occurrence: Occurrence | None = None) -> TaskRecord:
-        """A task record before its status is known; ``key`` may be the reason it has none."""
+    def record(self, engine: str, fn: Any, key: str | Uncacheable, arg_keys: Sequence[str], upstream: Sequence[str], engine_key: str, occurrence: Occurrence | None = None, names: dict[int, str] | None = None) -> TaskRecord:
+        """A task record before its status is known; ``key`` may be the reason it has none.
+        ``names``: function names already found for this submission, by the function's id."""
+        if names is None:
+            name = function_name(fn)
+        else:
+            name = names.get(id(fn)) or names.setdefault(id(fn), function_name(fn))
         rec: TaskRecord = {
             "key": key if isinstance(key, str) else None,
             "engine": engine,
-            "function": function_name(fn),
+            "function": name,
             "arg_keys": list(arg_keys),
             "upstream": list(upstream),
             "engine_key": engine_key[:200],
@@ -365,10 +383,18 @@ class TaskRuntime:
         return {"tasks": tasks, "engines": {"started": sorted(cell.started), "used": sorted(cell.used)}}
 
     def note_arrived(self, dispatch: str) -> bool:
-        """Whether a note of this dispatch is there (read from the logs now)."""
+        """Whether a note of this dispatch is there (handed over, or read from the logs now)."""
+        with self._notes_lock:
+            if self._arrived.get(dispatch):
+                return True
         self._collect_notes()
         with self._notes_lock:
             return bool(self._arrived.get(dispatch))
+
+    def deliver(self, note: dict[str, Any]) -> None:
+        """A note from a task that ran in this process (``worker.write_note``)."""
+        with self._notes_lock:
+            self._arrived.setdefault(note["dispatch"], []).append((note, 0))
 
     def _take_notes(self, dispatch: str) -> dict[str, Any] | None:
         """The outcome of a dispatch from the notes its attempts left: the first success, else
@@ -471,7 +497,7 @@ class TaskRuntime:
         blobs_ok = isinstance(blobs, list) and all(isinstance(b, str) and DIGEST_RE.match(b) for b in blobs)
         if status == "stored" and isinstance(digest, str) and DIGEST_RE.match(digest) and isinstance(note.get("size"), int) and blobs_ok:
             inline = _inline_bytes(note, digest)
-            if "inline" in note and inline is None:
+            if ("inline" in note or "inline_bytes" in note) and inline is None:
                 record["status"] = "uncached"
                 record["reason"] = "its result arrived damaged from the worker (its bytes do not hash to the digest noted)"
                 return None
@@ -496,13 +522,15 @@ class TaskRuntime:
 
 def _inline_bytes(note: dict[str, Any], digest: str) -> bytes | None:
     """A result that came inside its note, checked against its digest."""
-    raw = note.get("inline")
-    if not isinstance(raw, str):
-        return None
-    try:
-        data = base64.b64decode(raw, validate=True)
-    except ValueError:
-        return None
+    data = note.get("inline_bytes")
+    if not isinstance(data, bytes):
+        raw = note.get("inline")
+        if not isinstance(raw, str):
+            return None
+        try:
+            data = base64.b64decode(raw, validate=True)
+        except ValueError:
+            return None
     return data if len(data) == note.get("size") and hashlib.sha256(data).hexdigest() == digest else None
 
 

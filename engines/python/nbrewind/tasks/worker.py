@@ -107,7 +107,11 @@ def persist_result(blobs_dir: str, task_key: str, dispatch: str, result: Any, du
             return
         digest = digest_of(blob.pieces)
         if blob.size <= INLINE_MAX:
-            note["inline"] = base64.b64encode(b"".join(blob.pieces)).decode("ascii")
+            data = b"".join(blob.pieces)
+            if _kernel_here(blobs_dir, dispatch) is not None:
+                note["inline_bytes"] = data  # handed over in this process: no text encoding
+            else:
+                note["inline"] = base64.b64encode(data).decode("ascii")
         else:
             _store_blob(BlobStore(blobs_dir), digest, blob.pieces)
         note.update(status="stored", digest=digest, size=blob.size, store_s=time.perf_counter() - started)
@@ -191,9 +195,16 @@ def _store_blob(store: BlobStore, digest: str, pieces: list[memoryview]) -> None
         publish(tmp, final)
 
 
+# (pid, host name): asked once per process, not once per task.
+_host: list[Any] = [None, None]
+
+
 def where_here() -> dict[str, Any]:
     """Where this code runs, as a task record's ``where``: host, process, thread, Dask worker."""
-    where: dict[str, Any] = {"host": socket.gethostname(), "pid": os.getpid(), "thread": threading.current_thread().name}
+    pid = os.getpid()
+    if _host[0] != pid:
+        _host[:] = [pid, socket.gethostname()]
+    where: dict[str, Any] = {"host": _host[1], "pid": pid, "thread": threading.current_thread().name}
     distributed = sys.modules.get("distributed")
     if distributed is not None:
         try:
@@ -203,8 +214,24 @@ def where_here() -> dict[str, Any]:
     return where
 
 
+def _kernel_here(blobs_dir: str, dispatch: str) -> Any:
+    """The kernel's task runtime when this task runs in the kernel's own process (threaded and
+    sync schedulers, Parsl's thread pool) for the session that dispatched it: its note is then
+    handed over in memory, not appended to a log the kernel reads back and parses."""
+    module = sys.modules.get("nbrewind.tasks.runtime")
+    rt = getattr(module, "current", None) if module is not None else None
+    if rt is not None and rt.blobs_dir == blobs_dir and dispatch.startswith(rt.session_prefix):
+        return rt
+    return None
+
+
 def write_note(blobs_dir: str, task_key: str, note: dict[str, Any]) -> None:
     """Leave the note of a task's outcome for the kernel (``runtime.end_cell``); after its blobs."""
+    rt = _kernel_here(blobs_dir, str(note.get("dispatch", "")))
+    if rt is not None:
+        rt.deliver({"key": task_key, **note})
+        return
+    note.pop("inline_bytes", None)  # never in a log: a log is text
     try:
         session = str(note.get("dispatch", "")).partition("-")[0] or "nosession"
         line = (json.dumps({"key": task_key, **note}, separators=(",", ":")) + "\n").encode()

@@ -1,0 +1,56 @@
+import { spawnSync } from "node:child_process";
+import { join } from "node:path";
+import { describe, expect, it } from "vitest";
+import { packageRoot } from "../../../src/common/package-root.js";
+import { basePython, findManagedEnv } from "../../../src/pyenv/managed-env.js";
+
+/**
+ * The hit path of the engine adapters, on the real engines in a plain Python
+ * process (no Jupyter: the kernel's task runtime over a temporary store, as
+ * the shim drives it). Each script audits a small workflow, then repeats it
+ * with the memo table a bundle would give, and reports what the engine's own
+ * side saw: the graphs the Dask scheduler was handed (a scheduler plugin, a
+ * local-scheduler callback), the tasks the Parsl DFK launched on its executor
+ * (the executor's submit, counted), and what the task functions really ran.
+ */
+function runScript(name: string): any {
+  const python = findManagedEnv()?.python ?? basePython();
+  const script = join(packageRoot(), "test", "unit", "engines", "hit-path", name);
+  const r = spawnSync(python, [script, packageRoot()], { encoding: "utf8", timeout: 240_000 });
+  expect(r.status, r.stderr).toBe(0);
+  return JSON.parse(r.stdout.trim().split("\n").pop()!);
+}
+
+describe("the hit path", () => {
+  it("Dask: an all-hit graph is answered without the scheduler; a partly hit one sends it exactly its misses; samples replay in order", { timeout: 240_000 }, () => {
+    const out = runScript("dask_hits.py");
+    expect(out.audit_ran).toHaveLength(13);
+    expect(out.threads_all_hit).toEqual({ same_value: true, engine_ran: [], scheduler_graphs: [], records: { hit: 16 }, samples_replayed_in_order: true });
+    // leaf 3 changed: it, its pair and the total run; the hits it reads are literal data, not tasks.
+    expect(out.threads_partial).toEqual({ right_value: true, engine_ran: ["leaf", "pair", "total"], scheduler_graphs: [["leaf", "pair", "total"]], records: { dispatched: 3, hit: 10 } });
+    expect(out.distributed_all_hit).toEqual({ same_value: true, engine_ran: [], graphs_sent: 0, records: { hit: 13 } });
+    expect(out.distributed_partial).toEqual({ right_value: true, engine_ran: ["leaf", "pair", "total"], scheduler_computed: ["leaf", "pair", "total"], records: { dispatched: 3, hit: 10 } });
+    // Futures stay futures (engine-bound): the scheduler holds them, their tasks served.
+    expect(out.distributed_futures).toEqual({ same_value: true, engine_ran: [], is_future: "Future" });
+  });
+
+  it("Parsl: all-hit AppFutures complete at once without a launch; a hit whose input still runs waits for it through the DFK", { timeout: 240_000 }, () => {
+    const out = runScript("parsl_hits.py");
+    expect(out.all_hit).toEqual({ done_at_once: true, same_values: true, executor_handed: [], ids_count_up: true, memo_done_counted: 6, records: { hit: 6 } });
+    expect(out.pending_input).toEqual({ waited: true, same_value: true, executor_handed: ["slow"], records: { dispatched: 1, hit: 1 } });
+  });
+
+  it("function identities are kept between submissions only while every part of them provably holds", () => {
+    expect(runScript("identities.py")).toEqual({
+      unchanged_not_hashed_again: true,
+      global_rebound: true,
+      global_back: true,
+      helper_redefined: true,
+      kwdefault_changed_in_place: true,
+      defaults_changed: true,
+      list_mutated: true,
+      closure_rebound: true,
+      recursive_stable: true,
+    });
+  });
+});
