@@ -26,11 +26,22 @@ pyver=$("$python" -c 'import sys;print("%d.%d"%sys.version_info[:2])')
 digest=$( { sha256sum "$tarball" | cut -d' ' -f1; echo "$pyver"; } | sha256sum | cut -c1-12)
 cache=${NBREWIND_CACHE_DIR:-$HOME/.cache/nbrewind-engine}
 prefix="$cache/cctools-$digest"
-if [ -f "$prefix/.nbrewind-built" ]; then echo "$prefix"; exit 0; fi
+# poncho (cctools' library packaging) imports conda_pack and threadpoolctl unconditionally, so
+# Manager.create_library_from_functions (FunctionCall) needs them even with add_env=False, where
+# nothing is packed. Both are pure Python: installed beside ndcctools, pinned, once.
+poncho_deps() {
+  local site
+  site=$(ls -d "$prefix"/lib/python3*/site-packages | head -1)
+  [ -f "$prefix/.nbrewind-poncho-deps" ] && return 0
+  echo "[taskvine] installing conda-pack and threadpoolctl for poncho into $site" >&2
+  "$python" -m pip install -q --disable-pip-version-check --no-deps --target "$site" conda-pack==0.9.2 threadpoolctl==3.8.0 >&2
+  touch "$prefix/.nbrewind-poncho-deps"
+}
+if [ -f "$prefix/.nbrewind-built" ] && [ -f "$prefix/.nbrewind-poncho-deps" ]; then echo "$prefix"; exit 0; fi
 mkdir -p "$cache"
 exec 9>"$cache/cctools-$digest.lock"
 flock 9
-if [ -f "$prefix/.nbrewind-built" ]; then echo "$prefix"; exit 0; fi
+if [ -f "$prefix/.nbrewind-built" ]; then poncho_deps; echo "$prefix"; exit 0; fi
 
 need=()
 for pkg in swig zlib1g-dev libssl-dev python3-dev make gcc g++; do dpkg -s "$pkg" >/dev/null 2>&1 || need+=("$pkg"); done
@@ -58,4 +69,5 @@ stage="$prefix"
 )
 ls "$stage"/lib/python3*/site-packages/ndcctools/taskvine >/dev/null || { echo "taskvine: the build finished without ndcctools.taskvine" >&2; exit 1; }
 touch "$prefix/.nbrewind-built"
+poncho_deps
 echo "$prefix"

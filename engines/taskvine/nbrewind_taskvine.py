@@ -1,4 +1,4 @@
-"""nbrewind's TaskVine adapter: task-level memoization of ``PythonTask`` and ``FunctionCall``.
+"""nbrewind's TaskVine adapter: task-level memoization of ``PythonTask``, ``FunctionCall`` and shell ``Task``.
 
 TaskVine (``ndcctools.taskvine``) has no graph and no futures on its native
 API: the user builds task objects, ``Manager.submit`` s them, and collects them
@@ -10,20 +10,27 @@ back in a ``while not m.empty(): t = m.wait(...)`` loop. We patch the
   them). The task is keyed there with the core's scheme: the function's
   identity (its code and, recursively, what it calls), the argument keys, and
   every declared input file by content, and the environment variables set on it
-  (``set_env_var``, remembered as they are set). A hit is not sent to the manager: the
-  task object is turned into a completed one (its class swapped for a subclass
-  that answers ``successful()``, ``output``, ``result``...) and queued; a miss
-  is submitted as is and remembered by its task id.
+  (``set_env_var``, remembered as they are set). A shell ``Task`` is keyed the
+  same way, with its command line in place of a function. Declared output files
+  (local files in the notebook's folder) are part of the key by name. A hit is
+  not sent to the manager: the task object is turned into a completed one (its
+  class swapped for a subclass that answers ``successful()``, ``output``,
+  ``std_output``, ``exit_code``, ``result``...) and queued, and its declared
+  output files are written back from the store; a miss is submitted as is and
+  remembered by its task id.
 * **wait / wait_for_tag / wait_for_task_id** hand queued hits back first, as
   completed tasks with the recorded ``output``; a miss coming back is stored
-  from this (the manager's) side, a failure noted, never cached. ``empty()``
-  counts the queued hits, so the user's loop collects every task.
+  from this (the manager's) side with the files it declared as outputs (their
+  content goes into the store as blobs), a failure noted, never cached (a shell
+  command that exits non-zero, a ``FunctionCall`` whose function raised).
+  ``empty()`` counts the queued hits, so the user's loop collects every task.
 
-Not memoized yet, recorded as uncached with the reason: plain ``Task``
-(shell commands), tasks declaring output files of their own, tasks reading a
-URL, a temp file or the output file of a task that has not come back yet,
-tasks with temp output, and tasks given a software environment
-(``add_environment`` and its kin).
+Not memoized, recorded as uncached with the reason: tasks reading a URL, a temp
+file or the output file of a task that has not come back yet, tasks with temp
+output or declaring an output that is not a local file in the notebook's
+folder, and tasks given a software environment (``add_environment`` and its
+kin). A shell command reading a file it did not declare is keyed without it:
+TaskVine's own contract is that a task sees only its declared inputs.
 """
 
 from __future__ import annotations
@@ -32,19 +39,22 @@ import atexit
 import functools
 import hashlib
 import itertools
-import pathlib
+import os
 import sys
 import threading
 import time
 import traceback
+import types
 import weakref
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from nbrewind.engine_guard import guard
+from nbrewind.file_observer import process_observer
 from nbrewind.tasks import runtime as task_runtime
 from nbrewind.tasks.hooks import when_imported
-from nbrewind.tasks.keys import Keyer, Uncacheable, tagged_digest
+from nbrewind.tasks.keys import TASK_KEY_SCHEME, Keyer, Uncacheable, tagged_digest
+from nbrewind.tasks.worker import write_note
 
 ENGINE = "taskvine"
 GUARD = guard(ENGINE)
@@ -71,6 +81,8 @@ class _Dispatched:
     record: dict[str, Any]
     dispatch: str
     started: float
+    # The local files the user declared as its outputs, stored with its result.
+    outputs: list[str] = field(default_factory=list)
 
 
 def _patch_manager(module: Any) -> None:
@@ -118,6 +130,7 @@ def _patch_manager(module: Any) -> None:
         if decided is None:
             return original_submit(self, task)
         status, rec, payload = decided
+        outputs = _declared_outputs(task)  # before submit_finalize adds a PythonTask's own
         if status == "hit":
             value = rt.load(payload, rec["key"])
             task.manager = self
@@ -132,7 +145,7 @@ def _patch_manager(module: Any) -> None:
             if path:
                 self._nbrewind_writers[path] = task_id
         if status == "dispatched":
-            self._nbrewind_dispatched[task_id] = _Dispatched(rec, payload, time.monotonic())
+            self._nbrewind_dispatched[task_id] = _Dispatched(rec, payload, time.monotonic(), outputs)
             rt.dispatched(rec, payload)
         else:
             rt.uncached(rec, payload)
@@ -210,7 +223,7 @@ def _decide(rt: task_runtime.TaskRuntime, manager: Any, task: Any) -> tuple[str,
         keyer = Keyer()
         arg_keys = [keyer.value_key(a) for a in args]
         kwarg_keys = {k: keyer.value_key(v) for k, v in kwargs.items()}
-        inputs = _input_keys(manager, task, keyer)
+        inputs = _input_keys(manager, task)
         if inputs:
             kwarg_keys["(vine inputs)"] = tagged_digest("vine-inputs", *inputs)
         marked = getattr(task, "_nbrewind_uncacheable", None)
@@ -219,11 +232,16 @@ def _decide(rt: task_runtime.TaskRuntime, manager: Any, task: Any) -> tuple[str,
         env = getattr(task, "_nbrewind_env", None)
         if env:
             kwarg_keys["(vine env)"] = tagged_digest("vine-env", *(f"{k}={v!r}" for k, v in sorted(env.items())))
-        if getattr(task, "_tracked_outputs", None):
-            raise Uncacheable("it declares output files of its own, which nbrewind does not restore for TaskVine yet")
+        outputs = _output_keys(task)
+        if outputs:
+            kwarg_keys["(vine outputs)"] = tagged_digest("vine-outputs", *outputs)
         if getattr(task, "_tmp_output_enabled", False):
             raise Uncacheable("its output stays on the worker (enable_temp_output)")
-        key = keyer.task_key(ENGINE, fn, arg_keys, kwarg_keys)
+        if isinstance(fn, _ShellCommand):
+            # No function: the command line stands for the code, the rest is keyed as for a function.
+            key = tagged_digest("task", str(TASK_KEY_SCHEME), ENGINE, "shell", fn.command, *arg_keys, "kw", *(p for k in sorted(kwarg_keys) for p in (k, kwarg_keys[k])))
+        else:
+            key = keyer.task_key(ENGINE, fn, arg_keys, kwarg_keys)
     except Uncacheable as err:
         return "uncached", rt.record(ENGINE, fn or task, err, [], [], _engine_key(task)), err.reason
     occurrence = rt.submission(key)
@@ -232,6 +250,13 @@ def _decide(rt: task_runtime.TaskRuntime, manager: Any, task: Any) -> tuple[str,
     if stored is not None:
         return "hit", rec, stored
     return "dispatched", rec, rt.new_dispatch()
+
+
+class _ShellCommand(types.SimpleNamespace):
+    """What a shell ``Task`` runs, standing for a function in its record (``function``: ``shell.<command>``)."""
+
+    def __init__(self, command: str) -> None:
+        super().__init__(command=command, __module__="shell", __qualname__=command[:120])
 
 
 def _call_of(manager: Any, task: Any) -> tuple[Any, tuple[Any, ...], dict[str, Any]]:
@@ -244,7 +269,7 @@ def _call_of(manager: Any, task: Any) -> tuple[Any, tuple[Any, ...], dict[str, A
         fn = getattr(manager, "_nbrewind_libraries", {}).get(library, {}).get(name)
         if fn is None:
             raise Uncacheable(f"calls {name!r} in library {library!r}, whose functions nbrewind did not see created")
-        event = getattr(task, "_event", {})
+        event = getattr(task, "_event", None) or {}
         return fn, tuple(event.get("fn_args", ())), dict(event.get("fn_kwargs", {}))
     if "PythonTask" in names:
         fn_def = getattr(task, "_fn_def", None)
@@ -252,10 +277,35 @@ def _call_of(manager: Any, task: Any) -> tuple[Any, tuple[Any, ...], dict[str, A
             raise Uncacheable("a PythonTask submitted again after it ran: its function is no longer known")
         fn, args, kwargs = fn_def
         return fn, tuple(args), dict(kwargs)
-    raise Uncacheable("a shell Task: nbrewind does not memoize TaskVine command tasks yet")
+    if "_outputs_finalized" in task.__dict__ and task._outputs_finalized:
+        raise Uncacheable("a shell Task submitted again after it ran: its declared outputs are already the manager's")
+    return _ShellCommand(str(task.command)), (), {}
 
 
-def _input_keys(manager: Any, task: Any, keyer: Keyer) -> list[str]:
+def _declared_outputs(task: Any) -> list[str]:
+    """The local paths of the files the user declared as the task's outputs."""
+    return [file.source() for file, _name, _flags in getattr(task, "_tracked_outputs", ())]
+
+
+def _output_keys(task: Any) -> list[str]:
+    """Each declared output: its remote name and where it lands, as the record names it (in the
+    notebook's folder: a served task writes it back there, and only there)."""
+    from ndcctools.taskvine import cvine
+
+    keys: list[str] = []
+    for file, remote_name, _flags in getattr(task, "_tracked_outputs", ()):
+        if file.type() != cvine.VINE_FILE:
+            raise Uncacheable(f"declares the output {remote_name!r} as a TaskVine file of a kind nbrewind does not restore (type {file.type()})")
+        path = os.path.abspath(file.source())
+        observer = process_observer()
+        name = observer._name(path) if observer.notebook_dir else None  # noqa: SLF001 - the observer's naming of paths
+        if name is None or os.path.isabs(name):
+            raise Uncacheable(f"declares the output {path!r} outside the notebook's folder, where nbrewind never writes a file back")
+        keys.append(tagged_digest("vine-output", remote_name, name))
+    return keys
+
+
+def _input_keys(manager: Any, task: Any) -> list[str]:
     """Each declared input: its remote name and its content (a folder: every file in it)."""
     from ndcctools.taskvine import cvine
 
@@ -271,7 +321,7 @@ def _input_keys(manager: Any, task: Any, keyer: Keyer) -> list[str]:
             if writer is not None and writer in manager._task_table:
                 # Its content now is not what the task will read: another task is still writing it.
                 raise Uncacheable(f"reads {path!r}, an output of task {writer}, which has not come back yet")
-            keys.append(tagged_digest("vine-file", remote_name, keyer.value_key(pathlib.Path(path))))
+            keys.append(tagged_digest("vine-file", remote_name, _content_key(path)))
         elif kind == cvine.VINE_BUFFER:
             keys.append(tagged_digest("vine-buffer", remote_name, hashlib.sha256(bytes(file.contents() or b"")).hexdigest()))
         elif kind == cvine.VINE_URL:
@@ -281,6 +331,30 @@ def _input_keys(manager: Any, task: Any, keyer: Keyer) -> list[str]:
         else:
             raise Uncacheable(f"reads {remote_name!r}, a TaskVine file of a kind nbrewind does not hash (type {kind})")
     return keys
+
+
+def _content_key(path: str) -> str:
+    """A declared input by content alone: the task sees it under its remote name, wherever it is
+    here (a notebook replayed in another folder declares the same files under other paths)."""
+    if not os.path.exists(path):
+        return "absent"
+    if not os.path.isdir(path):
+        return _file_digest(path)
+    entries: list[str] = []
+    for root, dirs, files in os.walk(path):
+        dirs.sort()
+        for name in sorted(files):
+            full = os.path.join(root, name)
+            entries += [os.path.relpath(full, path), _file_digest(full)]
+    return tagged_digest("vine-dir", *entries)
+
+
+def _file_digest(path: str) -> str:
+    """Its sha256, by the file observer (which keeps digests while a file's stat holds)."""
+    digest = process_observer()._digest(path, os.stat(path))  # noqa: SLF001 - the observer's digest cache
+    if digest is None:
+        raise Uncacheable(f"reads {path!r}, which could not be read to hash it")
+    return digest
 
 
 def _engine_key(task: Any) -> str:
@@ -301,13 +375,18 @@ def _make_hit(task: Any, value: Any, hit_id: int) -> None:
             hit_cls = _hit_classes[cls] = type(cls.__name__, (cls,), dict(_HIT_MEMBERS, __module__=cls.__module__, __qualname__=cls.__qualname__))
     task.__class__ = hit_cls
     task._nbrewind_hit_id = hit_id
+    if _is_shell(task):
+        # What its run left besides its output files (put back by the runtime): stdout and exit code.
+        task._nbrewind_stdout, task._nbrewind_exit_code = value["stdout"], value["exit_code"]
+        value = value["stdout"]  # a shell task's output is its standard output
     task._output, task._output_loaded, task._saved_output = value, True, value
 
 
 def _unmake_hit(task: Any) -> None:
     if "_nbrewind_hit_id" in task.__dict__:
         task.__class__ = task.__class__.__mro__[1]
-        del task._nbrewind_hit_id
+        for name in ("_nbrewind_hit_id", "_nbrewind_stdout", "_nbrewind_exit_code"):
+            task.__dict__.pop(name, None)
         task._output, task._output_loaded = None, False
 
 
@@ -315,11 +394,15 @@ _HIT_MEMBERS: dict[str, Any] = {
     "id": property(lambda self: self._nbrewind_hit_id),
     "completed": lambda self: True,
     "successful": lambda self: True,
-    "result": property(lambda self: 0),  # VINE_RESULT_SUCCESS
-    "exit_code": property(lambda self: 0),
-    "std_output": property(lambda self: ""),
+    "result": property(lambda self: "success"),  # as Task.result words VINE_RESULT_SUCCESS
+    "exit_code": property(lambda self: self.__dict__.get("_nbrewind_exit_code", 0)),
+    "std_output": property(lambda self: self.__dict__.get("_nbrewind_stdout", "")),
     "output": property(lambda self: self._output),
 }
+
+
+def _is_shell(task: Any) -> bool:
+    return not any(c.__name__ == "PythonTask" for c in type(task).__mro__)
 
 
 def _completed(manager: Any, task: Any) -> Any:
@@ -335,14 +418,56 @@ def _completed(manager: Any, task: Any) -> Any:
         if not task.successful():
             rt.fail_client_side(info.record, info.dispatch, RuntimeError(f"TaskVine task {task.id} failed (result {task.result}, exit code {task.exit_code})"))
             return task
-        value = task.output
+        failure = _function_call_failure(task)
+        if failure is not None:
+            rt.fail_client_side(info.record, info.dispatch, RuntimeError(failure))
+            return task
+        value = {"stdout": task.std_output or "", "exit_code": task.exit_code} if _is_shell(task) else task.output
         if isinstance(value, BaseException):
             rt.fail_client_side(info.record, info.dispatch, value)
+            return task
+        files, unkept = _stored_outputs(rt, info.outputs)
+        if unkept is not None:
+            write_note(rt.blobs_dir, info.record["key"], {"dispatch": info.dispatch, "status": "unstored", "where": {"client": True}, "reason": unkept})
         else:
-            rt.persist_client_side(info.record, info.dispatch, value, time.monotonic() - info.started)
+            rt.persist_client_side(info.record, info.dispatch, value, time.monotonic() - info.started, files)
     except Exception:  # noqa: BLE001 - storing failed: the task stays the user's, only not memoized
         traceback.print_exc()
     return task
+
+
+def _function_call_failure(task: Any) -> str | None:
+    """A FunctionCall whose function raised still completes successfully, its ``output`` the
+    reason as a string: read the library's answer to tell it from a result."""
+    if "FunctionCall" not in {c.__name__ for c in type(task).__mro__}:
+        return None
+    import cloudpickle
+
+    answer = task._output_file.contents()
+    if getattr(task, "_serialize_output", True):
+        answer = cloudpickle.loads(answer)
+    if isinstance(answer, dict) and not answer.get("Success", True):
+        return f"the function raised in its library: {answer.get('Reason')}"[:2000]
+    return None
+
+
+def _stored_outputs(rt: task_runtime.TaskRuntime, paths: list[str]) -> tuple[dict[str, Any] | None, str | None]:
+    """The declared output files, now fetched back to the manager, copied into the store:
+    (files as a note gives them, None) or (None, why the task cannot be served later)."""
+    if not paths:
+        return None, None
+    observer = process_observer()
+    warnings: list[str] = []
+    written = []
+    for path in paths:
+        real = os.path.realpath(path)
+        entry = observer._written_entry(real, real, False, rt.store, warnings)  # noqa: SLF001 - the observer's way to describe and store a written file
+        if entry is None:
+            return None, f"its declared output {path!r} was not there when it came back"
+        if not entry["blob"]:
+            return None, f"its declared output {path!r} could not be kept in the store ({'; '.join(warnings)}): it could not be put back"
+        written.append(entry)
+    return {"read": [], "written": written}, None
 
 
 # ------------------------------------------------------------------ shutdown

@@ -257,9 +257,10 @@ class TaskRuntime:
             self._bandwidth = measure_bandwidth(self.store)
         return self._bandwidth
 
-    def persist_client_side(self, record: TaskRecord, dispatch: str, value: Any, duration_s: float | None = None) -> None:
-        """A dispatched task's result reached this process: store it from here."""
-        persist_result(self.blobs_dir, record["key"], dispatch, value, duration_s, where={"client": True})
+    def persist_client_side(self, record: TaskRecord, dispatch: str, value: Any, duration_s: float | None = None, files: dict[str, Any] | None = None) -> None:
+        """A dispatched task's result reached this process: store it from here. ``files``: what
+        it wrote (real paths, contents already in the store), put back when it is served."""
+        persist_result(self.blobs_dir, record["key"], dispatch, value, duration_s, where={"client": True}, files=files)
 
     def fail_client_side(self, record: TaskRecord, dispatch: str, err: BaseException) -> None:
         note_failure(self.blobs_dir, record["key"], dispatch, err, None)
