@@ -1,5 +1,6 @@
 import { withBundleRunLock } from "../bundle/run-lock.js";
 import { InputError } from "../common/errors.js";
+import { timings } from "../common/phase-timings.js";
 import { requireWritable } from "../common/writable.js";
 import { parseArgs, type ParsedArgs } from "./args.js";
 import { adoptRecordedCellIds, CheckpointSession, planNotebook } from "../session/checkpoint-session.js";
@@ -43,6 +44,7 @@ async function audit(argv: string[], io: CommandIO): Promise<number> {
     await adoptRecordedCellIds(prepared, bundle);
     const records = await bundle.records();
     const plan = await planNotebook(prepared.notebook, records, true, undefined, prepared.path, taskSettings);
+    timings.mark("bundle open + plan");
     try {
       return await executeNotebookCommand("audit", args, io, new CheckpointSession("audit", bundle, plan, prepared, records, { signer, storeAll, taskSettings }), prepared);
     } finally {

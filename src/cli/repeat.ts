@@ -1,4 +1,5 @@
 import { withBundleRunLock } from "../bundle/run-lock.js";
+import { timings } from "../common/phase-timings.js";
 import { requireWritable } from "../common/writable.js";
 import { bundleOption, bundleTarget, noWaitHelp, noWaitOption, storeAllFrom, storeHelp, storeOption } from "./audit.js";
 import { parseArgs } from "./args.js";
@@ -10,7 +11,8 @@ import type { Command, CommandIO } from "./command.js";
 import { forceHelp, forceOptions, forceRequest } from "./force-options.js";
 import { resolveForced } from "../planner/forced.js";
 import { reportAfterRun, reportHelp, reportOption } from "./report.js";
-import { executeNotebookCommand, executionOptions, executionOptionsHelp, outputTarget, prepareNotebook } from "./run.js";
+import { kernelSurelyNeeded } from "../session/kernel-forecast.js";
+import { discardRuntime, executeNotebookCommand, executionOptions, executionOptionsHelp, openRuntime, outputTarget, prepareNotebook } from "./run.js";
 
 async function repeat(argv: string[], io: CommandIO): Promise<number> {
   const args = parseArgs("repeat", argv, [...executionOptions, bundleOption, storeOption, trustOption, noWaitOption, reportOption, { name: "explain", arity: 0 }, ...forceOptions]);
@@ -25,16 +27,27 @@ async function repeat(argv: string[], io: CommandIO): Promise<number> {
   // Before any kernel starts: a bad nbrewind.yaml or an unwritable cache.dir is exit 2 at once.
   const taskSettings = await TaskSettings.load(prepared.path, prepared.notebook, bundleDir);
   await requireWritable("repeat", [bundleTarget(bundleDir), outputTarget(args, prepared.path)]);
+  timings.mark("settings, writability");
   return withBundleRunLock(bundleDir, { command: "repeat", wait: !args.flags.has("no-wait"), log, signal: io.signal }, async () => {
+    timings.mark("bundle lock");
     const { bundle, signer } = await openTrustedBundle("repeat", bundleDir, prepared.path, { trust: args.flags.has("trust"), log });
+    timings.mark("bundle open + trust");
     await adoptRecordedCellIds(prepared, bundle);
     const records = await bundle.records();
-    const plan = await planNotebook(prepared.notebook, records, false, force, prepared.path, taskSettings);
-    const session = new CheckpointSession("repeat", bundle, plan, prepared, records, { explainTasks: args.flags.has("explain"), signer, storeAll, taskSettings });
-    if (args.flags.has("explain")) (args.flags.has("json") ? io.stderr : io.stdout).write(session.explain().join("\n") + "\n");
+    timings.mark("bundle records");
+    // Trust is settled: when a cell surely runs, the server and kernel start while the plan is made (see kernel-forecast.ts).
+    const early = kernelSurelyNeeded(prepared.notebook, records, force !== undefined) ? openRuntime(args, io.signal, prepared.path, prepared.notebook, log) : undefined;
+    early?.catch(() => {}); // a failed start is reported where the runtime is awaited
+    let handedOver = false;
     try {
-      return await executeNotebookCommand("repeat", args, io, session, prepared);
+      const plan = await planNotebook(prepared.notebook, records, false, force, prepared.path, taskSettings);
+      timings.mark("plan");
+      const session = new CheckpointSession("repeat", bundle, plan, prepared, records, { explainTasks: args.flags.has("explain"), signer, storeAll, taskSettings });
+      if (args.flags.has("explain")) (args.flags.has("json") ? io.stderr : io.stdout).write(session.explain().join("\n") + "\n");
+      handedOver = true;
+      return await executeNotebookCommand("repeat", args, io, session, prepared, early);
     } finally {
+      if (!handedOver) await discardRuntime(early);
       if (args.flags.has("report")) await reportAfterRun(bundle.dir, prepared.path, (line) => io.stderr.write(line + "\n"));
     }
   });
