@@ -181,16 +181,25 @@ export function buildCli(folder = ".build"): { entry: string; source: string } {
   const errors = wt.stdout.split("\n").filter((l) => l.includes("error TS"));
   const head = spawnSync("git", ["rev-parse", "--short", "HEAD"], { cwd: ROOT, encoding: "utf8" }).stdout.trim();
   console.error(`  warning: the working tree does not type-check (${errors.length} errors, e.g. ${errors[0] ?? "?"}); measuring HEAD ${head} instead`);
-  const headSrc = join(base, "head");
-  mkdirSync(headSrc, { recursive: true });
-  const archive = spawnSync("sh", ["-c", `git archive HEAD src | tar -x -C '${headSrc}'`], { cwd: ROOT, encoding: "utf8" });
-  if (archive.status !== 0) throw new Error(`git archive HEAD src failed: ${archive.stderr}`);
-  // Inside the repo, so node_modules and package.json (packageRoot) resolve as they do for dist/.
-  writeFileSync(
-    join(headSrc, "tsconfig.json"),
-    JSON.stringify({ extends: join(ROOT, "tsconfig.json"), compilerOptions: { rootDir: "src", outDir: "out" }, include: ["src/**/*.ts"] }),
-  );
-  const hb = spawnSync(process.execPath, [tsc, "-p", join(headSrc, "tsconfig.json")], { cwd: headSrc, encoding: "utf8" });
-  if (hb.status !== 0) throw new Error(`HEAD ${head} does not build either:\n${hb.stdout}`);
-  return { entry: join(headSrc, "out", "cli", "entry.js"), source: `HEAD ${head} (the working tree did not type-check)` };
+  const built = buildRef("HEAD", join(base, "head"));
+  return { entry: built.entry, source: `HEAD ${head} (the working tree did not type-check)` };
+}
+
+/**
+ * Compile the CLI of a git ref (a baseline to measure against in the same
+ * run) into `dir`, inside the repository, so node_modules and package.json
+ * (packageRoot: the Python shim) resolve as they do for dist/.
+ */
+export function buildRef(ref: string, dir: string): { entry: string; source: string } {
+  rmSync(dir, { recursive: true, force: true });
+  mkdirSync(dir, { recursive: true });
+  const tsc = join(ROOT, "node_modules", "typescript", "bin", "tsc");
+  const commit = spawnSync("git", ["rev-parse", "--short", ref], { cwd: ROOT, encoding: "utf8" }).stdout.trim();
+  if (!commit) throw new Error(`no such git ref: ${ref}`);
+  const archive = spawnSync("sh", ["-c", `git archive '${commit}' src | tar -x -C '${dir}'`], { cwd: ROOT, encoding: "utf8" });
+  if (archive.status !== 0) throw new Error(`git archive ${ref} src failed: ${archive.stderr}`);
+  writeFileSync(join(dir, "tsconfig.json"), JSON.stringify({ extends: join(ROOT, "tsconfig.json"), compilerOptions: { rootDir: "src", outDir: "out" }, include: ["src/**/*.ts"] }));
+  const built = spawnSync(process.execPath, [tsc, "-p", join(dir, "tsconfig.json")], { cwd: dir, encoding: "utf8" });
+  if (built.status !== 0) throw new Error(`${ref} (${commit}) does not build:\n${built.stdout}`);
+  return { entry: join(dir, "out", "cli", "entry.js"), source: `${ref} (${commit})` };
 }

@@ -10,7 +10,9 @@ import type { Bundle } from "../bundle/bundle.js";
 import { defaultBundleDir, MANIFEST_FILE } from "../bundle/paths.js";
 import { withBundleRunLock } from "../bundle/run-lock.js";
 import type { SigningKey } from "../bundle/trust/keys.js";
+import { timings } from "../common/phase-timings.js";
 import { requireWritable, type WriteTarget } from "../common/writable.js";
+import { kernelSurelyNeeded } from "../session/kernel-forecast.js";
 import type { ForceRequest } from "../planner/forced.js";
 import { adoptRecordedCellIds, CheckpointSession, openBundle, planNotebook, type CheckpointCommand } from "../session/checkpoint-session.js";
 import type { Prepared } from "../session/run-extension.js";
@@ -19,7 +21,7 @@ import type { ParsedArgs } from "./args.js";
 import { claimNewBundle, requireTrustedBundle } from "./bundle-trust.js";
 import type { CommandIO } from "./command.js";
 import { reportAfterRun } from "./report.js";
-import { executeNotebookCommand, outputTarget } from "./run.js";
+import { discardRuntime, executeNotebookCommand, openRuntime, outputTarget } from "./run.js";
 
 export function bundleDirFrom(args: ParsedArgs, notebookPath: string): string {
   return resolve(args.values.get("bundle") ?? defaultBundleDir(notebookPath));
@@ -72,26 +74,39 @@ export async function runCheckpointCommand(command: CheckpointCommand, args: Par
   const bundleDir = bundleDirFrom(args, prepared.path);
   const taskSettings = await TaskSettings.load(prepared.path, prepared.notebook, bundleDir);
   await requireWritable(command, [bundleTarget(bundleDir), outputTarget(args, prepared.path)]);
+  timings.mark("settings, writability");
   return withBundleRunLock(bundleDir, { command, wait: !args.flags.has("no-wait"), log, signal: io.signal }, async () => {
+    timings.mark("bundle lock");
     const { bundle, signer } = await openTrustedBundle(command, bundleDir, prepared.path, { trust: args.flags.has("trust"), log });
+    timings.mark("bundle open + trust");
     await adoptRecordedCellIds(prepared, bundle);
     const records = await bundle.records();
-    const plan = await planNotebook(prepared.notebook, records, command === "audit", options.force, prepared.path, taskSettings, bundle.manifest.cells);
-    // A reused cell whose large output (a blob) is gone cannot be shown: exit 2 before any kernel starts.
-    for (const cell of plan.cells) {
-      const missing = cell.decision === "reuse" && cell.record ? await bundle.missingOutputBlob(cell.record, cell.number) : undefined;
-      if (missing) throw missing;
-    }
-    const session = new CheckpointSession(command, bundle, plan, prepared, records, {
-      ...(options.explainTasks ? { explainTasks: true } : {}),
-      signer,
-      storeAll: options.storeAll,
-      taskSettings,
-    });
-    options.beforeRun?.(session);
+    timings.mark("bundle records");
+    // Trust is settled: when a cell surely runs (every cell at audit), the
+    // server and kernel start while the plan is made (see kernel-forecast.ts).
+    const surelyRuns = command === "audit" || options.force !== undefined;
+    const early = kernelSurelyNeeded(prepared.notebook, records, surelyRuns) ? openRuntime(args, io.signal, prepared.path, prepared.notebook, log) : undefined;
+    early?.catch(() => {}); // a failed start is reported where the runtime is awaited
+    let handedOver = false;
     try {
-      return await executeNotebookCommand(command, args, io, session, prepared);
+      const plan = await planNotebook(prepared.notebook, records, command === "audit", options.force, prepared.path, taskSettings, bundle.manifest.cells);
+      timings.mark("plan");
+      // A reused cell whose large output (a blob) is gone cannot be shown: exit 2 before any kernel starts.
+      for (const cell of plan.cells) {
+        const missing = cell.decision === "reuse" && cell.record ? await bundle.missingOutputBlob(cell.record, cell.number) : undefined;
+        if (missing) throw missing;
+      }
+      const session = new CheckpointSession(command, bundle, plan, prepared, records, {
+        ...(options.explainTasks ? { explainTasks: true } : {}),
+        signer,
+        storeAll: options.storeAll,
+        taskSettings,
+      });
+      options.beforeRun?.(session);
+      handedOver = true;
+      return await executeNotebookCommand(command, args, io, session, prepared, early);
     } finally {
+      if (!handedOver) await discardRuntime(early);
       if (args.flags.has("report")) await reportAfterRun(bundle.dir, prepared.path, (line) => io.stderr.write(line + "\n"));
     }
   });

@@ -2,6 +2,7 @@ import { diskErrorFrom } from "../common/disk-errors.js";
 import { ExitCode, NbrewindError } from "../common/errors.js";
 import { packageVersion } from "../common/package-root.js";
 import type { CommandIO } from "./command.js";
+import { timings } from "../common/phase-timings.js";
 import { errorLine } from "./error-line.js";
 import { commands } from "./registry.js";
 
@@ -20,6 +21,7 @@ function overview(): string {
 }
 
 export async function main(argv: string[], io: CommandIO): Promise<number> {
+  timings.begin();
   const [name, ...rest] = argv;
   if (!name || name === "--help" || name === "-h" || name === "help") {
     const target = name === "help" && rest[0] ? commands.find((c) => c.name === rest[0]) : undefined;

@@ -4,10 +4,12 @@ import { DiskError, diskErrorFrom } from "../common/disk-errors.js";
 import { ExitCode, InputError, NbrewindError } from "../common/errors.js";
 import { requireWritable, type WriteTarget } from "../common/writable.js";
 import { packageVersion } from "../common/package-root.js";
-import { JupyterRuntime } from "../jupyter/jupyter-runtime.js";
-import { KernelDiedError } from "../jupyter/kernel-session.js";
+import { timings } from "../common/phase-timings.js";
+import type { JupyterRuntime } from "../jupyter/jupyter-runtime.js";
+import { KernelDiedError } from "../jupyter/kernel-died.js";
 import { executeNotebook, type NotebookRun } from "../jupyter/notebook-executor.js";
 import { collectParameters, injectParameters } from "../notebook/parameters.js";
+import type { Notebook } from "../notebook/types.js";
 import { readNotebook } from "../notebook/read.js";
 import { writeNotebook } from "../notebook/write.js";
 import { ensureManagedEnv } from "../pyenv/managed-env.js";
@@ -33,6 +35,7 @@ export const executionOptions: OptionSpec[] = [
   { name: "token", arity: 1, env: "JUPYTER_TOKEN" },
   { name: "json", arity: 0 },
   { name: "quiet", short: "q", arity: 0 },
+  { name: "timings", arity: 0 },
 ];
 
 export const executionOptionsHelp = `Options:
@@ -61,6 +64,9 @@ export const executionOptionsHelp = `Options:
       --json                print a machine-readable summary on stdout
                             (schemas/run-summary.schema.json)
   -q, --quiet               no progress lines on stderr
+      --timings             at the end, print on stderr where the wall time
+                            went, phase by phase (node start-up, plan, server,
+                            kernel, shim, restores, cells, writes, shutdown)
 
 Exit codes: 0 success, 1 a cell failed or timed out, 2 bad usage or input,
 3 infrastructure failure (server, kernel death), 130 interrupted (Ctrl-C).`;
@@ -112,7 +118,41 @@ export async function prepareNotebook(command: string, args: ParsedArgs): Promis
     files: (args.lists.get("parameters-file") ?? []).map((v) => v[0]!),
   });
   const injected = injectParameters(notebook, parameters);
+  timings.mark("read notebook");
   return { path, notebook: injected.notebook, parameters };
+}
+
+/**
+ * Start the embedded server (or reach --server-url) and a kernel on it. The
+ * Jupyter client library is loaded here, on first need: a repeat that reuses
+ * every cell never pays for it. `whileStarting` is CPU work of the caller's
+ * done while the Python processes start (see RuntimeOptions).
+ */
+export async function openRuntime(args: ParsedArgs, signal: AbortSignal, path: string, notebook: Notebook, log: (line: string) => void, whileStarting?: () => void): Promise<JupyterRuntime> {
+  const serverUrl = args.values.get("server-url");
+  const python = serverUrl ? "" : (await timings.timeSpan("managed env check", () => ensureManagedEnv(log))).python;
+  if (signal.aborted) throw new InterruptedBeforeStart();
+  const { JupyterRuntime } = await import("../jupyter/jupyter-runtime.js");
+  return JupyterRuntime.open({
+    serverUrl,
+    token: args.values.get("token"),
+    python,
+    rootDir: dirname(path),
+    kernel: args.values.get("kernel"),
+    notebookKernel: notebook.metadata.kernelspec?.name,
+    log,
+    ...(whileStarting ? { whileStarting } : {}),
+  });
+}
+
+/**
+ * A runtime started early (repeat starts it while it plans) that turned out
+ * not to be used, or whose command failed before using it: closed, whatever
+ * state it reached.
+ */
+export async function discardRuntime(early: Promise<JupyterRuntime> | undefined): Promise<void> {
+  const runtime = await early?.catch(() => undefined);
+  await runtime?.close();
 }
 
 export async function runCommand(argv: string[], io: CommandIO): Promise<number> {
@@ -120,12 +160,29 @@ export async function runCommand(argv: string[], io: CommandIO): Promise<number>
   return executeNotebookCommand("run", args, io);
 }
 
-/** The shared body of run, audit and repeat: kernel up, cells through, notebook written, everything shut down. */
-export async function executeNotebookCommand(command: string, args: ParsedArgs, io: CommandIO, extension?: RunExtension, prepared?: Prepared): Promise<number> {
+/**
+ * The shared body of run, audit and repeat: kernel up, cells through, notebook
+ * written, everything shut down. `early` is a runtime the caller started
+ * already (openRuntime): it is used when a kernel is needed and closed
+ * otherwise; either way this function owns it from the call on.
+ */
+export async function executeNotebookCommand(command: string, args: ParsedArgs, io: CommandIO, extension?: RunExtension, prepared?: Prepared, early?: Promise<JupyterRuntime>): Promise<number> {
   const cellTimeout = numberOption(command, args, "cell-timeout");
+  const needsKernel = !extension || extension.needsKernel();
+  if (early && !needsKernel) {
+    // Started on a forecast that something would run; the plan reuses every cell.
+    await discardRuntime(early);
+    early = undefined;
+    timings.mark("close the unneeded kernel");
+  }
   const { path, notebook, parameters } = prepared ?? (await prepareNotebook(command, args));
   const output = resolve(args.values.get("output") ?? defaultOutputPath(path));
-  await requireWritable(command, [outputTarget(args, path)]);
+  try {
+    await requireWritable(command, [outputTarget(args, path)]);
+  } catch (err) {
+    await discardRuntime(early);
+    throw err;
+  }
   const json = args.flags.has("json");
   const progress = new ProgressReporter(io.stderr, !args.flags.has("quiet"), notebook.cells.length);
   const log = (line: string) => progress.info(line);
@@ -136,19 +193,14 @@ export async function executeNotebookCommand(command: string, args: ParsedArgs, 
   let failure: unknown;
   let attached = false;
   try {
-    if (!extension || extension.needsKernel()) {
-      const serverUrl = args.values.get("server-url");
-      const python = serverUrl ? "" : (await ensureManagedEnv(log)).python;
-      if (io.signal.aborted) throw new InterruptedBeforeStart();
-      runtime = await JupyterRuntime.open({
-        serverUrl,
-        token: args.values.get("token"),
-        python,
-        rootDir: dirname(path),
-        kernel: args.values.get("kernel"),
-        notebookKernel: notebook.metadata.kernelspec?.name,
-        log,
-      });
+    if (early) {
+      // Whatever the caller did meanwhile, the CPU work the shim needs can still overlap the kernel's start.
+      extension?.warmUp?.();
+      runtime = await early;
+      timings.mark("wait for server + kernel (started early)");
+    } else if (needsKernel) {
+      runtime = await openRuntime(args, io.signal, path, notebook, log, extension?.warmUp ? () => extension.warmUp!() : undefined);
+      timings.mark("server + kernel start");
     }
     const hooks = extension ? await extension.attach(runtime, log) : undefined;
     attached = true;
@@ -160,6 +212,7 @@ export async function executeNotebookCommand(command: string, args: ParsedArgs, 
       events: progress,
       hooks,
     });
+    timings.mark("cells + checkpoints");
   } catch (err) {
     failure = err;
   } finally {
@@ -170,11 +223,14 @@ export async function executeNotebookCommand(command: string, args: ParsedArgs, 
       if (result || failure instanceof KernelDiedError || failure instanceof DiskError) {
         notebook.metadata.nbrewind = { ...(notebook.metadata.nbrewind as object | undefined), run: runMetadata(result, runtime?.kernelName, started) };
         failure = await afterDiskFailure(failure, "the partial notebook", output, () => writeNotebook(output, notebook));
+        timings.mark("write notebook");
       }
       if (extension && attached) failure = await afterDiskFailure(failure, "the bundle's run record", undefined, () => extension.finish(result, failure));
+      timings.mark("finish run (engines, bundle)");
     } finally {
       const serverLog = runtime?.serverLog() ?? [];
       await runtime?.close();
+      timings.mark("shutdown");
       if (result?.status === "kernel-died") failure = new KernelDiedError("the kernel died while executing a cell", serverLog.slice(-15));
     }
   }
@@ -184,6 +240,10 @@ export async function executeNotebookCommand(command: string, args: ParsedArgs, 
   const exitCode = failure ? (failure as NbrewindError).exitCode : exitCodeFor(result!, args.flags.has("allow-errors"));
   const summary = buildSummary(command, path, output, result, runtime?.kernelName, args.values.get("server-url"), parameters, exitCode, started, failure);
   const extra = extension?.summary?.();
+  if (args.flags.has("timings")) {
+    timings.mark("summary");
+    io.stderr.write(timings.table().join("\n") + "\n");
+  }
   if (json) {
     io.stdout.write(JSON.stringify({ ...summary, ...extra?.fields }, null, 2) + "\n");
     if (failure) io.stderr.write(errorLine(command, (failure as Error).message) + "\n");
@@ -197,7 +257,7 @@ export async function executeNotebookCommand(command: string, args: ParsedArgs, 
   return exitCode;
 }
 
-class InterruptedBeforeStart extends Error {}
+export class InterruptedBeforeStart extends Error {}
 
 function exitCodeFor(run: NotebookRun, allowErrors: boolean): number {
   switch (run.status) {

@@ -17,6 +17,8 @@ export interface EmbeddedServerOptions {
   /** Extra environment for the server and, through it, every kernel. */
   env?: Record<string, string>;
   startTimeoutMs?: number;
+  /** Called once the server process is spawned, before waiting for it to answer (see RuntimeOptions.whileStarting). */
+  onSpawned?: () => void;
 }
 
 const LOG_TAIL_LINES = 40;
@@ -114,6 +116,7 @@ export class EmbeddedServer {
       child.once("error", (err) => reject(new InfrastructureError(`cannot start the Jupyter server with ${this.options.python}: ${err.message}`))),
     );
 
+    if (this.options.onSpawned) setImmediate(this.options.onSpawned);
     const baseUrl = `http://127.0.0.1:${port}/`;
     const endpoint: ServerEndpoint = { baseUrl, token, embedded: true };
     await Promise.race([this.waitUntilAnswering(endpoint), spawnError]);

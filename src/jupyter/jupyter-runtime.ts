@@ -1,4 +1,5 @@
 import { InfrastructureError, InputError } from "../common/errors.js";
+import { timings } from "../common/phase-timings.js";
 import { EmbeddedServer } from "./embedded-server.js";
 import { chooseKernelSpec, KernelSession, listKernelSpecs } from "./kernel-session.js";
 import { normaliseServerUrl, type ServerEndpoint } from "./server-endpoint.js";
@@ -15,6 +16,11 @@ export interface RuntimeOptions {
   notebookKernel?: string;
   env?: Record<string, string>;
   log?: (line: string) => void;
+  /**
+   * CPU work of the caller's to do while the server and kernel processes
+   * start (on another core): called once they are spawned, not awaited.
+   */
+  whileStarting?: () => void;
 }
 
 /**
@@ -31,6 +37,7 @@ export class JupyterRuntime {
   ) {}
 
   static async open(options: RuntimeOptions): Promise<JupyterRuntime> {
+    const opened = performance.now();
     let server: EmbeddedServer | undefined;
     let endpoint: ServerEndpoint;
     if (options.serverUrl) {
@@ -38,7 +45,7 @@ export class JupyterRuntime {
       endpoint = { baseUrl: normaliseServerUrl(options.serverUrl), token: options.token, embedded: false };
       await checkReachable(endpoint);
     } else {
-      server = new EmbeddedServer({ python: options.python, rootDir: options.rootDir, env: options.env ?? {} });
+      server = new EmbeddedServer({ python: options.python, rootDir: options.rootDir, env: options.env ?? {}, ...(options.whileStarting ? { onSpawned: options.whileStarting } : {}) });
       options.log?.("starting an embedded Jupyter server");
       try {
         endpoint = await server.start();
@@ -47,13 +54,19 @@ export class JupyterRuntime {
         throw err;
       }
     }
+    const serverUp = performance.now();
+    timings.span(server ? "server start" : "server check", serverUp - opened);
     const session = new KernelSession(endpoint);
     try {
       const { specs } = await listKernelSpecs(endpoint);
       const choice = chooseKernelSpec(specs, options.kernel, options.notebookKernel);
       if (choice.note) options.log?.(choice.note);
       options.log?.(`starting kernel '${choice.name}'`);
-      await session.start(choice.name);
+      const starting = session.start(choice.name);
+      // A server we did not start has nothing of ours to wait for before this.
+      if (!server && options.whileStarting) setTimeout(options.whileStarting, 10);
+      await starting;
+      timings.span("kernel start", performance.now() - serverUp);
       return new JupyterRuntime(endpoint, session, choice.name, server);
     } catch (err) {
       await session.shutdown();
@@ -69,8 +82,8 @@ export class JupyterRuntime {
   }
 
   async close(): Promise<void> {
-    await this.session.shutdown();
-    await this.server?.stop();
+    await timings.timeSpan("shutdown: kernel", () => this.session.shutdown());
+    if (this.server) await timings.timeSpan("shutdown: server", () => this.server!.stop());
   }
 }
 

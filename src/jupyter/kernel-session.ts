@@ -1,7 +1,10 @@
 import { CommsOverSubshells, KernelManager, KernelSpecAPI, ServerConnection, type Kernel } from "@jupyterlab/services";
 import WebSocket from "ws";
 import { InfrastructureError, InputError } from "../common/errors.js";
+import { KernelDiedError } from "./kernel-died.js";
 import type { ServerEndpoint } from "./server-endpoint.js";
+
+export { KernelDiedError };
 
 export interface KernelSpecSummary {
   name: string;
@@ -59,9 +62,6 @@ export function chooseKernelSpec(
   const note = fromNotebook ? `the notebook's kernel '${fromNotebook}' is not available here; using '${fallback}'` : undefined;
   return note ? { name: fallback, note } : { name: fallback };
 }
-
-/** Why a kernel stopped being usable mid-run. */
-export class KernelDiedError extends InfrastructureError {}
 
 /**
  * One kernel on one server, started by us and shut down by us. `died` rejects

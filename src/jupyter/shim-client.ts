@@ -1,7 +1,7 @@
 import { randomUUID } from "node:crypto";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
-import { CommsOverSubshells, type Kernel, type KernelMessage } from "@jupyterlab/services";
+import type { CommsOverSubshells, Kernel, KernelMessage } from "@jupyterlab/services";
 import { Ajv, type ValidateFunction } from "ajv";
 import { DiskError } from "../common/disk-errors.js";
 import { InfrastructureError, InputError } from "../common/errors.js";
@@ -89,6 +89,15 @@ export class ShimClient {
     private readonly comm: ShimComm,
     private readonly options: ShimClientOptions,
   ) {}
+
+  /**
+   * The CPU work of a first attach, done ahead (while a kernel starts): the
+   * shim's payload and the reply validators. Both are cached; calling again costs nothing.
+   */
+  static warmUp(): void {
+    shimPayload();
+    replyValidators();
+  }
 
   /** Attach over a kernel that a Jupyter server runs (the CLI's case). */
   static attach(session: KernelSession, options: ShimClientOptions): Promise<ShimClient> {
@@ -253,6 +262,9 @@ export function shimLoadFailure(reply: { status?: string; ename?: string; evalue
   ]);
 }
 
+/** CommsOverSubshells.Disabled, by value: this module loads without the Jupyter client library (only a kernel on a server needs it). */
+const COMMS_ON_MAIN_SHELL = "disabled" as CommsOverSubshells.Disabled;
+
 /** The channel over a kernel that a Jupyter server runs, through @jupyterlab/services. */
 function serverKernelChannel(session: KernelSession, timeoutMs: number): ShimChannel {
   const kernel = session.kernel;
@@ -267,7 +279,7 @@ function serverKernelChannel(session: KernelSession, timeoutMs: number): ShimCha
       // the main shell, in order with execute requests, so snapshots and pickling
       // never race user code. Set before createComm: a comm takes the mode when built.
       // (This applies to every comm of this connection; nbrewind wants that for all.)
-      if (kernel.commsOverSubshells !== CommsOverSubshells.Disabled) kernel.commsOverSubshells = CommsOverSubshells.Disabled;
+      if (kernel.commsOverSubshells !== COMMS_ON_MAIN_SHELL) kernel.commsOverSubshells = COMMS_ON_MAIN_SHELL;
       const comm = kernel.createComm(target);
       comm.onMsg = (msg) => handlers.onMsg(msg.content.data as Record<string, unknown>);
       comm.onClose = () => handlers.onClose();

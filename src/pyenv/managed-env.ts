@@ -1,4 +1,4 @@
-import { spawn, spawnSync } from "node:child_process";
+import { spawn } from "node:child_process";
 import { createHash } from "node:crypto";
 import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
@@ -6,6 +6,7 @@ import { cacheRoot } from "../common/cache-dir.js";
 import { InfrastructureError } from "../common/errors.js";
 import { packageRoot } from "../common/package-root.js";
 import { withDirectoryLock } from "../common/directory-lock.js";
+import { askPythonVersion, rememberedPythonVersion } from "./base-python-probe.js";
 
 /**
  * The kernel side runs in a Python environment we create and own, pinned by
@@ -35,7 +36,11 @@ export function basePython(): string {
 }
 
 export function basePythonVersion(python: string): string {
-  const probe = spawnSync(python, ["-c", "import sys,platform;print(platform.python_version(), sys.platform, platform.machine())"], { encoding: "utf8" });
+  return rememberedPythonVersion(python, askBasePythonVersion);
+}
+
+function askBasePythonVersion(python: string): string {
+  const probe = askPythonVersion(python);
   if (probe.error || probe.status !== 0) {
     throw new InfrastructureError(`cannot run the base Python interpreter '${python}'`, [
       probe.error ? String(probe.error.message) : probe.stderr.trim(),

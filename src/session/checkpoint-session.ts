@@ -1,8 +1,10 @@
 import { basename, dirname, resolve } from "node:path";
 import { buildGraph, loadPythonParser } from "../analysis/index.js";
 import { Bundle } from "../bundle/bundle.js";
+import { schemaProblems } from "../bundle/schemas.js";
 import type { SigningKey } from "../bundle/trust/keys.js";
 import { InputError } from "../common/errors.js";
+import { timings } from "../common/phase-timings.js";
 import type { CellRun } from "../jupyter/cell-executor.js";
 import type { JupyterRuntime } from "../jupyter/jupyter-runtime.js";
 import type { CellHooks, ExecutableCell, NotebookRun } from "../jupyter/notebook-executor.js";
@@ -144,18 +146,27 @@ export class CheckpointSession implements RunExtension {
     return this.plan.counts.run > 0;
   }
 
+  warmUp(): void {
+    ShimClient.warmUp();
+    // The bundle files this run writes first once the kernel is up, and last.
+    for (const name of ["environment", "run-log-event", "bundle-digests"] as const) schemaProblems(name, {});
+  }
+
   async attach(runtime: JupyterRuntime | undefined, log: (line: string) => void): Promise<CellHooks> {
     this.core.log = log;
     let environmentDigest: string | undefined;
     if (runtime) {
       const shim = await ShimClient.attach(runtime.session, { blobsDir: this.bundle.blobs.root });
+      timings.mark("shim load");
       environmentDigest = await this.core.attachShim(shim, this.records.values(), runtime.kernelName);
+      timings.mark("shim settings + environment");
     }
     await this.core.beginRun(runtime?.kernelName ?? "", this.prepared.parameters, environmentDigest);
     // The plan as decided, in the run's log: what the report and a comparison of runs read back.
     await this.bundle.appendLog({ time: new Date().toISOString(), run_id: this.core.runId, event: "run_planned", plan: planToJson(this.plan) });
     const c = this.plan.counts;
     log(`plan: ${c.reuse} cell(s) reused, ${c.run} to run, ${c.restores} value(s) to restore (${formatBytes(c.restoreBytes)})`);
+    timings.mark("begin run record");
     return {
       beforeCell: (cell, index) => this.beforeCell(cell, index),
       afterCell: (cell, index, run) => this.afterCell(cell, index, run),
@@ -163,6 +174,15 @@ export class CheckpointSession implements RunExtension {
   }
 
   private async beforeCell(cell: ExecutableCell, index: number): Promise<"run" | "reused"> {
+    timings.mark("cells + checkpoints");
+    try {
+      return await this.reuseOrPrepare(cell, index);
+    } finally {
+      timings.mark("reuse + restores");
+    }
+  }
+
+  private async reuseOrPrepare(cell: ExecutableCell, index: number): Promise<"run" | "reused"> {
     const plan = this.byIndex.get(index);
     if (!plan) return "run";
     if (plan.decision === "reuse" && plan.record) {
@@ -192,6 +212,7 @@ export class CheckpointSession implements RunExtension {
   async finish(result: NotebookRun | undefined, failure: unknown): Promise<void> {
     await this.core.shutdownEngines();
     this.core.shim?.close();
+    timings.mark("engines shutdown");
     const status = result?.status ?? (failure ? "kernel-died" : "ok");
     const c = this.core.counts;
     const fingerprints = this.plan.cells.map((cell) => cell.identity.fingerprint);

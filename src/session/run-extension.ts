@@ -16,6 +16,8 @@ export interface Prepared {
 export interface RunExtension {
   /** False when no cell will execute (everything reused): then no server or kernel is started at all. */
   needsKernel(): boolean;
+  /** CPU work attach() will need, done while the server and kernel start (it must be safe to call more than once). */
+  warmUp?(): void;
   /** Called once the kernel is up (or, without a kernel, with none). */
   attach(runtime: JupyterRuntime | undefined, log: (line: string) => void): Promise<CellHooks>;
   /** Called after the notebook is written and before the kernel is shut down, also after a failure. */

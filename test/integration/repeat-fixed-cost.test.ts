@@ -1,0 +1,90 @@
+import { join } from "node:path";
+import { beforeAll, describe, expect, it } from "vitest";
+import { outputText, readJson, runCli, tempDir, writeNotebookFile, type CellSpec } from "./cli-harness.js";
+
+/**
+ * The fixed cost of a repeat (issue 15), as a user meets it: `--timings`
+ * says where the time went; when an edited cell surely runs, the server and
+ * kernel start while the plan is made; when nothing runs, no kernel starts
+ * at all, also after going back to an earlier version of a cell. In every
+ * case the outputs are the notebook's and nothing is left running.
+ */
+const cells: CellSpec[] = [
+  { id: "a", source: "a = list(range(5))" },
+  { id: "b", source: "b = [x * 2 for x in a]" },
+  { id: "show", source: "print(sum(b))" },
+];
+const edited = cells.map((c) => (c.id === "show" ? { ...c, source: "print(sum(b), 'in total')" } : c));
+
+const dir = tempDir("nbrewind-fixed-cost-");
+const nbPath = join(dir, "nb.ipynb");
+
+/** The `--timings` table: phase -> seconds, spans (measured inside the phases) apart. */
+function timingsOf(stderr: string): { phases: Map<string, number>; spans: Map<string, number> } {
+  const lines = stderr.split("\n");
+  const start = lines.findIndex((l) => l.startsWith("timings (wall;"));
+  expect(start, stderr).toBeGreaterThanOrEqual(0);
+  const phases = new Map<string, number>();
+  const spans = new Map<string, number>();
+  let into = phases;
+  for (const line of lines.slice(start + 2)) {
+    if (line.startsWith("measured inside")) {
+      into = spans;
+      continue;
+    }
+    const m = /^ {2}(.+?)\s+(\d+\.\d+) s/.exec(line);
+    if (!m) break;
+    into.set(m[1]!.trim(), Number(m[2]));
+  }
+  return { phases, spans };
+}
+
+beforeAll(async () => {
+  writeNotebookFile(dir, "nb.ipynb", cells);
+  const res = await runCli(["audit", nbPath, "-q"]);
+  expect(res.code, res.stderr).toBe(0);
+});
+
+describe("repeat's fixed cost", () => {
+  it("an edited cell: the kernel starts while the plan is made, --timings adds up, the output is the edited cell's", async () => {
+    writeNotebookFile(dir, "nb.ipynb", edited);
+    const out = join(dir, "edited.out.ipynb");
+    const res = await runCli(["repeat", nbPath, "-o", out, "--timings", "--json"]);
+    expect(res.code, res.stderr).toBe(0);
+    expect(res.survivors).toEqual([]);
+    // --timings writes to stderr only: stdout stays the JSON summary.
+    expect(JSON.parse(res.stdout).counts).toMatchObject({ reused: 2, run: 1 });
+    const { phases, spans } = timingsOf(res.stderr);
+    expect([...phases.keys()]).toEqual(expect.arrayContaining(["node start + module loading", "read notebook", "plan", "wait for server + kernel (started early)", "shim load", "cells + checkpoints", "shutdown", "total"]));
+    expect([...spans.keys()]).toEqual(expect.arrayContaining(["server start", "kernel start", "shutdown: kernel", "shutdown: server"]));
+    // The phases split the command's wall time: they add up to the total (each is rounded to the millisecond).
+    const sum = [...phases].filter(([name]) => name !== "total").reduce((s, [, v]) => s + v, 0);
+    expect(Math.abs(sum - phases.get("total")!)).toBeLessThan(0.001 * phases.size);
+    expect(res.stderr.indexOf("starting an embedded Jupyter server")).toBeLessThan(res.stderr.indexOf("plan:"));
+    const nb = readJson(out);
+    expect(outputText(nb.cells[2])).toBe("20 in total\n");
+  });
+
+  it("no edit: no server or kernel starts, and the output notebook is the same as the last repeat's", async () => {
+    const out = join(dir, "again.out.ipynb");
+    const res = await runCli(["repeat", nbPath, "-o", out, "--timings"]);
+    expect(res.code, res.stderr).toBe(0);
+    expect(res.stderr).toContain("every cell of nb.ipynb is reused: no kernel needed");
+    expect(res.stderr).not.toContain("starting an embedded Jupyter server");
+    const { phases, spans } = timingsOf(res.stderr);
+    expect(phases.has("wait for server + kernel (started early)")).toBe(false);
+    expect(spans.has("server start")).toBe(false);
+    const cellsOf = (path: string) => readJson(path).cells.map((c: any) => ({ source: c.source, outputs: c.outputs, execution_count: c.execution_count }));
+    expect(cellsOf(out)).toEqual(cellsOf(join(dir, "edited.out.ipynb")));
+  });
+
+  it("going back to the audited version of the cell reuses its record: still no kernel", async () => {
+    writeNotebookFile(dir, "nb.ipynb", cells);
+    const out = join(dir, "back.out.ipynb");
+    const res = await runCli(["repeat", nbPath, "-o", out]);
+    expect(res.code, res.stderr).toBe(0);
+    expect(res.stderr).toContain("every cell of nb.ipynb is reused: no kernel needed");
+    expect(res.stderr).not.toContain("starting an embedded Jupyter server");
+    expect(outputText(readJson(out).cells[2])).toBe("20\n");
+  });
+});
