@@ -25,10 +25,10 @@ import { BlobStore, type GcOptions } from "../store/blob-store.js";
 import { sha256Hex } from "../store/digest.js";
 import { mapLimited, readAllRecords, readOneRecord } from "./cell-records.js";
 import { readValidated } from "./json-file.js";
-import { loadOutputs, missingOutputBlob, outputDigests, storeLargeOutputs } from "./output-blobs.js";
+import { isOutputBlobRef, loadOutputs, missingOutputBlob, outputDigests, storeLargeOutputs } from "./output-blobs.js";
 import { newManifest, readManifest, updateManifest, withManifestLock, writeManifest } from "./manifest.js";
 import { BLOBS_DIR, CELLS_DIR, checkRunId, ENVIRONMENT_FILE, LOCK_DIR, LOGS_DIR, MANIFEST_FILE, NOTEBOOK_FILE, recordFile } from "./paths.js";
-import { fileDigests, recordDigests, taskDigests, type BundleManifest, type BundleProblem, type CellRecord, type EnvironmentRecord, type RunEntry, type RunLogEvent } from "./records.js";
+import { fileDigests, RECORD_FORMAT_WITH_OUTPUT_BLOBS, recordDigests, taskDigests, type BundleManifest, type BundleProblem, type CellRecord, type EnvironmentRecord, type RunEntry, type RunLogEvent } from "./records.js";
 import { appendLogEvent, readLogEvents } from "./run-logs.js";
 import { schemaProblems } from "./schemas.js";
 import { signBundleFolder } from "./trust/sign-folder.js";
@@ -142,7 +142,8 @@ export class Bundle {
    * lacks: written anyway, it would be a checkpoint that cannot be restored.
    */
   async writeRecord(given: CellRecord): Promise<CellRecord> {
-    const rec: CellRecord = { ...given, outputs: await storeLargeOutputs(given.outputs, this.blobs) };
+    const outputs = await storeLargeOutputs(given.outputs, this.blobs);
+    const rec: CellRecord = { ...given, format_version: outputs.some(isOutputBlobRef) ? RECORD_FORMAT_WITH_OUTPUT_BLOBS : 1, outputs };
     const problems = schemaProblems("cell-record", rec);
     if (problems.length > 0) {
       throw new Error(`refusing to write an invalid cell record (a bug): ` + problems.map((p) => `${p.path}: ${p.message}`).join("; "));

@@ -13,6 +13,9 @@ export { HASHING_SCHEME } from "../common/hashing-scheme.js";
 
 export const BUNDLE_FORMAT = "nbrewind-bundle";
 
+/** The format_version of a cell record that holds an output as a blob reference. */
+export const RECORD_FORMAT_WITH_OUTPUT_BLOBS = 2;
+
 export type RunCommand = "audit" | "repeat";
 export type RunStatus = "running" | "ok" | "cell-error" | "timeout" | "interrupted" | "kernel-died";
 
@@ -62,7 +65,8 @@ export interface ReadEntry {
 export type { EngineUse, TaskRecord };
 
 export interface CellRecord {
-  format_version: typeof BUNDLE_FORMAT_VERSION;
+  /** 2 when an output is stored as a blob (output-blobs.ts): older readers refuse it rather than show a reference. */
+  format_version: typeof BUNDLE_FORMAT_VERSION | typeof RECORD_FORMAT_WITH_OUTPUT_BLOBS;
   /** sha256 hex; also the file name, cells/<fingerprint>.json. */
   fingerprint: string;
   cell_id: string;

@@ -105,7 +105,8 @@ export async function executeNotebook(nb: ExecutableNotebook, session: KernelSes
       continue;
     }
     // No kernel is started when every cell is reused; reaching here without one is a planning bug.
-    if (!session) throw new Error(`internal: cell ${index} must run but no kernel was started`);
+    // (Numbered as every message numbers cells: 1-based among all cells, notebook/cell-label.ts.)
+    if (!session) throw new Error(`internal: cell ${index + 1} must run but no kernel was started`);
     options.events?.cellStarted?.(cell, index, ordinal + 1, codeCells.length);
     const run = await executeCell(session, code, {
       registry,

@@ -34,6 +34,9 @@ describe("large outputs in records", () => {
     expect(onDisk.outputs[1]).toEqual({ output_type: "stream", blob: { digest: sha256Hex(JSON.stringify(over)), size: OUTPUT_BLOB_THRESHOLD + 1 } });
     expect(onDisk.outputs[2]).toMatchObject({ output_type: "display_data", blob: { digest: sha256Hex(JSON.stringify(png)) } });
     expect(onDisk.outputs[3]).toEqual(small);
+    // An older nbrewind-engine refuses such a record (its schema knows format 1 only) instead of showing a reference as output.
+    expect(onDisk.format_version).toBe(2);
+    expect((await b.writeRecord(cellRecord("small = 1"))).format_version).toBe(1);
     expect(statSync(file).size).toBeLessThan(OUTPUT_BLOB_THRESHOLD + 10_000);
     // The record given is not changed: the caller's notebook keeps the whole output.
     expect(given.outputs[1]).toEqual(over);
