@@ -30,7 +30,9 @@ async function cache(argv: string[], io: CommandIO): Promise<number> {
       const items = takeInventory(new TaskCache(dir), { reconcile: false }).items.filter((i) => (!args.flags.has("pinned") || isPinned(i)) && (!matches || matches(i.entry.function)));
       const order = (a: string, b: string) => (a < b ? -1 : a > b ? 1 : 0);
       items.sort((a, b) => order(a.entry.function, b.entry.function) || order(a.entry.created_at, b.entry.created_at));
-      out({ cache: dir, entries: items.map(itemJson) }, () => lsTable(items), items.length > 1000);
+      if (json && items.length > 1000) writeInPieces(io.stdout, `{"cache":${JSON.stringify(dir)},"entries":[`, items, (i) => JSON.stringify(itemJson(i)), ",", "]}\n");
+      else if (json) out({ cache: dir, entries: items.map(itemJson) }, () => []);
+      else writeInPieces(io.stdout, "", lsTable(items), (line) => line, "\n", "\n");
       return ExitCode.ok;
     }
     case "du": {
@@ -196,6 +198,21 @@ function durationOption(text: string): number {
 function positiveInt(text: string): number {
   if (!/^[1-9]\d*$/.test(text)) throw new InputError(`cache gc: --keep-runs ${JSON.stringify(text)} must be a whole number of runs, at least 1`);
   return Number(text);
+}
+
+/**
+ * Write a long listing a few hundred items at a time, not as one string: the
+ * first lines reach a pager at once and memory stays at one piece. (stdout is
+ * synchronous for files and pipes on Linux, so the pieces need no draining.)
+ */
+function writeInPieces<T>(stream: NodeJS.WritableStream, head: string, items: readonly T[], text: (item: T) => string, separator: string, tail: string): void {
+  const PIECE = 500;
+  stream.write(head);
+  for (let start = 0; start < items.length; start += PIECE) {
+    const piece = items.slice(start, start + PIECE).map(text).join(separator);
+    stream.write(start === 0 ? piece : separator + piece);
+  }
+  stream.write(tail);
 }
 
 function itemJson(i: InventoryItem) {
