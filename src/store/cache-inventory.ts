@@ -43,9 +43,10 @@ export function takeInventory(cache: TaskCache, options: { blobs?: boolean; reco
   for (const ref of cache.refs()) (existsSync(join(ref.bundle, "manifest.json")) ? liveRefs : deadRefs).push(ref);
   const needed = new Map<string, { bundle: string; notebook: string }[]>();
   for (const ref of liveRefs) {
+    // One object per bundle, shared by its keys (ls serialises it once).
+    const who = { bundle: ref.bundle, notebook: ref.notebook };
     for (const key of ref.keys) {
       const list = needed.get(key);
-      const who = { bundle: ref.bundle, notebook: ref.notebook };
       if (list) list.push(who);
       else needed.set(key, [who]);
     }
