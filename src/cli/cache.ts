@@ -4,10 +4,11 @@ import { ExitCode, InputError } from "../common/errors.js";
 import { CONFIG_FILE_NAME, editConfigFile, findConfigFile, functionMatcher, loadConfigFor, parseDuration, parseSize, pinHolds, pinsAsRecorded, removePin, setPin, type NbrewindConfig } from "../config/index.js";
 import { formatBytes } from "../planner/plan.js";
 import { collectCache } from "../session/cache-gc.js";
-import { isPinned, takeInventory, type InventoryItem } from "../store/cache-inventory.js";
+import { isPinned, takeInventory } from "../store/cache-inventory.js";
 import { verifyCache } from "../store/cache-verify.js";
 import { TaskCache } from "../store/task-cache.js";
 import { parseArgs, type ParsedArgs } from "./args.js";
+import { itemJson, itemJsonText, lsTable, writeInPieces } from "./cache-listing.js";
 import type { Command, CommandIO } from "./command.js";
 
 const SUBCOMMANDS = ["ls", "du", "pin", "unpin", "gc", "verify", "export", "import"] as const;
@@ -30,7 +31,9 @@ async function cache(argv: string[], io: CommandIO): Promise<number> {
       const items = takeInventory(new TaskCache(dir), { reconcile: false }).items.filter((i) => (!args.flags.has("pinned") || isPinned(i)) && (!matches || matches(i.entry.function)));
       const order = (a: string, b: string) => (a < b ? -1 : a > b ? 1 : 0);
       items.sort((a, b) => order(a.entry.function, b.entry.function) || order(a.entry.created_at, b.entry.created_at));
-      out({ cache: dir, entries: items.map(itemJson) }, () => lsTable(items), items.length > 1000);
+      if (json && items.length > 1000) writeInPieces(io.stdout, `{"cache":${JSON.stringify(dir)},"entries":[`, items, itemJsonText, ",", "]}\n");
+      else if (json) out({ cache: dir, entries: items.map(itemJson) }, () => []);
+      else writeInPieces(io.stdout, "", lsTable(items), (line) => line, "\n", "\n");
       return ExitCode.ok;
     }
     case "du": {
@@ -196,39 +199,6 @@ function durationOption(text: string): number {
 function positiveInt(text: string): number {
   if (!/^[1-9]\d*$/.test(text)) throw new InputError(`cache gc: --keep-runs ${JSON.stringify(text)} must be a whole number of runs, at least 1`);
   return Number(text);
-}
-
-function itemJson(i: InventoryItem) {
-  return {
-    key: i.entry.key,
-    function: i.entry.function,
-    engine: i.entry.engine,
-    size: i.entry.size,
-    created_at: i.entry.created_at,
-    last_used: i.lastUsed ?? null,
-    hits: i.hits,
-    pinned: i.entry.pin ?? null,
-    needed_by: i.neededBy,
-    producer: i.entry.producer,
-  };
-}
-
-function lsTable(items: InventoryItem[]): string[] {
-  const day = (iso: string | undefined) => (iso ? iso.slice(0, 16).replace("T", " ") : "-");
-  const rows = items.map((i) => [
-    i.entry.function.replace(/^__main__\./, ""),
-    i.entry.key.slice(0, 12),
-    formatBytes(i.entry.size),
-    day(i.entry.created_at),
-    day(i.lastUsed),
-    String(i.hits),
-    i.entry.pin ? `${i.entry.pin.version}${i.entry.pin.keep ? " keep" : ""}` : "-",
-    i.neededBy.map((n) => n.notebook).join(", ") || "-",
-  ]);
-  const header = ["FUNCTION", "KEY", "SIZE", "CREATED", "LAST USED", "HITS", "PINNED", "NEEDED BY"];
-  const widths = header.map((h, c) => Math.min(40, Math.max(h.length, ...rows.slice(0, 2000).map((r) => r[c]!.length))));
-  const line = (r: string[]) => r.map((v, c) => (c === r.length - 1 ? v : v.padEnd(widths[c]!))).join("  ");
-  return [line(header), ...rows.map(line), `${items.length} entr${items.length === 1 ? "y" : "ies"}`];
 }
 
 export const cacheCommand: Command = {

@@ -48,7 +48,7 @@ export async function collectCache(cache: TaskCache, limits: GcLimits & { keepRu
     if (!limits.dryRun) {
       const removed = new Set(plan.remove.map((i) => i.entry.key));
       // The index first: a reader never finds an indexed entry whose file is gone for long.
-      if (removed.size > 0 || inventory.indexChanged) await cache.writeIndex(inventory.items.filter((i) => !removed.has(i.entry.key)).map((i) => ({ entry: i.entry, sizes: Object.fromEntries(entryBlobs(i.entry).map((d) => [d, inventory.blobSizes.get(d) ?? 0])) })));
+      if (removed.size > 0 || inventory.indexChanged) await cache.writeIndex(inventory.items.filter((i) => !removed.has(i.entry.key)).map((i) => ({ entry: i.entry, sizes: entryBlobs(i.entry).map((d) => inventory.blobSizes.get(d) ?? 0) })));
       for (const key of removed) await cache.removeEntry(key);
       for (const digest of plan.blobs) await cache.removeBlob(digest);
     }

@@ -2,6 +2,7 @@ import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { outputText, runCli, tempDir, writeNotebookFile, type CellSpec } from "./cli-harness.js";
+import { setupSource } from "./parsl-workflow.js";
 import { cellOf, TaskCounter } from "./task-counter.js";
 
 /**
@@ -163,5 +164,29 @@ describe("pins and shared task caches (Dask threads + Parsl threads)", () => {
     counter.reset();
     const verify = await runCli(["verify", nb]);
     expect(verify.code, verify.stdout + verify.stderr).toBe(0); // what it was served was copied into its bundle
+  });
+  it("Parsl HTEX: editing a pinned app's body dispatches none of its tasks to the worker processes", async () => {
+    // A folder of its own with its own nbrewind.yaml (the nearest wins), results in the bundle: runs alone too.
+    // HTEX workers do not see the notebook's globals: the counter's path is a default argument.
+    const dir = join(root, "htex");
+    mkdirSync(dir, { recursive: true });
+    writeFileSync(join(dir, "nbrewind.yaml"), "pins:\n  - function: skim\n    version: v1\n");
+    const spec = (body: string): CellSpec[] => [
+      { id: "setup", source: setupSource("htex", join(dir, "runinfo")) },
+      { id: "apps", source: [`LOG = ${JSON.stringify(counter.logFile)}`, "@parsl.python_app", "def skim(i, log=LOG):", "    with open(log, 'a') as f:", "        f.write('htex skim\\n')", `    ${body}`].join("\n") },
+      { id: "run", source: `print('htex', sum(f.result() for f in [skim(i) for i in range(${N})]))` },
+    ];
+    const nb = writeNotebookFile(dir, "nb.ipynb", spec("return i * 10"));
+    counter.reset();
+    const audit = await runCli(["audit", nb, "-q"], { env, cwd: dir });
+    expect(audit.code, audit.stderr).toBe(0);
+    expect(counter.ran()).toEqual(skims("htex"));
+    counter.reset();
+    writeNotebookFile(dir, "nb.ipynb", spec("return i * 10  # a rewrite that keeps the meaning"));
+    const r = await runCli(["repeat", nb, "--explain"], { env, cwd: dir });
+    expect(r.code, r.stderr).toBe(0);
+    expect(counter.ran()).toEqual([]);
+    expect(r.stderr).toContain(`tasks: ${N} submitted, ${N} served from the bundle, 0 dispatched to the engine`);
+    expect(outputText(cellOf(join(dir, "nb.out.ipynb"), "run"))).toBe(`htex ${10 * (N * (N - 1)) / 2}\n`);
   });
 });

@@ -1,6 +1,6 @@
 import { execFile } from "node:child_process";
 import { createHash } from "node:crypto";
-import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { promisify } from "node:util";
@@ -46,6 +46,13 @@ describe("task cache: publish, inventory, gc plan, verify", () => {
     await collectCache(cache, { dryRun: false });
     expect([...cache.readIndex()!.keys()].length).toBe(2);
     expect(takeInventory(cache).indexChanged).toBe(false);
+    // and an indexed entry whose file is gone is dropped from the inventory, and from the index by the next gc
+    rmSync(cache.entryPath(entry("aaa", "m.f").key));
+    const after = takeInventory(cache, { blobs: true });
+    expect(after.items.map((i) => i.entry.function)).toEqual(["m.g"]);
+    expect(after.indexChanged).toBe(true);
+    expect(await collectCache(cache, { dryRun: false })).toMatchObject({ blobs_removed: 1, bytes_freed: 3 });
+    expect([...cache.readIndex()!.values()].map((l) => l.entry.function)).toEqual(["m.g"]);
   });
 
   it("verify names a corrupt blob and a file that is not an entry", async () => {
