@@ -21,6 +21,7 @@ import argparse
 import os
 import resource
 import shutil
+import signal
 import statistics
 import subprocess
 import sys
@@ -67,7 +68,7 @@ def main() -> None:
     os.chdir(workdir)
     m = vine.Manager(port=0)
     env = dict(os.environ, PATH=os.path.dirname(sys.executable) + os.pathsep + os.environ["PATH"])
-    worker = subprocess.Popen(["vine_worker", "--single-shot", "--cores", "2", "-t", "120", "127.0.0.1", str(m.port)], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    worker = subprocess.Popen(["vine_worker", "--single-shot", "--cores", "2", "-t", "120", "127.0.0.1", str(m.port)], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
     if args.kind == "function":
         lib = m.create_library_from_functions("bench", work, add_env=False, exec_mode="direct")
         lib.set_cores(2)
@@ -149,7 +150,12 @@ def main() -> None:
         try:
             worker.wait(timeout=30)
         except subprocess.TimeoutExpired:
-            worker.kill()
+            pass
+        # The worker's own children (its transfer server) can outlive it: end its whole session.
+        try:
+            os.killpg(worker.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
         shutil.rmtree(workdir, ignore_errors=True)
 
 
