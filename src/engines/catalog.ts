@@ -65,7 +65,7 @@ export const ENGINES: readonly EngineDescription[] = [
     runtimes: {
       taskvine: "a TaskVine manager (vine.Manager) and the vine_workers connected to it",
     },
-    intercepts: "PythonTask and FunctionCall submitted to a vine.Manager (function identity, argument keys, declared input files by content); hits are handed back by m.wait() without dispatch; shell Tasks are recorded, never cached",
+    intercepts: "PythonTask, FunctionCall and shell Task submitted to a vine.Manager (function identity or command, argument keys, declared input files by content, environment); hits are handed back by m.wait() without dispatch, their declared output files written back",
   },
 ];
 

@@ -15,6 +15,9 @@ import { localWorker, taskVineEnv } from "./taskvine-env.js";
  * counted by the tasks themselves: each appends its name to a file from the
  * worker process that runs it (the shell tasks with `echo >>`).
  *
+ * The same notebook also runs two Parsl apps on Parsl's TaskVineExecutor (a
+ * second manager, in Parsl's own process, with its own local vine_worker).
+ *
  * One notebook, four runs: audit; a parameter edit; a helper edit, a one-byte
  * input change, another environment variable and a deleted shell output at
  * once (each invalidates tasks of its own, named apart); then pack and replay
@@ -155,6 +158,36 @@ function cells(p: Params): CellSpec[] {
         "print(open('summary.csv').read())",
       ].join("\n"),
     },
+    {
+      id: "parsl-setup",
+      source: [
+        "import socket, subprocess, sys",
+        "import parsl",
+        "from parsl.config import Config",
+        "from parsl.executors.taskvine import TaskVineExecutor, TaskVineManagerConfig",
+        "with socket.socket() as s:",
+        "    s.bind(('127.0.0.1', 0))",
+        "    vine_port = s.getsockname()[1]",
+        "# a shared filesystem and no env_pack/app_pack: nothing is packaged (no poncho); the worker is",
+        "# given the manager's address (there is no catalog server to find it by name)",
+        "dfk = parsl.load(Config(executors=[TaskVineExecutor(label='vine', worker_launch_method='manual', manager_config=TaskVineManagerConfig(port=vine_port, address='127.0.0.1', shared_fs=True))]))",
+        "parsl_worker = subprocess.Popen(['vine_worker', '--single-shot', '--cores', '2', '-t', '60', '127.0.0.1', str(vine_port)], env=dict(os.environ, PATH=os.path.dirname(sys.executable) + os.pathsep + os.environ['PATH']), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)",
+      ].join("\n"),
+    },
+    {
+      id: "parsl-run",
+      source: [
+        "@parsl.python_app",
+        "def square(x):",
+        "    import os  # Parsl ships the function by reference to its code, not its globals: no note() there",
+        "    with open(os.environ['NBREWIND_TEST_TASKLOG'], 'a') as f:",
+        "        f.write(f'parsl{x}\\n')",
+        "    return x * x",
+        "",
+        "futures = [square(factor), square(3)]",
+        "print('parsl', [f.result() for f in futures])",
+      ].join("\n"),
+    },
   ];
 }
 
@@ -193,7 +226,8 @@ describe("TaskVine: the seed's map-combine-reduce on a real manager and vine_wor
     const audit = await runCli(["audit", write(p), "-q"], { env: runEnv, cwd: siteA });
     expect(audit.code, audit.stderr).toBe(0);
     expect(audit.survivors).toEqual([]);
-    expect(counter.ran()).toEqual([...allTasks].sort());
+    expect(counter.ran()).toEqual([...allTasks, "parsl1", "parsl3"].sort());
+    expect(cellText(join(bundle, "notebook.ipynb"), "parsl-run")).toBe("parsl [1, 9]\n");
     expect(cellText(join(bundle, "notebook.ipynb"), "run")).toBe(printed(p));
     expect(readFileSync(join(siteA, "summary.csv"), "utf8")).toBe(summaryFile(p));
     // the cell creating the Manager is the engine set-up cell; the cell submitting to it uses it
@@ -201,14 +235,14 @@ describe("TaskVine: the seed's map-combine-reduce on a real manager and vine_wor
     expect(recordsOf(bundle, "run")[0].engines).toEqual({ started: [], used: ["taskvine"] });
     expect(recordsOf(bundle, "run")[0].tasks.filter((t: any) => t.status !== "dispatched")).toEqual([]);
 
-    const repeat = async (next: Params, expectRan: string[]) => {
+    const repeat = async (next: Params, expectRan: string[], parslRan: string[] = []) => {
       counter.reset();
       p = next;
       const out = join(siteA, "repeat.ipynb");
       const run = await runCli(["repeat", write(p), "-o", out, "-q"], { env: runEnv, cwd: siteA });
       expect(run.code, run.stderr).toBe(0);
       expect(run.survivors).toEqual([]);
-      expect(counter.ran()).toEqual([...expectRan].sort());
+      expect(counter.ran()).toEqual([...expectRan, ...parslRan].sort());
       const latest = recordsOf(bundle, "run")
         .sort((a, b) => a.recorded_at.localeCompare(b.recorded_at))
         .at(-1);
@@ -220,8 +254,20 @@ describe("TaskVine: the seed's map-combine-reduce on a real manager and vine_wor
       expect(readFileSync(join(siteA, "summary.csv"), "utf8")).toBe(summaryFile(p));
     };
 
-    // factor weighs rows 0 and 20 of each file: those maps, the combines they feed, the reduce
-    await repeat({ ...p, factor: 5 }, [...names(FILES, (F) => [`map${F}.0`, `map${F}.20`]).flat(), ...names(FILES, (F) => `combine${F}`), "reduce"]);
+    // factor weighs rows 0 and 20 of each file: those maps, the combines they feed, the reduce;
+    // and on Parsl's TaskVineExecutor, square(factor) but not square(3), which is served
+    await repeat({ ...p, factor: 5 }, [...names(FILES, (F) => [`map${F}.0`, `map${F}.20`]).flat(), ...names(FILES, (F) => `combine${F}`), "reduce"], ["parsl5"]);
+    expect(cellText(join(siteA, "repeat.ipynb"), "parsl-run")).toBe("parsl [25, 9]\n");
+    const parslRun = recordsOf(bundle, "parsl-run")
+      .sort((a, b) => a.recorded_at.localeCompare(b.recorded_at))
+      .at(-1);
+    expect(parslRun.tasks.map((t: any) => [t.engine, t.status])).toEqual([
+      ["parsl", "dispatched"],
+      ["parsl", "hit"],
+    ]);
+    // the miss was stored where it ran (the worker sees the store), not from the kernel
+    expect(parslRun.tasks[0].where).toMatchObject({ worker: "parsl:vine" });
+    expect(parslRun.tasks[0].where.client).toBeUndefined();
 
     // At once, each invalidating tasks of its own: a helper called from inside bump (the prototype's
     // blind spot: neither a task's own function nor an argument), one byte more in part2.csv (the
@@ -246,7 +292,8 @@ describe("TaskVine: the seed's map-combine-reduce on a real manager and vine_wor
     const summary = JSON.parse(replay.stdout);
     expect(summary.cells.run).toBeGreaterThan(0);
     expect(counter.ran()).toEqual([]);
-    expect(summary.tasks).toEqual({ total: TOTAL_TASKS, reused: TOTAL_TASKS, run: 0 });
+    // the 200 TaskVine tasks and the 2 Parsl ones
+    expect(summary.tasks).toEqual({ total: TOTAL_TASKS + 2, reused: TOTAL_TASKS + 2, run: 0 });
     expect(summary.outputs.matched).toBe(true);
     expect(readFileSync(join(work, "summary.csv"), "utf8")).toBe(summaryFile(p));
     for (let F = 0; F < FILES; F++) expect(existsSync(join(work, `lines${F}.txt`))).toBe(true);
