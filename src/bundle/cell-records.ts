@@ -9,8 +9,7 @@ import { InputError } from "../common/errors.js";
 import { isTempFileName } from "../common/atomic-file.js";
 import { CELLS_DIR, recordFile } from "./paths.js";
 import type { BundleProblem, CellRecord } from "./records.js";
-import { invalidFileError, schemaProblems, sharedSchemaValid, type SchemaProblem } from "./schemas.js";
-import { fastTaskCheckApplies, taskCertainlyValid } from "./task-record-check.js";
+import { invalidFileError, schemaProblems } from "./schemas.js";
 
 /** How many record files are read at once: many, but well under a process's open-file limit. */
 const READ_CONCURRENCY = 32;
@@ -68,7 +67,7 @@ export function checkRecordText(file: string, text: string): RecordFileCheck {
   } catch (err) {
     return { file, problems: [{ file, message: `not valid JSON (${(err as Error).message})` }] };
   }
-  const problems = recordSchemaProblems(raw).map((p) => ({ file, path: p.path, message: p.message }));
+  const problems = schemaProblems("cell-record", raw).map((p) => ({ file, path: p.path, message: p.message }));
   if (problems.length > 0) return { file, problems };
   const record = raw as CellRecord;
   if (recordFile(record.fingerprint) !== file) {
@@ -78,22 +77,6 @@ export function checkRecordText(file: string, text: string): RecordFileCheck {
     };
   }
   return { file, record, problems: [] };
-}
-
-/**
- * schemaProblems("cell-record", raw), with the task entries, most of a large
- * record, checked by the fast check where they certainly hold
- * (task-record-check.ts) and by Ajv where not. The rest of the record is
- * checked by Ajv with its tasks left out (the cell-record schema has no rule
- * that ties tasks to other fields). Any doubt about a task, and the whole
- * record goes through Ajv, whose messages name the entry and the field.
- */
-function recordSchemaProblems(raw: unknown): SchemaProblem[] {
-  if (typeof raw !== "object" || raw === null || Array.isArray(raw)) return schemaProblems("cell-record", raw);
-  const tasks = (raw as { tasks?: unknown }).tasks;
-  if (!Array.isArray(tasks) || tasks.length === 0 || !fastTaskCheckApplies()) return schemaProblems("cell-record", raw);
-  for (const t of tasks) if (!taskCertainlyValid(t) && !sharedSchemaValid("task-record", t)) return schemaProblems("cell-record", raw);
-  return schemaProblems("cell-record", { ...raw, tasks: [] });
 }
 
 /** Run `fn` over `items` with at most `limit` in flight, keeping order. */

@@ -41,28 +41,17 @@ export function schemaFile(name: BundleSchema): string {
   return join(packageRoot(), "schemas", `${name}.schema.json`);
 }
 
-function instance(): Ajv {
+function validator(name: BundleSchema): ValidateFunction {
+  const hit = compiled.get(name);
+  if (hit) return hit;
   if (!ajv) {
     ajv = new Ajv({ allErrors: true, strict: true, allowUnionTypes: true });
     // Shared by the cell record and the comm protocol: referenced by $id, never compiled alone.
     for (const shared of SHARED_SCHEMAS) ajv.addSchema(JSON.parse(readFileSync(join(packageRoot(), "schemas", `${shared}.schema.json`), "utf8")) as object);
   }
-  return ajv;
-}
-
-function validator(name: BundleSchema): ValidateFunction {
-  const hit = compiled.get(name);
-  if (hit) return hit;
-  const fn = instance().compile(JSON.parse(readFileSync(schemaFile(name), "utf8")) as object);
+  const fn = ajv.compile(JSON.parse(readFileSync(schemaFile(name), "utf8")) as object);
   compiled.set(name, fn);
   return fn;
-}
-
-/** Whether `value` holds against one of the shared schemas (e.g. a single task record); for messages, validate what contains it. */
-export function sharedSchemaValid(name: (typeof SHARED_SCHEMAS)[number], value: unknown): boolean {
-  const fn = instance().getSchema(`https://nbrewind-engine/schemas/${name}.schema.json`);
-  if (!fn) throw new Error(`schemas/${name}.schema.json is not registered under its $id`);
-  return fn(value) as boolean;
 }
 
 export function schemaProblems(name: BundleSchema, value: unknown): SchemaProblem[] {

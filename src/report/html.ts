@@ -1,13 +1,21 @@
 /**
  * The report as one self-contained HTML page: inline CSS, inline SVG for the
  * graphs (laid out when the report is written, see layout.ts), the report's
- * data as JSON for the run comparison, and a few lines of script for that
- * comparison only. No network at view time: it opens from a packed bundle's
- * folder or an email attachment. Stable hooks for tests and scripts: every
- * cell row and graph node carries data-* attributes.
+ * data as JSON for the run comparison and the task tables, and a few lines
+ * of script for those. No network at view time: it opens from a packed
+ * bundle's folder or an email attachment. Stable hooks for tests and
+ * scripts: every cell row and graph node carries data-* attributes.
+ *
+ * Built to open quickly however large the run (2,000 cells and 100,000
+ * tasks took over 4 s to open when everything was markup, nearly all of it
+ * layout of 188,000 DOM nodes): the timeline is cut into tables of
+ * TIMELINE_CHUNK rows that the browser lays out only when scrolled to
+ * (content-visibility), the sections below it likewise, a large cell
+ * graph's edges are one path, and each cell's task table is built from
+ * embedded JSON when its <details> is opened.
  */
 import { formatBytes as bytes } from "../planner/plan.js";
-import type { CellTaskGraph, LaidOutGraph, ReportCell, ReportData } from "./report-data.js";
+import type { LaidOutGraph, ReportCell, ReportData } from "./report-data.js";
 import { PAGE_SCRIPT, PAGE_STYLE } from "./page-assets.js";
 
 export function renderReportHtml(data: ReportData): string {
@@ -32,6 +40,7 @@ ${environmentSection(data)}
 </main>
 <footer>Written by nbrewind-engine ${esc(data.nbrewind_version)} at ${esc(data.generated_at)} from ${esc(data.bundle.dir)}</footer>
 <script type="application/json" id="nbrewind-report-data">${jsonForScript(pageData(data))}</script>
+<script type="application/json" id="nbrewind-task-data">${jsonForScript(taskData(data))}</script>
 <script>${PAGE_SCRIPT}</script>
 </body></html>
 `;
@@ -46,6 +55,27 @@ function pageData(data: ReportData): unknown {
     order: data.cells.map((c) => c.id),
     decisions: data.decisions,
   };
+}
+
+/**
+ * What a cell's task table is built from when it is opened, by cell id:
+ * f = [function, submitted, served, dispatched, uncached, failed] rows,
+ * b = [function, count, reason] rows, g = the task graph's caption and SVG.
+ */
+function taskData(data: ReportData): Record<string, { f: unknown[]; b: unknown[]; g?: [string, string] }> {
+  const graphs = new Map(data.task_graphs.map((g) => [g.cell_id, g]));
+  const out: Record<string, { f: unknown[]; b: unknown[]; g?: [string, string] }> = {};
+  for (const c of data.cells) {
+    if (!c.tasks) continue;
+    const t = c.tasks;
+    const graph = graphs.get(c.id);
+    out[c.id] = {
+      f: t.by_function.map((f) => [f.function, f.submitted, f.served, f.dispatched, f.uncached, f.failed]),
+      b: t.dispatched_because.map((d) => [d.function.split(".").at(-1) ?? d.function, d.count, d.reason]),
+      ...(graph ? { g: [graph.granularity === "tasks" ? `${graph.task_count} tasks` : `${graph.task_count} tasks, drawn one node per function`, svg(graph.graph, "task")] } : {}),
+    };
+  }
+  return out;
 }
 
 function runHeader(data: ReportData): string {
@@ -74,10 +104,12 @@ function problemsSection(data: ReportData): string {
   return `<section id="problems" class="problems"><h2>Problems in this bundle (${data.problems.length})</h2><p>What follows shows what could be read; these files could not be trusted or read:</p><ul>${items}</ul></section>`;
 }
 
+/** Rows per timeline table: each is laid out only when it comes into view. */
+export const TIMELINE_CHUNK = 100;
+
 function timelineSection(data: ReportData): string {
-  const longest = Math.max(0.001, ...data.cells.map((c) => Math.max(c.duration_s, c.recorded_s ?? 0)));
-  const rows = data.cells
-    .map((c) => {
+  const longest = data.cells.reduce((m, c) => Math.max(m, c.duration_s, c.recorded_s ?? 0), 0.001);
+  const rows = data.cells.map((c) => {
       const ranW = pct(c.duration_s, longest);
       const savedW = c.outcome === "reused" || c.outcome === "restored" ? pct(c.recorded_s ?? 0, longest) : 0;
       const saved = savedW > 0 ? `<span class="bar saved" style="width:${savedW}%"></span>` : "";
@@ -85,44 +117,48 @@ function timelineSection(data: ReportData): string {
       const ran = c.outcome === "ran" || c.outcome === "failed" ? seconds(c.duration_s) : "";
       const restored = c.restored_bytes ? `<span title="${esc(c.restored_values.join(", "))}">${bytes(c.restored_bytes)}</span>` : "";
       return `<tr class="cell ${c.outcome}" data-cell-id="${esc(c.id)}" data-outcome="${c.outcome}" data-tasks-total="${c.tasks?.total ?? 0}" data-tasks-served="${c.tasks?.served ?? 0}"><td>[${c.number}]<td class="label">${esc(c.label)}<td>${c.outcome}<td class="barcell"><span class="bar ${c.outcome}" style="width:${ranW}%"></span>${saved}<td class="t">${ran}<td class="t">${savedW > 0 ? seconds(c.recorded_s ?? 0) : ""}<td class="b">${restored}<td class="b">${c.checkpoint_bytes ? bytes(c.checkpoint_bytes) : ""}<td class="tasks">${tasks}<td class="reason">${esc(c.reason)}</tr>`;
-    })
-    .join("\n");
+  });
+  // Fixed column widths (the <colgroup>) keep the tables aligned as one, and spare the browser measuring every row.
+  const cols = `<colgroup><col class="c-num"><col class="c-label"><col class="c-outcome"><col class="c-bar"><col class="c-t"><col class="c-t"><col class="c-b"><col class="c-b"><col class="c-tasks"><col class="c-reason"></colgroup>`;
+  const head = `<thead><tr><th>cell</th><th>first line</th><th>decision</th><th>time</th><th>ran</th><th>saved</th><th>restored</th><th>checkpointed</th><th>tasks</th><th>why</th></tr></thead>`;
+  const tables: string[] = [];
+  for (let i = 0; i < Math.max(1, rows.length); i += TIMELINE_CHUNK) {
+    const chunk = rows.slice(i, i + TIMELINE_CHUNK);
+    tables.push(`<div class="chunk" style="contain-intrinsic-size:auto ${chunk.length * 26}px"><table class="timeline">${cols}${i === 0 ? head : ""}<tbody>${chunk.join("\n")}</tbody></table></div>`);
+  }
   return `<section id="timeline"><h2>Timeline</h2>
 <p class="legend">${["reused", "restored", "ran", "failed", "not-run"].map((o) => `<span class="badge ${o}">${o}</span>`).join(" ")} <span class="bar saved legend-bar"></span> time a reused cell took when recorded, saved in this run</p>
-<table class="timeline"><thead><tr><th>cell</th><th>first line</th><th>decision</th><th>time</th><th>ran</th><th>saved</th><th>restored</th><th>checkpointed</th><th>tasks</th><th>why</th></tr></thead>
-<tbody>${rows}</tbody></table></section>`;
+${tables.join("\n")}</section>`;
 }
 
 function graphSection(data: ReportData): string {
   const g = data.cell_graph;
   const note = g.layout === "order" ? `<p class="muted">${g.nodes.length} cells: laid out in notebook order by data-flow depth (a layered layout is used up to a few hundred cells).</p>` : "";
-  return `<section id="graph"><h2>Cell data-flow graph</h2><p class="muted">An arrow carries the names a cell reads from the cell that wrote them. Hover a cell for its decision and reason.</p>${note}<div class="graph" id="cell-graph">${svg(g, "cell")}</div></section>`;
+  return `<section id="graph" class="later"><h2>Cell data-flow graph</h2><p class="muted">An arrow carries the names a cell reads from the cell that wrote them. Hover a cell for its decision and reason.</p>${note}<div class="graph" id="cell-graph">${svg(g, "cell")}</div></section>`;
 }
 
 function tasksSection(data: ReportData): string {
   const withTasks = data.cells.filter((c) => c.tasks);
-  if (withTasks.length === 0) return `<section id="tasks"><h2>Tasks</h2><p class="muted">No cell of this run submitted tasks to an engine.</p></section>`;
-  const graphs = new Map(data.task_graphs.map((g) => [g.cell_id, g]));
-  const blocks = withTasks.map((c) => taskBlock(c, graphs.get(c.id))).join("\n");
-  // One table, one <tbody> per cell: a report can list thousands of cells, and a header per cell would double the page.
-  return `<section id="tasks"><h2>Tasks per cell</h2><table class="functions"><thead><tr><th>function<th>submitted<th>served<th>dispatched<th>uncached<th>failed</thead>${blocks}</table></section>`;
+  if (withTasks.length === 0) return `<section id="tasks" class="later"><h2>Tasks</h2><p class="muted">No cell of this run submitted tasks to an engine.</p></section>`;
+  const graphs = new Set(data.task_graphs.map((g) => g.cell_id));
+  // A small run's cells are opened for the reader; a large one lists them closed, each built when opened.
+  const open = withTasks.length <= 20;
+  const blocks = withTasks.map((c) => taskBlock(c, graphs.has(c.id), open)).join("\n");
+  return `<section id="tasks" class="later"><h2>Tasks per cell</h2><p class="muted">Open a cell for its tasks by function, why they were dispatched and, for the cells that dispatched the most, their task graph.</p>
+<noscript><p class="muted">The tables are built when a cell is opened, which needs JavaScript; report --json has the same data.</p></noscript>
+${blocks}</section>`;
 }
 
-function taskBlock(c: ReportCell, graph: CellTaskGraph | undefined): string {
+/** A cell's line in the tasks section: its counts; its table is built from the page's task data when opened (page-assets.ts). */
+function taskBlock(c: ReportCell, hasGraph: boolean, open: boolean): string {
   const t = c.tasks!;
-  // Closing tags of cells and rows are implied in HTML: compact markup for large reports.
-  const rows = t.by_function.map((f) => `<tr data-function="${esc(f.function)}"><td>${esc(f.function)}<td>${f.submitted}<td>${f.served}<td>${f.dispatched}<td>${f.uncached}<td>${f.failed}`).join("");
-  const because = t.dispatched_because.length ? `<tr class="because"><td colspan="6"><ul>${t.dispatched_because.map((d) => `<li>${d.count} × <code>${esc(d.function.split(".").at(-1) ?? d.function)}</code>: ${esc(d.reason)}</li>`).join("")}</ul>` : "";
-  const picture = graph
-    ? `<tr class="picture"><td colspan="6"><details><summary>task graph (${graph.granularity === "tasks" ? `${graph.task_count} tasks` : `${graph.task_count} tasks, drawn one node per function`})</summary><div class="graph">${svg(graph.graph, "task")}</div></details>`
-    : "";
-  const head = `<tr class="cellhead"><th colspan="6">[${c.number}] ${esc(c.label)} <span class="muted">${c.outcome}: ${t.total} submitted, ${t.served} served, ${t.dispatched} dispatched${t.uncached ? `, ${t.uncached} not cacheable` : ""}${t.failed ? `, ${t.failed} failed` : ""}</span>`;
-  return `<tbody class="taskcell" data-cell-id="${esc(c.id)}" data-tasks-total="${t.total}" data-tasks-served="${t.served}" data-tasks-dispatched="${t.dispatched}" data-tasks-uncached="${t.uncached}" data-tasks-failed="${t.failed}">${head}${rows}${because}${picture}</tbody>`;
+  const counts = `${t.total} submitted, ${t.served} served, ${t.dispatched} dispatched${t.uncached ? `, ${t.uncached} not cacheable` : ""}${t.failed ? `, ${t.failed} failed` : ""}`;
+  return `<details class="taskcell" data-cell-id="${esc(c.id)}" data-tasks-total="${t.total}" data-tasks-served="${t.served}" data-tasks-dispatched="${t.dispatched}" data-tasks-uncached="${t.uncached}" data-tasks-failed="${t.failed}"${open ? " open" : ""}><summary>[${c.number}] ${esc(c.label)} <span class="muted">${c.outcome}: ${counts}${hasGraph ? " · task graph" : ""}</span></summary></details>`;
 }
 
 function compareSection(data: ReportData): string {
-  if (data.runs.length < 2) return `<section id="compare"><h2>Compare runs</h2><p class="muted">One run so far: nothing to compare.</p></section>`;
-  return `<section id="compare"><h2>Compare runs</h2>
+  if (data.runs.length < 2) return `<section id="compare" class="later"><h2>Compare runs</h2><p class="muted">One run so far: nothing to compare.</p></section>`;
+  return `<section id="compare" class="later"><h2>Compare runs</h2>
 <p>Cells whose decision changed between <select id="compare-a"></select> and <select id="compare-b"></select></p>
 <table class="compare"><thead><tr><th>cell</th><th>before</th><th>after</th><th>why (after)</th></tr></thead><tbody id="compare-rows"></tbody></table>
 <noscript><p class="muted">The comparison needs JavaScript; report --json has the same data.</p></noscript></section>`;
@@ -131,11 +167,11 @@ function compareSection(data: ReportData): string {
 function replaySection(data: ReportData): string {
   const r = data.replay;
   if (!r) return "";
-  if (r.matched) return `<section id="replay"><h2>Replay</h2><p class="ok">Every output of the replay matched the recorded one (${esc(r.source)}).</p></section>`;
+  if (r.matched) return `<section id="replay" class="later"><h2>Replay</h2><p class="ok">Every output of the replay matched the recorded one (${esc(r.source)}).</p></section>`;
   const rows = r.differences
     .map((d) => `<tr data-cell-id="${esc(d.cell_id)}"><td>cell ${d.cell_index + 1}<br><span class="muted">${esc(d.what)}</span></td><td><pre>${esc(d.expected)}</pre></td><td><pre>${esc(d.got)}</pre></td></tr>`)
     .join("");
-  return `<section id="replay"><h2>Replay: outputs that differ (${r.differences.length})</h2><p class="muted">From ${esc(r.source)}.</p><table class="sidebyside"><thead><tr><th>where</th><th>recorded</th><th>replayed</th></tr></thead><tbody>${rows}</tbody></table></section>`;
+  return `<section id="replay" class="later"><h2>Replay: outputs that differ (${r.differences.length})</h2><p class="muted">From ${esc(r.source)}.</p><table class="sidebyside"><thead><tr><th>where</th><th>recorded</th><th>replayed</th></tr></thead><tbody>${rows}</tbody></table></section>`;
 }
 
 function environmentSection(data: ReportData): string {
@@ -144,7 +180,7 @@ function environmentSection(data: ReportData): string {
   const signer = sig.signer ? `${esc(sig.signer)}${sig.own ? " (your key)" : sig.trusted ? " (a key you trust)" : " (not a key you trust)"}` : "nobody";
   const integrity = `<p class="integrity ${i.status}" data-integrity="${i.status}">${i.status === "ok" ? "Records, manifest and logs check out" : `${data.problems.length} problem(s), listed at the top`}; ${i.content_hashed ? "every blob's content was hashed" : "referenced blobs are present (run <code>nbrewind-engine verify</code> or <code>report --verify</code> to hash them)"}. Signature: ${esc(sig.state)}, signed by ${signer}.</p>`;
   const env = data.environment;
-  if (!env) return `<section id="environment"><h2>Environment and integrity</h2>${integrity}<p class="muted">No environment was captured (no cell ran in a kernel yet).</p></section>`;
+  if (!env) return `<section id="environment" class="later"><h2>Environment and integrity</h2>${integrity}<p class="muted">No environment was captured (no cell ran in a kernel yet).</p></section>`;
   const engines = Object.entries(env.engines)
     .map(([k, v]) => `<li>${esc(k)}: ${v ? esc(v) : "not installed"}</li>`)
     .join("");
@@ -152,7 +188,7 @@ function environmentSection(data: ReportData): string {
     .sort(([a], [b]) => a.localeCompare(b))
     .map(([k, v]) => `<tr><td>${esc(k)}</td><td>${esc(v)}</td></tr>`)
     .join("");
-  return `<section id="environment"><h2>Environment and integrity</h2>${integrity}
+  return `<section id="environment" class="later"><h2>Environment and integrity</h2>${integrity}
 <ul class="env"><li>Python: ${esc(env.python)}</li><li>Platform: ${esc(env.platform)}</li><li>Kernel: ${esc(env.kernel)}</li><li>nbrewind-engine: ${esc(env.nbrewind_version)}</li><li>Captured: ${esc(env.captured_at)}</li></ul>
 <h3>Engines</h3><ul class="env">${engines}</ul>
 <details><summary>${Object.keys(env.packages).length} packages</summary><table class="packages">${packages}</table></details></section>`;
@@ -163,7 +199,10 @@ function svg(g: LaidOutGraph, kind: "cell" | "task"): string {
   const pad = 8;
   // Whole pixels: the picture does not need more, and a large graph is half the size for it.
   const px = (v: number) => String(Math.round(v + pad));
-  const edges = g.edges
+  // A large graph's edges are one path, without arrowheads (its layers run downwards, producer above reader): thousands of
+  // elements, each with its title, cost more to lay out than the picture is worth; nodes keep their titles (decision, reason),
+  // and the names passed are in report --json.
+  const edges = g.layout === "order" ? `<path class="edges" d="${g.edges.map((e) => e.points.map(([x, y], i) => `${i === 0 ? "M" : "L"}${px(x)} ${px(y)}`).join("")).join("")}"/>` : g.edges
     .map((e) => {
       const pts = e.points.map(([x, y]) => `${px(x)},${px(y)}`).join(" ");
       const mid = e.points[Math.floor(e.points.length / 2)];

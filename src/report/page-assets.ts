@@ -1,7 +1,8 @@
 /**
  * The report page's inline style and script. Kept here as plain strings: the
  * page must work offline from one file, and the script is small enough to
- * read (it fills the run comparison; everything else is static markup).
+ * read (it fills the run comparison and builds a cell's task table when it
+ * is opened; everything else is static markup).
  */
 
 export const PAGE_STYLE = `
@@ -24,12 +25,18 @@ code { font: 12px ui-monospace, SFMono-Regular, Menlo, monospace; }
 table { border-collapse: collapse; }
 th { text-align: left; font-weight: 600; color: #3c4043; border-bottom: 1px solid #dadce0; padding: 4px 8px; }
 td { padding: 3px 8px; border-bottom: 1px solid #f1f3f4; vertical-align: top; }
-table.timeline { width: 100%; }
+table.timeline { width: 100%; table-layout: fixed; }
+col.c-num { width: 44px; } col.c-label { width: 172px; } col.c-outcome { width: 84px; } col.c-bar { width: 12%; }
+col.c-t { width: 64px; } col.c-b { width: 128px; } col.c-tasks { width: 220px; }
+table.timeline th { white-space: nowrap; overflow: hidden; text-overflow: ellipsis; }
+/* Off-screen parts are neither styled nor laid out until scrolled to: a run of thousands of cells opens as fast as a short one. */
+.chunk { content-visibility: auto; }
+section.later { content-visibility: auto; contain-intrinsic-size: auto 900px; }
 table.timeline td.label { max-width: 240px; white-space: nowrap; overflow: hidden; text-overflow: ellipsis; font-family: ui-monospace, monospace; font-size: 12px; }
 table.timeline td.reason { color: #5f6368; font-size: 12px; min-width: 180px; }
-table.timeline td.tasks { white-space: nowrap; }
+table.timeline td.tasks { white-space: nowrap; overflow: hidden; text-overflow: ellipsis; }
 table.functions td:first-child { font: 12px ui-monospace, monospace; }
-td.barcell { width: 22%; min-width: 140px; position: relative; }
+td.barcell { position: relative; white-space: nowrap; overflow: hidden; }
 .bar { display: inline-block; height: 12px; vertical-align: middle; border-radius: 2px; }
 .bar.reused { background: var(--reused); min-width: 2px; } .bar.restored { background: var(--restored); min-width: 2px; } .bar.ran { background: var(--ran); min-width: 2px; }
 .bar.failed { background: var(--failed); min-width: 2px; } .bar.not-run { background: var(--notrun); }
@@ -47,11 +54,14 @@ svg .node.failed rect { stroke: var(--failed); fill: #fce8e6; }
 svg .node.not-run rect { stroke: var(--notrun); fill: #f1f3f4; }
 svg .node.uncached rect { stroke: var(--uncached); fill: #fef7e0; }
 svg .node.mixed rect { stroke: var(--mixed); fill: #f3e8fd; }
-svg .edge polyline { fill: none; stroke: #9aa0a6; stroke-width: 1.2; }
+svg .edge polyline, svg path.edges { fill: none; stroke: #9aa0a6; stroke-width: 1.2; }
 svg marker path { fill: #9aa0a6; }
 svg .elabel { font: 10px ui-monospace, monospace; fill: #5f6368; }
-table.functions { width: 100%; }
-tr.cellhead th { padding-top: 16px; font-size: 13px; border-bottom: 1px solid #dadce0; }
+table.functions { width: 100%; margin: 4px 0 8px; }
+details.taskcell { border-bottom: 1px solid #f1f3f4; padding: 4px 0; }
+details.taskcell > summary { cursor: pointer; font-size: 13px; font-weight: 600; }
+details.taskcell > summary .muted { font-weight: 400; }
+details.picture > summary { cursor: pointer; }
 tr.because ul { margin: 4px 0; }
 .sidebyside pre { white-space: pre-wrap; max-width: 48vw; max-height: 320px; overflow: auto; margin: 0; font-size: 12px; }
 .integrity.ok { color: #137333; } .integrity.problems { color: #a50e0e; }
@@ -91,5 +101,39 @@ export const PAGE_SCRIPT = `
     if (!changed) { var tr = document.createElement("tr"); var td = cell("No cell changed decision between these runs."); td.colSpan = 4; tr.appendChild(td); rows.appendChild(tr); }
   }
   a.addEventListener("change", render); b.addEventListener("change", render); render();
+})();
+(function () {
+  // A cell's task table, built from the embedded data the first time its <details> opens.
+  var source = document.getElementById("nbrewind-task-data"), tasks = null;
+  if (!source) return;
+  function el(tag, text, cls) { var e = document.createElement(tag); if (text !== undefined) e.textContent = text; if (cls) e.className = cls; return e; }
+  function build(d) {
+    if (d.hasAttribute("data-built")) return;
+    d.setAttribute("data-built", "");
+    tasks = tasks || JSON.parse(source.textContent);
+    var t = tasks[d.getAttribute("data-cell-id")];
+    if (!t) return;
+    var table = el("table", undefined, "functions"), head = table.createTHead().insertRow(), body = table.createTBody();
+    ["function", "submitted", "served", "dispatched", "uncached", "failed"].forEach(function (h) { head.appendChild(el("th", h)); });
+    t.f.forEach(function (f) {
+      var tr = body.insertRow(); tr.setAttribute("data-function", f[0]);
+      f.forEach(function (v) { tr.appendChild(el("td", String(v))); });
+    });
+    if (t.b.length) {
+      var td = el("td"), ul = el("ul"), tr = body.insertRow(); tr.className = "because"; td.colSpan = 6;
+      t.b.forEach(function (b) { var li = el("li", b[1] + " \u00d7 "); li.appendChild(el("code", b[0])); li.appendChild(document.createTextNode(": " + b[2])); ul.appendChild(li); });
+      td.appendChild(ul); tr.appendChild(td);
+    }
+    d.appendChild(table);
+    if (t.g) {
+      var pic = el("details", undefined, "picture"), div = el("div", undefined, "graph");
+      pic.appendChild(el("summary", "task graph (" + t.g[0] + ")"));
+      div.innerHTML = t.g[1]; // SVG written by the report itself, every text in it escaped (html.ts)
+      pic.appendChild(div); d.appendChild(pic);
+    }
+  }
+  // toggle does not bubble: listen in the capture phase.
+  document.addEventListener("toggle", function (e) { var d = e.target; if (d.classList && d.classList.contains("taskcell") && d.open) build(d); }, true);
+  Array.prototype.forEach.call(document.querySelectorAll("details.taskcell[open]"), build);
 })();
 `;

@@ -4,6 +4,7 @@ import { join } from "node:path";
 import puppeteer, { type Browser, type Page } from "puppeteer-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { schemaProblems } from "../../src/bundle/schemas.js";
+import { makeReportBundle } from "../../bench/lib/report-bundle.js";
 import { readJson, runCli, tempDir, writeNotebookFile, type CellSpec } from "./cli-harness.js";
 
 /**
@@ -107,9 +108,25 @@ describe("report of a Dask notebook after a repeat", () => {
     expect(shown).toEqual({ total: own.length, served, dispatched: own.length - served });
     // scale changed: every leaf, pair and the total ran again; nothing could be served.
     expect(shown.total).toBe(40 + 20 + 1);
-    const functions = await page.$$eval(`.taskcell[data-cell-id="compute"] tr[data-function]`, (trs) => trs.map((tr) => [tr.getAttribute("data-function")?.split(".").pop(), Number(tr.children[1]!.textContent)]));
-    expect(Object.fromEntries(functions)).toEqual({ leaf: 40, pair: 20, total: 1 });
+    // The table by function is built from the page's embedded data when the cell's <details> is open (a short run's are).
+    await page.waitForSelector(`.taskcell[data-cell-id="compute"] tr[data-function]`);
+    const functions = await page.$$eval(`.taskcell[data-cell-id="compute"] tr[data-function]`, (trs) =>
+      trs.map((tr) => [tr.getAttribute("data-function")?.split(".").pop(), [...tr.children].slice(1).map((td) => Number(td.textContent))]),
+    );
+    // submitted, served, dispatched, uncached, failed per function, as the record's tasks say.
+    const expected = Object.fromEntries(
+      ["leaf", "pair", "total"].map((fn) => {
+        const mine = own.filter((t: any) => t.function.split(".").pop() === fn);
+        const count = (status: string) => mine.filter((t: any) => t.status === status).length;
+        return [fn, [mine.length, count("hit"), mine.length - count("hit"), count("uncached"), count("failed")]];
+      }),
+    );
+    expect(Object.fromEntries(functions)).toEqual(expected);
+    expect(expected.leaf![0]).toBe(40);
     expect(await page.$eval(`.taskcell[data-cell-id="compute"] tr.because`, (el) => el.textContent)).toMatch(/leaf/);
+    // The task graph comes with it: one node per task of the cell.
+    await page.click(`.taskcell[data-cell-id="compute"] details.picture > summary`);
+    expect(await page.$$eval(`.taskcell[data-cell-id="compute"] svg.task-graph g.node`, (gs) => gs.length)).toBe(own.length);
   });
 
   it("draws the data-flow graph with one node per code cell", async () => {
@@ -132,6 +149,8 @@ describe("report of a Dask notebook after a repeat", () => {
       // The injected parameters cell is new in the repeat; every other change is ran -> reused.
       expect([before, after], String(id)).toEqual(before === "absent" ? ["absent", "ran"] : ["ran", expect.stringMatching(/reused|restored/)]);
     }
+    // The README's picture is the top of the page (opening the task graph above scrolled it).
+    await page.evaluate("window.scrollTo(0, 0)");
     await page.screenshot({ path: join(outDir, "report.png"), fullPage: false });
     expect(existsSync(join(outDir, "report.png"))).toBe(true);
   });
@@ -169,5 +188,60 @@ describe("report of a Dask notebook after a repeat", () => {
     expect(await broken.$$eval("table.timeline tr.cell", (trs) => trs.length)).toBe(codeCells);
     await broken.close();
     expect(readdirSync(copy).sort()).toEqual(["pairs.ipynb", "pairs.nbrewind", "pairs.report.html"]);
+  });
+});
+
+describe("report of a run too large to show whole at once", () => {
+  // 250 cells, 10 tasks each: more than one timeline table, task tables closed until opened, a cell graph laid out in order.
+  const big = tempDir("nbrewind-report-big-");
+  let bigPage: Page;
+  let bigBundle: string;
+  let records: Map<string, any>;
+
+  beforeAll(async () => {
+    bigBundle = await makeReportBundle(big, 250, 2500);
+    const res = await runCli(["report", join(big, "big.ipynb")], { cwd: big, env });
+    expect(res.code, res.stderr).toBe(0);
+    records = new Map(
+      readdirSync(join(bigBundle, "cells")).map((f) => {
+        const r = readJson(join(bigBundle, "cells", f));
+        return [r.cell_id, r];
+      }),
+    );
+    bigPage = await openPage(join(big, "big.report.html"));
+  });
+
+  it("shows every code cell with the decision its run logged", async () => {
+    const logged = readFileSync(join(bigBundle, "logs", "run-repeat.jsonl"), "utf8").trim().split("\n").map((l) => JSON.parse(l));
+    const expected = logged.filter((e) => e.event === "cell_recorded" || e.event === "cell_reused").map((e) => [e.cell_id, e.event === "cell_recorded" ? "ran" : "reused"]);
+    const rows = await bigPage.$$eval("table.timeline tr.cell", (trs) => trs.map((tr) => [tr.getAttribute("data-cell-id"), tr.getAttribute("data-outcome")]));
+    expect(expected).toHaveLength(250);
+    expect(rows).toEqual(expected);
+  });
+
+  it("counts every cell's tasks as its record holds them, and builds a cell's table when it is opened", async () => {
+    const shown = await bigPage.$$eval("details.taskcell", (ds) =>
+      ds.map((d) => [d.getAttribute("data-cell-id"), Number(d.getAttribute("data-tasks-total")), Number(d.getAttribute("data-tasks-served")), d.hasAttribute("open"), d.querySelectorAll("tr").length]),
+    );
+    expect(shown.map(([id]) => id)).toEqual([...records.values()].sort((a, b) => a.index - b.index).map((r) => r.cell_id));
+    for (const [id, total, served, open, rows] of shown) {
+      const tasks = records.get(id as string).tasks;
+      expect([total, served, open, rows], String(id)).toEqual([tasks.length, tasks.filter((t: any) => t.status === "hit").length, false, 0]);
+    }
+    const last = `details.taskcell[data-cell-id="cell-249"]`;
+    // As a reader would: scroll to it (below the sticky navigation bar), then open it.
+    await bigPage.$eval(last, (d) => d.scrollIntoView({ block: "center" }));
+    await bigPage.click(`${last} > summary`);
+    await bigPage.waitForSelector(`${last} tr[data-function]`);
+    const byFunction = await bigPage.$$eval(`${last} tr[data-function]`, (trs) => trs.map((tr) => [tr.getAttribute("data-function"), Number(tr.children[1]!.textContent), Number(tr.children[2]!.textContent)]));
+    const tasks = records.get("cell-249").tasks;
+    const count = (fn: string, status?: string) => tasks.filter((t: any) => t.function === fn && (!status || t.status === status)).length;
+    expect(Object.fromEntries(byFunction.map(([fn, n, hit]) => [fn, [n, hit]]))).toEqual(Object.fromEntries(["pipeline.load", "pipeline.transform", "pipeline.combine"].map((fn) => [fn, [count(fn), count(fn, "hit")]])));
+  });
+
+  it("draws the data-flow graph with one node per code cell", async () => {
+    const nodes = await bigPage.$$eval("svg.cell-graph g.node", (gs) => gs.map((g) => g.getAttribute("data-node-id")));
+    expect(nodes.sort()).toEqual([...records.keys()].sort());
+    expect(await bigPage.$eval("svg.cell-graph", (s) => s.getAttribute("data-layout"))).toBe("order");
   });
 });
