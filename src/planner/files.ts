@@ -25,7 +25,7 @@
  * * a written file recorded by digest only (over the size limit) that is not
  *   on disk as recorded makes its cell run: it cannot be put back.
  */
-import { stat } from "node:fs/promises";
+import { statSync } from "node:fs";
 import { isAbsolute, join } from "node:path";
 import { allFiles, isDeletion, type FileRead, type FileWritten } from "../common/file-record.js";
 import { hashFile } from "../store/digest.js";
@@ -78,16 +78,33 @@ export class FileView {
         else if (!stamps.has(w.path)) stamps.set(w.path, new Set());
       }
     }
+    // One synchronous stat per file: a promise per stat (the libuv pool) costs ten times the syscall, and a
+    // cell that read 10,000 files made the plan wait over a second.
     const disk = new Map<string, DiskState>();
+    const toHash: [string, string][] = [];
+    for (const [path, recorded] of stamps) {
+      const full = resolveIn(notebookDir, path);
+      let st;
+      try {
+        st = statSync(full, { bigint: true, throwIfNoEntry: false });
+      } catch {
+        st = undefined;
+      }
+      if (!st?.isFile()) {
+        disk.set(path, { exists: false });
+        continue;
+      }
+      const state: DiskState = { exists: true, size: Number(st.size), mtimeNs: st.mtimeNs.toString() };
+      disk.set(path, state);
+      const stamp = `${state.size}:${state.mtimeNs}`;
+      if (recorded.size > 1 || (recorded.size === 1 && !recorded.has(stamp))) toHash.push([path, full]);
+    }
+    // Hash only what a stat does not settle (a changed file, or a copy at another site).
     await Promise.all(
-      [...stamps].map(async ([path, recorded]) => {
-        const full = resolveIn(notebookDir, path);
+      toHash.map(async ([path, full]) => {
+        const state = disk.get(path) as DiskState & { exists: true };
         try {
-          const st = await stat(full, { bigint: true });
-          if (!st.isFile()) return void disk.set(path, { exists: false });
-          const state: DiskState = { exists: true, size: Number(st.size), mtimeNs: st.mtimeNs.toString() };
-          if ([...recorded].some((s) => s !== `${state.size}:${state.mtimeNs}`)) state.sha256 = (await hashFile(full)).digest;
-          disk.set(path, state);
+          state.sha256 = (await hashFile(full)).digest;
         } catch {
           disk.set(path, { exists: false });
         }

@@ -47,7 +47,7 @@ DEFAULT_BLOB_LIMIT = 1 << 30
 _CHUNK = 4 << 20
 _SMALL = 1 << 20
 _SYSTEM_DIRS = ("/proc", "/dev", "/sys", "/usr", "/etc", "/run", "/var/lib")
-_ACCMODE = os.O_ACCMODE
+_S_ISREG = stat.S_ISREG
 _DEFAULT_IGNORES = (".ipynb_checkpoints/*", "*/.ipynb_checkpoints/*", "__pycache__/*", "*/__pycache__/*", "*.pyc")
 
 FileEntry = dict[str, Any]
@@ -57,6 +57,7 @@ FileEntry = dict[str, Any]
 class Scope:
     """What one cell or one task opened, as the hook saw it (absolute paths)."""
 
+    # Every file opened to read (a set: a loop that reopens one file a million times stays small).
     reads: set[str] = field(default_factory=set)
     # path -> [existed before the scope first wrote it, only appended to]
     written: dict[str, list[bool]] = field(default_factory=dict)
@@ -105,13 +106,15 @@ class FileObserver:
         self._real_dirs: dict[tuple[str, bool], str | None | bool] = {}
         self.blob_limit = DEFAULT_BLOB_LIMIT
         self.cell: Scope | None = None
+        # The running cell's reads.add, or None: the hook's fast path (one call, no lookups).
+        self.cell_add: Any = None
         # How many task scopes are open in this process (the hook's fast path when none).
         self.task_scopes = 0
         self.count_lock = threading.Lock()
         # blobs folder -> its store, for the tasks of this process (the bundle is left out once known)
         self.stores: dict[str, BlobStore] = {}
-        # path -> (dev, ino, size, mtime_ns, ctime_ns, sha256): a file whose stat did not move is not hashed again
-        self._digests: dict[str, tuple[int, int, int, int, int, str]] = {}
+        # path -> ((ino, size, mtime_ns, ctime_ns, dev), sha256): a file whose stat did not move is not hashed again
+        self._digests: dict[str, tuple[tuple[int, int, int, int, int], str]] = {}
         self._installed = False
 
     def __reduce__(self) -> tuple[type[FileObserver], tuple[()]]:
@@ -125,7 +128,7 @@ class FileObserver:
         if not self._installed:
             if not self.excluded:
                 self.excluded = tuple(sorted(d + "/" for d in _python_dirs() | set(_SYSTEM_DIRS)))
-            sys.addaudithook(self._hook)
+            sys.addaudithook(_make_hook(self))
             self._installed = True
 
     def configure(self, notebook_dir: str, exclude: list[str], ignore: list[str], blob_limit: int | None) -> None:
@@ -161,28 +164,13 @@ class FileObserver:
     # -- the hook: as little as possible, it runs for every audited event of the process
 
     def _hook(self, event: str, args: tuple[Any, ...]) -> None:
+        """Bound once into a closure by ``_make_hook`` (the hot path); this is its slow half."""
         if event == "open":
-            # Most processes never run a task scope: skip the thread-local lookup then.
-            scope = (self.local.__dict__.get("scope") if self.task_scopes else None) or self.cell
-            if scope is None:
-                return
-            path = args[0]
-            if type(path) is not str:
-                if isinstance(path, int) or path is None:
-                    return  # a descriptor: opened before, where it was seen
-                try:
-                    path = os.fsdecode(path)
-                except TypeError:
-                    return
-            if path[:1] != "/":
-                path = os.path.join(os.getcwd(), path)
-            flags = args[2]
-            if type(flags) is int and not flags & _ACCMODE:
-                scope.reads.add(path)  # the common case, read-only: no method call
-            else:
-                scope.note_open(path, flags if isinstance(flags, int) else os.O_RDONLY)
+            scope = self._scope()
+            if scope is not None:
+                self._note_open(scope, args[0], args[2])
         elif event == "os.rename" or event == "os.remove":
-            scope = (self.local.__dict__.get("scope") if self.task_scopes else None) or self.cell
+            scope = self._scope()
             if scope is None:
                 return
             try:
@@ -194,6 +182,22 @@ class FileObserver:
             else:
                 scope.note_removed(paths[0])
 
+    def _scope(self) -> Scope | None:
+        return (self.local.__dict__.get("scope") if self.task_scopes else None) or self.cell
+
+    @staticmethod
+    def _note_open(scope: Scope, path: Any, flags: Any) -> None:
+        if type(path) is not str:
+            if isinstance(path, int) or path is None:
+                return  # a descriptor: opened before, where it was seen
+            try:
+                path = os.fsdecode(path)
+            except TypeError:
+                return
+        if path[:1] != "/":
+            path = os.path.join(os.getcwd(), path)  # now: the cell may change folders later
+        scope.note_open(path, flags if isinstance(flags, int) else os.O_RDONLY)
+
     # -- scopes
 
     def begin_cell(self, declared: list[str] | None = None) -> None:
@@ -204,9 +208,11 @@ class FileObserver:
         for pattern in declared or ():
             scope.declared.add(pattern)
         self.cell = scope
+        self.cell_add = scope.reads.add
 
     def end_cell(self, store: BlobStore) -> dict[str, Any] | None:
         scope, self.cell = self.cell, None
+        self.cell_add = None
         if scope is None:
             return None
         return self.summarise(scope, store)
@@ -230,7 +236,6 @@ class FileObserver:
             return {"read": [], "written": []}  # most tasks open nothing: nothing to resolve or stat
         warnings: list[str] = []
         outside: list[str] = []
-        read: list[FileEntry] = []
         written: list[FileEntry] = []
         declared = self._expand_declared(scope, warnings)
         for path in scope.declared_writes:
@@ -258,20 +263,8 @@ class FileObserver:
                 outside.append(name)
             else:
                 written.append({"path": name, "deleted": True})
-        writes = set(scope.written)
-        for path in sorted(scope.reads | declared):
-            if path in writes:
-                continue  # its content at the end is of the scope's own making: an output
-            name = name_of(path)
-            if name is None:
-                continue
-            info = self._describe(path)
-            if info is None:
-                continue  # gone, or not a regular file (a folder, a pipe)
-            entry = {"path": name, **info}
-            if path in declared:
-                entry["declared"] = True
-            read.append(entry)
+        # A file also written: its content at the end is of the scope's own making, an output.
+        read = self._read_entries(sorted(scope.reads.union(declared).difference(scope.written)), not absolute, declared)
         out: dict[str, Any] = {"read": read, "written": written}
         if outside:
             out["outside"] = outside
@@ -300,6 +293,11 @@ class FileObserver:
         syscall per component); the file name itself is kept: a link is recorded as the
         name that was opened."""
         folder, _, base = path.rpartition("/")
+        prefix = self._folder_prefix(folder, relative)
+        return None if prefix is None else prefix + base
+
+    def _folder_prefix(self, folder: str, relative: bool) -> str | None:
+        """What the names of a folder's files start with in records, or None when it is left out."""
         key = (folder, relative)
         prefix = self._real_dirs.get(key, False)
         if prefix is False:
@@ -312,12 +310,15 @@ class FileObserver:
             else:
                 prefix = real
             self._real_dirs[key] = prefix
-        return None if prefix is None else prefix + base
+        return prefix  # type: ignore[return-value]
 
     def _ignored(self, name: str) -> bool:
+        return self._ignore_pattern().match(name) is not None
+
+    def _ignore_pattern(self) -> re.Pattern[str]:
         if self._ignore_re is None:
             self._ignore_re = re.compile("|".join(f"(?:{fnmatch.translate(p)})" for p in self.ignores))
-        return self._ignore_re.match(name) is not None
+        return self._ignore_re
 
     def relativise(self, files: dict[str, Any]) -> dict[str, Any]:
         """A task's files (real paths) as records name them: relative under the notebook's
@@ -344,25 +345,57 @@ class FileObserver:
             out["warnings"] = list(files["warnings"])
         return out
 
-    def _describe(self, path: str) -> dict[str, Any] | None:
-        st = _regular_stat(path)
-        if st is None:
-            return None
-        digest = self._digest(path, st)
-        if digest is None:
-            return None
-        return {"size": st.st_size, "mtime_ns": str(st.st_mtime_ns), "sha256": digest}
+    def _read_entries(self, paths: list[str], relative: bool, declared: set[str]) -> list[FileEntry]:
+        """The files read, as recorded (``declared``: the ones declared, not seen), leaving out what
+        is left out, gone, or not a regular file (a folder, a pipe). One stat per distinct file,
+        and a sha256 only when the stat is not one this process already hashed the file at. The
+        loop is the cost of observing a cell that reads thousands of files: kept flat."""
+        out: list[FileEntry] = []
+        digests = self._digests
+        stat_ = os.stat
+        isreg = _S_ISREG
+        # Names as _name / _real_name give them, with each folder decided once.
+        ignored = self._ignore_pattern().match if relative else None
+        prefixes: dict[str, str | None] = {}
+        for path in paths:
+            folder, _, base = path.rpartition("/")
+            prefix = prefixes[folder] if folder in prefixes else prefixes.setdefault(folder, self._folder_prefix(folder, relative))
+            if prefix is None:
+                continue
+            name = prefix + base
+            if ignored is not None and ignored(name) is not None:
+                continue
+            try:
+                st = stat_(path)
+            except OSError:
+                continue
+            if not isreg(st.st_mode):
+                continue
+            stamp = (st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns, st.st_dev)
+            known = digests.get(path)
+            if known is not None and known[0] == stamp:
+                digest = known[1]
+            else:
+                try:
+                    digest = _hash_file(path)
+                except OSError:
+                    continue
+                digests[path] = (stamp, digest)
+            out.append({"path": name, "size": stamp[1], "mtime_ns": str(stamp[2]), "sha256": digest})
+            if declared and path in declared:
+                out[-1]["declared"] = True
+        return out
 
     def _digest(self, path: str, st: os.stat_result) -> str | None:
+        stamp = (st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns, st.st_dev)
         cached = self._digests.get(path)
-        stamp = (st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns)
-        if cached is not None and cached[:5] == stamp:
-            return cached[5]
+        if cached is not None and cached[0] == stamp:
+            return cached[1]
         try:
             digest = _hash_file(path)
         except OSError:
             return None
-        self._digests[path] = (*stamp, digest)
+        self._digests[path] = (stamp, digest)
         return digest
 
     def _written_entry(self, path: str, name: str, append_only: bool, store: BlobStore | None, warnings: list[str]) -> FileEntry | None:
@@ -385,8 +418,41 @@ class FileObserver:
             warnings.append(f"`{name}` could not be stored ({type(err).__name__}: {err}): recorded by digest only")
             digest = self._digest(path, st)
             return None if digest is None else {**entry, "sha256": digest, "blob": False}
-        self._digests[path] = (st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns, digest)
+        self._digests[path] = ((st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns, st.st_dev), digest)
         return {**entry, "sha256": digest, "blob": True}
+
+
+def _make_hook(obs: FileObserver) -> Any:
+    """The audit hook. It runs for every audited event of the process, so its common case (a
+    read-only open of an absolute path while a cell or a task runs) is one set insertion, with what
+    it needs bound here as locals; everything else goes to ``FileObserver._hook``. Paths are
+    deduplicated, named and stat'ed once, at the end of the scope (``summarise``)."""
+    local = obs.local
+    slow = obs._hook  # noqa: SLF001 - its other half
+    accmode = os.O_ACCMODE
+
+    def hook(event: str, args: tuple[Any, ...]) -> None:
+        if event != "open":
+            if event == "os.rename" or event == "os.remove":
+                slow(event, args)
+            return
+        if obs.task_scopes:
+            scope = local.__dict__.get("scope") or obs.cell
+            if scope is None:
+                return
+            add = scope.reads.add
+        else:
+            add = obs.cell_add
+            if add is None:
+                return
+        path = args[0]
+        flags = args[2]
+        if type(path) is str and path[:1] == "/" and type(flags) is int and not flags & accmode:
+            add(path)
+        else:
+            slow(event, args)
+
+    return hook
 
 
 def _python_dirs() -> set[str]:
