@@ -144,7 +144,7 @@ describe("files as inputs", () => {
     const text = (p: string) => readJson(p).cells.map((c: any) => [c.id, outputText(c)]);
     expect(text(join(dir, "repeat.ipynb"))).toEqual(text(join(fresh, "full.ipynb")));
     expect(resultFiles(dir)).toEqual(resultFiles(fresh));
-  });
+  }, 360_000); // six CLI runs in a row: over the default 180 s on a loaded machine
 
   it("a read file that is missing makes its cell run, with its own reason", async () => {
     const dir = copyOfTemplate("missing");
