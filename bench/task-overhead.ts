@@ -92,7 +92,7 @@ for (const { config, figures: f, error } of rows) {
     console.log(`| ${config} | | | failed: ${error} | | | | | | | |`);
     continue;
   }
-  const compute = f.compute ? `${fmt(f.compute.audit / f.compute.engine)}, ${fmt(f.compute.repeat / f.compute.engine)}` : "";
+  const compute = f.compute?.engine ? `${fmt(f.compute.audit / f.compute.engine)}, ${fmt(f.compute.repeat / f.compute.engine)}` : "";
   const adapter = f.adapter_s ? Math.round(f.served / f.adapter_s).toLocaleString("en") : "";
   const problems = f.problems.length ? ` (${f.problems.join("; ")})` : "";
   console.log(

@@ -578,7 +578,7 @@ def rewrite(graph: dict[Any, Any], outputs: set[Any], rt: task_runtime.TaskRunti
             _produced[k] = key
 
     needed = _needed(graph, outputs, hits)
-    if answer_here and all(k in hits or not _memoizable(k, graph[k]) for k in needed):
+    if answer_here and _answerable(graph, needed, outputs, hits):
         values: dict[Any, Any] = {}
         for k in _topological({k: graph[k] for k in needed}):
             values[k] = rt.load(hits[k], node_keys[k]) if k in hits else graph[k](values)  # type: ignore[arg-type]
@@ -609,6 +609,30 @@ def rewrite(graph: dict[Any, Any], outputs: set[Any], rt: task_runtime.TaskRunti
         producer = {"_data_producer": node.data_producer} if hasattr(node, "data_producer") else {}
         new[k] = Task(k, wrapped, *node.args, **producer, **node.kwargs)
     return _cut_hits(new, outputs, hits), client_persist
+
+
+# Data a graph may carry that is a value as it stands (not a future the cluster resolves).
+_PLAIN = (type(None), bool, int, float, complex, str, bytes)
+
+
+def _answerable(graph: dict[Any, Any], needed: list[Any], outputs: set[Any], hits: dict[Any, Any]) -> bool:
+    """Whether the kernel can compute the outputs alone: each is in the graph, every task
+    they need is a hit, and what lies between is glue over keys of this graph (finalize
+    steps, containers, aliases, plain data). Not when an output or an input is held by the
+    cluster (a persisted collection's futures, a scattered value): the scheduler has it."""
+    from dask._task_spec import DataNode
+
+    if not outputs or any(k not in graph for k in outputs):
+        return False
+    for k in needed:
+        if k in hits:
+            continue
+        node = graph[k]
+        if _memoizable(k, node) or any(d not in graph for d in node.dependencies):
+            return False
+        if isinstance(node, DataNode) and type(node.value) not in _PLAIN:
+            return False
+    return True
 
 
 def _needed(graph: dict[Any, Any], outputs: set[Any], hits: dict[Any, Any]) -> list[Any]:

@@ -32,6 +32,7 @@ describe("the hit path", () => {
     expect(out.distributed_partial).toEqual({ right_value: true, engine_ran: ["leaf", "pair", "total"], scheduler_computed: ["leaf", "pair", "total"], records: { dispatched: 3, hit: 10 } });
     // Futures stay futures (engine-bound): the scheduler holds them, their tasks served.
     expect(out.distributed_futures).toEqual({ same_value: true, engine_ran: [], is_future: "Future" });
+    expect(out.persisted_then_computed).toEqual([0, 2, 4]);
   });
 
   it("Parsl: all-hit AppFutures complete at once without a launch; a hit whose input still runs waits for it through the DFK", { timeout: 240_000 }, () => {

@@ -166,6 +166,9 @@ def distributed(out: dict[str, Any]) -> None:
         ran()
         fut = client.compute(graph(lambda i: 2))
         out["distributed_futures"] = {"same_value": fut.result() == audited, "engine_ran": ran(), "is_future": type(fut).__name__}
+        # A collection persisted on the cluster: its graph holds futures, which only the scheduler can answer.
+        persisted = dask.persist(*[delayed(leaf)(i, 2) for i in range(3)])
+        out["persisted_then_computed"] = list(dask.compute(*persisted))
         rt.end_cell()
     finally:
         client.close()
