@@ -192,7 +192,7 @@ function reportPeer(p: PeerResult, plainMedian: number): void {
     console.log(`  peer ${p.peer}: cannot run this case: ${p.why}`);
     return;
   }
-  console.log(`  peer ${p.peer}: recording ${s(p.record.seconds)} (${pct((p.record.seconds / plainMedian - 1) * 100)} vs plain), stores ${mb(p.storageBytes)}`);
+  console.log(`  peer ${p.peer}: recording ${s(p.record.seconds)} (${pct((p.record.seconds / plainMedian - 1) * 100)} vs plain), stores ${mb(p.storageBytes)} (${mb(p.storageAfterEditsBytes)} after the edits' runs)`);
   for (const e of p.edits) console.log(`    after ${e.kind}: ${e.ok ? s(e.seconds) : "FAILED"}${e.executed !== undefined ? `, ${e.executed} task(s) executed (ideal ${e.idealTasks})` : ""}; = fresh: ${e.equalFresh ? "yes" : "no"}${e.note ? `; ${e.note}` : ""}`);
 }
 
@@ -225,7 +225,7 @@ function summary(results: CaseResult[]): void {
   const peers = results.flatMap((r) => r.peers.map((p) => [r, p] as const));
   if (peers.length === 0) return;
   console.log("\npeers, same notebooks and data (ratios: recording vs plain run; after an edit vs nbrewind's repeat)");
-  const prow = [["case", "peer", "recording", "overhead", "storage", "last-step", "upstream", "input-file", "tasks run/ideal", "= fresh"]];
+  const prow = [["case", "peer", "recording", "overhead", "storage / after edits", "last-step", "upstream", "input-file", "tasks run/ideal", "= fresh"]];
   for (const [r, p] of peers) {
     const pm = median(r.plain.map((x) => x.seconds));
     const edit = (k: EditKind) => {
@@ -238,7 +238,7 @@ function summary(results: CaseResult[]): void {
       p.peer,
       p.record ? s(p.record.seconds) : "-",
       p.record ? pct((p.record.seconds / pm - 1) * 100) : "-",
-      mb(p.storageBytes),
+      `${mb(p.storageBytes)} / ${mb(p.storageAfterEditsBytes)}`,
       edit("last-step"),
       edit("upstream"),
       edit("input-file"),

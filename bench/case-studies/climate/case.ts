@@ -16,8 +16,8 @@ export const climate: CaseStudy = {
     },
     {
       kind: "upstream",
-      why: "a stricter quality control (QC_MAX_ABS = 50.0 -> 35.0)",
-      source: { cell: "annual", from: "QC_MAX_ABS = 50.0", to: "QC_MAX_ABS = 35.0" },
+      why: "a stricter quality control (QC_MAX_ABS = 50.0 -> 30.0: the hottest days now count as errors)",
+      source: { cell: "annual", from: "QC_MAX_ABS = 50.0", to: "QC_MAX_ABS = 30.0" },
       ideal: { engine: 0, annual: 24, trend: 24, bands: 0, write: 0 },
       reasoning: "every annual-means task takes the threshold (24); every trend task consumes one station's annual means (24); the cells below read `table`.",
     },

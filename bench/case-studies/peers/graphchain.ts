@@ -51,5 +51,6 @@ export async function runGraphchain(study: CaseStudy, dir: string, size: Size, m
     const n = computed(dir);
     result.edits.push(editResult(edit, run, readOutput(study, dir), freshOutputs[i], n, `${n ?? "?"} task(s) computed, the rest loaded from its cache`));
   }
+  result.storageAfterEditsBytes = sizeOf(join(dir, "graphchain-cache"));
   return settle(result);
 }

@@ -68,5 +68,6 @@ export async function runKishu(study: CaseStudy, dir: string, size: Size, manage
     const run = stepOf(await papermill(peers.python, managedPython, PEERS_KERNEL, dir, `checkout-${i + 1}.ipynb`, `checkout-${i + 1}.out.ipynb`, env));
     result.edits.push(editResult(edit, run, readOutput(study, dir), freshOutputs[i], undefined, `checked out ${commit}, re-ran ${cells.length - first} cell(s)`));
   }
+  result.storageAfterEditsBytes = sizeOf(join(dir, "notebook.kishudb"));
   return settle(result);
 }

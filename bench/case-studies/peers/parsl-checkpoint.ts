@@ -68,5 +68,6 @@ export async function runParslCheckpoint(study: CaseStudy, dir: string, size: Si
     const counts = parslCounts(dir);
     result.edits.push(editResult(edit, run, readOutput(study, dir), freshOutputs[i], counts?.launched, counts ? `${counts.launched} launched, ${counts.cached} from its checkpoint` : "no parsl.log found"));
   }
+  result.storageAfterEditsBytes = sizeOf(join(dir, "runinfo"));
   return settle(result);
 }

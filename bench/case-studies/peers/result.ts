@@ -13,6 +13,8 @@ export interface PeerResult {
   record?: { seconds: number; cpuSeconds?: number };
   /** Bytes the peer stored for that run. */
   storageBytes?: number;
+  /** Bytes it holds after the edits' runs (a peer may store again what it re-runs). */
+  storageAfterEditsBytes?: number;
   /** After each edit the peer was measured on. */
   edits: PeerEdit[];
 }

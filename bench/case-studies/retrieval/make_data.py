@@ -40,7 +40,7 @@ def write_shard(out, shard, seed, per_shard, vocab):
 
 
 def main(out, quick, alter):
-    per_shard = 60 if quick else 6000
+    per_shard = 60 if quick else 2000
     vocab = words()
     os.makedirs(os.path.join(out, "data", "corpus"), exist_ok=True)
     if alter:
