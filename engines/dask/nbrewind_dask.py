@@ -547,6 +547,7 @@ def rewrite(graph: dict[Any, Any], outputs: set[Any], rt: task_runtime.TaskRunti
     misses: dict[Any, tuple[dict[str, Any], str]] = {}
     stats: dict[str, int] = {}  # blob sizes, stat'ed once per graph (thousands of hits share a pack)
     names: dict[int, str] = {}  # function names, once per function
+    decided: list[tuple[Any, dict[str, Any], task_runtime.Stored | None]] = []
     for k, node in graph.items():
         if not _memoizable(k, node):
             continue
@@ -556,8 +557,14 @@ def rewrite(graph: dict[Any, Any], outputs: set[Any], rt: task_runtime.TaskRunti
             continue
         occurrence = rt.submission(key)
         record = _record(k, node, key, graph, node_keys, rt, arg_key, occurrence, names, node_args)
-        stored = rt.lookup(key, occurrence, stats)
-        if stored is not None:
+        decided.append((k, record, rt.lookup(key, occurrence, stats)))
+    # A hit downstream of a task computed again in this run (a file it read changed, its
+    # result is gone, or so upstream of it) is computed again too: its recorded result was
+    # made from the old one. Graph order need not be topological; occurrences are counted
+    # in graph order above, the upstream check is made in topological order here.
+    recomputed_hits = _downstream_of_recomputed(rt, graph, {k: (record, stored) for k, record, stored in decided})
+    for k, record, stored in decided:
+        if stored is not None and k not in recomputed_hits:
             rt.hit(record, stored)
             hits[k] = stored
             continue
@@ -688,6 +695,24 @@ def _memoizable(k: Any, node: Any) -> bool:
         return False
     name = k[0] if isinstance(k, tuple) else k
     return not (isinstance(name, str) and name.startswith("finalize-"))
+
+
+def _downstream_of_recomputed(rt: task_runtime.TaskRuntime, graph: dict[Any, Any], decided: dict[Any, tuple[dict[str, Any], task_runtime.Stored | None]]) -> set[Any]:
+    """The graph keys of hits whose upstream (in this graph, or an earlier one's) is computed
+    again in this run; each is marked recomputed itself, so what reads it follows."""
+    recomputed: set[Any] = set()
+    if not rt.recomputed:
+        return recomputed  # the common repeat: nothing recorded is computed again
+    for k in _topological(graph):
+        entry = decided.get(k)
+        if entry is None or entry[1] is None:
+            continue
+        record = entry[0]
+        why = rt.upstream_recomputed(record["upstream"])
+        if why is not None:
+            rt.mark_recomputed(record["key"], why)
+            recomputed.add(k)
+    return recomputed
 
 
 def _record(k: Any, node: Any, key: str | Uncacheable, graph: dict[Any, Any], node_keys: dict[Any, str | Uncacheable], rt: task_runtime.TaskRuntime, arg_key: Callable[[Any], str], occurrence: task_runtime.Occurrence | None, names: dict[int, str] | None = None, node_args: dict[Any, list[str]] | None = None) -> dict[str, Any]:

@@ -379,7 +379,7 @@ def _decide(rt: task_runtime.TaskRuntime, func: Any, args: Any, kwargs: dict[str
     # Each invocation is a task of its own (three pi(10**6) apps compute three estimates):
     # it is served only the result its own occurrence was recorded with.
     info.occurrence = rt.submission(key)
-    stored = rt.lookup(key, info.occurrence)
+    stored = rt.lookup(key, info.occurrence, None, info.upstream)
     if stored is not None and (not slots or _files_present(rt, stored, key)):
         info.status, info.stored = "hit", stored
     else:

@@ -313,7 +313,7 @@ class _SnapshotKeyer(Keyer):
 
 def _serve(rt: task_runtime.TaskRuntime, fn: Any, planned: _Planned) -> Any:
     """The stored result as ObjectRefs, without dispatching; None when it is not (usably) stored."""
-    stored = rt.lookup(planned.key, planned.occurrence)
+    stored = rt.lookup(planned.key, planned.occurrence, None, planned.upstream)
     if stored is None:
         return None
     try:

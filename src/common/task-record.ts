@@ -36,6 +36,8 @@ export interface TaskRecord {
   cell_id?: string;
   /** Uncached because its result was cheaper to recompute than to store and load (the reason gives the figures). */
   not_stored?: boolean;
+  /** Dispatched: why a recorded key was computed again in this run (its dependents are too). */
+  recomputed?: string;
   /** The pin whose version stood for the function's code in its key. */
   pin?: TaskPin;
 }

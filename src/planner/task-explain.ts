@@ -65,6 +65,7 @@ function whyDispatched(task: RecordedTask, index: PreviousTasks): string {
     // Each submission is a task of its own: it is matched with the recorded occurrence of the same rank.
     const same = sameKey.find((t) => (t.occurrence ?? 0) === (task.occurrence ?? 0));
     if (!same) return `submission ${(task.occurrence ?? 0) + 1} of this task, recorded only ${sameKey.length} time(s): every submission is computed, and only recorded ones are served`;
+    if (task.recomputed) return task.recomputed;
     if (same.status === "failed") return "it failed when it was recorded: failures are never cached";
     if (same.not_stored) return `its result was left out of the bundle when recorded, ${same.reason?.replace(/^not stored: /, "") ?? "being cheaper to recompute"}`;
     if (same.status === "uncached") return `recorded, but not cached then: ${same.reason ?? "no reason given"}`;

@@ -15,6 +15,10 @@ import { TaskCounter } from "./task-counter.js";
  */
 export type Engine = "dask" | "parsl" | "ray";
 
+/** A task taking readers' results: it must run again when one of them does (its key names them by their keys, not their values). */
+const summer = (name: string, args: string) =>
+  [`def ${name}(${args}, counter=COUNTER):`, "    with open(counter, 'a') as log:", `        log.write('${name}\\n')`, `    return sum([${args}])`].join("\n");
+
 const reader = (name: string) =>
   [`def ${name}(path, counter=COUNTER):`, "    with open(counter, 'a') as log:", "        log.write(path.rsplit('/', 1)[-1] + '\\n')", "    with open(path) as f:", "        return sum(int(x) for x in f.read().split())"].join("\n");
 
@@ -35,20 +39,27 @@ function engineCells(engine: Engine, runDir: string): CellSpec[] {
             "    with open(counter, 'a') as log:",
             "        log.write(path.rsplit('/', 1)[-1] + '\\n')",
             "    return 0",
+            summer("dask_sum", "a, b, c"),
             "parts = [dask.delayed(dask_read)(f'{here}/d{i}.txt') for i in (1, 2, 3)] + [dask.delayed(dask_declared)(f'{here}/h.txt')]",
-            "print('dask', dask.compute(*parts))",
+            "print('dask', dask.compute(*parts, dask.delayed(dask_sum)(*parts[:3])))",
           ].join("\n"),
         },
       ];
     case "parsl":
       return [
         { id: "parsl-setup", source: setupSource("htex", runDir) + "\npass  # no repr of the DataFlowKernel: its address differs per run" },
-        { id: "parsl", source: ["from parsl import python_app", "@python_app", reader("parsl_read"), "print('parsl', [parsl_read(f'{here}/p{i}.txt').result() for i in (1, 2)])"].join("\n") },
+        {
+          id: "parsl",
+          source: ["from parsl import python_app", "@python_app", reader("parsl_read"), "@python_app", summer("parsl_sum", "a, b"), "futs = [parsl_read(f'{here}/p{i}.txt') for i in (1, 2)]", "print('parsl', [f.result() for f in futs], parsl_sum(*futs).result())"].join("\n"),
+        },
       ];
     case "ray":
       return [
         { id: "ray-setup", source: "import ray\nray.init(num_cpus=1, include_dashboard=False, log_to_driver=False)" },
-        { id: "ray", source: ["@ray.remote", reader("ray_read"), "print('ray', ray.get([ray_read.remote(f'{here}/r{i}.txt') for i in (1, 2)]))"].join("\n") },
+        {
+          id: "ray",
+          source: ["@ray.remote", reader("ray_read"), "@ray.remote", summer("ray_sum", "a, b"), "refs = [ray_read.remote(f'{here}/r{i}.txt') for i in (1, 2)]", "print('ray', ray.get(refs), ray.get(ray_sum.remote(*refs)))"].join("\n"),
+        },
       ];
   }
 }
@@ -79,20 +90,21 @@ export function describeTaskFiles(engines: Engine[]): void {
     const res = await runCli(["audit", join(template, "nb.ipynb"), "-q"], { env: counter.env });
     expect(res.code, res.stderr).toBe(0);
     expect(res.survivors).toEqual([]);
-    expect(counter.ran()).toEqual(engines.flatMap(files).sort());
+    expect(counter.ran()).toEqual([...engines.flatMap(files), ...engines.map((e) => `${e}_sum`)].sort());
   });
 
   describe(`files read by tasks (${engines.join(", ")})`, () => {
     it("each task's record names the file it read, relative to the notebook's folder", () => {
       const dir = join(template, "nb.nbrewind", "cells");
       const tasks = readdirSync(dir).flatMap((f) => readJson(join(dir, f)).tasks ?? []);
-      const reads = tasks.map((t: any) => [t.engine, (t.files?.read ?? []).map((r: any) => r.path)]).sort();
+      const readers = tasks.filter((t: any) => !String(t.function).endsWith("_sum"));
+      const reads = readers.map((t: any) => [t.engine, (t.files?.read ?? []).map((r: any) => r.path)]).sort();
       expect(reads).toEqual(engines.flatMap((e) => files(e).map((f) => [e, [`data/${f}`]])).sort());
       const declared = tasks.flatMap((t: any) => (t.files?.read ?? []).filter((r: any) => r.declared).map((r: any) => r.path));
       expect(declared).toEqual(engines.includes("dask") ? ["data/h.txt"] : []);
     });
 
-    it("a one-byte change dispatches exactly the tasks that read it, says why, and the outputs equal a fresh run", async () => {
+    it("a one-byte change dispatches exactly the tasks that read it and the tasks taking their results, says why, and the outputs equal a fresh run", async () => {
       for (const e of engines) {
         const path = join(template, "data", `${CHANGED[e]}.txt`);
         const data = readFileSync(path);
@@ -103,11 +115,14 @@ export function describeTaskFiles(engines: Engine[]): void {
       const rep = await runCli(["repeat", join(template, "nb.ipynb"), "-o", join(root, "repeat.ipynb"), "--explain"], { env: counter.env });
       expect(rep.code, rep.stderr).toBe(0);
       expect(rep.survivors).toEqual([]);
-      expect(counter.ran()).toEqual(engines.map((e) => `${CHANGED[e]}.txt`).sort());
+      // The sum of the readers' results is recorded under the same key (its inputs' keys did not
+      // change), but was made from the old content: served, it would print a stale total.
+      expect(counter.ran()).toEqual([...engines.map((e) => `${CHANGED[e]}.txt`), ...engines.map((e) => `${e}_sum`)].sort());
       const said = rep.stdout + rep.stderr;
       for (const e of engines) {
         expect(said).toContain(`reads \`data/${CHANGED[e]}.txt\`, which changed since it was recorded`);
         expect(said).toContain(`dispatched because it reads \`data/${CHANGED[e]}.txt\`, which changed`);
+        expect(said).toContain(`${e}_sum dispatched because it takes the result of a task computed again in this run (reads \`data/${CHANGED[e]}.txt\`, which changed)`);
       }
       const full = await runCli(["run", join(template, "nb.ipynb"), "-o", join(root, "full.ipynb"), "-q"], { env: counter.env });
       expect(full.code, full.stderr).toBe(0);

@@ -136,6 +136,12 @@ class TaskRuntime:
         # "cost": results cheaper to recompute than to store and load are not stored; "all": every result is.
         self.store_mode = "cost"
         self._bandwidth: tuple[float, float] | None = None
+        # Recorded task keys this run computes again, and why: a file the task read changed,
+        # its stored result is gone, or an input of it is such a task's result. A task key
+        # names a task by its inputs' keys, not their values, so the result of a recomputed
+        # task may differ from the recorded one under the same key: nothing downstream of it
+        # is served on the strength of its unchanged key (see lookup).
+        self.recomputed: dict[str, str] = {}
 
     # -- the memo table
 
@@ -154,13 +160,46 @@ class TaskRuntime:
             self._submissions[(cell, key)] = index + 1
             return Occurrence(cell, index)
 
-    def lookup(self, key: str, occurrence: Occurrence, sizes: dict[str, int] | None = None) -> Stored | None:
+    def lookup(self, key: str, occurrence: Occurrence, sizes: dict[str, int] | None = None, upstream: Sequence[str] = ()) -> Stored | None:
         """The result this occurrence of the task was recorded with, when its blob is really
         in the store with its recorded size and every blob it refers to is there (a stat each;
-        the digests themselves are checked when the blobs are read).
+        the digests themselves are checked when the blobs are read), its recorded reads hold,
+        and none of its ``upstream`` task keys is recomputed in this run.
 
         ``sizes``: blob sizes already stat'ed for this submission (one graph of thousands of
         hits whose results share one pack stats it once, not once per hit)."""
+        why = self.upstream_recomputed(upstream)
+        if why is not None:
+            self.mark_recomputed(key, why)
+            return None
+        recorded = (occurrence.cell_id, key, occurrence.index) in self.memo
+        hit = self._stored_hit(key, occurrence, sizes)
+        if hit is None and key not in self.recomputed:
+            changed = task_files.reads_changed(key)
+            if changed is not None:
+                self.mark_recomputed(key, f"it reads `{changed}`, which changed")
+            elif recorded:
+                self.mark_recomputed(key, "its stored result is not in the store any more")
+        return hit
+
+    def upstream_recomputed(self, upstream: Sequence[str]) -> str | None:
+        """Why a task taking these upstream results must be computed again (None: it need not)."""
+        if self.recomputed:
+            for up in upstream:
+                why = self.recomputed.get(up)
+                if why is not None:
+                    return f"it takes the result of a task computed again in this run ({why.removeprefix('it ')})" if not why.startswith("it takes") else why
+        return None
+
+    def mark_recomputed(self, key: str, why: str) -> None:
+        with self._lock:
+            self.recomputed.setdefault(key, why)
+
+    def recompute_reason(self, key: str | None) -> str | None:
+        """Why a task whose key was recorded is dispatched again in this run (None: it is not)."""
+        return self.recomputed.get(key) if key is not None else None
+
+    def _stored_hit(self, key: str, occurrence: Occurrence, sizes: dict[str, int] | None) -> Stored | None:
         hit = self.memo.get((occurrence.cell_id, key, occurrence.index))
         if hit is None:
             # Not in the bundle: a shared or read-only task cache may hold it (its blobs are linked in).
@@ -287,6 +326,9 @@ class TaskRuntime:
 
     def dispatched(self, record: TaskRecord, dispatch: str) -> None:
         rec = {**record, "status": "dispatched"}
+        why = self.recompute_reason(record.get("key"))
+        if why is not None:
+            rec["recomputed"] = why
         with self._lock:
             self._add_locked(rec)
             self._pending[dispatch] = _Pending(rec)
