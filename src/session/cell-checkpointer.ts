@@ -207,8 +207,13 @@ export class CellCheckpointer {
    * value key for its record.
    */
   sameValuesRecord(plan: CellPlan): RecordedCell | undefined {
-    const valueKey = this.values.valueKey(plan.identity.sourceHash, this.inputsOf(plan));
+    const inputs = this.inputsOf(plan);
+    const valueKey = this.values.valueKey(plan.identity.sourceHash, inputs);
     this.valueKeys.set(plan, valueKey);
+    // An engine-bound input (futures, ObjectRefs) is known by its producer, not its content: a
+    // producer that ran again may have computed different results (a task of it read a changed
+    // file), so a cell reading one is never judged to read its recorded values.
+    if (inputs.some((name) => this.values.get(name)?.identity.startsWith("engine-bound:"))) return undefined;
     // An audit runs every cell: a cell whose source appears twice must run (and be recorded) twice.
     const same = plan.forced || this.command === "audit" ? undefined : this.byValueKey.get(valueKey);
     // Engine-bound values are never restored as data: such a cell runs, its tasks served. Nor does a record whose files changed stand.
