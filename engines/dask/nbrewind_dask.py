@@ -786,17 +786,5 @@ def _topological(graph: dict[Any, Any]) -> list[Any]:
     return order
 
 
-def _cull(graph: dict[Any, Any], outputs: set[Any]) -> dict[Any, Any]:
-    keep: dict[Any, Any] = {}
-    stack = [k for k in outputs if k in graph]
-    while stack:
-        k = stack.pop()
-        if k in keep:
-            continue
-        keep[k] = graph[k]
-        stack.extend(d for d in graph[k].dependencies if d in graph and d not in keep)
-    return keep
-
-
 if "nbrewind_dask" not in sys.modules:  # imported under another name: keep one module state
     sys.modules["nbrewind_dask"] = sys.modules[__name__]
