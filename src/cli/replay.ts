@@ -6,7 +6,7 @@ import { checkInputs, placePackedInputs, recordedInputs } from "../bundle/inputs
 import { KeyStore } from "../bundle/trust/keys.js";
 import { assessTrust } from "../bundle/trust/trust.js";
 import { unpackBundle, type UnpackResult } from "../bundle/unpack.js";
-import { ExitCode, InfrastructureError, InputError } from "../common/errors.js";
+import { ExitCode, InfrastructureError, InputError, NbrewindError } from "../common/errors.js";
 import { writeJsonAtomic } from "../common/atomic-file.js";
 import { requireWritable } from "../common/writable.js";
 import { packageVersion } from "../common/package-root.js";
@@ -136,7 +136,9 @@ async function replay(argv: string[], io: CommandIO): Promise<number> {
         done();
       },
     });
-    repeatExit = await repeatCommand.run(local, { stdout, stderr: io.stderr, signal: io.signal });
+    repeatExit = await repeatCommand.run(local, { stdout, stderr: io.stderr, signal: io.signal }).catch((err: unknown) => {
+      throw asReplayError(err);
+    });
     try {
       repeatSummary = JSON.parse(captured) as unknown;
     } catch {
@@ -301,6 +303,17 @@ function humanSummary(s: ReplaySummary, check: boolean): string[] {
   }
   lines.push(`replayed notebook: ${s.output}`, `work directory: ${s.work_dir}`);
   return lines;
+}
+
+/**
+ * The repeat a replay runs is part of the replay: its errors are shown as
+ * the replay's (`nbrewind-engine replay: --cell-timeout needs …`), not with
+ * the inner command's name after the outer one (`replay: repeat: …`).
+ */
+function asReplayError(err: unknown): unknown {
+  const own = "repeat: ";
+  if (err instanceof NbrewindError && err.message.startsWith(own)) err.message = err.message.slice(own.length);
+  return err;
 }
 
 export const replayCommand: Command = {

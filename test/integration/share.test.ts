@@ -133,6 +133,13 @@ describe("replay at another site", () => {
     expect(res.stderr).toMatch(/cell \d+ \[where\], output 0, text\/plain:\n\s+- 4\n\s+\+ 2/);
   });
 
+  it("a bad option handed on to the repeat is named once, as the replay's", async () => {
+    const res = await runCli(["replay", packed, "-C", join(siteB, "bad-option"), "--cell-timeout", "soon"], { env: alice, cwd: siteB });
+    expect(res.code, res.stderr).toBe(2);
+    expect(res.stderr).toContain("nbrewind-engine replay: --cell-timeout needs a positive number of seconds, got 'soon'");
+    expect(res.stderr).not.toContain("replay: repeat:");
+  });
+
   it("the replayed folder is the receiver's now: repeat there needs no --trust", async () => {
     const work = join(siteB, "work");
     counter.reset();
