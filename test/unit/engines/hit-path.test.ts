@@ -41,6 +41,12 @@ describe("the hit path", () => {
     expect(out.pending_input).toEqual({ waited: true, same_value: true, executor_handed: ["slow"], records: { dispatched: 1, hit: 1 } });
   });
 
+  it("the runtime's bookkeeping: a dispatch the adapter forgot is never reported; a recorded task whose read changed is a miss after one look at its reads", () => {
+    const out = runScript("runtime_bookkeeping.py");
+    expect(out.forgotten_reported).toEqual([]);
+    expect(out.changed_read).toEqual({ hit: false, reason: expect.stringMatching(/^it reads `.*part1\.csv`, which changed$/), reads_checked: 1 });
+  });
+
   it("function identities are kept between submissions only while every part of them provably holds", () => {
     expect(runScript("identities.py")).toEqual({
       unchanged_not_hashed_again: true,

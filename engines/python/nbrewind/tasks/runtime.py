@@ -172,14 +172,15 @@ class TaskRuntime:
         if why is not None:
             self.mark_recomputed(key, why)
             return None
+        # Its recorded reads first, once (a stat each): a changed one makes it a miss whatever is stored.
+        changed = task_files.reads_changed(key)
+        if changed is not None:
+            self.mark_recomputed(key, f"it reads `{changed}`, which changed")
+            return None
         recorded = (occurrence.cell_id, key, occurrence.index) in self.memo
         hit = self._stored_hit(key, occurrence, sizes)
-        if hit is None and key not in self.recomputed:
-            changed = task_files.reads_changed(key)
-            if changed is not None:
-                self.mark_recomputed(key, f"it reads `{changed}`, which changed")
-            elif recorded:
-                self.mark_recomputed(key, "its stored result is not in the store any more")
+        if hit is None and recorded:
+            self.mark_recomputed(key, "its stored result is not in the store any more")
         return hit
 
     def upstream_recomputed(self, upstream: Sequence[str]) -> str | None:
@@ -211,8 +212,6 @@ class TaskRuntime:
             hit = Stored(digest, size, blobs, pack)
             with self._lock:
                 self.memo[(occurrence.cell_id, key, occurrence.index)] = hit
-        if task_files.reads_changed(key) is not None:
-            return None  # a file it read changed since it was recorded: dispatched
         if sizes is None:
             sizes = {}
         try:
@@ -364,15 +363,13 @@ class TaskRuntime:
         """Drop what was recorded after ``mark``: the adapter failed and the submission
         went to the engine unchanged, so those records (hits, dispatches) did not happen."""
         with self._lock:
-            dropped = self._cell.records[mark:]
+            dropped = {id(rec) for rec in self._cell.records[mark:]}
             del self._cell.records[mark:]
-            for rec in dropped:
-                pending = self._pending.get(rec.get("key") or "")
-                if pending is None:
-                    continue
-                pending.records = [r for r in pending.records if r is not rec]
-                if not pending.records:
-                    del self._pending[rec["key"]]
+            # A dispatch is pending by its dispatch id, not its task key: found by its record. Left
+            # pending, a note of it (its wrapped task reached a worker before the adapter gave up)
+            # would bring the forgotten record back into a cell's report, and into the bundle.
+            for dispatch in [d for d, p in self._pending.items() if id(p.record) in dropped]:
+                del self._pending[dispatch]
 
     # -- cells
 
