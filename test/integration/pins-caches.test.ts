@@ -182,11 +182,13 @@ describe("pins and shared task caches (Dask threads + Parsl threads)", () => {
     expect(audit.code, audit.stderr).toBe(0);
     expect(counter.ran()).toEqual(skims("htex"));
     counter.reset();
-    writeNotebookFile(dir, "nb.ipynb", spec("return i * 10  # a rewrite that keeps the meaning"));
+    // A real change of its code (a comment alone leaves a function's identity, and so its key, as it was: no pin needed).
+    writeNotebookFile(dir, "nb.ipynb", spec("return 10 * i  # a rewrite that keeps the meaning"));
     const r = await runCli(["repeat", nb, "--explain"], { env, cwd: dir });
     expect(r.code, r.stderr).toBe(0);
     expect(counter.ran()).toEqual([]);
     expect(r.stderr).toContain(`tasks: ${N} submitted, ${N} served from the bundle, 0 dispatched to the engine`);
+    expect(r.stderr).toContain(`${N} × skim served: pinned at version v1; its code changed since it was recorded (bump the version to recompute)`);
     expect(outputText(cellOf(join(dir, "nb.out.ipynb"), "run"))).toBe(`htex ${10 * (N * (N - 1)) / 2}\n`);
   });
 });
