@@ -14,11 +14,50 @@ const DESTS = ["ATL", "BOS", "ORD", "LAX", "SFO", "MIA", "DCA"];
 const CARRIERS = ["AA", "DL", "UA", "US", "CO"];
 const ROWS_PER_YEAR = 2000;
 
-export type GeneratedData = "nycflights" | "ray-arrays";
+export type GeneratedData = "nycflights" | "ray-arrays" | "people-json" | "text-lines";
 
 export function writeGeneratedData(kind: GeneratedData, notebookDir: string): void {
   if (kind === "nycflights") writeFlights(notebookDir);
-  else writeRayArrays(notebookDir);
+  else if (kind === "ray-arrays") writeRayArrays(notebookDir);
+  else if (kind === "people-json") writePeople(notebookDir);
+  else writeLines(notebookDir);
+}
+
+/**
+ * dask-examples' bag notebook writes data/*.json from `dask.datasets.make_people()`,
+ * which needs mimesis (not installed here): ten JSON-lines files of 100 records
+ * with the fields the notebook reads, written before the audit instead.
+ */
+function writePeople(notebookDir: string): void {
+  const dir = join(notebookDir, "data");
+  mkdirSync(dir, { recursive: true });
+  const random = rng(1984);
+  const jobs = ["Baker", "Nurse", "Pilot", "Teacher", "Welder", "Actor", "Chemist", "Judge", "Miner", "Tailor", "Clerk", "Dentist"];
+  const pick = <T>(xs: T[]): T => xs[Math.floor(random() * xs.length)]!;
+  for (let part = 0; part < 10; part++) {
+    const lines: string[] = [];
+    for (let i = 0; i < 100; i++) {
+      const digits = (n: number) => Array.from({ length: n }, () => Math.floor(random() * 10)).join("");
+      lines.push(
+        JSON.stringify({
+          age: 18 + Math.floor(random() * 60),
+          name: [pick(["Ada", "Bo", "Cy", "Di", "Ed", "Flo"]), pick(["Lane", "Moss", "Nash", "Orr", "Page"])],
+          occupation: pick(jobs),
+          telephone: `+1-${digits(3)}-${digits(3)}-${digits(4)}`,
+          address: { address: `${1 + Math.floor(random() * 999)} Main St`, city: pick(["Troy", "Ames", "Waco", "Gary"]) },
+          "credit-card": { number: digits(16), "expiration-date": `${1 + Math.floor(random() * 12)}/${25 + Math.floor(random() * 6)}` },
+        }),
+      );
+    }
+    writeFileSync(join(dir, `${part}.json`), lines.join("\n") + "\n");
+  }
+}
+
+/** ParslFest's dependencies notebook counts the lines of /etc/passwd: a local file of 40 lines instead (the machine's own changes under it). */
+function writeLines(notebookDir: string): void {
+  const dir = join(notebookDir, "data");
+  mkdirSync(dir, { recursive: true });
+  writeFileSync(join(dir, "lines.txt"), Array.from({ length: 40 }, (_, i) => `line ${i + 1}`).join("\n") + "\n");
 }
 
 /**

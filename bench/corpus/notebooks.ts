@@ -22,6 +22,31 @@ export interface SourceChange {
   to?: string;
   /** Insert a new code cell with this source after the identified cell. */
   insertAfter?: string;
+  /** Move the identified cell to just after the cell this snippet identifies. */
+  moveAfter?: string;
+  /** Remove the identified cell and every cell after it (a tail that needs the internet). */
+  truncate?: true;
+}
+
+/** A literal replacement in a text file beside the notebook (a data file the user edits). */
+export interface FileChange {
+  /** Relative to the notebook's folder. */
+  path: string;
+  from: string;
+  to: string;
+}
+
+/**
+ * One more edit a user makes after the audit, tried on its own copy of the
+ * audited folder and compared with a fresh run of the same edited notebook:
+ * the kinds of change a scripted single edit does not cover (a data file, a
+ * helper of a task function, a global it reads, a cell inserted, moved or
+ * deleted).
+ */
+export interface MoreEdit {
+  why: string;
+  changes: SourceChange[];
+  files?: FileChange[];
 }
 
 export interface CorpusNotebook {
@@ -38,6 +63,8 @@ export interface CorpusNotebook {
   changes: SourceChange[];
   /** The edit a user makes between the audit and the repeat. */
   edit: SourceChange;
+  /** More edits, each from the audited state (see MoreEdit). */
+  more?: MoreEdit[];
   /**
    * Cells (by a unique snippet) whose outputs show random samples: a fresh
    * run draws new ones, while a repeat serves the recorded ones where the
@@ -188,5 +215,104 @@ export const CORPUS: CorpusNotebook[] = [
     changes: [{ why: "two workers instead of four: 2 cores", cell: "client = Client(n_workers=4)", from: "n_workers=4", to: "n_workers=2" }],
     edit: { why: "a one-line change in flaky_inc: it fails 10% of the time instead of 20%", cell: "def flaky_inc(i):", from: "random() < 0.2", to: "random() < 0.1" },
     randomCells: ["for i, future in enumerate(futures):", "futures[5].retry()"],
+  },
+  // Added for issue 10/15's kinds of edit (each `more` edit starts again from the audited folder).
+  {
+    name: "parsl-tutorial/ParslFest2020/advanced-dependencies",
+    mirror: "Parsl+parsl-tutorial",
+    path: "ParslFest2020/parslfest-2020-advanced-dependencies.ipynb",
+    support: [],
+    generate: "text-lines",
+    changes: [
+      { why: "first() sleeps 1 s instead of 5: it runs a dozen times", cell: 'print("starting first")', from: "time.sleep(5)", to: "time.sleep(1)" },
+      { why: "analyze_player sleeps a tenth of its name's length in seconds instead of the length", cell: "def analyze_player(name):", from: "time.sleep(n)", to: "time.sleep(n / 10)" },
+      { why: "no cell that fails on purpose (an app raising): the audit stops at a cell's error", cell: "^avg(rand(), fail(), rand()).result()$" },
+      { why: "no cell that fails on purpose (a future set to an exception)", cell: "^f.result()$" },
+      { why: "count the lines of a local data file instead of /etc/passwd, which is the machine's", cell: 'count_lines(parsl.File("/etc/passwd"))', from: '"/etc/passwd"', to: '"data/lines.txt"' },
+      { why: "no cells fetching a web page: no internet", cell: 'parsl.File("http://', truncate: true },
+    ],
+    edit: { why: "a task function's body: double multiplies by 3", cell: "def double(n):", from: "return n*2", to: "return n*3" },
+    more: [
+      { why: "a data file a task reads gains a line (data/lines.txt, counted by count_lines)", changes: [], files: [{ path: "data/lines.txt", from: "line 40\n", to: "line 40\nline 41\n" }] },
+      { why: "a module-level list the submitting function reads: Team C fields Abi instead of Dugnutt", changes: [{ why: "", cell: '("Team C", ["Butch", "Jackson", "Dugnutt"])', from: '("Team C", ["Butch", "Jackson", "Dugnutt"])', to: '("Team C", ["Butch", "Jackson", "Abi"])' }] },
+      { why: "a cell deleted (the one totalling add_firsts_a's futures)", changes: [{ why: "", cell: "def add_firsts_a():" }] },
+      { why: "a cell inserted: fibonacci(5) after fibonacci(3)", changes: [{ why: "", cell: "^fibonacci(3).result()$", insertAfter: "fibonacci(5).result()" }] },
+      { why: "a cell moved: fibonacci(3) after the concurrent Future cells", changes: [{ why: "", cell: "^fibonacci(3).result()$", moveAfter: "^f.set_result(10)$" }] },
+    ],
+    randomCells: ["avg(rand(),rand(), rand()).result()", "ExceptionHidingFuture(rand())"],
+    varies: [
+      {
+        why: "what the apps print from their worker threads: which cell's output a line lands in depends on timing, and a served task does not run, so prints nothing",
+        pattern: /(starting|ending) first|executing double|Totalling\.\.\.|(start|end)? ?analyzing [\w-]+/g,
+        replacement: "",
+      },
+      { why: "whether a task is done when first looked at depends on timing (a served task is done at once)", pattern: /^(True|False)$/gm, replacement: "<done or not>" },
+      { why: "the same, as a team's score or its absence", pattern: /Team (.+?) (has score \d+|no score yet)/g, replacement: "Team $1 <score or not yet>" },
+      { why: "the same, in an AppFuture's repr", pattern: /state=(pending|running|launched|finished returned \w+)/g, replacement: "state=<state>" },
+      { why: "the line breaks those prints leave behind (a thread's print and its newline can land in two cells)", pattern: /\s+/g, replacement: "" },
+    ],
+  },
+  {
+    name: "ray-educational-materials/Ray_Core_1_Remote_Functions",
+    mirror: "ray-project+ray-educational-materials",
+    path: "Ray_Core/Ray_Core_1_Remote_Functions.ipynb",
+    support: [],
+    changes: [
+      { why: "no pyarrow here, and this part of the notebook does not use it", cell: "import pyarrow.parquet as pq", from: "import pyarrow.parquet as pq\n", to: "" },
+      { why: "200,000 samples per task instead of 10,000,000: pure-Python loops, run serially and then as tasks", cell: "NUM_SAMPLES_PER_TASK = 10_000_000", from: "10_000_000", to: "200_000" },
+      { why: "no image part: it downloads images from the internet", cell: "import tasks_helper_utils as t_utils", truncate: true },
+    ],
+    edit: { why: "a helper the remote function calls: generate_fibonacci returns the digit count of the last number", cell: "def generate_fibonacci(sequence_size):", from: "return len(fibonacci)", to: "return len(str(fibonacci[-1]))" },
+    more: [
+      { why: "a parameter in an early cell: SEQUENCE_SIZE 50,000 instead of 100,000", changes: [{ why: "", cell: "^SEQUENCE_SIZE = 100000$", from: "100000", to: "50000" }] },
+      { why: "a remote function's body: sample_task_distribute stops printing", changes: [{ why: "", cell: "def sample_task_distribute(", from: "sampling_task(sample_size, i)", to: "sampling_task(sample_size, i, verbose=False)" }] },
+      { why: "a cell deleted: the serial run_local timing", changes: [{ why: "", cell: "run_local(SEQUENCE_SIZE)" }] },
+    ],
+    randomCells: ["results = run_serial(", "Estimated value of π", "results = run_disributed("],
+    varies: [
+      {
+        why: "what remote functions print, forwarded by Ray from its workers: which cell's output a line lands in depends on timing, a served task prints nothing, and a dispatched one is named `name[nbrewind]` (the persisting twin) in Ray's prefix",
+        pattern: /[^\n(]*\([\w.[\]]+ pid=\d+(, ip=[\d.]+)?\)[^\n]*\n?/g,
+        replacement: "",
+      },
+    ],
+  },
+  {
+    name: "academy/ray-crash-course/03-Ray-Objects",
+    mirror: "anyscale+academy",
+    path: "ray-crash-course/03-Ray-Objects.ipynb",
+    support: [],
+    changes: [
+      { why: "long_running_function sleeps 3 s instead of 10, ray.get waits 1 s instead of 6", cell: "def long_running_function ():", from: "time.sleep(10)", to: "time.sleep(3)" },
+      { why: "(the same)", cell: "ray.get(obj_ref, timeout=6)", from: "timeout=6", to: "timeout=1" },
+    ],
+    edit: { why: "a parameter in an early cell, reaching a task through ray.put: num_list ends in 94", cell: "num_list = [23, 42, 93]", from: "93]", to: "94]" },
+    more: [
+      { why: "a remote function's body: my_function returns the max", changes: [{ why: "", cell: "def my_function (num_list):", from: "sum(num_list)", to: "max(num_list)" }] },
+      { why: "a cell deleted: the ten ray.put round trips", changes: [{ why: "", cell: "ray.get([ray.put(i) for i in range(10)])" }] },
+      { why: "a cell inserted: my_function on a new ray.put list", changes: [{ why: "", cell: "calc_ref = my_function.remote(obj_ref)", insertAfter: "print(ray.get(my_function.remote(ray.put([1, 2, 3]))))" }] },
+    ],
+    randomCells: [],
+    varies: [{ why: "whether ray.get times out depends on timing: a served task is done at once", pattern: /`get` timed out\n/g, replacement: "" }],
+  },
+  {
+    name: "dask-examples/bag",
+    mirror: "dask+dask-examples",
+    path: "bag.ipynb",
+    support: [],
+    generate: "people-json",
+    changes: [
+      { why: "two workers instead of four: 2 cores", cell: "Client(n_workers=4, threads_per_worker=1)", from: "n_workers=4", to: "n_workers=2" },
+      { why: "data/*.json written before the audit (generated-data.ts) instead of by dask.datasets.make_people(), which needs mimesis", cell: "b = dask.datasets.make_people()", from: "b = dask.datasets.make_people()                 # Make records of people\nb.map(json.dumps).to_textfiles('data/*.json')   # Encode as JSON, write to disk", to: "" },
+      { why: "the processed records are written to processed/, not data/processed.*.json: data/*.json is the input glob, so a second run in the same folder would read them as input", cell: ".to_textfiles('data/processed.*.json')", from: "data/processed.*.json", to: "processed/*.json" },
+    ],
+    edit: { why: "a filter threshold: people over 40 instead of 30 in the top occupations", cell: ".frequencies(sort=True)", from: "record['age'] > 30", to: "record['age'] > 40" },
+    more: [
+      { why: "a data file the tasks read: the first record of data/3.json changes occupation", changes: [], files: [{ path: "data/3.json", from: '"occupation":"', to: '"occupation":"Astronaut","was":"' }] },
+      { why: "a function the tasks call: flatten adds one to the age", changes: [{ why: "", cell: "def flatten(record):", from: "'age': record['age'],", to: "'age': record['age'] + 1," }] },
+      { why: "a cell moved: the record count after the top occupations", changes: [{ why: "", cell: "b.count().compute()", moveAfter: "^result.compute()$" }] },
+      { why: "a cell deleted: b.take(1)", changes: [{ why: "", cell: "^b.take(1)$" }] },
+    ],
+    randomCells: [],
   },
 ];

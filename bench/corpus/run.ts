@@ -28,7 +28,7 @@ import { dirname, join } from "node:path";
 import type { Notebook } from "../../src/notebook/types.js";
 import { buildCli, cleanEnv, printTable, runTimed, writeResults, type Timed } from "../lib/harness.js";
 import { compareResults, MASKS, type Difference, type ExtraMask } from "./compare.js";
-import { CORPUS, type CorpusNotebook, type SourceChange } from "./notebooks.js";
+import { CORPUS, type CorpusNotebook, type FileChange, type MoreEdit, type SourceChange } from "./notebooks.js";
 import { writeGeneratedData } from "./generated-data.js";
 
 interface StepResult {
@@ -38,6 +38,21 @@ interface StepResult {
   failure?: string;
 }
 
+interface RepeatCounts {
+  reused: number;
+  ran: number;
+  restored: number;
+  tasks: { total: number; served: number; dispatched: number };
+}
+
+/** One of a notebook's further edits (notebooks.ts, MoreEdit): its repeat against a fresh run. */
+interface MoreResult {
+  why: string;
+  steps: Record<string, StepResult>;
+  repeat?: RepeatCounts;
+  equalFresh?: { equal: boolean; differences: Difference[] };
+}
+
 interface NotebookResult {
   name: string;
   status: "pass" | "fail" | "skipped";
@@ -45,7 +60,8 @@ interface NotebookResult {
   changes: string[];
   edit: string;
   steps: Record<string, StepResult>;
-  repeat?: { reused: number; ran: number; restored: number; tasks: { total: number; served: number; dispatched: number } };
+  repeat?: RepeatCounts;
+  more?: MoreResult[];
   /** Repeat wall time over the plain run's. */
   ratio?: number;
   replay?: { matched: boolean; differences: number; first?: string };
@@ -65,11 +81,29 @@ function cellSource(cell: { source: string | string[] }): string {
   return Array.isArray(cell.source) ? cell.source.join("") : cell.source;
 }
 
+/** The one code cell a snippet identifies; throws with a clear message otherwise. */
+function findCell(nb: Notebook, snippet: string, path: string): number {
+  // `^source$`: the cell whose whole source is that (as in randomCells).
+  const exact = snippet.length > 1 && snippet.startsWith("^") && snippet.endsWith("$") ? snippet.slice(1, -1) : undefined;
+  const matches = (source: string) => (exact !== undefined ? source.trim() === exact : source.includes(snippet));
+  const hits = nb.cells.map((c, i) => [c, i] as const).filter(([c]) => c.cell_type === "code" && matches(cellSource(c)));
+  if (hits.length !== 1) throw new Error(`${path}: the snippet ${JSON.stringify(snippet)} is in ${hits.length} code cells, expected exactly 1 (has the notebook changed upstream?)`);
+  return hits[0]![1];
+}
+
 /** Apply one change to the notebook's JSON; throws with a clear message when its snippet does not identify one cell. */
 function applyChange(nb: Notebook, change: SourceChange, path: string): void {
-  const hits = nb.cells.map((c, i) => [c, i] as const).filter(([c]) => c.cell_type === "code" && cellSource(c).includes(change.cell));
-  if (hits.length !== 1) throw new Error(`${path}: the snippet ${JSON.stringify(change.cell)} is in ${hits.length} code cells, expected exactly 1 (has the notebook changed upstream?)`);
-  const [cell, index] = hits[0]!;
+  const index = findCell(nb, change.cell, path);
+  const cell = nb.cells[index]!;
+  if (change.truncate) {
+    nb.cells.splice(index);
+    return;
+  }
+  if (change.moveAfter !== undefined) {
+    nb.cells.splice(index, 1);
+    nb.cells.splice(findCell(nb, change.moveAfter, path) + 1, 0, cell);
+    return;
+  }
   if (change.insertAfter !== undefined) {
     nb.cells.splice(index + 1, 0, { cell_type: "code", metadata: {}, execution_count: null, outputs: [], source: change.insertAfter } as unknown as Notebook["cells"][number]);
     return;
@@ -81,6 +115,14 @@ function applyChange(nb: Notebook, change: SourceChange, path: string): void {
   const source = cellSource(cell);
   if (!source.includes(change.from)) throw new Error(`${path}: ${JSON.stringify(change.from)} is not in the cell identified by ${JSON.stringify(change.cell)}`);
   cell.source = source.replace(change.from, change.to ?? "");
+}
+
+/** Apply a data-file edit beside the notebook; throws when the text to replace is not there. */
+function editFile(notebookDir: string, change: FileChange): void {
+  const file = join(notebookDir, change.path);
+  const text = readFileSync(file, "utf8");
+  if (!text.includes(change.from)) throw new Error(`${file}: ${JSON.stringify(change.from)} is not in it (has the generated data changed?)`);
+  writeFileSync(file, text.replace(change.from, change.to));
 }
 
 function editNotebook(file: string, changes: SourceChange[]): void {
@@ -117,6 +159,58 @@ function firstError(file: string): string | undefined {
   return undefined;
 }
 
+/** What a repeat's --json summary counted, if it printed one. */
+function repeatCounts(repeat: Timed): RepeatCounts | undefined {
+  try {
+    const summary = JSON.parse(repeat.stdout.slice(repeat.stdout.indexOf("{"))) as { counts?: { reused: number; run: number; restored_values: number; tasks?: { total: number; served: number; dispatched: number } } };
+    const c = summary.counts;
+    return c ? { reused: c.reused, ran: c.run, restored: c.restored_values, tasks: { total: c.tasks?.total ?? 0, served: c.tasks?.served ?? 0, dispatched: c.tasks?.dispatched ?? 0 } } : undefined;
+  } catch {
+    return undefined; // no summary: the failure says why
+  }
+}
+
+/** The repeat's outputs against the plain run's, with the folders each ran in (and the notebook's own masks) masked. */
+function compareFresh(entry: CorpusNotebook, freshOut: string, repeatOut: string, folders: string[]): { equal: boolean; differences: Difference[] } {
+  const expected = JSON.parse(readFileSync(freshOut, "utf8")) as Notebook;
+  const got = JSON.parse(readFileSync(repeatOut, "utf8")) as Notebook;
+  const escape = (s: string) => new RegExp(s.replace(/[.*+?^${}()|[\]\\]/g, "\\$&"), "g");
+  // Longest first: a folder's copies (`X.fresh`) are masked whole, not as X followed by `.fresh`.
+  const paths = [...folders].sort((a, b) => b.length - a.length);
+  const extra: ExtraMask[] = [...paths.map((f): ExtraMask => [escape(f), "<folder>"]), ...(entry.varies ?? []).map((v): ExtraMask => [v.pattern, v.replacement])];
+  const differences = compareResults(expected, got, entry.randomCells, extra);
+  return { equal: differences.length === 0, differences };
+}
+
+/**
+ * One further edit: a copy of the audited folder is edited and repeated, a
+ * copy of the folder as it was before the audit is edited the same way and
+ * run plainly, and the two are compared.
+ */
+async function tryMore(entry: CorpusNotebook, more: MoreEdit, dir: string, audited: string, pristine: string, cli: (args: string[], dir: string) => Promise<Timed>): Promise<MoreResult> {
+  const result: MoreResult = { why: more.why, steps: {} };
+  const freshDir = `${dir}.fresh`;
+  cpSync(audited, dir, { recursive: true });
+  cpSync(pristine, freshDir, { recursive: true });
+  for (const d of [dir, freshDir]) {
+    editNotebook(join(d, entry.path), more.changes);
+    for (const f of more.files ?? []) editFile(dirname(join(d, entry.path)), f);
+  }
+  const nb = join(dir, entry.path);
+  const repeatOut = join(dir, "repeated.ipynb");
+  const repeat = await cli(["repeat", nb, "-o", repeatOut, "--json", "--explain"], dirname(nb));
+  writeFileSync(join(dir, "repeat.log"), repeat.stderr);
+  result.steps.repeat = step(repeat, repeatOut);
+  const counts = repeatCounts(repeat);
+  if (counts) result.repeat = counts;
+  const freshNb = join(freshDir, entry.path);
+  const freshOut = join(freshDir, "fresh.ipynb");
+  const plain = await cli(["run", freshNb, "-o", freshOut, "-q"], dirname(freshNb));
+  result.steps.fresh = step(plain, freshOut);
+  if (repeat.code === 0 && plain.code === 0) result.equalFresh = compareFresh(entry, freshOut, repeatOut, [dir, freshDir]);
+  return result;
+}
+
 function step(r: Timed, output?: string): StepResult {
   const ok = r.code === 0;
   const tail = r.stderr.trim().split("\n").slice(-3).join(" | ");
@@ -135,33 +229,33 @@ async function runOne(entry: CorpusNotebook, cliEntry: string, root: string): Pr
   editNotebook(nb, entry.changes);
   // The clean copy for the plain run, taken before anything ran in `work`.
   cpSync(work, fresh, { recursive: true });
+  const pristine = `${work}.pristine`;
+  if (entry.more?.length) cpSync(work, pristine, { recursive: true });
   const freshNb = join(fresh, entry.path);
   editNotebook(freshNb, [entry.edit]);
 
-  const env = cleanEnv();
+  // Ray started by a notebook is its own: without this, ray.init() joins any Ray cluster already
+  // running on the machine (another user's), and times out or fails when that one is busy.
+  const env = { ...cleanEnv(), RAY_ADDRESS: "local" };
   const cwd = dirname(nb);
   const cli = (args: string[], dir = cwd) => runTimed(process.execPath, [cliEntry, ...args], env, dir);
   const out = (name: string) => join(work, `${name}.ipynb`);
 
   const audit = await cli(["audit", nb, "-o", out("audited"), "--json", "-q"]);
   result.steps.audit = step(audit, out("audited"));
+  const audited = `${work}.audited`;
+  if (entry.more?.length) cpSync(work, audited, { recursive: true });
   editNotebook(nb, [entry.edit]);
   const repeat = await cli(["repeat", nb, "-o", out("repeated"), "--json", "--explain"]);
   result.steps.repeat = step(repeat, out("repeated"));
-  if (repeat.code === 0 || existsSync(out("repeated"))) {
-    try {
-      const summary = JSON.parse(repeat.stdout.slice(repeat.stdout.indexOf("{"))) as { counts?: { reused: number; run: number; restored_values: number; tasks?: { total: number; served: number; dispatched: number } } };
-      const c = summary.counts;
-      if (c) result.repeat = { reused: c.reused, ran: c.run, restored: c.restored_values, tasks: { total: c.tasks?.total ?? 0, served: c.tasks?.served ?? 0, dispatched: c.tasks?.dispatched ?? 0 } };
-    } catch {
-      /* no summary: the failure says why */
-    }
-  }
+  const counts = repeatCounts(repeat);
+  if (counts) result.repeat = counts;
   writeFileSync(join(work, "repeat.log"), repeat.stderr);
 
   if (repeat.code === 0) {
     const archive = join(work, "packed.nbrewind.tgz");
-    const pack = await cli(["pack", nb, "-o", archive, "-q"]);
+    // With the data files it read: a replay elsewhere needs its inputs (without them it lists them and the cells reading them fail).
+    const pack = await cli(["pack", nb, "-o", archive, "--inputs", "-q"]);
     result.steps.pack = step(pack);
     if (pack.code === 0) {
       const replayDir = join(work, "replay");
@@ -181,17 +275,26 @@ async function runOne(entry: CorpusNotebook, cliEntry: string, root: string): Pr
   result.steps.fresh = step(plain, join(fresh, "fresh.ipynb"));
   if (result.steps.repeat.ok && plain.code === 0) {
     result.ratio = repeat.wallMs / plain.wallMs;
-    const expected = JSON.parse(readFileSync(join(fresh, "fresh.ipynb"), "utf8")) as Notebook;
-    const got = JSON.parse(readFileSync(out("repeated"), "utf8")) as Notebook;
     // The plain run ran in its own folder: its paths are not a difference.
-    const escape = (s: string) => new RegExp(s.replace(/[.*+?^${}()|[\]\\]/g, "\\$&"), "g");
-    const extra: ExtraMask[] = [[escape(fresh), "<folder>"], [escape(work), "<folder>"], ...(entry.varies ?? []).map((v): ExtraMask => [v.pattern, v.replacement])];
-    const differences = compareResults(expected, got, entry.randomCells, extra);
-    result.equalFresh = { equal: differences.length === 0, differences };
+    result.equalFresh = compareFresh(entry, join(fresh, "fresh.ipynb"), out("repeated"), [fresh, work]);
+  }
+  if (entry.more?.length && audit.code === 0) {
+    result.more = [];
+    for (const [i, more] of entry.more.entries()) result.more.push(await tryMore(entry, more, `${work}.more${i + 1}`, audited, pristine, cli));
   }
   const allOk = Object.values(result.steps).every((s) => s.ok);
-  result.status = allOk && result.replay?.matched && result.equalFresh?.equal ? "pass" : "fail";
+  const moreOk = (result.more ?? []).every((m) => Object.values(m.steps).every((s) => s.ok) && m.equalFresh?.equal);
+  result.status = allOk && moreOk && result.replay?.matched && result.equalFresh?.equal ? "pass" : "fail";
   return result;
+}
+
+function describeMore(m: MoreResult, i: number): string[] {
+  const rp = m.repeat;
+  const verdict = m.equalFresh ? (m.equalFresh.equal ? "= fresh: yes" : `= fresh: NO, ${m.equalFresh.differences.length} difference(s)`) : "= fresh: not compared";
+  const lines = [`  more ${i + 1}: ${m.why}`, `    ${rp ? `${rp.reused} cell(s) reused, ${rp.ran} ran; tasks ${rp.tasks.served} served, ${rp.tasks.dispatched} dispatched; ` : ""}${verdict}`];
+  for (const [name, s] of Object.entries(m.steps)) if (!s.ok) lines.push(`    ${name} failed: ${s.failure}`);
+  for (const d of m.equalFresh?.differences.slice(0, 3) ?? []) lines.push(`      cell ${d.cell} ${d.what}: fresh ${JSON.stringify(d.expected.slice(0, 100))}, repeat ${JSON.stringify(d.got.slice(0, 100))}`);
+  return lines;
 }
 
 function describe(r: NotebookResult): string[] {
@@ -218,6 +321,7 @@ async function main(): Promise<void> {
     console.log(`\n${entry.name}`);
     for (const c of entry.changes) console.log(`  change: ${c.why}`);
     console.log(`  edit:   ${entry.edit.why}`);
+    for (const m of entry.more ?? []) console.log(`  more:   ${m.why}`);
     for (const v of entry.varies ?? []) console.log(`  masked: ${v.why}`);
     let r: NotebookResult;
     try {
@@ -232,10 +336,11 @@ async function main(): Promise<void> {
       console.log(`  ${r.status.toUpperCase()}: ${Object.entries(r.steps).map(([n, s]) => `${n} ${s.ok ? "ok" : "FAILED"} ${s.seconds.toFixed(1)} s`).join(", ")}`);
       if (rp) console.log(`  repeat: ${rp.reused} cell(s) reused, ${rp.ran} ran, ${rp.restored} value(s) restored; tasks ${rp.tasks.served} served, ${rp.tasks.dispatched} dispatched${r.ratio ? `; ${r.ratio.toFixed(2)} x the plain run` : ""}`);
       for (const line of describe(r)) console.log(line);
+      for (const [i, m] of (r.more ?? []).entries()) for (const line of describeMore(m, i)) console.log(line);
     }
   }
   console.log("\nsummary");
-  const rows = [["notebook", "result", "reused/ran", "served/dispatched", "repeat/run", "replay", "= fresh"]];
+  const rows = [["notebook", "result", "reused/ran", "served/dispatched", "repeat/run", "replay", "= fresh", "more edits = fresh"]];
   for (const r of results) {
     rows.push([
       r.name,
@@ -245,6 +350,7 @@ async function main(): Promise<void> {
       r.ratio ? r.ratio.toFixed(2) : "-",
       r.replay ? (r.replay.matched ? "match" : `${r.replay.differences} diff`) : "-",
       r.equalFresh ? (r.equalFresh.equal ? "yes" : `${r.equalFresh.differences.length} diff`) : "-",
+      r.more ? `${r.more.filter((m) => m.equalFresh?.equal).length} of ${r.more.length}` : "-",
     ]);
   }
   printTable(rows);
