@@ -262,7 +262,7 @@ export const CORPUS: CorpusNotebook[] = [
       { why: "200,000 samples per task instead of 10,000,000: pure-Python loops, run serially and then as tasks", cell: "NUM_SAMPLES_PER_TASK = 10_000_000", from: "10_000_000", to: "200_000" },
       { why: "no image part: it downloads images from the internet", cell: "import tasks_helper_utils as t_utils", truncate: true },
     ],
-    edit: { why: "a helper the remote function calls: generate_fibonacci returns the digit count of the last number", cell: "def generate_fibonacci(sequence_size):", from: "return len(fibonacci)", to: "return len(str(fibonacci[-1]))" },
+    edit: { why: "a helper the remote function calls: generate_fibonacci returns the last six digits of the last number", cell: "def generate_fibonacci(sequence_size):", from: "return len(fibonacci)", to: "return fibonacci[-1] % 1_000_000" },
     more: [
       { why: "a parameter in an early cell: SEQUENCE_SIZE 50,000 instead of 100,000", changes: [{ why: "", cell: "^SEQUENCE_SIZE = 100000$", from: "100000", to: "50000" }] },
       { why: "a remote function's body: sample_task_distribute stops printing", changes: [{ why: "", cell: "def sample_task_distribute(", from: "sampling_task(sample_size, i)", to: "sampling_task(sample_size, i, verbose=False)" }] },
@@ -305,11 +305,12 @@ export const CORPUS: CorpusNotebook[] = [
       { why: "two workers instead of four: 2 cores", cell: "Client(n_workers=4, threads_per_worker=1)", from: "n_workers=4", to: "n_workers=2" },
       { why: "data/*.json written before the audit (generated-data.ts) instead of by dask.datasets.make_people(), which needs mimesis", cell: "b = dask.datasets.make_people()", from: "b = dask.datasets.make_people()                 # Make records of people\nb.map(json.dumps).to_textfiles('data/*.json')   # Encode as JSON, write to disk", to: "" },
       { why: "the processed records are written to processed/, not data/processed.*.json: data/*.json is the input glob, so a second run in the same folder would read them as input", cell: ".to_textfiles('data/processed.*.json')", from: "data/processed.*.json", to: "processed/*.json" },
+      { why: "no dataframe part: Bag.to_dataframe needs pyarrow, which is not installed here", cell: "b.map(flatten).to_dataframe()", truncate: true },
     ],
     edit: { why: "a filter threshold: people over 40 instead of 30 in the top occupations", cell: ".frequencies(sort=True)", from: "record['age'] > 30", to: "record['age'] > 40" },
     more: [
       { why: "a data file the tasks read: the first record of data/3.json changes occupation", changes: [], files: [{ path: "data/3.json", from: '"occupation":"', to: '"occupation":"Astronaut","was":"' }] },
-      { why: "a function the tasks call: flatten adds one to the age", changes: [{ why: "", cell: "def flatten(record):", from: "'age': record['age'],", to: "'age': record['age'] + 1," }] },
+      { why: "a function the tasks call: the field selector takes the name instead of the occupation", changes: [{ why: "", cell: "b.map(lambda record: record['occupation']).take(2)", from: "record['occupation']", to: "record['name']" }] },
       { why: "a cell moved: the record count after the top occupations", changes: [{ why: "", cell: "b.count().compute()", moveAfter: "^result.compute()$" }] },
       { why: "a cell deleted: b.take(1)", changes: [{ why: "", cell: "^b.take(1)$" }] },
     ],

@@ -183,13 +183,19 @@ function compareFresh(entry: CorpusNotebook, freshOut: string, repeatOut: string
 }
 
 /**
- * One further edit: a copy of the audited folder is edited and repeated, a
- * copy of the folder as it was before the audit is edited the same way and
- * run plainly, and the two are compared.
+ * One further edit: the audited folder is put back at the audit's own path
+ * (`dir`), edited and repeated, as a user repeats where they audited; a copy
+ * of the folder as it was before the audit is edited the same way and run
+ * plainly, and the two are compared. At another path the comparison would
+ * not hold: a value restored from the audit may hold the audit folder's
+ * absolute paths (a bag from `read_text('data/*.json')` does), and its tasks
+ * then read the files there. With --keep, the edited folder is kept as
+ * `keepAs`.
  */
-async function tryMore(entry: CorpusNotebook, more: MoreEdit, dir: string, audited: string, pristine: string, cli: (args: string[], dir: string) => Promise<Timed>): Promise<MoreResult> {
+async function tryMore(entry: CorpusNotebook, more: MoreEdit, dir: string, keepAs: string, audited: string, pristine: string, cli: (args: string[], dir: string) => Promise<Timed>): Promise<MoreResult> {
   const result: MoreResult = { why: more.why, steps: {} };
-  const freshDir = `${dir}.fresh`;
+  const freshDir = `${keepAs}.fresh`;
+  rmSync(dir, { recursive: true, force: true });
   cpSync(audited, dir, { recursive: true });
   cpSync(pristine, freshDir, { recursive: true });
   for (const d of [dir, freshDir]) {
@@ -208,6 +214,7 @@ async function tryMore(entry: CorpusNotebook, more: MoreEdit, dir: string, audit
   const plain = await cli(["run", freshNb, "-o", freshOut, "-q"], dirname(freshNb));
   result.steps.fresh = step(plain, freshOut);
   if (repeat.code === 0 && plain.code === 0) result.equalFresh = compareFresh(entry, freshOut, repeatOut, [dir, freshDir]);
+  if (keep) cpSync(dir, keepAs, { recursive: true });
   return result;
 }
 
@@ -280,7 +287,9 @@ async function runOne(entry: CorpusNotebook, cliEntry: string, root: string): Pr
   }
   if (entry.more?.length && audit.code === 0) {
     result.more = [];
-    for (const [i, more] of entry.more.entries()) result.more.push(await tryMore(entry, more, `${work}.more${i + 1}`, audited, pristine, cli));
+    // The main edit's folder is kept as `<work>.main`: each further edit starts again at `work`.
+    if (keep) cpSync(work, `${work}.main`, { recursive: true });
+    for (const [i, more] of entry.more.entries()) result.more.push(await tryMore(entry, more, work, `${work}.more${i + 1}`, audited, pristine, cli));
   }
   const allOk = Object.values(result.steps).every((s) => s.ok);
   const moreOk = (result.more ?? []).every((m) => Object.values(m.steps).every((s) => s.ok) && m.equalFresh?.equal);
