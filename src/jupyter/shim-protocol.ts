@@ -17,7 +17,7 @@ export const PROTOCOL_VERSION = 2;
  * TASK_KEY_SCHEME). Recorded task keys are offered back only under the same
  * scheme; the shim refuses others (an error, never a silent miss or hit).
  */
-export const TASK_KEY_SCHEME = 2;
+export const TASK_KEY_SCHEME = 3;
 
 export interface HelloRequest {
   type: "hello";

@@ -64,7 +64,7 @@ describe("the nbrewind kernel shim", () => {
     const first = await run(runtime, "print(sorted(n for n in globals() if not n.startswith('_')))");
     expect(first.count).toBe(1);
     expect(first.text).not.toMatch(/'sys'|nbrewind/);
-    expect(shim.hello).toMatchObject({ protocol_version: 2, python: "3.11.7", task_key_scheme: 2 });
+    expect(shim.hello).toMatchObject({ protocol_version: 2, python: "3.11.7", task_key_scheme: 3 });
     expect(shim.hello!.pid).toBeGreaterThan(0);
   });
 
