@@ -9,7 +9,8 @@
  * the way Jupyter's server names them; headless, its own test switches stand
  * in for both (ENV_KISHU_TEST_MODE, TEST_NOTEBOOK_PATH). Its hook is
  * installed in the middle of the init cell, so that cell's post-run half
- * finds no start time: the cell gives it one.
+ * finds no start time: the cell gives it one. The same cell raises Python's
+ * recursion limit, which Kishu's id graph exceeds on engine futures.
  *
  * After an edit: a new kernel attaches Kishu, checks out (variables only:
  * `skip_notebook=True`, the notebook file keeps the user's edits) the commit made
@@ -27,7 +28,11 @@ import { applyEdit, NOTEBOOK, prepareFolder, readOutput, type Size } from "../wo
 import { editResult, idealTasks, settle, type PeerResult } from "./result.js";
 import { PEERS_KERNEL, type PeersEnv } from "./venv.js";
 
+// Kishu walks every variable with a recursive pickler of its own (its id graph): Dask futures
+// and Parsl AppFutures reach the client or the DataFlowKernel, deeper than Python's default
+// limit of 1,000 frames (a RecursionError in the recording run). A Kishu user raises it.
 const INIT = [
+  "import sys; sys.setrecursionlimit(20000)  # Kishu's id graph recurses through engine objects",
   "from kishu import init_kishu",
   'init_kishu("notebook.ipynb")',
   '_kishu._start_time = __import__("time").time()  # Kishu hooked itself in mid-cell: give its post-run half a start',
