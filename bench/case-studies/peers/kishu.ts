@@ -38,6 +38,16 @@ const INIT = [
   '_kishu._start_time = __import__("time").time()  # Kishu hooked itself in mid-cell: give its post-run half a start',
 ].join("\n");
 
+/**
+ * Parsl's HTEX pickles an app defined in the notebook by value with dill, with
+ * the notebook's globals, where Kishu keeps its own object (`_kishu`, holding
+ * the kernel session's HMAC signer, which cannot be pickled): every app failed
+ * to serialise. Kishu's user on HTEX has dill pickle only the globals an app reads.
+ */
+function initFor(study: CaseStudy): string {
+  return study.engine === "parsl-htex" ? `import dill; dill.settings["recurse"] = True  # Parsl apps: only the globals they read\n${INIT}` : INIT;
+}
+
 export async function runKishu(study: CaseStudy, dir: string, size: Size, managedPython: string, peers: PeersEnv, cache: string, freshOutputs: (string | undefined)[]): Promise<PeerResult> {
   const how = "init_kishu() cell first, papermill on the peers' kernel; after an edit: checkout of the commit before the first re-run cell, then the edited cells to the end";
   const result: PeerResult = { peer: "kishu", ok: false, how, edits: [] };
@@ -46,7 +56,7 @@ export async function runKishu(study: CaseStudy, dir: string, size: Size, manage
   const nbPath = join(dir, NOTEBOOK);
   const nb = readNotebook(nbPath);
   const firstCode = nb.cells.findIndex((c) => c.cell_type === "code");
-  nb.cells.splice(firstCode, 0, codeCell("kishu-init", INIT));
+  nb.cells.splice(firstCode, 0, codeCell("kishu-init", initFor(study)));
   writeNotebook(nbPath, nb);
   const env = { TEST_NOTEBOOK_PATH: nbPath, ENV_KISHU_TEST_MODE: "1", KISHU_PATH_ROOT: dir };
 
@@ -67,7 +77,7 @@ export async function runKishu(study: CaseStudy, dir: string, size: Size, manage
       continue;
     }
     const checkout = readNotebook(nbPath);
-    checkout.cells = [codeCell("kishu-init", INIT), codeCell("kishu-checkout", `_kishu.checkout(${JSON.stringify(commit)}, skip_notebook=True)`), ...cells.slice(first).map((c) => ({ ...c, source: source(c), outputs: [] }) as typeof c)];
+    checkout.cells = [codeCell("kishu-init", initFor(study)), codeCell("kishu-checkout", `_kishu.checkout(${JSON.stringify(commit)}, skip_notebook=True)`), ...cells.slice(first).map((c) => ({ ...c, source: source(c), outputs: [] }) as typeof c)];
     writeNotebook(join(dir, `checkout-${i + 1}.ipynb`), checkout);
     rmSync(join(dir, study.output), { force: true });
     const run = stepOf(await papermill(peers.python, managedPython, PEERS_KERNEL, dir, `checkout-${i + 1}.ipynb`, `checkout-${i + 1}.out.ipynb`, env));
