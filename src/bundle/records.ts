@@ -49,8 +49,7 @@ export interface BundleManifest {
 }
 
 export type WriteEntry =
-  | { name: string; status: "stored"; digest: string; size: number; type: string }
-  | { name: string; status: "unchanged"; digest: string; size: number; type: string }
+  | { name: string; status: "stored" | "unchanged"; digest: string; size: number; type: string; reaches_engines?: string[] }
   | { name: string; status: "unserialisable"; type: string; reason: string }
   | EngineBoundWrite
   | { name: string; status: "deleted" };

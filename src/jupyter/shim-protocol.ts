@@ -17,7 +17,7 @@ export const PROTOCOL_VERSION = 2;
  * TASK_KEY_SCHEME). Recorded task keys are offered back only under the same
  * scheme; the shim refuses others (an error, never a silent miss or hit).
  */
-export const TASK_KEY_SCHEME = 2;
+export const TASK_KEY_SCHEME = 3;
 
 export interface HelloRequest {
   type: "hello";
@@ -138,9 +138,9 @@ export interface HelloReply {
 /** What post_cell found for one name. */
 export type WriteEntry =
   /** New content; its blob is in the store. */
-  | { status: "stored"; digest: string; size: number; type: string; serialise_s: number }
+  | { status: "stored"; digest: string; size: number; type: string; reaches_engines?: string[]; serialise_s: number }
   /** Same digest as the name's last stored or restored value: nothing written. */
-  | { status: "unchanged"; digest: string; size: number; type: string }
+  | { status: "unchanged"; digest: string; size: number; type: string; reaches_engines?: string[] }
   /** A live handle or a pickling failure: the producing cell must re-run when needed. */
   | { status: "unserialisable"; type: string; reason: string }
   /** Bound to a live engine (a future, a persisted collection, an ObjectRef): not stored; its cell runs again when needed. */

@@ -118,7 +118,8 @@ function promoteForUnknownUse(ctx: EngineContext, promote: Promote): boolean {
  * Why `cell` could use the engine family `f` that `setup` starts, or undefined
  * when nothing it names reaches it: it imports from the engine, or reads a
  * name the set-up cell bound, a name imported from the engine, or a name made
- * by a cell that submitted work to it (an app, a remote function).
+ * by a cell that submitted work to it (an app, a remote function), unless
+ * that cell recorded the name as plain data (`plainDataFrom`).
  */
 function couldUse(ctx: EngineContext, cell: CellPlan, f: string, setup: CellPlan): string | undefined {
   if (cell.opaque) return "it is opaque to the analysis";
@@ -135,13 +136,27 @@ function couldUse(ctx: EngineContext, cell: CellPlan, f: string, setup: CellPlan
       if (producer === setup.id && setupBinds.has(name)) consider(0, `it uses \`${name}\` from ${ctx.label(setup.id)}`);
       if (engineImports(ctx.sources.get(producer) ?? "").get(name) === f) consider(1, `it uses \`${name}\`, imported from ${f} in ${ctx.label(producer)}`);
       const made = ctx.cells.find((c) => c.id === producer);
-      if (made && (recorded(made)?.engines?.used ?? []).some((e) => family(e) === f)) {
+      if (made && (recorded(made)?.engines?.used ?? []).some((e) => family(e) === f) && !plainDataFrom(made, name, f)) {
         const binds = ctx.graph.cell(producer)?.facts.binds.has(name) ?? false;
         consider(binds ? 2 : 3, `it uses \`${name}\` from ${ctx.label(producer)}, which submitted ${f} tasks when recorded`);
       }
     }
   }
   return best?.why;
+}
+
+/**
+ * Whether `name`, as the reused cell `made` recorded it, is data holding no
+ * object of the engine family `f`: the results a cell gathered from its tasks
+ * (numbers, arrays, frames), not a lazy collection, an app or a remote
+ * function. A cell reading it cannot submit work to `f` through it, so it is
+ * no reason to start the engine. Unknown (a record from an older shim, or a
+ * producer that runs again and may make something else this time): it is.
+ */
+function plainDataFrom(made: CellPlan, name: string, f: string): boolean {
+  if (made.decision !== "reuse" || !made.record) return false;
+  const w = made.record.writes.find((x) => x.name === name);
+  return w !== undefined && (w.status === "stored" || w.status === "unchanged") && w.reaches_engines !== undefined && !w.reaches_engines.includes(f);
 }
 
 /** Rule 3. */

@@ -8,7 +8,8 @@ import type { FileActivity } from "../common/file-record.js";
 import type { TaskRecord } from "../common/task-record.js";
 
 export type RecordedWrite =
-  | { name: string; status: "stored" | "unchanged"; digest: string; size: number; type: string }
+  /** reaches_engines: the engine families whose objects the value holds (a lazy collection, an app, a remote function); absent in older records. */
+  | { name: string; status: "stored" | "unchanged"; digest: string; size: number; type: string; reaches_engines?: string[] }
   | { name: string; status: "unserialisable"; type: string; reason: string }
   | EngineBoundWrite
   | { name: string; status: "deleted" };

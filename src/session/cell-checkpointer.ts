@@ -85,7 +85,7 @@ export function toRecordWrite(name: string, entry: ShimWrite): WriteEntry {
   switch (entry.status) {
     case "stored":
     case "unchanged":
-      return { name, status: entry.status, digest: entry.digest, size: entry.size, type: entry.type };
+      return { name, status: entry.status, digest: entry.digest, size: entry.size, type: entry.type, ...(entry.reaches_engines ? { reaches_engines: entry.reaches_engines } : {}) };
     case "unserialisable":
       return { name, status: "unserialisable", type: entry.type, reason: entry.reason };
     case "engine-bound":

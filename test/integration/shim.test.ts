@@ -64,7 +64,7 @@ describe("the nbrewind kernel shim", () => {
     const first = await run(runtime, "print(sorted(n for n in globals() if not n.startswith('_')))");
     expect(first.count).toBe(1);
     expect(first.text).not.toMatch(/'sys'|nbrewind/);
-    expect(shim.hello).toMatchObject({ protocol_version: 2, python: "3.11.7", task_key_scheme: 2 });
+    expect(shim.hello).toMatchObject({ protocol_version: 2, python: "3.11.7", task_key_scheme: 3 });
     expect(shim.hello!.pid).toBeGreaterThan(0);
   });
 
@@ -94,7 +94,7 @@ describe("the nbrewind kernel shim", () => {
     expect(digestOf(entry(appended, "y"))).not.toBe(digestOf(y));
 
     const read = await cell("print(x)", ["x"]);
-    expect(entry(read, "x")).toEqual({ status: "unchanged", digest: digestOf(x), size: (x as { size: number }).size, type: "builtins.int" });
+    expect(entry(read, "x")).toEqual({ status: "unchanged", digest: digestOf(x), size: (x as { size: number }).size, type: "builtins.int", reaches_engines: [] });
 
     const deleted = await cell("del x", ["x"]);
     expect(deleted.names).toEqual({ x: { status: "deleted" } });
@@ -132,6 +132,13 @@ describe("the nbrewind kernel shim", () => {
     // A module is pickled by reference: restoring it re-imports it.
     expect(entry(handles, "threading")).toMatchObject({ status: "stored", type: "builtins.module" });
     await run(runtime, "f.close()");
+  });
+
+  it("says which engines a stored value reaches: a lazy collection or a function calling an engine does, gathered results do not", async () => {
+    const values = await cell("import dask\nlazy = dask.delayed(sum)([1, 2])\ngathered = {'totals': [3.0, 4.0], 'label': 'x'}\ndef go():\n    return dask.compute(lazy)", ["lazy", "gathered", "go"]);
+    expect(entry(values, "lazy")).toMatchObject({ status: "stored", reaches_engines: ["dask"] });
+    expect(entry(values, "go")).toMatchObject({ status: "stored", reaches_engines: ["dask"] });
+    expect(entry(values, "gathered")).toMatchObject({ status: "stored", reaches_engines: [] });
   });
 
   it("records a Dask Client as unserialisable", async () => {

@@ -9,7 +9,8 @@
  * the way Jupyter's server names them; headless, its own test switches stand
  * in for both (ENV_KISHU_TEST_MODE, TEST_NOTEBOOK_PATH). Its hook is
  * installed in the middle of the init cell, so that cell's post-run half
- * finds no start time: the cell gives it one.
+ * finds no start time: the cell gives it one. The same cell raises Python's
+ * recursion limit, which Kishu's id graph exceeds on engine futures.
  *
  * After an edit: a new kernel attaches Kishu, checks out (variables only:
  * `skip_notebook=True`, the notebook file keeps the user's edits) the commit made
@@ -27,11 +28,25 @@ import { applyEdit, NOTEBOOK, prepareFolder, readOutput, type Size } from "../wo
 import { editResult, idealTasks, settle, type PeerResult } from "./result.js";
 import { PEERS_KERNEL, type PeersEnv } from "./venv.js";
 
+// Kishu walks every variable with a recursive pickler of its own (its id graph): Dask futures
+// and Parsl AppFutures reach the client or the DataFlowKernel, deeper than Python's default
+// limit of 1,000 frames (a RecursionError in the recording run). A Kishu user raises it.
 const INIT = [
+  "import sys; sys.setrecursionlimit(20000)  # Kishu's id graph recurses through engine objects",
   "from kishu import init_kishu",
   'init_kishu("notebook.ipynb")',
   '_kishu._start_time = __import__("time").time()  # Kishu hooked itself in mid-cell: give its post-run half a start',
 ].join("\n");
+
+/**
+ * Parsl's HTEX pickles an app defined in the notebook by value with dill, with
+ * the notebook's globals, where Kishu keeps its own object (`_kishu`, holding
+ * the kernel session's HMAC signer, which cannot be pickled): every app failed
+ * to serialise. Kishu's user on HTEX has dill pickle only the globals an app reads.
+ */
+function initFor(study: CaseStudy): string {
+  return study.engine === "parsl-htex" ? `import dill; dill.settings["recurse"] = True  # Parsl apps: only the globals they read\n${INIT}` : INIT;
+}
 
 export async function runKishu(study: CaseStudy, dir: string, size: Size, managedPython: string, peers: PeersEnv, cache: string, freshOutputs: (string | undefined)[]): Promise<PeerResult> {
   const how = "init_kishu() cell first, papermill on the peers' kernel; after an edit: checkout of the commit before the first re-run cell, then the edited cells to the end";
@@ -41,7 +56,7 @@ export async function runKishu(study: CaseStudy, dir: string, size: Size, manage
   const nbPath = join(dir, NOTEBOOK);
   const nb = readNotebook(nbPath);
   const firstCode = nb.cells.findIndex((c) => c.cell_type === "code");
-  nb.cells.splice(firstCode, 0, codeCell("kishu-init", INIT));
+  nb.cells.splice(firstCode, 0, codeCell("kishu-init", initFor(study)));
   writeNotebook(nbPath, nb);
   const env = { TEST_NOTEBOOK_PATH: nbPath, ENV_KISHU_TEST_MODE: "1", KISHU_PATH_ROOT: dir };
 
@@ -62,7 +77,7 @@ export async function runKishu(study: CaseStudy, dir: string, size: Size, manage
       continue;
     }
     const checkout = readNotebook(nbPath);
-    checkout.cells = [codeCell("kishu-init", INIT), codeCell("kishu-checkout", `_kishu.checkout(${JSON.stringify(commit)}, skip_notebook=True)`), ...cells.slice(first).map((c) => ({ ...c, source: source(c), outputs: [] }) as typeof c)];
+    checkout.cells = [codeCell("kishu-init", initFor(study)), codeCell("kishu-checkout", `_kishu.checkout(${JSON.stringify(commit)}, skip_notebook=True)`), ...cells.slice(first).map((c) => ({ ...c, source: source(c), outputs: [] }) as typeof c)];
     writeNotebook(join(dir, `checkout-${i + 1}.ipynb`), checkout);
     rmSync(join(dir, study.output), { force: true });
     const run = stepOf(await papermill(peers.python, managedPython, PEERS_KERNEL, dir, `checkout-${i + 1}.ipynb`, `checkout-${i + 1}.out.ipynb`, env));

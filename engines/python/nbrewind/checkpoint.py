@@ -9,6 +9,7 @@ written.
 
 from __future__ import annotations
 
+import functools
 import time
 from typing import Any
 
@@ -69,7 +70,8 @@ class Checkpointer:
             if reason is not None:
                 self.known.pop(name, None)
                 return {"status": "unserialisable", "type": kind, "reason": reason}
-            blob = serialise(value, dumps_refusing_engine_bound)
+            reaches: set[str] = set()
+            blob = serialise(value, functools.partial(dumps_refusing_engine_bound, reaches=reaches))
         except EngineBound as bound:
             self.known.pop(name, None)
             b = bound.binding
@@ -81,10 +83,10 @@ class Checkpointer:
         digest = digest_of(blob.pieces)
         size = blob.size
         if self.known.get(name) == digest:
-            return {"status": "unchanged", "digest": digest, "size": size, "type": kind}
+            return {"status": "unchanged", "digest": digest, "size": size, "type": kind, "reaches_engines": sorted(reaches)}
         self.store.write(digest, blob.pieces)
         self.known[name] = digest
-        return {"status": "stored", "digest": digest, "size": size, "type": kind, "serialise_s": time.perf_counter() - started}
+        return {"status": "stored", "digest": digest, "size": size, "type": kind, "reaches_engines": sorted(reaches), "serialise_s": time.perf_counter() - started}
 
     def restore(self, values: dict[str, str]) -> dict[str, Any]:
         restored: dict[str, Any] = {}

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import io
 import pickle
+import types
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -81,13 +82,50 @@ class EngineBound(Exception):
         self.binding = binding
 
 
+# Top-level module -> engine family, for objects that reach an engine without being bound to
+# a run of it: a lazy Dask collection (computed, it goes to the default client), a Ray remote
+# function, a Parsl app, a client, an engine function or module referenced by a pickled function.
+_ENGINE_MODULES = {"dask": "dask", "distributed": "dask", "ray": "ray", "parsl": "parsl"}
+_family_by_type: dict[type, str | None] = {}
+
+
+def _family_of_module(module: Any) -> str | None:
+    return _ENGINE_MODULES.get(module.partition(".")[0]) if isinstance(module, str) else None
+
+
+def _engine_family(obj: Any) -> str | None:
+    """The engine whose object ``obj`` is: by its class's module, or, for a module, a class or
+    a function (pickled by reference), by its own module."""
+    t = type(obj)
+    try:
+        family = _family_by_type[t]
+    except KeyError:
+        family = _family_by_type[t] = _family_of_module(getattr(t, "__module__", None))
+    if family is not None:
+        return family
+    if isinstance(obj, types.ModuleType):
+        return _family_of_module(obj.__name__)
+    if isinstance(obj, (type, types.FunctionType, types.BuiltinFunctionType)):
+        return _family_of_module(getattr(obj, "__module__", None))
+    return None
+
+
 class _RefusingPickler(cloudpickle.Pickler):  # type: ignore[misc, name-defined]
-    """cloudpickle, stopping at the first engine-bound object it meets."""
+    """cloudpickle, stopping at the first engine-bound object it meets, and noting in
+    ``reaches`` the engines whose other objects it meets (see ``dumps_refusing_engine_bound``)."""
+
+    def __init__(self, *args: Any, reaches: set[str] | None = None, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.reaches = reaches
 
     def reducer_override(self, obj: Any) -> Any:
         hit = _bound_class(type(obj))
         if hit is not None:
             raise EngineBound(EngineBinding(*hit, whole=False))
+        if self.reaches is not None:
+            family = _engine_family(obj)
+            if family is not None:
+                self.reaches.add(family)
         return super().reducer_override(obj)
 
 
@@ -97,11 +135,17 @@ def binding_of(value: Any) -> EngineBinding | None:
     return EngineBinding(*hit, whole=True) if hit is not None else None
 
 
-def dumps_refusing_engine_bound(value: Any, protocol: int, buffer_callback: Callable[[pickle.PickleBuffer], Any]) -> bytes:
-    """``cloudpickle.dumps``, but raising :class:`EngineBound` for a value that holds an engine handle."""
+def dumps_refusing_engine_bound(value: Any, protocol: int, buffer_callback: Callable[[pickle.PickleBuffer], Any], reaches: set[str] | None = None) -> bytes:
+    """``cloudpickle.dumps``, but raising :class:`EngineBound` for a value that holds an engine handle.
+
+    With ``reaches``, adds to it every engine family (dask, ray, parsl) an object inside the
+    value belongs to. A value that reaches none is plain data: a cell reading it cannot
+    submit work to an engine through it, which lets the planner leave a set-up cell alone.
+    The pickler meets every object but exact ints, floats, strings, bytes and builtin
+    containers, so nothing is missed that could reach an engine."""
     binding = binding_of(value)
     if binding is not None:  # the value itself: no need to start pickling
         raise EngineBound(binding)
     with io.BytesIO() as out:
-        _RefusingPickler(out, protocol=protocol, buffer_callback=buffer_callback).dump(value)
+        _RefusingPickler(out, protocol=protocol, buffer_callback=buffer_callback, reaches=reaches).dump(value)
         return out.getvalue()

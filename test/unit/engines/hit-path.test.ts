@@ -58,6 +58,8 @@ describe("the hit path", () => {
       list_mutated: true,
       closure_rebound: true,
       recursive_stable: true,
+      attribute_names_not_globals: true,
+      loads_in_nested_code_counted: { M: true, P: true, Q: true },
     });
   });
 });

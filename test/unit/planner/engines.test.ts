@@ -137,6 +137,32 @@ describe("engines for a cell whose engine use is unknown", () => {
   });
 });
 
+describe("an edited cell reading what a cell that used the engine made", () => {
+  // The shim records, per stored value, the engines whose objects it holds (reaches_engines).
+  const cells: Cells = [
+    { id: "imports", source: "import parsl\nfrom parsl.app.app import python_app\nfrom parsl.configs.local_threads import config" },
+    { id: "load", source: "parsl.load(config)" },
+    { id: "app", source: "@python_app\ndef multiply(a, b):\n    return a * b\nresults = [multiply(i, 2).result() for i in range(3)]" },
+    { id: "last", source: "TOP = 2\nprint(sorted(results)[:TOP])" },
+  ];
+  const observed = (results: string[] | undefined): Record<string, Observed> => ({
+    load: { engines: { started: ["parsl"], used: [] } },
+    app: { engines: { started: [], used: ["parsl"] }, tasks: 3, writes: { multiply: { reaches_engines: ["parsl"] }, results: results ? { reaches_engines: results } : {} } },
+  });
+  const edited = cells.map((c) => (c.id === "last" ? { ...c, source: c.source.replace("TOP = 2", "TOP = 1") } : c));
+
+  it("reads gathered results, plain data: the engine's set-up cell stays reused (no engine started for a cell that cannot submit)", () => {
+    expect(decisions(plan(edited, recordAll(cells, observed([]))))).toEqual({ imports: "reuse", load: "reuse", app: "reuse", last: "run" });
+  });
+
+  it("reads a value holding an engine object (an app, a lazy collection), or one recorded by an older shim: the set-up cell runs first", () => {
+    const p = plan(edited, recordAll(cells, observed(["parsl"])));
+    expect(decisions(p)).toMatchObject({ load: "run", app: "reuse", last: "run" });
+    expect(reasons(p, "load")).toEqual(["starts the parsl engine that cell 4 may use: it is edited, so what it submits is not recorded, and it uses `results` from cell 3, which submitted parsl tasks when recorded"]);
+    expect(decisions(plan(edited, recordAll(cells, observed(undefined))))).toMatchObject({ load: "run", last: "run" });
+  });
+});
+
 describe("cells that acted on an engine object run again after its set-up cell", () => {
   const cells: Cells = [
     { id: "client", source: "from dask.distributed import Client\nclient = Client(n_workers=1)" },

@@ -30,6 +30,7 @@ process-specific ids get a new key in every kernel.
 
 from __future__ import annotations
 
+import dis
 import functools
 import hashlib
 import importlib.metadata
@@ -49,7 +50,9 @@ from . import pins
 # under another scheme is refused, never silently missed or, worse, hit.
 # 2: a Ray task's key covers its remote function's name and num_returns, and
 # records are matched by occurrence (see runtime), no longer by key alone.
-TASK_KEY_SCHEME = 2
+# 3: a user function's identity covers the globals its code loads, no longer every
+# name in co_names (attribute names such as ``np.histogram`` included).
+TASK_KEY_SCHEME = 3
 
 _LEN = struct.Struct("<Q")
 _FILE_MODES = ("content", "stat")
@@ -579,11 +582,27 @@ def _code_identity(code: types.CodeType, keyer: Keyer) -> str:
     )
 
 
-def _global_names(code: types.CodeType) -> set[str]:
-    """Every name the code (and code nested in it) may look up; attribute names
-    are included too, harmlessly: only those bound in the globals count."""
-    names = set(code.co_names)
+# Instructions whose name operand is not a global the code reads: an attribute of an object
+# (``np.histogram``, ``xs.count``), a name imported from a module, a name stored or deleted.
+# Every other instruction naming something in co_names counts as a read (LOAD_GLOBAL,
+# LOAD_NAME in a class body, and any opcode a later Python adds): a global left out of a
+# key is a wrong reuse, one too many only a needless dispatch. IMPORT_NAME counts too: a
+# function importing a user module it also binds globally is keyed by that module's source.
+_NOT_GLOBAL_READS = frozenset(
+    {"LOAD_ATTR", "LOAD_METHOD", "LOAD_SUPER_ATTR", "STORE_ATTR", "DELETE_ATTR", "IMPORT_FROM", "STORE_NAME", "DELETE_NAME", "STORE_GLOBAL", "DELETE_GLOBAL"}
+)
+_NAME_OPS = frozenset(dis.hasname)
+
+
+@functools.lru_cache(maxsize=4096)  # keyed by the code's value: equal code loads the same names
+def _global_names(code: types.CodeType) -> frozenset[str]:
+    """The names the code (and the code nested in it: functions, lambdas, comprehensions,
+    class bodies) loads from its globals or builtins."""
+    names: set[str] = set()
+    for ins in dis.get_instructions(code):
+        if ins.opcode in _NAME_OPS and ins.opname not in _NOT_GLOBAL_READS:
+            names.add(ins.argval)
     for c in code.co_consts:
         if isinstance(c, types.CodeType):
             names |= _global_names(c)
-    return names
+    return frozenset(names)

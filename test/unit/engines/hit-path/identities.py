@@ -6,6 +6,7 @@ unchanged function is not hashed again. Prints one JSON object."""
 from __future__ import annotations
 
 import json
+import math
 from typing import Any
 
 import common  # noqa: F401 - puts the engines on the path
@@ -99,4 +100,42 @@ def r(n: int) -> int:
 
 a = key(r)
 out["recursive_stable"] = key(r) == a
+
+# The globals a function reads are the names it loads as globals, not every name in its
+# code: ``math.floor`` and ``xs.count`` read the globals ``math`` and nothing else, so a
+# global that happens to be called ``floor`` or ``count`` is no part of the key (in the
+# physics case study ``np.histogram`` made every task depend on a Dask Delayed ``histogram``).
+floor = [1]
+count = [1]
+
+
+def floors(x: float, xs: list[int]) -> int:
+    return math.floor(x) + xs.count(1)
+
+
+a = key(floors)
+floor[0] = 2
+count[0] = 2
+out["attribute_names_not_globals"] = key(floors) == a
+# ... while every global it does load counts, wherever the load is: a nested function, a
+# comprehension or a class body (read by name).
+M = 1
+P = 1
+Q = 1
+
+
+def nested() -> int:
+    class C:
+        y = M
+
+    return (lambda: P)() + [Q for _ in range(1)][0] + C.y + math.floor(0.5)
+
+
+reads: dict[str, bool] = {}
+for name in ("M", "P", "Q"):
+    a = key(nested)
+    globals()[name] += 1
+    reads[name] = key(nested) != a
+
+out["loads_in_nested_code_counted"] = reads
 print(json.dumps(out))
