@@ -12,6 +12,7 @@ The adapter API (all an engine adapter needs besides ``keys.Keyer`` and
     occ = rt.submission(key)                # this submission's occurrence (once per submission)
     rec = rt.record(engine, fn, key_or_uncacheable, arg_keys, upstream, engine_key, occ)
     rt.lookup(key, occ) -> Stored | None    # the recorded result of this occurrence, blobs present
+    rt.would_hit(key)                       # lookup of the next occurrence, asked before submitting
     rt.hit(rec, stored)                     # served without dispatching
     rt.uncached(rec, reason)                # dispatched as is, never memoized
     d = rt.new_dispatch(); rt.dispatched(rec, d)     # one dispatch id per submission
@@ -181,6 +182,18 @@ class TaskRuntime:
             elif recorded:
                 self.mark_recomputed(key, "its stored result is not in the store any more")
         return hit
+
+    def would_hit(self, key: str, sizes: dict[str, int] | None = None) -> bool:
+        """Whether the current cell's next submission of ``key`` would be served (``lookup``
+        would return its stored result), asked without counting a submission or marking
+        anything recomputed. Only in a run where nothing recorded is computed again (else an
+        upstream check would be owed): then it answers False."""
+        if self.recomputed:
+            return False
+        with self._lock:
+            cell = self._cell.cell_id
+            index = self._submissions.get((cell, key), 0)
+        return self._stored_hit(key, Occurrence(cell, index), sizes) is not None
 
     def upstream_recomputed(self, upstream: Sequence[str]) -> str | None:
         """Why a task taking these upstream results must be computed again (None: it need not)."""
