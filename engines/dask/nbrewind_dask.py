@@ -49,6 +49,7 @@ from typing import Any, NamedTuple
 
 import nbrewind
 from nbrewind.engine_guard import guard
+from nbrewind.gc_pause import gc_paused
 from nbrewind.tasks import runtime as task_runtime
 from nbrewind.tasks.hooks import when_imported
 from nbrewind.tasks.keys import Keyer, Uncacheable
@@ -163,7 +164,7 @@ def _answering_compute(base: Any, original: Callable[..., Any]) -> Callable[...,
         rt = task_runtime.active()
         if rt is not None and rt.memo and optimize_graph and get is None and not getattr(_local, "busy", False) and GUARD.on:
             answer = None
-            with GUARD.attempt("answering a Dask computation from its recorded results", rt):
+            with GUARD.attempt("answering a Dask computation from its recorded results", rt), gc_paused():
                 answer = _answer_delayed(base, rt, args, traverse, scheduler, kwargs)
             if answer is not None:
                 return answer.result()
@@ -712,6 +713,12 @@ def _key_graph(graph: dict[Any, Any]) -> _Keyed:
 
 
 def rewrite(graph: dict[Any, Any], outputs: set[Any], rt: task_runtime.TaskRuntime, placement: Placement, answer_here: bool = False, keyed: _Keyed | None = None) -> tuple[dict[Any, Any] | Answered, ClientPersist]:
+    """``_rewrite``, with the garbage collector held off: thousands of small allocations."""
+    with gc_paused():
+        return _rewrite(graph, outputs, rt, placement, answer_here, keyed)
+
+
+def _rewrite(graph: dict[Any, Any], outputs: set[Any], rt: task_runtime.TaskRuntime, placement: Placement, answer_here: bool = False, keyed: _Keyed | None = None) -> tuple[dict[Any, Any] | Answered, ClientPersist]:
     """The graph with hits served, misses wrapped to persist, culled to ``outputs``;
     and the output tasks whose results the client must store (``placement.client_side``).
 

@@ -61,6 +61,7 @@ from typing import Any, NamedTuple
 
 from ..blob_store import DIGEST_RE, BlobError, BlobStore, digest_of
 from .. import task_files
+from ..gc_pause import gc_paused
 from ..serialise import deserialise
 from . import shared_cache
 from .keys import Uncacheable, function_name
@@ -134,6 +135,8 @@ class TaskRuntime:
         self._log_offsets: dict[str, int] = {}
         self._packs: dict[str, bytes] = {}  # pack digest -> its bytes, verified (kept while small)
         self._packs_bytes = 0
+        # Blob sizes stat'ed for lookups during the current cell (forgotten at each cell's start and end).
+        self._cell_sizes: dict[str, int] = {}
         # "cost": results cheaper to recompute than to store and load are not stored; "all": every result is.
         self.store_mode = "cost"
         self._bandwidth: tuple[float, float] | None = None
@@ -227,7 +230,9 @@ class TaskRuntime:
         if task_files.reads_changed(key) is not None:
             return None  # a file it read changed since it was recorded: dispatched
         if sizes is None:
-            sizes = {}
+            # One submission at a time (Parsl, Ray): a pack thousands of hits share is stat'ed
+            # once per cell, not once per hit.
+            sizes = self._cell_sizes
         try:
             if hit.pack is not None:
                 if self._blob_size(hit.pack[0], sizes) < hit.pack[1] + hit.size:
@@ -390,6 +395,7 @@ class TaskRuntime:
     # -- cells
 
     def begin_cell(self, cell_id: str) -> None:
+        self._cell_sizes = {}
         with self._lock:
             # Anything submitted between cells (a thread, a callback) is reported with this cell.
             self._cell.cell_id = cell_id
@@ -400,6 +406,11 @@ class TaskRuntime:
                 del self._submissions[k]
 
     def end_cell(self) -> dict[str, Any]:
+        with gc_paused():  # thousands of notes read and records filled: bookkeeping in bulk
+            return self._end_cell()
+
+    def _end_cell(self) -> dict[str, Any]:
+        self._cell_sizes = {}
         with self._lock:
             cell, self._cell = self._cell, _CellLog(None)
             pending = dict(self._pending)
