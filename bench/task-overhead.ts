@@ -72,6 +72,7 @@ interface Figures {
   hits_per_s: number;
   compute?: { engine: number; audit: number; repeat: number };
   adapter_s?: number | null;
+  adapter_cpu_s?: number | null;
   served: number;
   problems: string[];
 }
@@ -155,7 +156,8 @@ for (const { config: name, figures: f, error, side } of labelled) {
     continue;
   }
   const compute = f.compute?.engine ? `${fmt(f.compute.audit / f.compute.engine)}, ${fmt(f.compute.repeat / f.compute.engine)}` : "";
-  const adapter = f.adapter_s ? Math.round(f.served / f.adapter_s).toLocaleString("en") : "";
+  const cpuRate = f.adapter_cpu_s ? ` (cpu ${Math.round(f.served / f.adapter_cpu_s).toLocaleString("en")})` : "";
+  const adapter = f.adapter_s ? `${Math.round(f.served / f.adapter_s).toLocaleString("en")}${cpuRate}` : "";
   const problems = f.problems.length ? ` (${f.problems.join("; ")})` : "";
   console.log(
     `| ${config} | ${f.work_ms ? `${f.work_ms} ms` : "empty"} | ${fmt(f.load[0], 1)}-${fmt(f.load[1], 1)} | ${fmt(f.baseline.wall, 3)} s | ${fmt(f.audit.wall, 3)} s | ${fmt(f.repeat.wall, 3)} s | ${fmt(f.audit_ratio)} (cpu ${fmt(f.audit.cpu / f.baseline.cpu)}) | ${fmt(f.repeat_ratio)} (cpu ${fmt(f.repeat.cpu / f.baseline.cpu)}) | ${Math.round(f.hits_per_s).toLocaleString("en")}${problems} | ${compute} | ${adapter} |`,
