@@ -45,10 +45,11 @@ import threading
 import uuid
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 import nbrewind
 from nbrewind.engine_guard import guard
+from nbrewind.gc_pause import gc_paused
 from nbrewind.tasks import runtime as task_runtime
 from nbrewind.tasks.hooks import when_imported
 from nbrewind.tasks.keys import Keyer, Uncacheable
@@ -120,6 +121,12 @@ def _patch_dask_base(base: Any) -> None:
     if not getattr(base.persist, "_nbrewind", False):
         # Before dask/__init__ binds dask.persist: this callback runs as soon as dask.base is loaded.
         base.persist = _persisting(base.persist)
+    if not getattr(base.compute, "_nbrewind", False):
+        original_compute = base.compute
+        base.compute = _answering_compute(base, original_compute)
+        package = sys.modules.get("dask")
+        if getattr(package, "compute", None) is original_compute:
+            package.compute = base.compute  # dask was imported before us: its own binding too
     original = base.get_scheduler
     if getattr(original, "_nbrewind", False):
         return
@@ -136,6 +143,148 @@ def _patch_dask_base(base: Any) -> None:
 
     get_scheduler._nbrewind = True  # type: ignore[attr-defined]
     base.get_scheduler = get_scheduler
+
+
+def _answering_compute(base: Any, original: Callable[..., Any]) -> Callable[..., Any]:
+    """``dask.compute`` (and ``.compute()`` of a collection, which calls it): a computation of
+    ``delayed`` objects whose every task is a hit is answered before Dask optimises the graph.
+
+    Dask's own work before any scheduler sees a graph (expressions, optimisation, culling
+    every one-task layer against every key, materialisation) costs more than running empty
+    tasks on the threaded scheduler, so answering in the scheduler's place saves little
+    there. Here the hits are served from the collections' own graphs, which for ``delayed``
+    are the graph Dask would run once culled: the same tasks, keys, records and
+    occurrences. Anything else goes on to Dask as before: another kind of collection, a
+    task that is not a hit, a task key met twice in the graph (its occurrences would be
+    counted in another order than the optimised graph's), fusion or a custom optimiser
+    configured, an asynchronous client."""
+
+    @functools.wraps(original)
+    def compute(*args: Any, traverse: bool = True, optimize_graph: bool = True, scheduler: Any = None, get: Any = None, **kwargs: Any) -> Any:
+        rt = task_runtime.active()
+        if rt is not None and rt.memo and optimize_graph and get is None and not getattr(_local, "busy", False) and GUARD.on:
+            answer = None
+            with GUARD.attempt("answering a Dask computation from its recorded results", rt), gc_paused():
+                answer = _answer_delayed(base, rt, args, traverse, scheduler, kwargs)
+            if answer is not None:
+                return answer.result()
+        return original(*args, traverse=traverse, optimize_graph=optimize_graph, scheduler=scheduler, get=get, **kwargs)
+
+    compute._nbrewind = True  # type: ignore[attr-defined]
+    return compute
+
+
+@dataclass
+class _DelayedAnswer:
+    """A computation of ``delayed`` objects taken over from ``dask.compute``: the values of
+    the graph's keys (every task a hit), or, when a stored result went away between the
+    check and the rewrite, the rewritten graph, run here (outside the adapter's guard: an
+    exception it raises is the user's)."""
+
+    values: dict[Any, Any] | None
+    graph: dict[Any, Any]
+    outputs: list[Any]
+    args: tuple[Any, ...]
+    traverse: bool
+
+    def result(self) -> tuple[Any, ...]:
+        values = self.values
+        if values is None:
+            from dask.threaded import get as threaded_get
+
+            _local.busy = True
+            try:
+                values = dict(zip(self.outputs, threaded_get(self.graph, self.outputs)))
+            finally:
+                _local.busy = False
+        return tuple(_repacked(a, values, self.traverse) for a in self.args)
+
+
+def _answer_delayed(base: Any, rt: task_runtime.TaskRuntime, args: tuple[Any, ...], traverse: bool, scheduler: Any, kwargs: dict[str, Any]) -> _DelayedAnswer | None:
+    """The answer when every task is a hit; None: let Dask compute it."""
+    from dask import config
+
+    collections = _delayed_in(args, traverse)
+    if not collections:
+        return None
+    if config.get("optimization.fuse.delayed", False) or config.get("delayed_optimize", None) is not None:
+        return None  # the graph Dask runs is not the collections' own, culled
+    schedule = base.get_scheduler(scheduler=scheduler, collections=collections)
+    if isinstance(schedule, _MemoSchedule):
+        label = schedule.label
+    else:
+        client = getattr(schedule, "__self__", None)
+        if client is None or not hasattr(client, "_graph_to_futures") or client.asynchronous or kwargs:
+            return None  # what Client.get would be asked with extra options: to it, as before
+        label = f"{ENGINE}:distributed"
+    graph = _materialise_all([c.__dask_graph__() for c in collections])
+    outputs = [c.key for c in collections]
+    graph = {k: graph[k] for k in _needed(graph, set(outputs), {})}  # what Dask's cull keeps
+    keyed = _key_graph(graph)
+    tasks = [k for k, node in graph.items() if _memoizable(k, node)]
+    keys = [keyed.node_keys[k] for k in tasks]
+    if len(set(keys)) != len(keys) or not all(isinstance(key, str) for key in keys):
+        return None
+    sizes: dict[str, int] = {}
+    if not all(rt.would_hit(key, sizes) for key in keys):  # type: ignore[arg-type]
+        return None
+    hits = dict.fromkeys(tasks)
+    if not _answerable(graph, _needed(graph, set(outputs), hits), set(outputs), hits):
+        return None
+    rt.engine_used(label)
+    new, _ = rewrite(graph, set(outputs), rt, _IN_PROCESS, answer_here=True, keyed=keyed)
+    if isinstance(new, Answered):
+        return _DelayedAnswer(new.values, graph, outputs, args, traverse)
+    return _DelayedAnswer(None, new, outputs, args, traverse)
+
+
+def _delayed_in(args: tuple[Any, ...], traverse: bool) -> list[Any] | None:
+    """The ``delayed`` objects ``dask.compute(*args)`` would compute, once each; None when
+    it would meet something else: another kind of collection, or a container it traverses
+    that is not a plain list, tuple or dict (an iterator it would consume, a set, a
+    dataclass, a subclass)."""
+    import dataclasses
+    from collections.abc import Iterator
+
+    from dask.base import is_dask_collection
+    from dask.delayed import Delayed
+
+    found: dict[Any, Any] = {}
+
+    def walk(value: Any, deep: bool) -> bool:
+        if isinstance(value, Delayed):
+            found.setdefault(value.key, value)
+            return True
+        t = type(value)
+        if deep and t in (list, tuple):
+            return all(walk(v, True) for v in value)
+        if deep and t is dict:
+            return all(walk(k, True) and walk(v, True) for k, v in value.items())
+        if is_dask_collection(value):
+            return False
+        if not deep:
+            return True
+        return not (isinstance(value, (Iterator, list, tuple, dict, set, frozenset)) or (dataclasses.is_dataclass(value) and not isinstance(value, type)))
+
+    if not all(walk(a, traverse) for a in args):
+        return None
+    return list(found.values())
+
+
+def _repacked(value: Any, values: dict[Any, Any], traverse: bool) -> Any:
+    """``value`` with each ``delayed`` object replaced by its value, as ``dask.compute``
+    returns it (plain lists, tuples and dicts rebuilt, anything else as it is)."""
+    from dask.delayed import Delayed
+
+    if isinstance(value, Delayed):
+        return values[value.key]
+    if traverse:
+        t = type(value)
+        if t in (list, tuple):
+            return t(_repacked(v, values, True) for v in value)
+        if t is dict:
+            return {_repacked(k, values, True): _repacked(v, values, True) for k, v in value.items()}
+    return value
 
 
 class _MemoSchedule:
@@ -404,6 +553,26 @@ def _distributed_placement(client: Any, rt: task_runtime.TaskRuntime) -> Placeme
 # ------------------------------------------------------------------ the rewrite
 
 
+def _materialise_all(graphs: list[Any]) -> dict[Any, Any]:
+    """One low-level graph of several collections' graphs; a layer they share is read once."""
+    from collections.abc import Mapping
+
+    from dask._task_spec import convert_legacy_graph
+
+    flat: dict[Any, Any] = {}
+    seen: set[str] = set()
+    for graph in graphs:
+        layers = getattr(graph, "layers", None)
+        if not isinstance(layers, Mapping):
+            flat.update(copy.copy(graph) if hasattr(graph, "is_materialized") else graph)
+            continue
+        for name, part in layers.items():
+            if name not in seen:
+                seen.add(name)
+                flat.update(copy.copy(part) if hasattr(part, "is_materialized") else part)
+    return convert_legacy_graph(flat)
+
+
 def _materialise(dsk: Any) -> dict[Any, Any]:
     from collections.abc import Mapping
 
@@ -457,21 +626,21 @@ class Answered:
 _INLINE_SHARED_MAX = 64 << 10
 
 
-def rewrite(graph: dict[Any, Any], outputs: set[Any], rt: task_runtime.TaskRuntime, placement: Placement, answer_here: bool = False) -> tuple[dict[Any, Any] | Answered, ClientPersist]:
-    """The graph with hits served, misses wrapped to persist, culled to ``outputs``;
-    and the output tasks whose results the client must store (``placement.client_side``).
+class _Keyed(NamedTuple):
+    """A graph's task keys (or why a node has none), the argument keys of each plain task
+    (kept for its record: keyed once, not twice), and the function that keys an argument."""
 
-    With ``answer_here`` (the caller wants values, not futures), a graph whose needed
-    tasks are all hits is answered in this process: ``Answered`` with the values of what
-    the outputs need, and the scheduler never sees it. Otherwise hits the graph still
-    needs are cut out of it where they can be: a hit loaded here becomes literal data
-    inside the task that reads it, so the scheduler gets no task for it at all."""
+    node_keys: dict[Any, str | Uncacheable]
+    node_args: dict[Any, list[str]]
+    arg_key: Callable[[Any], str]
+
+
+def _key_graph(graph: dict[Any, Any]) -> _Keyed:
+    """The Merkle key of every node of ``graph``, bottom-up (in topological order)."""
     from dask._task_spec import Alias, DataNode, GraphNode, Task, TaskRef, _execute_subgraph
 
     keyer = Keyer(_ref_key)
     node_keys: dict[Any, str | Uncacheable] = {}
-    client_persist: ClientPersist = {}
-    runners = placement.runners
 
     def external(k: Any) -> str | Uncacheable:
         known = _produced.get(k)
@@ -526,7 +695,6 @@ def rewrite(graph: dict[Any, Any], outputs: set[Any], rt: task_runtime.TaskRunti
             return keyer.value_key(node.value)
         return arg_key(node)
 
-    # The argument keys of each plain task, kept for its record (keyed once, not twice).
     node_args: dict[Any, list[str]] = {}
     for k in _topological(graph):
         node = graph[k]
@@ -540,6 +708,31 @@ def rewrite(graph: dict[Any, Any], outputs: set[Any], rt: task_runtime.TaskRunti
                 node_keys[k] = key_of(node)
         except Uncacheable as err:
             node_keys[k] = err
+
+    return _Keyed(node_keys, node_args, arg_key)
+
+
+def rewrite(graph: dict[Any, Any], outputs: set[Any], rt: task_runtime.TaskRuntime, placement: Placement, answer_here: bool = False, keyed: _Keyed | None = None) -> tuple[dict[Any, Any] | Answered, ClientPersist]:
+    """``_rewrite``, with the garbage collector held off: thousands of small allocations."""
+    with gc_paused():
+        return _rewrite(graph, outputs, rt, placement, answer_here, keyed)
+
+
+def _rewrite(graph: dict[Any, Any], outputs: set[Any], rt: task_runtime.TaskRuntime, placement: Placement, answer_here: bool = False, keyed: _Keyed | None = None) -> tuple[dict[Any, Any] | Answered, ClientPersist]:
+    """The graph with hits served, misses wrapped to persist, culled to ``outputs``;
+    and the output tasks whose results the client must store (``placement.client_side``).
+
+    With ``answer_here`` (the caller wants values, not futures), a graph whose needed
+    tasks are all hits is answered in this process: ``Answered`` with the values of what
+    the outputs need, and the scheduler never sees it. Otherwise hits the graph still
+    needs are cut out of it where they can be: a hit loaded here becomes literal data
+    inside the task that reads it, so the scheduler gets no task for it at all."""
+    from dask._task_spec import Alias, DataNode, GraphNode, Task, TaskRef, _execute_subgraph
+
+    keyed = keyed if keyed is not None else _key_graph(graph)
+    node_keys, node_args, arg_key = keyed.node_keys, keyed.node_args, keyed.arg_key
+    client_persist: ClientPersist = {}
+    runners = placement.runners
 
     # Decide every task in graph order (occurrences count each submission, needed or not),
     # recording it; load nothing yet: a hit the outputs do not need is never read.

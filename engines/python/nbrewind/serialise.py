@@ -52,6 +52,14 @@ def serialise(value: Any, dumps: Callable[..., bytes] = cloudpickle.dumps) -> Se
     ``dumps`` is cloudpickle's, or one with the same signature that refuses some
     values on the way (the checkpointer's refuses engine-bound ones).
     """
+    t = type(value)
+    if t in _SCALARS and dumps is cloudpickle.dumps:
+        # The same bytes as cloudpickle's (it pickles these as the standard pickler does),
+        # without setting up its pickler: most of an empty task's result cost.
+        kind = _SCALARS[t]
+        payload = pickle.dumps(value, protocol=5)
+        header = f'{{"format":"{FORMAT}","pickle_len":{len(payload)},"buffers":[],"type":"{kind}"}}'.encode()
+        return Serialised(pieces=[memoryview(MAGIC + struct.pack(_LEN, len(header)) + header), memoryview(payload)], type=kind)
     buffers: list[pickle.PickleBuffer] = []
     payload = dumps(value, protocol=5, buffer_callback=buffers.append)
     # raw() is a flat byte view of the exporter's memory (C- or Fortran-contiguous):
@@ -64,6 +72,11 @@ def serialise(value: Any, dumps: Callable[..., bytes] = cloudpickle.dumps) -> Se
     ).encode("utf-8")
     pieces = [memoryview(MAGIC + struct.pack(_LEN, len(header)) + header), memoryview(payload), *raws]
     return Serialised(pieces=pieces, type=kind)
+
+
+# Types whose pickle holds no buffer and no reference to code: pickled by the standard
+# pickler, with the header written out directly (type names need no JSON escaping).
+_SCALARS = {t: f"{t.__module__}.{t.__qualname__}" for t in (int, float, complex, bool, str, bytes, type(None))}
 
 
 def deserialise(data: bytearray, where: str) -> Any:

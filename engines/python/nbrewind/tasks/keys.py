@@ -55,6 +55,7 @@ from . import pins
 TASK_KEY_SCHEME = 3
 
 _LEN = struct.Struct("<Q")
+_PACK_LEN = _LEN.pack
 _FILE_MODES = ("content", "stat")
 _file_mode = "content"
 
@@ -82,12 +83,12 @@ def file_mode() -> str:
 
 def _h(tag: str, *parts: bytes | str) -> str:
     """sha256 over length-prefixed parts: no two part lists share an encoding."""
-    h = hashlib.sha256()
+    buf: list[bytes] = []
     for part in (tag, *parts):
         data = part.encode("utf-8", "surrogatepass") if isinstance(part, str) else part
-        h.update(_LEN.pack(len(data)))
-        h.update(data)
-    return h.hexdigest()
+        buf.append(_PACK_LEN(len(data)))
+        buf.append(data)
+    return hashlib.sha256(b"".join(buf)).hexdigest()  # one update: cheaper than two per part
 
 
 # For adapters keying engine objects of their own (a TaskVine input file): the same encoding.
@@ -194,6 +195,10 @@ _PRIMITIVES: dict[type, Callable[[Any], str]] = {
     complex: lambda v: f"{v.real.hex()},{v.imag.hex()}",
     str: lambda v: v,
 }
+# Keys of small ints (an int's key is a function of its value alone: equal ints, equal keys).
+_int_keys: dict[int, str] = {}
+_INT_KEYS_MAX = 100_000
+_INT_KEYS_RANGE = 1 << 31
 _SKIP_CLASS_ATTRS = frozenset({"__dict__", "__weakref__", "__module__", "__qualname__", "__doc__"})
 
 
@@ -210,24 +215,38 @@ class Keyer:
         # (kind, id) -> (the object, kept alive so the id is not reused; its key or the Uncacheable)
         self._cache: dict[tuple[str, int], tuple[Any, str | Uncacheable]] = {}
         self._active: set[tuple[str, int]] = set()
+        # id(fn) -> (fn, kept alive; its part of a task key, its pin, its code under the pin)
+        self._functions: dict[int, tuple[Any, str, pins.Pin | None, str | None]] = {}
 
     # -- public
 
     def task_key(self, engine: str, fn: Any, arg_keys: Iterable[str], kwarg_keys: dict[str, str]) -> str:
         kw = [part for name in sorted(kwarg_keys) for part in (name, kwarg_keys[name])]
+        # The function's part of the key, once per function and keyer: nothing the user's code
+        # could change (a global, a pin rule, the running cell) changes within one submission.
+        known = self._functions.get(id(fn))
+        if known is None or known[0] is not fn:
+            known = self._function_part(fn)
+            self._functions[id(fn)] = known
+        _fn, identity, pinned, code = known
+        key = _h("task", str(TASK_KEY_SCHEME), engine, identity, *arg_keys, "kw", *kw)
+        if pinned is not None:
+            pins.remember(key, pinned, code)
+        return key
+
+    def _function_part(self, fn: Any) -> tuple[Any, str, pins.Pin | None, str | None]:
+        """(fn, what stands for it in a task key, its pin, its code identity under the pin)."""
         name = function_name(fn)
         pinned = pins.pin_for(fn, name)
         if pinned is None:
-            return _h("task", str(TASK_KEY_SCHEME), engine, self.function_identity(fn), *arg_keys, "kw", *kw)
+            return (fn, self.function_identity(fn), None, None)
         # A pin: its version stands for the code. The code identity is still taken, for the
         # record only, so a later run can say that the code changed under the pin.
         try:
             code: str | None = self.function_identity(fn)
         except Uncacheable:
             code = None
-        key = _h("task", str(TASK_KEY_SCHEME), engine, _h("pinned", name, pinned.version), *arg_keys, "kw", *kw)
-        pins.remember(key, pinned, code)
-        return key
+        return (fn, _h("pinned", name, pinned.version), pinned, code)
 
     def value_key(self, v: Any) -> str:
         return self._cached(v, self._value_key)
@@ -252,9 +271,18 @@ class Keyer:
 
     def _cached(self, obj: Any, compute: Callable[[Any], str]) -> str:
         # Primitives are cheap and small ints/strings are shared objects: do not cache by id.
-        prim = _PRIMITIVES.get(type(obj))
+        t = type(obj)
+        if t is int and -_INT_KEYS_RANGE < obj < _INT_KEYS_RANGE:
+            # Loop indices and sizes: the same few ints are keyed task after task.
+            known = _int_keys.get(obj)
+            if known is None:
+                if len(_int_keys) >= _INT_KEYS_MAX:
+                    _int_keys.clear()
+                known = _int_keys[obj] = _h("int", str(obj))
+            return known
+        prim = _PRIMITIVES.get(t)
         if prim is not None:
-            return _h(type(obj).__name__, prim(obj))
+            return _h(t.__name__, prim(obj))
         oid = (compute.__name__, id(obj))
         hit = self._cache.get(oid)
         if hit is not None:

@@ -12,6 +12,7 @@ The adapter API (all an engine adapter needs besides ``keys.Keyer`` and
     occ = rt.submission(key)                # this submission's occurrence (once per submission)
     rec = rt.record(engine, fn, key_or_uncacheable, arg_keys, upstream, engine_key, occ)
     rt.lookup(key, occ) -> Stored | None    # the recorded result of this occurrence, blobs present
+    rt.would_hit(key)                       # lookup of the next occurrence, asked before submitting
     rt.hit(rec, stored)                     # served without dispatching
     rt.uncached(rec, reason)                # dispatched as is, never memoized
     d = rt.new_dispatch(); rt.dispatched(rec, d)     # one dispatch id per submission
@@ -60,6 +61,7 @@ from typing import Any, NamedTuple
 
 from ..blob_store import DIGEST_RE, BlobError, BlobStore, digest_of
 from .. import task_files
+from ..gc_pause import gc_paused
 from ..serialise import deserialise
 from . import shared_cache
 from .keys import Uncacheable, function_name
@@ -133,6 +135,8 @@ class TaskRuntime:
         self._log_offsets: dict[str, int] = {}
         self._packs: dict[str, bytes] = {}  # pack digest -> its bytes, verified (kept while small)
         self._packs_bytes = 0
+        # Blob sizes stat'ed for lookups during the current cell (forgotten at each cell's start and end).
+        self._cell_sizes: dict[str, int] = {}
         # "cost": results cheaper to recompute than to store and load are not stored; "all": every result is.
         self.store_mode = "cost"
         self._bandwidth: tuple[float, float] | None = None
@@ -183,6 +187,18 @@ class TaskRuntime:
             self.mark_recomputed(key, "its stored result is not in the store any more")
         return hit
 
+    def would_hit(self, key: str, sizes: dict[str, int] | None = None) -> bool:
+        """Whether the current cell's next submission of ``key`` would be served (``lookup``
+        would return its stored result), asked without counting a submission or marking
+        anything recomputed. Only in a run where nothing recorded is computed again (else an
+        upstream check would be owed): then it answers False."""
+        if self.recomputed:
+            return False
+        with self._lock:
+            cell = self._cell.cell_id
+            index = self._submissions.get((cell, key), 0)
+        return self._stored_hit(key, Occurrence(cell, index), sizes) is not None
+
     def upstream_recomputed(self, upstream: Sequence[str]) -> str | None:
         """Why a task taking these upstream results must be computed again (None: it need not)."""
         if self.recomputed:
@@ -213,7 +229,9 @@ class TaskRuntime:
             with self._lock:
                 self.memo[(occurrence.cell_id, key, occurrence.index)] = hit
         if sizes is None:
-            sizes = {}
+            # One submission at a time (Parsl, Ray): a pack thousands of hits share is stat'ed
+            # once per cell, not once per hit.
+            sizes = self._cell_sizes
         try:
             if hit.pack is not None:
                 if self._blob_size(hit.pack[0], sizes) < hit.pack[1] + hit.size:
@@ -374,6 +392,7 @@ class TaskRuntime:
     # -- cells
 
     def begin_cell(self, cell_id: str) -> None:
+        self._cell_sizes = {}
         with self._lock:
             # Anything submitted between cells (a thread, a callback) is reported with this cell.
             self._cell.cell_id = cell_id
@@ -384,6 +403,11 @@ class TaskRuntime:
                 del self._submissions[k]
 
     def end_cell(self) -> dict[str, Any]:
+        with gc_paused():  # thousands of notes read and records filled: bookkeeping in bulk
+            return self._end_cell()
+
+    def _end_cell(self) -> dict[str, Any]:
+        self._cell_sizes = {}
         with self._lock:
             cell, self._cell = self._cell, _CellLog(None)
             pending = dict(self._pending)
