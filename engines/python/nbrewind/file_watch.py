@@ -2,8 +2,10 @@
 
 A cell that reads 10,000 files would otherwise ``stat`` each of them at its end,
 every time it runs: ~3 µs a file, more than the whole budget of observing it.
-Instead, the first time a file is recorded its folder, every folder above it
-and the file itself are watched *before* the ``stat`` whose result is kept;
+Instead, from the second time a file is recorded (``FileObserver`` decides:
+a watch costs about two stats, lost on a file read once), its folder, every
+folder above it and the file itself are watched *before* the ``stat`` whose
+result is kept;
 from then on, as long as no event names it, that result still holds and the
 file is not stat'ed again. inotify queues an event inside the system call
 that changes a file, so a change that returned before the cell's end is in
@@ -24,14 +26,15 @@ link in it and the file is not one; it has one link; it and every folder above
 it are on a local file system whose changes all go through this machine's
 kernel (ext2/3/4, xfs, btrfs, tmpfs, f2fs, zfs, overlayfs, ramfs, bcachefs:
 not NFS, CIFS/SMB, FUSE, Ceph, 9p, Lustre, GPFS, where another host's write
-raises no event); this process never opened it to write (a write through a
-shared ``mmap`` raises no event); every watch was set up (the watches this
+raises no event); no observed cell or task of this process opened it to write
+(a write through a shared ``mmap`` raises no event); every watch was set up (the watches this
 process may hold are capped at a quarter of ``max_user_watches``). A queue
 overflow forgets every trusted file. ``NBREWIND_FILE_WATCH=0`` turns the
 watches off.
 
 Still unseen, as far as the kernel documents it: a write through a shared
-``mmap`` by another process (a ``stat`` would see its new ``mtime`` only
+``mmap`` by another process, or by this one through a mapping made outside
+any observed scope (a ``stat`` would see its new ``mtime`` only
 after the kernel notices the page is dirty), and a file system mounted over
 a folder on the path while the kernel runs.
 """
