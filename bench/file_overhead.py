@@ -3,10 +3,14 @@
     python bench/file_overhead.py [--files 10000] [--tasks 10000] [--reps 5] [--scheduler threads|distributed]
 
 (a) a cell that opens and reads N small files: the cell's body timed in a
-    process without any audit hook, against the same body with the cell
-    observed (the hook collecting paths, then at the cell's end a stat and a
-    sha256 of each file). Twice: a first observation (every file hashed) and
-    a later one of the same, unchanged files (stat only: the digest cache).
+    process without any audit hook, against a hook that does nothing (the
+    floor of any audit hook), and against the cell observed: the hook
+    collecting paths, the cell's end (stat, sha256, inotify watches, as
+    needed) and encoding post_cell's files for the comm. Observed with a
+    stat per file at every cell's end (NBREWIND_FILE_WATCH=0) and with the
+    watches, the first, second and third time the process reads the files,
+    and a third time plus one new file (the list is built and sent again).
+    ``--tasks 0`` runs this part only.
 (b) a Dask run of N tasks that each read one small file, recorded by the task
     adapter (audit): with file observation, against the same audit with
     NBREWIND_OBSERVE_FILES=0.
@@ -42,41 +46,59 @@ def make_files(folder: str, n: int) -> list[str]:
 
 
 def child_cell(folder: str, n: int, mode: str) -> dict[str, float]:
+    """One child: ``plain`` (no hook), ``noop`` (a hook that does nothing: the floor of any
+    audit hook), ``observed`` (with the watches unless NBREWIND_FILE_WATCH=0)."""
     paths = make_files(folder, n)
+    extra = make_files(os.path.join(folder, "extra"), 1)
 
-    def body() -> int:
+    def body(files: list[str]) -> int:
         total = 0
-        for p in paths:
+        for p in files:
             with open(p) as f:
                 total += len(f.read())
         return total
 
-    body()  # the page cache, as the baseline has it
-    if mode == "plain":
-        t, c = time.perf_counter(), time.process_time()
-        body()
-        return {"s": time.perf_counter() - t, "cpu": time.process_time() - c}
+    body(paths)  # the page cache, as the baseline has it
+    # Every child imports what the observed one does: in a kernel the shim is loaded either way.
     sys.path.insert(0, os.path.join(ROOT, "engines", "python"))
+    from jupyter_client.session import json_packer
     from nbrewind.blob_store import BlobStore
+    from nbrewind.comm_handler import Session
     from nbrewind.file_observer import observer
+    from nbrewind.namespace_watch import Namespace
 
+    if mode in ("plain", "noop"):
+        if mode == "noop":
+            sys.addaudithook(lambda event, args: None)
+        t, c = time.perf_counter(), time.process_time()
+        body(paths)
+        return {"s": time.perf_counter() - t, "cpu": time.process_time() - c}
     store = BlobStore(os.path.join(folder, "nb.nbrewind", "blobs"))
     observer.configure(folder, [os.path.join(folder, "nb.nbrewind")], [], None)
-    out = {}
-    for label in ("first", "again"):
+    handler = Session(Namespace({}, {}))
+    held = None
+    out: dict[str, float] = {}
+    # first: files never seen by this process; second: the same files, unchanged (with the
+    # watches: watched now); again: a third time; other: the same files and one more (not the
+    # same list: sorted and built again).
+    for label, files in (("first", paths), ("second", paths), ("again", paths), ("other", paths + extra)):
         t, c = time.perf_counter(), time.process_time()
         observer.begin_cell()
-        body()
+        body(files)
         hook_cpu = time.process_time() - c
-        files = observer.end_cell(store)
+        got = observer.end_cell(store)
+        end_cpu = time.process_time() - c
+        # What goes to the control plane: post_cell's files, as the comm handler answers and
+        # jupyter_client encodes them (a client holding the last list gets its token instead).
+        reply = handler._files_reply(got, held)  # noqa: SLF001
+        held = reply.get("reads_token", held)
+        encoded = json_packer(reply)
         out[label] = time.perf_counter() - t
         out[label + "_cpu"] = time.process_time() - c
         out[label + "_hook_cpu"] = hook_cpu
-        assert files is not None and len(files["read"]) == n, len(files["read"]) if files else None
-    # What then goes to the control plane (post_cell's reply, JSON over the comm).
-    c = time.process_time()
-    out["json_bytes"] = len(json.dumps(files))
-    out["json_cpu"] = time.process_time() - c
+        out[label + "_end_cpu"] = end_cpu - hook_cpu
+        out[label + "_json_bytes"] = len(encoded)
+        assert got is not None and len(got["read"]) == len(files), len(got["read"]) if got else None
     return out
 
 
@@ -144,21 +166,40 @@ def main() -> None:
         load = os.getloadavg()[0]
         print(f"load average {load:.1f} on {os.cpu_count()} cores (shared machine: compare ratios from one run)")
         cell_dir = os.path.join(tmp, "cell")
-        plains, observed = [], []
+        # Interleaved, one child each: no hook; a no-op hook; observed with a stat per file
+        # (NBREWIND_FILE_WATCH=0, the design before the watches); observed with the watches;
+        # (a first observation whose digests were known, as records could seed them, costs what
+        # "seen before, stat per file" does: the same stat and digest-cache hit).
+        kinds = {"plain": ("plain", {}), "noop": ("noop", {}), "stat": ("observed", {"NBREWIND_FILE_WATCH": "0"}), "watch": ("observed", {})}
+        rows: dict[str, list[dict[str, float]]] = {k: [] for k in kinds}
         for _ in range(args.reps):
-            plains.append(run_child(["cell", cell_dir, str(args.files), "plain"]))
-            observed.append(run_child(["cell", cell_dir, str(args.files), "observed"]))
+            for k, (mode, env) in kinds.items():
+                rows[k].append(run_child(["cell", cell_dir, str(args.files), mode], env))
         med = lambda rows, key: statistics.median(r[key] for r in rows)  # noqa: E731
-        p, pc = med(plains, "s"), med(plains, "cpu")
-        f, fc = med(observed, "first"), med(observed, "first_cpu")
-        a, ac, hc = med(observed, "again"), med(observed, "again_cpu"), med(observed, "again_hook_cpu")
-        print(f"(a) a cell reading {args.files} small files, median of {args.reps} (wall; CPU of the process):")
-        print(f"    without observation          {p:8.3f} s  cpu {pc:7.3f} s")
-        print(f"    observed, files seen first   {f:8.3f} s  cpu {fc:7.3f} s   overhead {100 * (f / p - 1):6.1f}% wall, {100 * (fc / pc - 1):6.1f}% cpu  (every file stat'ed and hashed)")
-        print(f"    observed, files seen before  {a:8.3f} s  cpu {ac:7.3f} s   overhead {100 * (a / p - 1):6.1f}% wall, {100 * (ac / pc - 1):6.1f}% cpu  (stat only; target <= 5%)")
-        print(f"      of which the audit hook during the body: cpu {100 * (hc / pc - 1):6.1f}%; the cell's end (a stat per file, naming, digests): cpu {100 * (ac - hc) / pc:6.1f}%")
-        print(f"      the files' JSON for the control plane: {med(observed, 'json_bytes') / 1e6:.2f} MB, cpu {1000 * med(observed, 'json_cpu'):.1f} ms to encode")
+        p, pc = med(rows["plain"], "s"), med(rows["plain"], "cpu")
+        print(f"(a) a cell reading {args.files} small files, median of {args.reps} (wall; CPU of the process; the cell's end includes encoding post_cell's files for the comm):")
+        print(f"    without observation                 {p:8.3f} s  cpu {pc:7.3f} s")
+        nc = med(rows["noop"], "cpu")
+        print(f"    a no-op audit hook (the floor)      {med(rows['noop'], 's'):8.3f} s  cpu {nc:7.3f} s   overhead {100 * (nc / pc - 1):6.1f}% cpu")
+
+        def line(title: str, k: str, label: str) -> None:
+            w, c = med(rows[k], label), med(rows[k], label + "_cpu")
+            hook, end_ = med(rows[k], label + "_hook_cpu"), med(rows[k], label + "_end_cpu")
+            comm = c - hook - end_
+            print(
+                f"    {title:35s} {w:8.3f} s  cpu {c:7.3f} s   overhead {100 * (w / p - 1):6.1f}% wall, {100 * (c / pc - 1):6.1f}% cpu"
+                f"  [hook {100 * (hook / pc - 1):5.1f}%, end {100 * end_ / pc:5.1f}%, comm {100 * comm / pc:5.1f}% ({med(rows[k], label + '_json_bytes') / 1e6:.2f} MB)]"
+            )
+
+        line("first seen, stat per file", "stat", "first")
+        line("first seen, watched", "watch", "first")
+        line("seen before, stat per file", "stat", "again")
+        line("second time, watched (watches set up)", "watch", "second")
+        line("third time, watched (target <= 5%)", "watch", "again")
+        line("third time + 1 new file, watched", "watch", "other")
         print(f"    load average now {os.getloadavg()[0]:.1f}")
+        if args.tasks <= 0:
+            return  # --tasks 0: the cell part only
         dask_dir = os.path.join(tmp, "dask")
         off, on = [], []
         reps = max(1, args.reps // 2)

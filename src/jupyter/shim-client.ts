@@ -4,6 +4,7 @@ import { join } from "node:path";
 import type { CommsOverSubshells, Kernel, KernelMessage } from "@jupyterlab/services";
 import { Ajv, type ValidateFunction } from "ajv";
 import { DiskError } from "../common/disk-errors.js";
+import type { FileRead } from "../common/file-record.js";
 import { InfrastructureError, InputError } from "../common/errors.js";
 import { packageRoot } from "../common/package-root.js";
 import type { KernelSession } from "./kernel-session.js";
@@ -83,6 +84,8 @@ interface Pending {
 export class ShimClient {
   private readonly pending = new Map<string, Pending>();
   private closed: Error | undefined;
+  /** The last full read list post_cell sent, under its token: a cell reading the same files again is sent as the token. */
+  private heldReads: { token: string; read: FileRead[] } | undefined;
   hello: HelloReply | undefined;
 
   private constructor(
@@ -133,8 +136,17 @@ export class ShimClient {
     await this.request<"observe_files">({ type: "observe_files", ...request });
   }
 
-  postCell(cellId: string, candidates: string[], opaque: boolean): Promise<PostCellReply> {
-    return this.request<"post_cell">({ type: "post_cell", cell_id: cellId, candidates, opaque });
+  async postCell(cellId: string, candidates: string[], opaque: boolean): Promise<PostCellReply> {
+    const held = this.heldReads;
+    const wire = await this.request<"post_cell">({ type: "post_cell", cell_id: cellId, candidates, opaque, ...(held ? { reads_held: held.token } : {}) });
+    const { files, reads_token: token, ...reply } = wire;
+    if (!files) return reply;
+    const { read_as: readAs, read: sent, ...rest } = files as typeof files & { read?: FileRead[]; read_as?: string };
+    if (readAs !== undefined && readAs !== held?.token) throw new InfrastructureError(`the nbrewind shim named a read list this client does not hold (${readAs})`);
+    // Copies: the session may keep or change what it is given; the held list stays as sent.
+    const read = sent ?? held!.read.map((e) => ({ ...e }));
+    if (sent && token) this.heldReads = { token, read: sent.map((e) => ({ ...e })) };
+    return { ...reply, files: { ...rest, read } };
   }
 
   restore(values: Record<string, string>): Promise<RestoreReply> {

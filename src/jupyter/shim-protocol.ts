@@ -55,6 +55,8 @@ export interface PostCellRequest {
   candidates: string[];
   /** The analysis cannot bound what the cell writes: every user name is examined. */
   opaque: boolean;
+  /** The token of the files' read list this client holds (its last reply's reads_token). */
+  reads_held?: string;
 }
 
 export interface RestoreRequest {
@@ -162,6 +164,18 @@ export interface PostCellReply {
   files?: FileActivity;
 }
 
+/**
+ * post_cell's reply as sent. A cell that read the very files of the read
+ * list the client holds, none changed since, names that list by its token
+ * (files.read_as) instead of sending 10,000 entries again; a full list comes
+ * with the token to hold it under (reads_token). ShimClient.postCell gives
+ * the session the full list either way.
+ */
+export interface PostCellWireReply extends Omit<PostCellReply, "files"> {
+  files?: Omit<FileActivity, "read"> & ({ read: FileActivity["read"] } | { read_as: string });
+  reads_token?: string;
+}
+
 /** An engine adapter's state in the kernel (engines/python/nbrewind/engine_guard.py). */
 export interface AdapterStatus {
   engine: string;
@@ -202,7 +216,7 @@ export interface EnvironmentReply {
 export interface ReplyPayloads {
   hello: HelloReply;
   pre_cell: Record<string, never>;
-  post_cell: PostCellReply;
+  post_cell: PostCellWireReply;
   restore: RestoreReply;
   environment: EnvironmentReply;
   tasks_known: TasksKnownReply;

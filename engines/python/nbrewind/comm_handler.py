@@ -38,6 +38,10 @@ class Session:
         self.namespace = namespace
         self.checkpointer: Checkpointer | None = None
         self.cell_id: str | None = None  # the cell running now, for pins limited to cells
+        # The last full read list sent (token, list): the client may answer with its token.
+        self._sent_reads: tuple[str, list[Any]] | None = None
+        self._reads_sent = 0
+        self._reads_nonce = os.urandom(4).hex()
 
     def handle(self, request: dict[str, Any]) -> Reply:
         kind = request.get("type")
@@ -136,7 +140,20 @@ class Session:
         tasks = _tasks().end_cell()
         pins.annotate(tasks["tasks"])
         # And which engine adapters memoize: an engine outside its supported range runs unmemoized.
-        return {**reply, **tasks, "adapters": engine_guard.reports(), **({"files": files} if files is not None else {})}
+        return {**reply, **tasks, "adapters": engine_guard.reports(), **(self._files_reply(files, req.get("reads_held")) if files is not None else {})}
+
+    def _files_reply(self, files: dict[str, Any], held: Any) -> dict[str, Any]:
+        """The cell's files for the client. The observer gives back the very list it gave last
+        time when the cell read the same files and none changed (``FileObserver._cell_read_entries``):
+        a client holding that list (``reads_held``) gets its token instead of 10,000 entries again."""
+        read = files["read"]
+        sent = self._sent_reads
+        if sent is not None and read is sent[1] and held == sent[0]:
+            return {"files": {"read_as": sent[0], **{k: v for k, v in files.items() if k != "read"}}}
+        self._reads_sent += 1
+        token = f"{os.getpid()}-{self._reads_nonce}-{self._reads_sent}"
+        self._sent_reads = (token, read)
+        return {"files": files, "reads_token": token}
 
     def _task_settings(self, req: dict[str, Any]) -> Reply:
         """nbrewind.yaml's pins (cell selectors resolved to cell ids by the client) and the
