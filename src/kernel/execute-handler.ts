@@ -16,8 +16,8 @@ import type { InnerKernel } from "./inner-kernel.js";
 import { parseMagics } from "./magics.js";
 import type { Modes } from "./modes.js";
 import { recordedOutputToIopub, taskLine } from "./outputs.js";
-import type { Header, MessageFactory, Signer, WireMessage } from "./wire.js";
-import { WireMessage as Wire } from "./wire.js";
+import type { Header, MessageFactory, Signer, WireMessage } from "../jupyter/wire.js";
+import { WireMessage as Wire } from "../jupyter/wire.js";
 
 export interface KernelIO {
   factory: MessageFactory;
