@@ -4,8 +4,8 @@
  * (the CLI's kernel, the NBRewind kernel's inner one).
  */
 import { readFile, writeFile } from "node:fs/promises";
+import { createServer } from "node:net";
 import { InputError } from "../common/errors.js";
-import { freePort } from "./embedded-server.js";
 
 export interface ConnectionInfo {
   transport: "tcp" | "ipc";
@@ -68,4 +68,18 @@ export async function writeLoopbackConnectionFile(path: string, key: string, sig
   };
   await writeFile(path, JSON.stringify(info, null, 2), { mode: 0o600, flag: "wx" });
   return info;
+}
+
+/** A loopback port the OS says is free now (the embedded server and every kernel we launch take theirs this way). */
+export function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const srv = createServer();
+    srv.unref();
+    srv.once("error", reject);
+    srv.listen(0, "127.0.0.1", () => {
+      const address = srv.address();
+      const port = typeof address === "object" && address ? address.port : 0;
+      srv.close(() => resolve(port));
+    });
+  });
 }

@@ -71,3 +71,12 @@ function signal(pid: number, sig: NodeJS.Signals): void {
     // already gone
   }
 }
+
+/** Whether a process's exit (or any promise) settles within `ms`: the steps of a polite-then-forceful stop. */
+export async function settlesWithin(p: Promise<unknown>, ms: number): Promise<boolean> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<false>((resolve) => (timer = setTimeout(() => resolve(false), ms)));
+  const result = await Promise.race([p.then(() => true as const), timeout]);
+  clearTimeout(timer);
+  return result;
+}

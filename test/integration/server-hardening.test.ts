@@ -15,7 +15,8 @@ import { outputText, readJson, runCli, tempDir, writeNotebookFile } from "./cli-
  * comes back whole from a repeat and from a replay of the packed file.
  */
 const dir = tempDir("nbrewind-server-hardening-");
-const config = { NBREWIND_CONFIG_DIR: join(dir, "config") };
+// The embedded server is the point here: the kernel starts on it, not directly.
+const config = { NBREWIND_CONFIG_DIR: join(dir, "config"), NBREWIND_KERNEL_TRANSPORT: "server" };
 // Five copies of a 50 MB output: not left in the temp folder.
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 const sha256 = (data: string | Buffer) => createHash("sha256").update(data).digest("hex");
