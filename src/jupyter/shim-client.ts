@@ -109,7 +109,9 @@ export class ShimClient {
    * order with execute requests.
    */
   static async connect(channel: ShimChannel, options: ShimClientOptions): Promise<ShimClient> {
-    await channel.loadShim(shimLoaderCode());
+    // The loader, the comm's opening and hello are sent at once: the kernel handles them in
+    // order on its shell, so the comm opens after the shim registered its target.
+    const loaded = channel.loadShim(shimLoaderCode());
     const ref: { client?: ShimClient } = {};
     const comm = channel.openComm(COMM_TARGET, {
       onMsg: (data) => ref.client?.onMessage(data),
@@ -118,7 +120,10 @@ export class ShimClient {
     });
     const client = (ref.client = new ShimClient(comm, options));
     channel.died.catch((err: Error) => client.failAll(err));
-    client.hello = await client.request<"hello">({ type: "hello", protocol_version: PROTOCOL_VERSION, blobs_dir: options.blobsDir, hashing_scheme: HASHING_SCHEME });
+    const hello = client.request<"hello">({ type: "hello", protocol_version: PROTOCOL_VERSION, blobs_dir: options.blobsDir, hashing_scheme: HASHING_SCHEME });
+    hello.catch(() => {}); // when the loader failed, its reason is the one to report
+    await loaded;
+    client.hello = await hello;
     return client;
   }
 
