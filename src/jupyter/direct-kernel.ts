@@ -107,7 +107,11 @@ export class DirectKernel implements KernelClient {
     // what the kernel started too, and the terminal's Ctrl-C reaches us alone (we interrupt).
     const child = spawn(command!, args, { env, cwd: this.options.rootDir, stdio: ["ignore", "pipe", "pipe"], detached: true });
     this.child = child;
-    this.exited = new Promise((resolve) => child.once("close", () => resolve()));
+    // "exit", not "close": engine workers the kernel started may hold its stdout open long after it is gone.
+    this.exited = new Promise((resolve) => {
+      child.once("exit", () => resolve());
+      child.once("error", () => resolve()); // never spawned: nothing to wait for
+    });
     child.once("exit", (code, signal) => {
       if (!this.shuttingDown) this.rejectDied(new KernelDiedError(`the kernel died (${signal ? `signal ${signal}` : `exit code ${String(code)}`})`, this.recentLog().slice(-15)));
     });
@@ -225,6 +229,9 @@ export class DirectKernel implements KernelClient {
     }
     for (const socket of [this.shell, this.control, this.iopub]) socket.close();
     await killProcessesMarkedWith("NBREWIND_RUN_ID", this.runId);
+    // Whatever still holds the kernel's stdout must not keep this process alive.
+    child?.stdout?.destroy();
+    child?.stderr?.destroy();
     if (this.runtimeDir) rmSync(this.runtimeDir, { recursive: true, force: true });
   }
 
