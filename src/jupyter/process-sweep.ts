@@ -2,8 +2,8 @@ import { readdirSync, readFileSync } from "node:fs";
 
 /**
  * Processes whose environment holds NAME=VALUE. Every process an embedded
- * server starts (kernels, engine workers, their children) inherits the
- * server's run marker, even after it re-parents to init: this is how we find
+ * server or a kernel we launch directly starts (kernels, engine workers,
+ * their children) inherits the run marker, even after it re-parents to init: this is how we find
  * the ones that escaped a polite shutdown. Linux only; elsewhere it finds none.
  */
 export function processesMarkedWith(name: string, value: string): number[] {
