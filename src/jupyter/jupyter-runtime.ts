@@ -14,7 +14,6 @@ import { normaliseServerUrl, type ServerEndpoint } from "./server-endpoint.js";
  * on it, through its REST API and websocket, as before.
  */
 export type KernelTransport = "direct" | "server";
-export const KERNEL_TRANSPORTS: readonly KernelTransport[] = ["direct", "server"];
 
 export interface RuntimeOptions {
   /** Connect to this server instead of starting one. */
