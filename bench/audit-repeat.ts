@@ -143,7 +143,8 @@ type Phase = (typeof PHASES)[number];
  * next one starts where the last found one ended.
  */
 const PHASE_ENDS: Record<Exclude<Phase, "finish (write, shut down)">, (t: Timed) => Timed["lines"][number] | undefined> = {
-  "node, read, plan": (t) => t.lines.find((l) => /^starting an embedded Jupyter server|^every cell of .* is reused/.test(l.text)),
+  // A kernel launched directly (the default) has no server: its "server start" is then 0.
+  "node, read, plan": (t) => t.lines.find((l) => /^starting an embedded Jupyter server|^starting kernel '|^every cell of .* is reused/.test(l.text)),
   "server start": (t) => t.lines.find((l) => /^starting kernel '/.test(l.text)),
   // For audit and repeat this includes attaching the shim and capturing the environment ("plan:" is logged after both).
   "kernel start (+ shim)": (t) => t.lines.find((l) => /^running .* on kernel/.test(l.text)),
@@ -379,7 +380,8 @@ async function main(): Promise<void> {
   console.log("");
   console.log("  wall  = spawn to exit of the CLI process, median over reps; (per rep) its range; CPU = user + system time of the CLI,");
   console.log("  its Jupyter server and kernel (POSIX times of the waiting shell)");
-  console.log("  node, read, plan = spawn -> starting the server (node start-up, notebook read, analysis, plan); server start, kernel start");
+  console.log("  node, read, plan = spawn -> starting the server or kernel (node start-up, notebook read, analysis, plan); server start (0 for a");
+  console.log("  kernel launched directly), kernel start");
   console.log("  (for audit and repeat + shim attach and environment capture) = -> first cell runs; reuse + restores = outputs of reused");
   console.log("  cells and values restored before the first running cell; cells = first cell starts -> last done (work, checkpoints,");
   console.log("  restores in between); finish = notebook and bundle writes, kernel and server shutdown, exit");

@@ -5,7 +5,7 @@ import { ExitCode, InputError, NbrewindError } from "../common/errors.js";
 import { requireWritable, type WriteTarget } from "../common/writable.js";
 import { packageVersion } from "../common/package-root.js";
 import { timings } from "../common/phase-timings.js";
-import type { JupyterRuntime } from "../jupyter/jupyter-runtime.js";
+import type { JupyterRuntime, KernelTransport } from "../jupyter/jupyter-runtime.js";
 import { KernelDiedError } from "../jupyter/kernel-died.js";
 import { executeNotebook, type NotebookRun } from "../jupyter/notebook-executor.js";
 import { collectParameters, injectParameters } from "../notebook/parameters.js";
@@ -31,6 +31,7 @@ export const executionOptions: OptionSpec[] = [
   { name: "kernel", short: "k", arity: 1 },
   { name: "cell-timeout", arity: 1 },
   { name: "allow-errors", arity: 0 },
+  { name: "kernel-transport", arity: 1, env: "NBREWIND_KERNEL_TRANSPORT" },
   { name: "server-url", arity: 1, env: "JUPYTER_SERVER_URL" },
   { name: "token", arity: 1, env: "JUPYTER_TOKEN" },
   { name: "json", arity: 0 },
@@ -57,8 +58,16 @@ export const executionOptionsHelp = `Options:
                             CellTimeoutError in its outputs
       --allow-errors        keep running after a cell raises (errors stay in
                             the outputs and the summary; the exit code is 0)
-      --server-url URL      use this Jupyter server instead of starting one
-                            (env JUPYTER_SERVER_URL)
+      --kernel-transport direct|server
+                            how the kernel is started when there is no
+                            --server-url (env NBREWIND_KERNEL_TRANSPORT):
+                            'direct' (default) launches ipykernel from its
+                            kernelspec and talks to it over ZeroMQ, as
+                            nbclient does; 'server' starts an embedded Jupyter
+                            server and a kernel on it (slower: one more
+                            process to start and stop)
+      --server-url URL      use this Jupyter server instead of starting a
+                            kernel ourselves (env JUPYTER_SERVER_URL)
       --token TOKEN         its token (env JUPYTER_TOKEN; prefer the variable:
                             a command line is visible to every local user)
       --json                print a machine-readable summary on stdout
@@ -110,6 +119,7 @@ export async function prepareNotebook(command: string, args: ParsedArgs): Promis
   if (args.positionals.length !== 1) {
     throw new InputError(`${command}: expected one NOTEBOOK argument, got ${args.positionals.length} (see 'nbrewind-engine ${command} --help')`);
   }
+  kernelTransport(args);
   const path = resolve(args.positionals[0]!);
   const notebook = await readNotebook(path);
   const parameters = await collectParameters({
@@ -123,18 +133,20 @@ export async function prepareNotebook(command: string, args: ParsedArgs): Promis
 }
 
 /**
- * Start the embedded server (or reach --server-url) and a kernel on it. The
- * Jupyter client library is loaded here, on first need: a repeat that reuses
- * every cell never pays for it. `whileStarting` is CPU work of the caller's
+ * Start the kernel: launched directly (the default), on an embedded server
+ * (--kernel-transport server), or on --server-url. The kernel client code is
+ * loaded here, on first need: a repeat that reuses every cell never pays for it. `whileStarting` is CPU work of the caller's
  * done while the Python processes start (see RuntimeOptions).
  */
 export async function openRuntime(args: ParsedArgs, signal: AbortSignal, path: string, notebook: Notebook, log: (line: string) => void, whileStarting?: () => void): Promise<JupyterRuntime> {
   const serverUrl = args.values.get("server-url");
+  const transport = kernelTransport(args);
   const python = serverUrl ? "" : (await timings.timeSpan("managed env check", () => ensureManagedEnv(log))).python;
   if (signal.aborted) throw new InterruptedBeforeStart();
   const { JupyterRuntime } = await import("../jupyter/jupyter-runtime.js");
   return JupyterRuntime.open({
     serverUrl,
+    transport,
     token: args.values.get("token"),
     python,
     rootDir: dirname(path),
@@ -143,6 +155,13 @@ export async function openRuntime(args: ParsedArgs, signal: AbortSignal, path: s
     log,
     ...(whileStarting ? { whileStarting } : {}),
   });
+}
+
+/** --kernel-transport (or NBREWIND_KERNEL_TRANSPORT), checked before anything starts. */
+export function kernelTransport(args: ParsedArgs): KernelTransport {
+  const value = args.values.get("kernel-transport") ?? "direct";
+  if (value === "direct" || value === "server") return value;
+  throw new InputError(`--kernel-transport (or NBREWIND_KERNEL_TRANSPORT) must be 'direct' or 'server', not ${JSON.stringify(value)}`);
 }
 
 /**
@@ -197,10 +216,10 @@ export async function executeNotebookCommand(command: string, args: ParsedArgs, 
       // Whatever the caller did meanwhile, the CPU work the shim needs can still overlap the kernel's start.
       extension?.warmUp?.();
       runtime = await early;
-      timings.mark("wait for server + kernel (started early)");
+      timings.mark("wait for kernel (started early)");
     } else if (needsKernel) {
       runtime = await openRuntime(args, io.signal, path, notebook, log, extension?.warmUp ? () => extension.warmUp!() : undefined);
-      timings.mark("server + kernel start");
+      timings.mark("kernel start (and its server, if any)");
     }
     const hooks = extension ? await extension.attach(runtime, log) : undefined;
     attached = true;
@@ -228,17 +247,17 @@ export async function executeNotebookCommand(command: string, args: ParsedArgs, 
       if (extension && attached) failure = await afterDiskFailure(failure, "the bundle's run record", undefined, () => extension.finish(result, failure));
       timings.mark("finish run (engines, bundle)");
     } finally {
-      const serverLog = runtime?.serverLog() ?? [];
+      const kernelLog = runtime?.recentLog() ?? [];
       await runtime?.close();
       timings.mark("shutdown");
-      if (result?.status === "kernel-died") failure = new KernelDiedError("the kernel died while executing a cell", serverLog.slice(-15));
+      if (result?.status === "kernel-died") failure = new KernelDiedError("the kernel died while executing a cell", kernelLog.slice(-15));
     }
   }
 
   if (failure instanceof InterruptedBeforeStart) return ExitCode.interrupted;
   if (failure && !(failure instanceof NbrewindError)) throw failure;
   const exitCode = failure ? (failure as NbrewindError).exitCode : exitCodeFor(result!, args.flags.has("allow-errors"));
-  const summary = buildSummary(command, path, output, result, runtime?.kernelName, args.values.get("server-url"), parameters, exitCode, started, failure);
+  const summary = buildSummary(command, path, output, result, runtime?.kernelName, args.values.get("server-url") ?? (kernelTransport(args) === "server" ? "embedded" : "none"), parameters, exitCode, started, failure);
   const extra = extension?.summary?.();
   if (args.flags.has("timings")) {
     timings.mark("summary");
@@ -291,7 +310,7 @@ export function buildSummary(
   output: string,
   run: NotebookRun | undefined,
   kernel: string | undefined,
-  serverUrl: string | undefined,
+  server: string,
   parameters: Record<string, unknown>,
   exitCode: number,
   started: number,
@@ -305,7 +324,7 @@ export function buildSummary(
     status: run?.status ?? (failure instanceof KernelDiedError ? "kernel-died" : "cell-error"),
     exit_code: exitCode,
     kernel: kernel ?? "",
-    server: serverUrl ?? "embedded",
+    server,
     duration_s: round3((performance.now() - started) / 1000),
     parameters,
     cells: (run?.cells ?? []).map((c) => ({

@@ -1,7 +1,6 @@
-import type { KernelMessage } from "@jupyterlab/services";
 import { InfrastructureError } from "../common/errors.js";
+import type { KernelClient } from "./kernel-client.js";
 import { CellOutputs, type CellOutput, type DisplayRegistry } from "./output-collector.js";
-import type { KernelSession } from "./kernel-session.js";
 
 export type CellStatus = "ok" | "error" | "timeout" | "interrupted" | "kernel-died";
 
@@ -26,43 +25,34 @@ export interface ExecuteCellOptions {
   interruptGraceMs?: number;
 }
 
-export async function executeCell(session: KernelSession, code: string, options: ExecuteCellOptions): Promise<CellRun> {
-  const kernel = session.kernel;
-  if (!kernel) throw new InfrastructureError("no kernel to execute on");
+export async function executeCell(kernel: KernelClient, code: string, options: ExecuteCellOptions): Promise<CellRun> {
   const collector = new CellOutputs(options.registry);
   const timing: Record<string, string> = {};
   const started = performance.now();
-  let reply: KernelMessage.IExecuteReplyMsg["content"] | undefined;
+  let reply: Record<string, unknown> | undefined;
 
-  const future = kernel.requestExecute({ code, silent: false, store_history: true, allow_stdin: false, stop_on_error: true }, false);
-  const handle = (msg: KernelMessage.IIOPubMessage) => {
-    if (collector.handle(msg)) options.onOutput?.(collector.outputs.length);
-  };
-  // @jupyterlab/services routes update_display_data to the future that first
-  // showed that display (possibly an earlier cell's, long disposed); we take
-  // them from the kernel-wide stream, by our own request's id.
-  const onAnyIOPub = (_: unknown, msg: KernelMessage.IIOPubMessage) => {
-    if (msg.header.msg_type === "update_display_data" && msg.parent_header && "msg_id" in msg.parent_header && msg.parent_header.msg_id === future.msg.header.msg_id) handle(msg);
-  };
-  kernel.iopubMessage.connect(onAnyIOPub);
-  future.onIOPub = (msg) => {
-    const type = msg.header.msg_type;
-    if (type === "update_display_data") return;
-    if (type === "status") {
-      const state = (msg.content as { execution_state?: string }).execution_state;
-      if (state === "busy" || state === "idle") timing[`iopub.status.${state}`] = msg.header.date;
-    } else if (type === "execute_input") {
-      timing["iopub.execute_input"] = msg.header.date;
-    }
-    handle(msg);
-  };
-  future.onReply = (msg) => {
-    reply = msg.content;
-    timing["shell.execute_reply"] = msg.header.date;
-  };
+  const execution = kernel.execute(
+    { code, silent: false, store_history: true, allow_stdin: false, stop_on_error: true },
+    {
+      onIopub(msg) {
+        const type = msg.header.msg_type;
+        if (type === "status") {
+          const state = msg.content.execution_state;
+          if (state === "busy" || state === "idle") timing[`iopub.status.${state}`] = msg.header.date;
+        } else if (type === "execute_input") {
+          timing["iopub.execute_input"] = msg.header.date;
+        }
+        if (collector.handle(msg)) options.onOutput?.(collector.outputs.length);
+      },
+      onReply(msg) {
+        reply = msg.content;
+        timing["shell.execute_reply"] = msg.header.date;
+      },
+    },
+  );
 
-  const done = future.done.then(() => "done" as const);
-  const died = session.died.catch(() => "died" as const);
+  const done = execution.done.then(() => "done" as const);
+  const died = kernel.died.catch(() => "died" as const);
   // One listener and one timer per cell, both removed when the cell ends:
   // a long notebook must not pile them up on the run's AbortSignal.
   let timer: NodeJS.Timeout | undefined;
@@ -81,13 +71,12 @@ export async function executeCell(session: KernelSession, code: string, options:
   const outcome = await Promise.race([done, died, stopped]).finally(cleanup);
   let status: CellStatus;
   if (outcome === "timeout" || outcome === "interrupted") {
-    await session.interrupt().catch(() => {});
+    await kernel.interrupt().catch(() => {});
     const graceMs = options.interruptGraceMs ?? 10_000;
     const grace = new Promise<"unresponsive">((r) => setTimeout(() => r("unresponsive"), graceMs).unref());
     const afterInterrupt = await Promise.race([done, died, grace]);
     if (afterInterrupt === "unresponsive") {
-      future.dispose();
-      kernel.iopubMessage.disconnect(onAnyIOPub);
+      execution.dispose();
       throw new InfrastructureError(`the kernel did not respond to an interrupt within ${graceMs / 1000} s`);
     }
     status = afterInterrupt === "died" ? "kernel-died" : outcome;
@@ -107,8 +96,7 @@ export async function executeCell(session: KernelSession, code: string, options:
       collector.addError(c?.ename ?? "ExecutionAborted", c?.evalue ?? `execution ${reply?.status ?? "failed"}`, c?.traceback);
     }
   }
-  future.dispose();
-  kernel.iopubMessage.disconnect(onAnyIOPub);
+  execution.dispose();
 
   const errorOut = collector.outputs.find((o) => o.output_type === "error");
   const run: CellRun = {

@@ -1,11 +1,11 @@
 import { spawn, type ChildProcess } from "node:child_process";
 import { randomBytes, randomUUID } from "node:crypto";
-import { existsSync, rmSync, writeFileSync } from "node:fs";
-import { createServer } from "node:net";
-import { delimiter, dirname, isAbsolute, join } from "node:path";
+import { rmSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
 import { InfrastructureError } from "../common/errors.js";
-import { packageRoot } from "../common/package-root.js";
-import { killProcessesMarkedWith } from "./process-sweep.js";
+import { freePort } from "./connection-file.js";
+import { launchEnv } from "./launch-env.js";
+import { killProcessesMarkedWith, settlesWithin } from "./process-sweep.js";
 import { createRuntimeDir } from "./runtime-dirs.js";
 import type { ServerEndpoint } from "./server-endpoint.js";
 
@@ -65,19 +65,7 @@ export class EmbeddedServer {
     // The token goes through a file only we can read (the folder is 0700 too), never the command line: any local user sees that in ps.
     const tokenFile = join(this.runtimeDir, "token");
     writeFileSync(tokenFile, token, { mode: 0o600, flag: "wx" });
-    const shimPath = join(packageRoot(), "engines", "python");
-    const env: NodeJS.ProcessEnv = {
-      ...process.env,
-      ...this.options.env,
-      ...activatedEnv(this.options.python, this.options.env?.PATH ?? process.env.PATH),
-      NBREWIND_RUN_ID: this.runId,
-      PYTHONPATH: [shimPath, process.env.PYTHONPATH].filter(Boolean).join(delimiter),
-      // Isolate from the user's server config and runtime files; kernelspecs still come from the data path.
-      JUPYTER_RUNTIME_DIR: this.runtimeDir,
-      JUPYTER_CONFIG_DIR: join(this.runtimeDir, "config"),
-      PYTHONUNBUFFERED: "1",
-      JUPYTER_TOKEN_FILE: tokenFile,
-    };
+    const env: NodeJS.ProcessEnv = { ...launchEnv({ python: this.options.python, env: this.options.env, runId: this.runId, runtimeDir: this.runtimeDir }), JUPYTER_TOKEN_FILE: tokenFile };
     // The server prefers JUPYTER_TOKEN to the file: a value the user exported for another server must not decide ours.
     delete env.JUPYTER_TOKEN;
     const args = [
@@ -181,40 +169,4 @@ export class EmbeddedServer {
     await killProcessesMarkedWith("NBREWIND_RUN_ID", this.runId);
     if (this.runtimeDir) rmSync(this.runtimeDir, { recursive: true, force: true });
   }
-}
-
-async function settlesWithin(p: Promise<unknown>, ms: number): Promise<boolean> {
-  let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<false>((resolve) => (timer = setTimeout(() => resolve(false), ms)));
-  const result = await Promise.race([p.then(() => true as const), timeout]);
-  clearTimeout(timer);
-  return result;
-}
-
-/** A loopback port the OS says is free now (the NBRewind kernel's inner ipykernel takes its ports the same way). */
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = createServer();
-    srv.unref();
-    srv.once("error", reject);
-    srv.listen(0, "127.0.0.1", () => {
-      const address = srv.address();
-      const port = typeof address === "object" && address ? address.port : 0;
-      srv.close(() => resolve(port));
-    });
-  });
-}
-
-/**
- * What activating the interpreter's environment would set: its bin folder first
- * on PATH (engines start helper scripts installed there by name, such as Parsl's
- * `process_worker_pool.py` and `interchange.py`), and VIRTUAL_ENV when it is a venv.
- * The interpreter path is not resolved: a venv's `bin/python` is a symlink out of the venv.
- */
-export function activatedEnv(python: string, path: string | undefined): { PATH: string; VIRTUAL_ENV?: string } {
-  const bin = dirname(python);
-  if (!isAbsolute(bin)) return { PATH: path ?? "" }; // a bare `python3` is found through PATH already
-  const rest = (path ?? "").split(delimiter).filter((p) => p !== "" && p !== bin);
-  const venv = dirname(bin);
-  return { PATH: [bin, ...rest].join(delimiter), ...(existsSync(join(venv, "pyvenv.cfg")) ? { VIRTUAL_ENV: venv } : {}) };
 }

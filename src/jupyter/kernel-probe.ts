@@ -1,4 +1,3 @@
-import type { KernelMessage } from "@jupyterlab/services";
 import { InfrastructureError } from "../common/errors.js";
 import { KernelSession } from "./kernel-session.js";
 import type { ServerEndpoint } from "./server-endpoint.js";
@@ -28,17 +27,21 @@ const PROBE = [
 export async function probeKernelEnvironment(endpoint: ServerEndpoint, kernelName: string, names: string[], timeoutMs = 120_000): Promise<KernelEnvironment> {
   const session = new KernelSession(endpoint);
   try {
-    const kernel = await session.start(kernelName, timeoutMs);
+    await session.start(kernelName, timeoutMs);
     const code = `NAMES = ${JSON.stringify(names)}\n${PROBE}`;
-    const future = kernel.requestExecute({ code, silent: false, store_history: false, allow_stdin: false, stop_on_error: true });
     let out = "";
     let failure = "";
-    future.onIOPub = (msg: KernelMessage.IIOPubMessage) => {
-      const content = msg.content as { name?: string; text?: string; ename?: string; evalue?: string };
-      if (msg.header.msg_type === "stream" && content.name === "stdout") out += content.text ?? "";
-      if (msg.header.msg_type === "error") failure = `${content.ename}: ${content.evalue}`;
-    };
-    await Promise.race([future.done, session.died]);
+    const execution = session.execute(
+      { code, silent: false, store_history: false, allow_stdin: false, stop_on_error: true },
+      {
+        onIopub(msg) {
+          const content = msg.content as { name?: string; text?: string; ename?: string; evalue?: string };
+          if (msg.header.msg_type === "stream" && content.name === "stdout") out += content.text ?? "";
+          if (msg.header.msg_type === "error") failure = `${content.ename}: ${content.evalue}`;
+        },
+      },
+    );
+    await Promise.race([execution.done, session.died]).finally(() => execution.dispose());
     const line = out.trim().split("\n").pop() ?? "";
     try {
       return JSON.parse(line) as KernelEnvironment;

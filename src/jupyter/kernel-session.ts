@@ -1,16 +1,12 @@
-import { CommsOverSubshells, KernelManager, KernelSpecAPI, ServerConnection, type Kernel } from "@jupyterlab/services";
+import { CommsOverSubshells, KernelManager, KernelSpecAPI, ServerConnection, type Kernel, type KernelMessage } from "@jupyterlab/services";
 import WebSocket from "ws";
-import { InfrastructureError, InputError } from "../common/errors.js";
+import { InfrastructureError } from "../common/errors.js";
+import type { CommEnd, CommHandlers, ExecuteHandlers, ExecuteRequestContent, Execution, JupyterMessage, KernelClient } from "./kernel-client.js";
 import { KernelDiedError } from "./kernel-died.js";
+import { chooseKernelSpec, type KernelSpecSummary } from "./kernelspec-choice.js";
 import type { ServerEndpoint } from "./server-endpoint.js";
 
-export { KernelDiedError };
-
-export interface KernelSpecSummary {
-  name: string;
-  displayName: string;
-  language: string;
-}
+export { chooseKernelSpec, KernelDiedError, type KernelSpecSummary };
 
 export function serverSettings(endpoint: ServerEndpoint): ServerConnection.ISettings {
   const wsUrl = endpoint.baseUrl.replace(/^http/, "ws");
@@ -41,34 +37,12 @@ export async function listKernelSpecs(endpoint: ServerEndpoint): Promise<{ defau
 }
 
 /**
- * Which kernelspec to start: an explicit --kernel must exist; otherwise the
- * notebook's own kernelspec when the server has it, else python3.
+ * One kernel on one server, started by us and shut down by us, through
+ * @jupyterlab/services. `died` rejects as soon as the server reports the
+ * kernel dead or restarting on its own (a kernel that os._exit()s is
+ * auto-restarted by the server: its state is gone).
  */
-export function chooseKernelSpec(
-  available: KernelSpecSummary[],
-  explicit: string | undefined,
-  fromNotebook: string | undefined,
-): { name: string; note?: string } {
-  const names = available.map((s) => s.name);
-  if (explicit) {
-    if (!names.includes(explicit)) {
-      throw new InputError(`kernel '${explicit}' is not available on this server`, [`available kernelspecs: ${names.join(", ") || "(none)"}`]);
-    }
-    return { name: explicit };
-  }
-  if (fromNotebook && names.includes(fromNotebook)) return { name: fromNotebook };
-  const fallback = names.includes("python3") ? "python3" : names[0];
-  if (!fallback) throw new InfrastructureError("the Jupyter server offers no kernelspec at all");
-  const note = fromNotebook ? `the notebook's kernel '${fromNotebook}' is not available here; using '${fallback}'` : undefined;
-  return note ? { name: fallback, note } : { name: fallback };
-}
-
-/**
- * One kernel on one server, started by us and shut down by us. `died` rejects
- * as soon as the server reports the kernel dead or restarting on its own
- * (a kernel that os._exit()s is auto-restarted by the server: its state is gone).
- */
-export class KernelSession {
+export class KernelSession implements KernelClient {
   private manager: KernelManager | undefined;
   kernel: Kernel.IKernelConnection | undefined;
   readonly died: Promise<never>;
@@ -116,8 +90,65 @@ export class KernelSession {
     }
   }
 
+  execute(content: ExecuteRequestContent, handlers: ExecuteHandlers): Execution {
+    const kernel = this.connection();
+    const future = kernel.requestExecute(content, false);
+    const msgId = future.msg.header.msg_id;
+    // @jupyterlab/services routes update_display_data to the future that first
+    // showed that display (possibly an earlier cell's, long disposed); we take
+    // them from the kernel-wide stream, by our own request's id.
+    const onAnyIOPub = (_: unknown, msg: KernelMessage.IIOPubMessage) => {
+      if (msg.header.msg_type === "update_display_data" && msg.parent_header && "msg_id" in msg.parent_header && msg.parent_header.msg_id === msgId) handlers.onIopub?.(asMessage(msg));
+    };
+    kernel.iopubMessage.connect(onAnyIOPub);
+    future.onIOPub = (msg) => {
+      if (msg.header.msg_type !== "update_display_data") handlers.onIopub?.(asMessage(msg));
+    };
+    future.onReply = (msg) => handlers.onReply?.(asMessage(msg));
+    return {
+      msgId,
+      done: future.done.then(() => undefined),
+      dispose() {
+        future.dispose();
+        kernel.iopubMessage.disconnect(onAnyIOPub);
+      },
+    };
+  }
+
+  openComm(target: string, handlers: CommHandlers): CommEnd {
+    const kernel = this.connection();
+    // @jupyterlab/services 7.6 sends comm messages over a kernel subshell by
+    // default: ipykernel then handles them in another thread *while a cell runs*
+    // (measured: post_cell saw a half-run cell). Our requests must be handled on
+    // the main shell, in order with execute requests, so snapshots and pickling
+    // never race user code. Set before createComm: a comm takes the mode when built.
+    // (This applies to every comm of this connection; nbrewind wants that for all.)
+    if (kernel.commsOverSubshells !== CommsOverSubshells.Disabled) kernel.commsOverSubshells = CommsOverSubshells.Disabled;
+    const comm = kernel.createComm(target);
+    comm.onMsg = (msg) => handlers.onMsg(msg.content.data as Record<string, unknown>);
+    comm.onClose = () => handlers.onClose();
+    comm.open({}).done.catch(() => {});
+    return {
+      // The comm's future only tracks the kernel going idle; the answer comes as a comm message.
+      send: (data) => void comm.send(data as unknown as CommData).done.catch(() => {}),
+      close() {
+        if (comm.isDisposed) return;
+        try {
+          comm.close().done.catch(() => {});
+        } catch {
+          // the kernel is already gone
+        }
+      },
+    };
+  }
+
   async interrupt(): Promise<void> {
     await this.kernel?.interrupt();
+  }
+
+  private connection(): Kernel.IKernelConnection {
+    if (!this.kernel) throw new InfrastructureError("no kernel to talk to: it was not started, or is shut down");
+    return this.kernel;
   }
 
   async shutdown(): Promise<void> {
@@ -133,6 +164,13 @@ export class KernelSession {
       this.manager?.dispose();
     }
   }
+}
+
+type CommData = Parameters<Kernel.IComm["send"]>[0];
+
+/** The library's typed messages, as our structural JupyterMessage (the same four JSON parts). */
+function asMessage(msg: KernelMessage.IMessage): JupyterMessage {
+  return msg as unknown as JupyterMessage;
 }
 
 export function describe(err: unknown): string {

@@ -1,5 +1,5 @@
 import { executeCell, type CellRun, type CellStatus } from "./cell-executor.js";
-import type { KernelSession } from "./kernel-session.js";
+import type { KernelClient } from "./kernel-client.js";
 import { DisplayRegistry, type CellOutput } from "./output-collector.js";
 
 /**
@@ -74,7 +74,7 @@ export function sourceText(cell: ExecutableCell): string {
  * into the notebook in place, so that whatever happens (error, timeout,
  * Ctrl-C, a dead kernel) the notebook holds exactly what ran.
  */
-export async function executeNotebook(nb: ExecutableNotebook, session: KernelSession | undefined, options: ExecuteNotebookOptions = {}): Promise<NotebookRun> {
+export async function executeNotebook(nb: ExecutableNotebook, kernel: KernelClient | undefined, options: ExecuteNotebookOptions = {}): Promise<NotebookRun> {
   const started = performance.now();
   const registry = new DisplayRegistry();
   const codeCells = nb.cells.map((c, i) => [c, i] as const).filter(([c]) => c.cell_type === "code");
@@ -106,9 +106,9 @@ export async function executeNotebook(nb: ExecutableNotebook, session: KernelSes
     }
     // No kernel is started when every cell is reused; reaching here without one is a planning bug.
     // (Numbered as every message numbers cells: 1-based among all cells, notebook/cell-label.ts.)
-    if (!session) throw new Error(`internal: cell ${index + 1} must run but no kernel was started`);
+    if (!kernel) throw new Error(`internal: cell ${index + 1} must run but no kernel was started`);
     options.events?.cellStarted?.(cell, index, ordinal + 1, codeCells.length);
-    const run = await executeCell(session, code, {
+    const run = await executeCell(kernel, code, {
       registry,
       timeoutMs: options.cellTimeoutMs,
       signal: options.signal,

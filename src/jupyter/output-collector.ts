@@ -1,4 +1,4 @@
-import type { KernelMessage } from "@jupyterlab/services";
+import type { JupyterMessage } from "./kernel-client.js";
 
 /**
  * nbformat v4 outputs as the executor builds them: multiline strings are kept
@@ -42,8 +42,8 @@ export class CellOutputs {
   constructor(private readonly registry: DisplayRegistry) {}
 
   /** Apply one IOPub message; returns true when the visible outputs changed. */
-  handle(msg: KernelMessage.IIOPubMessage): boolean {
-    const content = msg.content as Record<string, unknown>;
+  handle(msg: Pick<JupyterMessage, "header" | "content">): boolean {
+    const content = msg.content;
     switch (msg.header.msg_type) {
       case "stream": {
         const text = String(content.text ?? "");

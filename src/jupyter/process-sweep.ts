@@ -2,8 +2,8 @@ import { readdirSync, readFileSync } from "node:fs";
 
 /**
  * Processes whose environment holds NAME=VALUE. Every process an embedded
- * server starts (kernels, engine workers, their children) inherits the
- * server's run marker, even after it re-parents to init: this is how we find
+ * server or a kernel we launch directly starts (kernels, engine workers,
+ * their children) inherits the run marker, even after it re-parents to init: this is how we find
  * the ones that escaped a polite shutdown. Linux only; elsewhere it finds none.
  */
 export function processesMarkedWith(name: string, value: string): number[] {
@@ -70,4 +70,13 @@ function signal(pid: number, sig: NodeJS.Signals): void {
   } catch {
     // already gone
   }
+}
+
+/** Whether a process's exit (or any promise) settles within `ms`: the steps of a polite-then-forceful stop. */
+export async function settlesWithin(p: Promise<unknown>, ms: number): Promise<boolean> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<false>((resolve) => (timer = setTimeout(() => resolve(false), ms)));
+  const result = await Promise.race([p.then(() => true as const), timeout]);
+  clearTimeout(timer);
+  return result;
 }

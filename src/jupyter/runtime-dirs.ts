@@ -1,7 +1,8 @@
 /**
- * The embedded server's runtime folders, `$TMPDIR/nbrewind-jupyter-XXXXXX`
- * (mode 0700): its token file, cookie secret, server info and the kernels'
- * connection files (their HMAC keys). The run that created one removes it when
+ * The runtime folders of an embedded server or of a kernel launched directly,
+ * `$TMPDIR/nbrewind-jupyter-XXXXXX` (mode 0700): the server's token file,
+ * cookie secret and server info, and the kernels' connection files (their
+ * HMAC keys). The run that created one removes it when
  * it stops; a run that was killed cannot, so every new one first sweeps the
  * folders whose creator is gone, as stale server processes are swept.
  *

@@ -1,13 +1,12 @@
 import { randomUUID } from "node:crypto";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
-import type { CommsOverSubshells, Kernel, KernelMessage } from "@jupyterlab/services";
 import { Ajv, type ValidateFunction } from "ajv";
 import { DiskError } from "../common/disk-errors.js";
 import type { FileRead } from "../common/file-record.js";
 import { InfrastructureError, InputError } from "../common/errors.js";
 import { packageRoot } from "../common/package-root.js";
-import type { KernelSession } from "./kernel-session.js";
+import type { CommEnd, CommHandlers, KernelClient } from "./kernel-client.js";
 import { shimPayload } from "./shim-payload.js";
 import {
   COMM_TARGET,
@@ -102,19 +101,20 @@ export class ShimClient {
     replyValidators();
   }
 
-  /** Attach over a kernel that a Jupyter server runs (the CLI's case). */
-  static attach(session: KernelSession, options: ShimClientOptions): Promise<ShimClient> {
-    return ShimClient.connect(serverKernelChannel(session, options.timeoutMs ?? SHORT_TIMEOUT_MS), options);
+  /** Attach over a kernel the CLI started (launched directly, or on a Jupyter server). */
+  static attach(kernel: KernelClient, options: ShimClientOptions): Promise<ShimClient> {
+    return ShimClient.connect(kernelChannel(kernel, options.timeoutMs ?? SHORT_TIMEOUT_MS), options);
   }
 
   /**
-   * Attach over any way of reaching the kernel: a server's websocket
-   * (`attach`) or the NBRewind kernel's own ZeroMQ connection to its inner
-   * ipykernel. The channel must deliver comm messages on the main shell, in
+   * Attach over any way of reaching the kernel: a KernelClient (`attach`)
+   * or the NBRewind kernel's own ZeroMQ connection to its inner ipykernel. The channel must deliver comm messages on the main shell, in
    * order with execute requests.
    */
   static async connect(channel: ShimChannel, options: ShimClientOptions): Promise<ShimClient> {
-    await channel.loadShim(shimLoaderCode());
+    // The loader, the comm's opening and hello are sent at once: the kernel handles them in
+    // order on its shell, so the comm opens after the shim registered its target.
+    const loaded = channel.loadShim(shimLoaderCode());
     const ref: { client?: ShimClient } = {};
     const comm = channel.openComm(COMM_TARGET, {
       onMsg: (data) => ref.client?.onMessage(data),
@@ -123,7 +123,10 @@ export class ShimClient {
     });
     const client = (ref.client = new ShimClient(comm, options));
     channel.died.catch((err: Error) => client.failAll(err));
-    client.hello = await client.request<"hello">({ type: "hello", protocol_version: PROTOCOL_VERSION, blobs_dir: options.blobsDir, hashing_scheme: HASHING_SCHEME });
+    const hello = client.request<"hello">({ type: "hello", protocol_version: PROTOCOL_VERSION, blobs_dir: options.blobsDir, hashing_scheme: HASHING_SCHEME });
+    hello.catch(() => {}); // when the loader failed, its reason is the one to report
+    await loaded;
+    client.hello = await hello;
     return client;
   }
 
@@ -237,20 +240,16 @@ export class ShimClient {
   }
 }
 
-type CommData = Parameters<Kernel.IComm["send"]>[0];
 type DistributiveOmit<T, K extends PropertyKey> = T extends unknown ? Omit<T, K> : never;
 
 /** One comm, as the shim client uses it: JSON payloads out and in. */
-export interface ShimComm {
-  send(data: Record<string, unknown>): void;
-  close(): void;
-}
+export type ShimComm = CommEnd;
 
 /** How the shim client reaches a kernel. */
 export interface ShimChannel {
   /** Run the loader silently (no count, no history, no output); reject with a readable reason when it fails. */
   loadShim(code: string): Promise<void>;
-  openComm(target: string, handlers: { onMsg: (data: Record<string, unknown>) => void; onClose: () => void }): ShimComm;
+  openComm(target: string, handlers: CommHandlers): ShimComm;
   /** Rejects when the kernel dies. */
   died: Promise<never>;
 }
@@ -274,59 +273,27 @@ export function shimLoadFailure(reply: { status?: string; ename?: string; evalue
   ]);
 }
 
-/** CommsOverSubshells.Disabled, by value: this module loads without the Jupyter client library (only a kernel on a server needs it). */
-const COMMS_ON_MAIN_SHELL = "disabled" as CommsOverSubshells.Disabled;
-
-/** The channel over a kernel that a Jupyter server runs, through @jupyterlab/services. */
-function serverKernelChannel(session: KernelSession, timeoutMs: number): ShimChannel {
-  const kernel = session.kernel;
-  if (!kernel) throw new InfrastructureError("no kernel to attach the nbrewind shim to");
+/** The channel over a KernelClient: the transport keeps comm messages on the main shell. */
+function kernelChannel(kernel: KernelClient, timeoutMs: number): ShimChannel {
   return {
-    died: session.died,
-    loadShim: (code) => loadShim(kernel, session, code, timeoutMs),
-    openComm(target, handlers) {
-      // @jupyterlab/services 7.6 sends comm messages over a kernel subshell by
-      // default: ipykernel then handles them in another thread *while a cell runs*
-      // (measured: post_cell saw a half-run cell). Our requests must be handled on
-      // the main shell, in order with execute requests, so snapshots and pickling
-      // never race user code. Set before createComm: a comm takes the mode when built.
-      // (This applies to every comm of this connection; nbrewind wants that for all.)
-      if (kernel.commsOverSubshells !== COMMS_ON_MAIN_SHELL) kernel.commsOverSubshells = COMMS_ON_MAIN_SHELL;
-      const comm = kernel.createComm(target);
-      comm.onMsg = (msg) => handlers.onMsg(msg.content.data as Record<string, unknown>);
-      comm.onClose = () => handlers.onClose();
-      comm.open({}).done.catch(() => {});
-      return {
-        // The comm's future only tracks the kernel going idle; the answer comes as a comm message.
-        send: (data) => void comm.send(data as unknown as CommData).done.catch(() => {}),
-        close() {
-          if (comm.isDisposed) return;
-          try {
-            comm.close().done.catch(() => {});
-          } catch {
-            // the kernel is already gone
-          }
-        },
-      };
-    },
+    died: kernel.died,
+    loadShim: (code) => loadShim(kernel, code, timeoutMs),
+    openComm: (target, handlers) => kernel.openComm(target, handlers),
   };
 }
 
-async function loadShim(kernel: Kernel.IKernelConnection, session: KernelSession, code: string, timeoutMs: number): Promise<void> {
-  const future = kernel.requestExecute({ code, silent: true, store_history: false, allow_stdin: false, stop_on_error: false });
-  let reply: KernelMessage.IExecuteReplyMsg["content"] | undefined;
-  future.onReply = (msg) => {
-    reply = msg.content;
-  };
+async function loadShim(kernel: KernelClient, code: string, timeoutMs: number): Promise<void> {
+  let reply: Record<string, unknown> | undefined;
+  const execution = kernel.execute({ code, silent: true, store_history: false, allow_stdin: false, stop_on_error: false }, { onReply: (msg) => (reply = msg.content) });
   let timer: NodeJS.Timeout | undefined;
   const timeout = new Promise<never>((_, reject) => {
     timer = setTimeout(() => reject(new InfrastructureError(`loading the nbrewind shim did not finish within ${timeoutMs / 1000} s`)), timeoutMs);
   });
   try {
-    await Promise.race([future.done, timeout, session.died]);
+    await Promise.race([execution.done, timeout, kernel.died]);
   } finally {
     clearTimeout(timer);
-    future.dispose();
+    execution.dispose();
   }
   if (reply?.status !== "ok") throw shimLoadFailure(reply as { status?: string; ename?: string; evalue?: string } | undefined);
 }

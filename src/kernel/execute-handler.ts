@@ -6,7 +6,6 @@
  * A run's reply and final idle are held until its checkpoint is written, so
  * a frontend that waits for idle sees the cell, and its record, complete.
  */
-import type { KernelMessage } from "@jupyterlab/services";
 import { InputError } from "../common/errors.js";
 import type { CellRun } from "../jupyter/cell-executor.js";
 import { CellOutputs, DisplayRegistry } from "../jupyter/output-collector.js";
@@ -16,8 +15,8 @@ import type { InnerKernel } from "./inner-kernel.js";
 import { parseMagics } from "./magics.js";
 import type { Modes } from "./modes.js";
 import { recordedOutputToIopub, taskLine } from "./outputs.js";
-import type { Header, MessageFactory, Signer, WireMessage } from "./wire.js";
-import { WireMessage as Wire } from "./wire.js";
+import type { Header, MessageFactory, Signer, WireMessage } from "../jupyter/wire.js";
+import { WireMessage as Wire } from "../jupyter/wire.js";
 
 export interface KernelIO {
   factory: MessageFactory;
@@ -172,7 +171,7 @@ export class ExecuteHandler {
       "shell",
       "execute_request",
       { code: source, silent: false, store_history: false, user_expressions: {}, allow_stdin: false, stop_on_error: true },
-      { onReply: (m) => (reply = m.content), onIopub: (m) => void collector.handle(asKernelMessage(m)) },
+      { onReply: (m) => (reply = m.content), onIopub: (m) => void collector.handle(m) },
     );
     return { run: cellRun(reply, collector, started, {}), outputs: collector.outputs };
   }
@@ -206,7 +205,7 @@ export class ExecuteHandler {
       this.beginOutputs();
       return true;
     } else {
-      run.collector.handle(asKernelMessage(msg));
+      run.collector.handle(msg);
     }
     this.io.publish(msg);
     return true;
@@ -341,10 +340,6 @@ function cellRun(reply: Record<string, unknown>, collector: CellOutputs, started
   const run: CellRun = { status, executionCount: typeof reply.execution_count === "number" ? reply.execution_count : null, outputs: collector.outputs, durationMs: performance.now() - started, timing };
   if (status === "error") run.error = { ename: String(reply.ename ?? "Error"), evalue: String(reply.evalue ?? "") };
   return run;
-}
-
-function asKernelMessage(msg: WireMessage): KernelMessage.IIOPubMessage {
-  return { header: msg.header as unknown as KernelMessage.IHeader<KernelMessage.IOPubMessageType>, parent_header: msg.parentHeader as KernelMessage.IHeader, metadata: msg.metadata, content: msg.content, channel: "iopub" } as unknown as KernelMessage.IIOPubMessage;
 }
 
 export type { Header };

@@ -12,9 +12,9 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Dealer, Subscriber } from "zeromq";
 import { InfrastructureError } from "../common/errors.js";
-import { endpoint, writeInnerConnectionFile, type ConnectionInfo } from "./connection.js";
-import { receiveLoop, SerialSender } from "./sockets.js";
-import { WireMessage, type MessageFactory } from "./wire.js";
+import { endpoint, writeLoopbackConnectionFile, type ConnectionInfo } from "../jupyter/connection-file.js";
+import { receiveLoop, SerialSender } from "../jupyter/zmq-sockets.js";
+import { WireMessage, type MessageFactory } from "../jupyter/wire.js";
 
 export interface InnerKernelOptions {
   python: string;
@@ -77,7 +77,7 @@ export class InnerKernel {
     // Beside the frontend's connection files when Jupyter names a runtime dir: one place to look for what a kernel left.
     this.dir = await mkdtemp(join(process.env.JUPYTER_RUNTIME_DIR || tmpdir(), "nbrewind-kernel-"));
     const file = join(this.dir, "inner-kernel.json");
-    const info = await writeInnerConnectionFile(file, this.options.key, this.options.signatureScheme);
+    const info = await writeLoopbackConnectionFile(file, this.options.key, this.options.signatureScheme);
     this.process = spawn(this.options.python, ["-m", "ipykernel_launcher", "-f", file], {
       stdio: ["ignore", "inherit", "inherit"],
       // ipykernel polls this pid and exits when we are gone, even after a SIGKILL.

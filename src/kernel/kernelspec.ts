@@ -6,10 +6,10 @@
 import { execFileSync } from "node:child_process";
 import { existsSync, readdirSync, readFileSync } from "node:fs";
 import { mkdir, rm, writeFile } from "node:fs/promises";
-import { homedir } from "node:os";
 import { delimiter, join, resolve } from "node:path";
 import { InputError } from "../common/errors.js";
 import { packageRoot, packageVersion } from "../common/package-root.js";
+import { userDataDir } from "../jupyter/local-kernelspecs.js";
 
 export const DEFAULT_NAME = "nbrewind";
 export const DEFAULT_DISPLAY_NAME = "Python 3 (NBRewind)";
@@ -31,13 +31,6 @@ export interface InstalledSpec {
   spec: KernelSpecJson;
   /** It starts our kernel (found by its metadata). */
   ours: boolean;
-}
-
-/** Jupyter's per-user data dir, as jupyter_core computes it on Linux and macOS. */
-function userDataDir(env: NodeJS.ProcessEnv): string {
-  if (env.JUPYTER_DATA_DIR) return env.JUPYTER_DATA_DIR;
-  if (process.platform === "darwin") return join(homedir(), "Library", "Jupyter");
-  return join(env.XDG_DATA_HOME || join(homedir(), ".local", "share"), "jupyter");
 }
 
 function sysPrefix(python: string): string {

@@ -8,7 +8,7 @@
  * shows in its log.
  */
 import { findManagedEnv } from "../pyenv/managed-env.js";
-import { readConnectionFile } from "./connection.js";
+import { readConnectionFile } from "../jupyter/connection-file.js";
 import { NbrewindKernel } from "./nbrewind-kernel.js";
 
 function argValue(argv: string[], name: string): string | undefined {

@@ -7,13 +7,13 @@
  */
 import { Publisher, Reply, Router } from "zeromq";
 import { shimLoaderCode, shimLoadFailure, type ShimChannel } from "../jupyter/shim-client.js";
-import { endpoint, type ConnectionInfo } from "./connection.js";
+import { endpoint, type ConnectionInfo } from "../jupyter/connection-file.js";
 import { ExecuteHandler } from "./execute-handler.js";
 import { InnerKernel } from "./inner-kernel.js";
 import { Modes } from "./modes.js";
 import { warmUp } from "./warm-up.js";
-import { receiveLoop, SerialSender } from "./sockets.js";
-import { MessageFactory, Signer, WireMessage } from "./wire.js";
+import { receiveLoop, SerialSender } from "../jupyter/zmq-sockets.js";
+import { MessageFactory, Signer, WireMessage } from "../jupyter/wire.js";
 
 export interface KernelOptions {
   python: string;

@@ -153,25 +153,29 @@ export class CellCheckpointer {
 
   /** Greet the shim: in repeat, hand it every task result the bundle holds; then capture the environment. Returns its digest. */
   async attachShim(shim: ShimClient, records: Iterable<RecordedCell>, kernelName: string): Promise<string> {
-    await this.connectShim(shim, records);
-    return this.captureEnvironment(kernelName);
+    // Every set-up request is sent before any answer is awaited: the kernel answers comm
+    // messages in the order they arrive, so this is one wait instead of one per request.
+    const connected = this.connectShim(shim, records);
+    const environment = this.captureEnvironment(kernelName);
+    environment.catch(() => {}); // a failure to connect is the one reported
+    await connected;
+    return environment;
   }
 
   /** Tell the shim how to store task results and which pins and caches apply; in repeat, hand it every task result the bundle holds. */
   async connectShim(shim: ShimClient, records: Iterable<RecordedCell>): Promise<void> {
     this.shim = shim;
+    const sent: Promise<unknown>[] = [];
     // A shim that outlives this run (the kernel's) may hold the last mode's policy: set it even when it is the default.
-    if (this.options.storeAll || this.options.shimOutlivesRun) await shim.taskPolicy(this.options.storeAll ? "all" : "cost");
-    await this.options.taskSettings?.sendTo(shim, this.options.log);
-    if (this.files) await shim.observeFiles({ notebook_dir: this.files.notebookDir, exclude: [resolve(this.bundle.dir)] });
+    if (this.options.storeAll || this.options.shimOutlivesRun) sent.push(shim.taskPolicy(this.options.storeAll ? "all" : "cost"));
+    if (this.options.taskSettings) sent.push(this.options.taskSettings.sendTo(shim, this.options.log));
+    if (this.files) sent.push(shim.observeFiles({ notebook_dir: this.files.notebookDir, exclude: [resolve(this.bundle.dir)] }));
     if (this.command === "repeat") {
       // Audit runs every task; repeat serves every task whose key the bundle holds.
       const known = knownTasks(records);
-      if (known.length > 0) {
-        await shim.tasksKnown(known);
-        this.options.log(`${known.length} task result(s) in the bundle can be served to the engines`);
-      }
+      if (known.length > 0) sent.push(shim.tasksKnown(known).then(() => this.options.log(`${known.length} task result(s) in the bundle can be served to the engines`)));
     }
+    await Promise.all(sent);
   }
 
   /** The kernel's environment into the bundle (Python, packages, engines); returns its digest for the run entry. */

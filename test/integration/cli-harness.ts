@@ -1,6 +1,6 @@
 import { spawn } from "node:child_process";
 import { randomUUID } from "node:crypto";
-import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import { existsSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { processesMarkedWith } from "../../src/jupyter/process-sweep.js";
@@ -98,4 +98,21 @@ export function outputText(cell: any): string {
       return join(o.data?.["text/plain"]);
     })
     .join("");
+}
+
+/** The runtime folder (JUPYTER_RUNTIME_DIR) of the run whose processes carry PROBE=id, once a kernel's connection file is in it. */
+export async function runtimeDirOf(probe: string): Promise<string> {
+  for (;;) {
+    for (const pid of processesMarkedWith("PROBE", probe)) {
+      let environ: string;
+      try {
+        environ = readFileSync(`/proc/${pid}/environ`, "utf8");
+      } catch {
+        continue;
+      }
+      const runtime = environ.split("\0").find((p) => p.startsWith("JUPYTER_RUNTIME_DIR="))?.slice("JUPYTER_RUNTIME_DIR=".length);
+      if (runtime && existsSync(runtime) && readdirSync(runtime).some((f) => /^kernel-.*\.json$/.test(f))) return runtime;
+    }
+    await new Promise((r) => setTimeout(r, 200));
+  }
 }

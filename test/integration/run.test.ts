@@ -7,7 +7,7 @@ import { outputText, readJson, runCli, tempDir, writeNotebookFile } from "./cli-
 
 const dir = tempDir();
 
-describe("nbrewind-engine run on an embedded Jupyter server", () => {
+describe("nbrewind-engine run on a kernel it launches (no Jupyter server)", () => {
   it("records every output type the way nbformat 4.5 expects, and leaves no process behind", async () => {
     const nb = writeNotebookFile(dir, "outputs.ipynb", [
       { type: "markdown", source: "# title", id: "md" },

@@ -3,8 +3,7 @@ import { createHash, randomUUID } from "node:crypto";
 import { existsSync, readdirSync, readFileSync, rmSync, statSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
-import { processesMarkedWith } from "../../src/jupyter/process-sweep.js";
-import { outputText, readJson, runCli, tempDir, writeNotebookFile } from "./cli-harness.js";
+import { outputText, readJson, runCli, runtimeDirOf, tempDir, writeNotebookFile } from "./cli-harness.js";
 
 /**
  * The embedded server as a local attacker and a big output see it: its token
@@ -15,27 +14,11 @@ import { outputText, readJson, runCli, tempDir, writeNotebookFile } from "./cli-
  * comes back whole from a repeat and from a replay of the packed file.
  */
 const dir = tempDir("nbrewind-server-hardening-");
-const config = { NBREWIND_CONFIG_DIR: join(dir, "config") };
+// The embedded server is the point here: the kernel starts on it, not directly.
+const config = { NBREWIND_CONFIG_DIR: join(dir, "config"), NBREWIND_KERNEL_TRANSPORT: "server" };
 // Five copies of a 50 MB output: not left in the temp folder.
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 const sha256 = (data: string | Buffer) => createHash("sha256").update(data).digest("hex");
-
-/** The runtime folder of the embedded server whose processes carry PROBE=id, once a kernel runs in it. */
-async function runtimeDirOf(probe: string): Promise<string> {
-  for (;;) {
-    for (const pid of processesMarkedWith("PROBE", probe)) {
-      let environ: string;
-      try {
-        environ = readFileSync(`/proc/${pid}/environ`, "utf8");
-      } catch {
-        continue;
-      }
-      const runtime = environ.split("\0").find((p) => p.startsWith("JUPYTER_RUNTIME_DIR="))?.slice("JUPYTER_RUNTIME_DIR=".length);
-      if (runtime && existsSync(runtime) && readdirSync(runtime).some((f) => /^kernel-.*\.json$/.test(f))) return runtime;
-    }
-    await new Promise((r) => setTimeout(r, 200));
-  }
-}
 
 describe("the embedded server", () => {
   it("keeps its token off every command line during an audit and its secrets 0600; a killed run's folder is swept by the next run, which keeps a 50 MB output whole through repeat, pack and replay", async () => {

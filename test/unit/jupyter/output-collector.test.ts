@@ -1,9 +1,9 @@
-import type { KernelMessage } from "@jupyterlab/services";
 import { describe, expect, it } from "vitest";
+import type { JupyterMessage } from "../../../src/jupyter/kernel-client.js";
 import { CellOutputs, DisplayRegistry, collapseCarriageReturns } from "../../../src/jupyter/output-collector.js";
 
-function msg(type: string, content: Record<string, unknown>): KernelMessage.IIOPubMessage {
-  return { header: { msg_type: type, msg_id: "m", date: "", session: "", username: "", version: "5.3" }, parent_header: {}, metadata: {}, content, channel: "iopub" } as unknown as KernelMessage.IIOPubMessage;
+function msg(type: string, content: Record<string, unknown>): JupyterMessage {
+  return { header: { msg_type: type, msg_id: "m", date: "", session: "", username: "", version: "5.3" }, parent_header: {}, metadata: {}, content };
 }
 
 describe("output the server dropped", () => {

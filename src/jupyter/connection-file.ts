@@ -1,10 +1,11 @@
 /**
- * Connection files: the one the frontend gives the NBRewind kernel, and the
- * one the NBRewind kernel writes for the ipykernel it runs inside.
+ * Jupyter connection files: the one a frontend gives a kernel (the NBRewind
+ * kernel reads it), and the one we write for an ipykernel we launch ourselves
+ * (the CLI's kernel, the NBRewind kernel's inner one).
  */
 import { readFile, writeFile } from "node:fs/promises";
+import { createServer } from "node:net";
 import { InputError } from "../common/errors.js";
-import { freePort } from "../jupyter/embedded-server.js";
 
 export interface ConnectionInfo {
   transport: "tcp" | "ipc";
@@ -47,8 +48,8 @@ export function endpoint(info: ConnectionInfo, channel: Channel): string {
   return info.transport === "ipc" ? `ipc://${info.ip}-${port}` : `tcp://${info.ip}:${port}`;
 }
 
-/** The inner ipykernel's connection: loopback TCP, fresh ports, the outer connection's key. */
-export async function writeInnerConnectionFile(path: string, key: string, signatureScheme: string): Promise<ConnectionInfo> {
+/** A connection for a kernel we launch: loopback TCP, fresh ports, the given key; the file is the user's alone (0600). */
+export async function writeLoopbackConnectionFile(path: string, key: string, signatureScheme: string): Promise<ConnectionInfo> {
   const ports: number[] = [];
   while (ports.length < CHANNELS.length) {
     const p = await freePort();
@@ -65,6 +66,20 @@ export async function writeInnerConnectionFile(path: string, key: string, signat
     key,
     signature_scheme: signatureScheme,
   };
-  await writeFile(path, JSON.stringify(info, null, 2), { mode: 0o600 });
+  await writeFile(path, JSON.stringify(info, null, 2), { mode: 0o600, flag: "wx" });
   return info;
+}
+
+/** A loopback port the OS says is free now (the embedded server and every kernel we launch take theirs this way). */
+export function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const srv = createServer();
+    srv.unref();
+    srv.once("error", reject);
+    srv.listen(0, "127.0.0.1", () => {
+      const address = srv.address();
+      const port = typeof address === "object" && address ? address.port : 0;
+      srv.close(() => resolve(port));
+    });
+  });
 }

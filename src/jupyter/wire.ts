@@ -3,10 +3,11 @@
  * the `<IDS|MSG>` delimiter, the HMAC signature, then header, parent header,
  * metadata and content as JSON, and any binary buffers.
  *
- * The proxy forwards most messages without parsing their content: it keeps
- * the original frames and, as both connections share one key, their
- * signature too. Only what it intercepts is decoded, and only what it
- * creates is signed here.
+ * Shared by the NBRewind kernel's proxy, which forwards most messages
+ * without parsing their content (it keeps the original frames and, as both
+ * its connections share one key, their signature too), and by the CLI's
+ * direct kernel client (direct-kernel.ts). Only what is read is decoded, and
+ * only what we create is signed here.
  */
 import { createHmac, randomUUID, timingSafeEqual } from "node:crypto";
 
@@ -108,7 +109,7 @@ export class Signer {
   }
 }
 
-/** Builds the messages the proxy itself sends, under its own session id. */
+/** Builds the messages we send ourselves (the proxy, the direct client), under one session id. */
 export class MessageFactory {
   readonly session = randomUUID();
 

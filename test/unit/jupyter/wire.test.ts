@@ -1,6 +1,6 @@
 import { createHmac } from "node:crypto";
 import { describe, expect, it } from "vitest";
-import { MessageFactory, Signer, WireMessage } from "../../../src/kernel/wire.js";
+import { MessageFactory, Signer, WireMessage } from "../../../src/jupyter/wire.js";
 
 describe("the Jupyter wire format", () => {
   const signer = new Signer("secret-key");
