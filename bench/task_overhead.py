@@ -49,6 +49,8 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 # to compare two versions with the same script.
 ENGINES_DIR = os.environ.get("NBREWIND_BENCH_ENGINES") or os.path.join(ROOT, "engines")
 sys.path.insert(0, os.path.join(ENGINES_DIR, "python"))
+# Ray starts its workers from the raylet, which inherits this environment, not sys.path.
+os.environ["PYTHONPATH"] = os.pathsep.join(p for p in (os.path.join(ENGINES_DIR, "python"), os.environ.get("PYTHONPATH")) if p)
 
 
 @dataclass
