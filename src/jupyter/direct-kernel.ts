@@ -26,6 +26,7 @@ import { launchCommand, specEnvironment, type LocalKernelSpec } from "./local-ke
 import { killProcessesMarkedWith, settlesWithin } from "./process-sweep.js";
 import { createRuntimeDir } from "./runtime-dirs.js";
 import { MessageFactory, Signer, WireMessage } from "./wire.js";
+import { untilKernelReady } from "./kernel-ready.js";
 import { receiveLoop, SerialSender } from "./zmq-sockets.js";
 
 export interface DirectKernelOptions {
@@ -142,23 +143,10 @@ export class DirectKernel implements KernelClient {
     void receiveLoop(this.iopub, (frames) => this.onIopub(frames), log);
   }
 
-  /**
-   * A subscription takes a moment to reach the kernel, and IOPub messages sent
-   * before it are lost: ask kernel_info until an answer's IOPub status arrives too.
-   */
   private async waitReady(timeoutMs: number): Promise<void> {
-    const deadline = Date.now() + timeoutMs;
-    let gone = false;
-    void this.died.catch(() => (gone = true));
-    while (!gone && Date.now() < deadline) {
-      let heard = false;
-      const asked = this.request("shell", "kernel_info_request", {}, { onIopub: () => (heard = true) });
-      const answered = await Promise.race([asked.done.then(() => true), sleep(500).then(() => false), this.died.catch(() => false)]);
-      asked.dispose();
-      if (answered && heard) return;
-      if (answered) await sleep(50);
-    }
-    if (gone) throw new InfrastructureError(`kernel '${this.options.spec.name}' exited while starting`);
+    const ready = await untilKernelReady((onIopub) => this.request("shell", "kernel_info_request", {}, { onIopub }), this.died, timeoutMs);
+    if (ready === "ready") return;
+    if (ready === "gone") throw new InfrastructureError(`kernel '${this.options.spec.name}' exited while starting`);
     throw new InfrastructureError(`kernel '${this.options.spec.name}' did not answer within ${timeoutMs / 1000} s`);
   }
 

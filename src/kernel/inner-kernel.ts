@@ -13,6 +13,7 @@ import { join } from "node:path";
 import { Dealer, Subscriber } from "zeromq";
 import { InfrastructureError } from "../common/errors.js";
 import { endpoint, writeLoopbackConnectionFile, type ConnectionInfo } from "../jupyter/connection-file.js";
+import { untilKernelReady } from "../jupyter/kernel-ready.js";
 import { receiveLoop, SerialSender } from "../jupyter/zmq-sockets.js";
 import { WireMessage, type MessageFactory } from "../jupyter/wire.js";
 
@@ -105,23 +106,10 @@ export class InnerKernel {
     this.iopub.subscribe();
   }
 
-  /**
-   * ZeroMQ's subscriptions take a moment: IOPub messages sent before ours
-   * reached the kernel are lost. Ask kernel_info until one answer's IOPub
-   * status arrives too; only then do the frontend's requests go through.
-   */
   private async waitReady(timeoutMs: number): Promise<void> {
-    const deadline = Date.now() + timeoutMs;
-    let died = false;
-    void this.exited.then(() => (died = true));
-    while (!died && Date.now() < deadline) {
-      let sawIopub = false;
-      const attempt = this.request("shell", "kernel_info_request", {}, { onIopub: () => (sawIopub = true) });
-      const ok = await Promise.race([attempt.then(() => true), sleep(500).then(() => false), this.exited.then(() => false)]);
-      if (ok && sawIopub) return;
-      if (ok) await sleep(50);
-    }
-    throw new InfrastructureError(died ? "the inner ipykernel exited while starting" : `the inner ipykernel did not answer within ${timeoutMs / 1000} s`, [`python: ${this.options.python}`]);
+    const ready = await untilKernelReady((onIopub) => ({ done: this.request("shell", "kernel_info_request", {}, { onIopub }) }), this.exited, timeoutMs);
+    if (ready === "ready") return;
+    throw new InfrastructureError(ready === "gone" ? "the inner ipykernel exited while starting" : `the inner ipykernel did not answer within ${timeoutMs / 1000} s`, [`python: ${this.options.python}`]);
   }
 
   /** Send a message of the frontend's, as is. */
