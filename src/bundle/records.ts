@@ -49,7 +49,8 @@ export interface BundleManifest {
 }
 
 export type WriteEntry =
-  | { name: string; status: "stored" | "unchanged"; digest: string; size: number; type: string; reaches_engines?: string[] }
+  /** holds_path: the value names the notebook's folder (its record's `folder`): reused only in that folder. */
+  | { name: string; status: "stored" | "unchanged"; digest: string; size: number; type: string; reaches_engines?: string[]; holds_path?: true }
   | { name: string; status: "unserialisable"; type: string; reason: string }
   | EngineBoundWrite
   | { name: string; status: "deleted" };
@@ -96,6 +97,8 @@ export interface CellRecord {
   task_bytes?: number;
   /** The files the cell read and wrote (schemas/file-record.schema.json). */
   files?: FileActivity;
+  /** The notebook's folder (real path) when it ran: present when a value or task result holds a path into it (planner/moved-folder.ts). */
+  folder?: string;
 }
 
 export interface RunLogEvent {

@@ -28,6 +28,8 @@ export interface TaskRecord {
   result_blobs?: string[];
   /** The files it opened where it ran (common/file-record.ts). */
   files?: FileActivity;
+  /** Its result names the notebook's folder (the cell record's `folder`): served only in that folder. */
+  holds_path?: true;
   /** A small result without a blob of its own: its bytes at `offset` in the pack blob `digest`. */
   result_pack?: { digest: string; offset: number };
   duration_s?: number;

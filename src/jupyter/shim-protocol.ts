@@ -84,6 +84,8 @@ export interface KnownTask {
   pack?: { digest: string; offset: number };
   /** The files it read and wrote: served only while its reads hold. */
   files?: FileActivity;
+  /** Its result names the notebook's folder (engines/python/nbrewind/folder_scan.py): a hit on it is recorded so too. */
+  holds_path?: true;
 }
 
 export interface TasksKnownRequest {
@@ -140,9 +142,9 @@ export interface HelloReply {
 /** What post_cell found for one name. */
 export type WriteEntry =
   /** New content; its blob is in the store. */
-  | { status: "stored"; digest: string; size: number; type: string; reaches_engines?: string[]; serialise_s: number }
+  | { status: "stored"; digest: string; size: number; type: string; reaches_engines?: string[]; holds_path?: true; serialise_s: number }
   /** Same digest as the name's last stored or restored value: nothing written. */
-  | { status: "unchanged"; digest: string; size: number; type: string; reaches_engines?: string[] }
+  | { status: "unchanged"; digest: string; size: number; type: string; reaches_engines?: string[]; holds_path?: true }
   /** A live handle or a pickling failure: the producing cell must re-run when needed. */
   | { status: "unserialisable"; type: string; reason: string }
   /** Bound to a live engine (a future, a persisted collection, an ObjectRef): not stored; its cell runs again when needed. */

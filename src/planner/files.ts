@@ -20,6 +20,9 @@
  * * a cell that runs because of a file makes every reused cell that reads a
  *   value from it run too (its values may differ; the session reuses them
  *   again when they turn out identical);
+ * * a record whose values hold a path into the folder it was recorded in is
+ *   not reused in another folder (moved-folder.ts), with the same effect on
+ *   the cells that read its values;
  * * a file a cell only appended to (a log) is never an input and never
  *   restored, so a log that every cell appends to changes no decision;
  * * a written file recorded by digest only (over the size limit) that is not
@@ -29,6 +32,7 @@ import { statSync } from "node:fs";
 import { isAbsolute, join } from "node:path";
 import { allFiles, isDeletion, type FileRead, type FileWritten } from "../common/file-record.js";
 import { hashFile } from "../store/digest.js";
+import { realFolder, whyMoved } from "./moved-folder.js";
 import type { CellPlan } from "./plan.js";
 import type { RecordedCell } from "./recorded.js";
 
@@ -50,6 +54,9 @@ export class FileView {
   /** What the latest run left in each file it wrote: its last writer's entry (see `compareUnwritten`). */
   private readonly leftByLastRun = new Map<string, FileWritten>();
 
+  /** The folder's real path, as records name the folder they ran in (moved-folder.ts). */
+  readonly realDir: string;
+
   /** `lastRun`: the latest run's records in notebook order (the bundle manifest's `cells`). */
   constructor(
     readonly notebookDir: string,
@@ -57,6 +64,7 @@ export class FileView {
     lastRun: Iterable<RecordedCell> = [],
   ) {
     for (const rec of lastRun) for (const w of allFiles(rec).written) this.leftByLastRun.set(w.path, w);
+    this.realDir = realFolder(notebookDir);
   }
 
   /**
@@ -168,14 +176,18 @@ export class FileView {
  */
 export function planFiles(cells: CellPlan[], view: FileView, label: (id: string) => string): Set<string> {
   const expected = new Map<string, Expected>();
-  /** Cells turned to run, with the names their record wrote (the values that may now differ). */
-  const turned = new Map<string, Set<string>>();
+  /** Cells turned to run, with the names their record wrote (the values that may now differ) and why they run. */
+  const turned = new Map<string, Turned>();
   for (const cell of cells) {
     if (cell.decision === "skip") continue;
     if (cell.decision === "reuse" && cell.record) {
-      const why = whyFilesDiffer(cell.record, expected, view) ?? whyValueChanged(cell, turned, label);
+      const moved = whyMoved(cell.record, view.realDir);
+      const files = moved ? undefined : whyFilesDiffer(cell.record, expected, view);
+      const upstream = moved || files ? undefined : valueChanged(cell, turned, label);
+      const why = moved ?? files ?? upstream?.why;
       if (why) {
-        turned.set(cell.id, new Set(cell.record.writes.map((w) => w.name)));
+        const because = moved ? "it holds a path into the folder it was recorded in" : (upstream?.because ?? "a file it reads changed");
+        turned.set(cell.id, { names: new Set(cell.record.writes.map((w) => w.name)), because });
         cell.decision = "run";
         cell.reasons = [why];
         cell.record = undefined;
@@ -212,21 +224,31 @@ function whyFilesDiffer(record: RecordedCell, expected: Map<string, Expected>, v
 }
 
 /**
- * A value read from a cell that now runs because of a file. Only names that
+ * A value read from a cell that now runs because of a file (or of a moved folder). Only names that
  * cell really wrote count: the analysis also lists names it may have touched
  * (a builtin such as `open` whose result a method is called on), which a
  * re-run cannot change.
  */
-function whyValueChanged(cell: CellPlan, turned: Map<string, Set<string>>, label: (id: string) => string): string | undefined {
+function valueChanged(cell: CellPlan, turned: Map<string, Turned>, label: (id: string) => string): { why: string; because: string } | undefined {
   const read = cell.identity.reads.find((r) => {
-    const names = turned.get(r.producer_cell_id);
+    const names = turned.get(r.producer_cell_id)?.names;
     return names !== undefined && (r.name === "*" || names.has(r.name));
   });
-  return read ? `reads \`${read.name}\` from ${label(read.producer_cell_id)}, which runs because a file it reads changed` : undefined;
+  if (!read) return undefined;
+  const because = turned.get(read.producer_cell_id)!.because;
+  return { why: `reads \`${read.name}\` from ${label(read.producer_cell_id)}, which runs because ${because}`, because };
+}
+
+/** A reused cell the files (or the folder) turned to run: the names its record wrote, and the root cause in words. */
+interface Turned {
+  names: Set<string>;
+  because: string;
 }
 
 /** Does a record's file reads still hold at this point of the run (the session's value-level reuse)? */
 export function filesStillMatch(record: RecordedCell, view: FileView): FileVerdict {
+  const moved = whyMoved(record, view.realDir);
+  if (moved) return { same: false, why: moved };
   const files = allFiles(record);
   for (const read of files.read) {
     const v = view.compare(read);

@@ -9,7 +9,7 @@ import type { TaskRecord } from "../common/task-record.js";
 
 export type RecordedWrite =
   /** reaches_engines: the engine families whose objects the value holds (a lazy collection, an app, a remote function); absent in older records. */
-  | { name: string; status: "stored" | "unchanged"; digest: string; size: number; type: string; reaches_engines?: string[] }
+  | { name: string; status: "stored" | "unchanged"; digest: string; size: number; type: string; reaches_engines?: string[]; holds_path?: true }
   | { name: string; status: "unserialisable"; type: string; reason: string }
   | EngineBoundWrite
   | { name: string; status: "deleted" };
@@ -42,4 +42,6 @@ export interface RecordedCell {
   engines?: { started: string[]; used: string[] };
   /** The files the cell read and wrote when it ran. */
   files?: FileActivity;
+  /** The notebook's folder (real path) when it ran, recorded when a value or a task result holds a path into it. */
+  folder?: string;
 }

@@ -71,6 +71,7 @@ function whyDispatched(task: RecordedTask, index: PreviousTasks): string {
     if (same.status === "uncached") return `recorded, but not cached then: ${same.reason ?? "no reason given"}`;
     const changed = changedRead(same, task);
     if (changed) return `it reads \`${changed}\`, which changed`;
+    if (same.holds_path) return "its recorded result holds a path into the folder it was recorded in, not this one";
     return "recorded with the same key, but its stored result is not in the store any more";
   }
   const match = index.closest(task);

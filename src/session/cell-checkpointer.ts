@@ -12,6 +12,7 @@ import type { KnownTask, ShimClient, WriteEntry as ShimWrite } from "../jupyter/
 import { TASK_KEY_SCHEME } from "../jupyter/shim-protocol.js";
 import { filesStillMatch, type FileView } from "../planner/files.js";
 import { formatBytes, type CellPlan } from "../planner/plan.js";
+import { servableHere } from "../planner/moved-folder.js";
 import type { RecordedCell } from "../planner/recorded.js";
 import { countTasks, explainDispatched, shortName, type DispatchReason } from "../planner/task-explain.js";
 import { ValueState } from "../planner/value-state.js";
@@ -49,8 +50,11 @@ export interface TaskOptions {
  * From every record, older versions of a cell too (going back to an earlier
  * parameter serves its tasks); where two records of a cell hold the same
  * occurrence, the newer one's result is the one the user last saw.
+ * `folder` (a real path): results that name another folder than this one,
+ * the one they were recorded in, are left out, so their tasks run again here
+ * (planner/moved-folder.ts).
  */
-export function knownTasks(records: Iterable<RecordedCell>): KnownTask[] {
+export function knownTasks(records: Iterable<RecordedCell>, folder?: string): KnownTask[] {
   const out = new Map<string, KnownTask>();
   const oldestFirst = [...records].sort((a, b) => a.recorded_at.localeCompare(b.recorded_at));
   for (const rec of oldestFirst) {
@@ -61,7 +65,7 @@ export function knownTasks(records: Iterable<RecordedCell>): KnownTask[] {
       );
     }
     for (const t of rec.tasks ?? []) {
-      if (t.key !== null && t.result_digest !== undefined && t.result_size !== undefined && (t.status === "dispatched" || t.status === "hit")) {
+      if (t.key !== null && t.result_digest !== undefined && t.result_size !== undefined && (t.status === "dispatched" || t.status === "hit") && servableHere(t, rec.folder, folder)) {
         const cellId = t.cell_id ?? rec.cell_id;
         const occurrence = t.occurrence ?? 0;
         out.set(`${cellId}\0${occurrence}\0${t.key}`, {
@@ -73,6 +77,7 @@ export function knownTasks(records: Iterable<RecordedCell>): KnownTask[] {
           ...(t.result_blobs?.length ? { blobs: t.result_blobs } : {}),
           ...(t.result_pack ? { pack: t.result_pack } : {}),
           ...(t.files ? { files: { read: t.files.read, written: t.files.written } } : {}),
+          ...(t.holds_path ? { holds_path: true as const } : {}),
         });
       }
     }
@@ -85,7 +90,15 @@ export function toRecordWrite(name: string, entry: ShimWrite): WriteEntry {
   switch (entry.status) {
     case "stored":
     case "unchanged":
-      return { name, status: entry.status, digest: entry.digest, size: entry.size, type: entry.type, ...(entry.reaches_engines ? { reaches_engines: entry.reaches_engines } : {}) };
+      return {
+        name,
+        status: entry.status,
+        digest: entry.digest,
+        size: entry.size,
+        type: entry.type,
+        ...(entry.reaches_engines ? { reaches_engines: entry.reaches_engines } : {}),
+        ...(entry.holds_path ? { holds_path: true as const } : {}),
+      };
     case "unserialisable":
       return { name, status: "unserialisable", type: entry.type, reason: entry.reason };
     case "engine-bound":
@@ -172,7 +185,7 @@ export class CellCheckpointer {
     if (this.files) sent.push(shim.observeFiles({ notebook_dir: this.files.notebookDir, exclude: [resolve(this.bundle.dir)] }));
     if (this.command === "repeat") {
       // Audit runs every task; repeat serves every task whose key the bundle holds.
-      const known = knownTasks(records);
+      const known = knownTasks(records, this.files?.realDir);
       if (known.length > 0) sent.push(shim.tasksKnown(known).then(() => this.options.log(`${known.length} task result(s) in the bundle can be served to the engines`)));
     }
     await Promise.all(sent);
@@ -289,6 +302,7 @@ export class CellCheckpointer {
       ...(from.tasks?.length ? { tasks: from.tasks, task_key_scheme: from.task_key_scheme ?? TASK_KEY_SCHEME } : {}),
       ...(from.engines ? { engines: from.engines } : {}),
       ...(from.files ? { files: from.files } : {}),
+      ...(from.folder ? { folder: from.folder } : {}),
     };
     const stored = await this.bundle.writeRecord(record);
     this.records.set(stored.fingerprint, stored);
@@ -373,6 +387,7 @@ export class CellCheckpointer {
       ...(tasks.length > 0 ? { tasks, task_key_scheme: this.shim!.hello!.task_key_scheme, task_bytes: storedTaskBytes(tasks) } : {}),
       ...(engines ? { engines } : {}),
       ...(files ? { files: { read: files.read, written: files.written } } : {}),
+      ...(this.files && (writes.some((w) => "holds_path" in w) || tasks.some((t) => t.holds_path)) ? { folder: this.files.realDir } : {}),
     };
     const pinLines = this.options.taskSettings?.annotate(tasks, plan.previous?.tasks ?? []) ?? [];
     // As stored: outputs over 1 MiB by reference, so what this run keeps of it stays small.

@@ -182,7 +182,7 @@ export class InteractiveSession {
       // user): per occurrence of each key in this cell, as knownTasks hands them out; another cell's submission of the
       // same task is a task of its own and is dispatched (a run keeps the engine's meaning).
       if (this.command === "repeat" && record.tasks?.length) {
-        const fresh = knownTasks([record]);
+        const fresh = knownTasks([record], this.core.files?.realDir);
         if (fresh.length > 0) await this.core.shim!.tasksKnown(fresh);
       }
     }

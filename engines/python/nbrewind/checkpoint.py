@@ -14,6 +14,7 @@ import time
 from typing import Any
 
 from .blob_store import BlobStore, digest_of
+from .folder_scan import scan as folder_scan
 from .engine_bound import EngineBound, binding_of, dumps_refusing_engine_bound
 from .namespace_watch import Namespace, Snapshot, unique
 from .protocol import RequestError
@@ -82,11 +83,13 @@ class Checkpointer:
         # Hash first (cheap next to a disk write), write only new content.
         digest = digest_of(blob.pieces)
         size = blob.size
+        # A value naming the notebook's folder is right in this folder only (folder_scan.py).
+        where = {"holds_path": True} if folder_scan.holds(blob.pieces[1]) else {}
         if self.known.get(name) == digest:
-            return {"status": "unchanged", "digest": digest, "size": size, "type": kind, "reaches_engines": sorted(reaches)}
+            return {"status": "unchanged", "digest": digest, "size": size, "type": kind, "reaches_engines": sorted(reaches), **where}
         self.store.write(digest, blob.pieces)
         self.known[name] = digest
-        return {"status": "stored", "digest": digest, "size": size, "type": kind, "reaches_engines": sorted(reaches), "serialise_s": time.perf_counter() - started}
+        return {"status": "stored", "digest": digest, "size": size, "type": kind, "reaches_engines": sorted(reaches), "serialise_s": time.perf_counter() - started, **where}
 
     def restore(self, values: dict[str, str]) -> dict[str, Any]:
         restored: dict[str, Any] = {}

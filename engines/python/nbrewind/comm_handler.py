@@ -15,6 +15,7 @@ from .checkpoint import Checkpointer
 from .environment import describe_environment
 from . import task_files
 from .file_observer import observer as file_observer
+from .folder_scan import scan as folder_scan
 from .namespace_watch import Namespace
 from .protocol import HASHING_SCHEME, PROTOCOL_VERSION, RequestError
 from .tasks import runtime as task_runtime
@@ -180,6 +181,7 @@ class Session:
         if not os.path.isabs(notebook_dir):
             raise RequestError("observe_files: notebook_dir must be an absolute path")
         file_observer.configure(notebook_dir, exclude, ignore, limit)
+        folder_scan.configure(notebook_dir)
         return {}
 
     def _tasks_known(self, req: dict[str, Any]) -> Reply:
@@ -193,6 +195,7 @@ class Session:
             raise RequestError("tasks_known: entries must be a list of {key, cell_id, occurrence, digest, size[, files]}")
         parsed: list[tuple[str, str | None, int, task_runtime.Stored]] = []
         files_by_key: dict[str, dict[str, Any]] = {}
+        holding: set[str] = set()
         for i, e in enumerate(entries):
             if not (isinstance(e, dict) and isinstance(e.get("key"), str) and isinstance(e.get("digest"), str) and DIGEST_RE.match(e["digest"]) and isinstance(e.get("size"), int)):
                 raise RequestError(f"tasks_known: entries[{i}] must be {{key, cell_id, occurrence, digest (sha256 hex), size[, blobs][, pack]}}")
@@ -208,8 +211,11 @@ class Session:
             parsed.append((e["key"], e["cell_id"], e["occurrence"], stored))
             if isinstance(e.get("files"), dict):
                 files_by_key[e["key"]] = e["files"]
+            if e.get("holds_path") is True:
+                holding.add(e["digest"])
         self._checkpointer()  # greeted first: the memo belongs to the session's store
         task_files.load_known(files_by_key)  # served only while the files they read hold
+        _tasks().path_holding.update(holding)  # a hit on one is recorded as holding the folder's path too
         return {"count": _tasks().load_known(parsed)}
 
     def _task_policy(self, req: dict[str, Any]) -> Reply:

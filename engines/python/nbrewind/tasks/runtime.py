@@ -61,6 +61,7 @@ from typing import Any, NamedTuple
 
 from ..blob_store import DIGEST_RE, BlobError, BlobStore, digest_of
 from .. import task_files
+from ..folder_scan import scan as folder_scan
 from ..gc_pause import gc_paused
 from ..serialise import deserialise
 from . import shared_cache
@@ -146,6 +147,8 @@ class TaskRuntime:
         # task may differ from the recorded one under the same key: nothing downstream of it
         # is served on the strength of its unchanged key (see lookup).
         self.recomputed: dict[str, str] = {}
+        # Digests of results that name the notebook's folder (folder_scan.py): their records say so.
+        self.path_holding: set[str] = set()
 
     # -- the memo table
 
@@ -335,6 +338,8 @@ class TaskRuntime:
             rec["result_blobs"] = list(stored.blobs)
         if stored.pack is not None:
             rec["result_pack"] = {"digest": stored.pack[0], "offset": stored.pack[1]}
+        if stored.digest in self.path_holding:
+            rec["holds_path"] = True
         task_files.served(rec, self.store)  # its recorded files, and the ones it wrote put back
         self._add(rec)
 
@@ -567,6 +572,9 @@ class TaskRuntime:
                 return None
             record["result_digest"] = digest
             record["result_size"] = note["size"]
+            if self._holds_folder(digest, inline):
+                record["holds_path"] = True
+                self.path_holding.add(digest)
             if blobs:
                 record["result_blobs"] = list(dict.fromkeys(blobs))
             return inline  # packed, when it came inline
@@ -582,6 +590,19 @@ class TaskRuntime:
             if isinstance(note.get("size"), int):
                 record["result_size"] = note["size"]
         return None
+
+
+    def _holds_folder(self, digest: str, inline: bytes | None) -> bool:
+        """Whether a result names the notebook's folder (folder_scan.py): read from its note when
+        it came inline, else from the store's blob (its pickle stream only, not its buffers)."""
+        if folder_scan.folder is None:
+            return False
+        if inline is not None:
+            return folder_scan.blob_holds(inline)
+        try:
+            return folder_scan.file_holds(self.store.path_for(digest))
+        except OSError:
+            return False  # not in this store (a worker that kept it): nothing to scan, nothing claimed
 
 
 def _inline_bytes(note: dict[str, Any], digest: str) -> bytes | None:
