@@ -22,7 +22,9 @@ export function whyMoved(record: RecordedCell, folder: string): string | undefin
   // Stored values only: an unchanged one is its producer's, which is judged (and turned) on its own.
   const held = record.writes.find((w) => w.status === "stored" && w.holds_path === true);
   if (!held) return undefined;
-  return `\`${held.name}\` holds a path into the folder it was recorded in (${record.folder}), not this one`;
+  // Pack writes the folder as `.` (bundle/site-paths.ts): its path does not travel.
+  const where = record.folder === "." ? "the folder it was packed in" : `the folder it was recorded in (${record.folder})`;
+  return `\`${held.name}\` holds a path into ${where}, not this one`;
 }
 
 /** Whether a recorded task's result may be served in `folder`: not when it names the folder it was recorded in. */

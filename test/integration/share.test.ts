@@ -105,19 +105,21 @@ describe("pack", () => {
 });
 
 describe("replay at another site", () => {
-  it("unpacks under another path, reuses every cell (none runs in the kernel) and every output matches", async () => {
+  it("unpacks under another path, reuses every cell but the one holding the sender's folder (`here`), and every output matches", async () => {
     const work = join(siteB, "work");
     counter.reset();
     const res = await runCli(["replay", packed, "-C", work, "--check", "--json"], { env: { ...bob, ...counter.env }, cwd: siteB });
     expect(res.code, res.stderr).toBe(0);
     const summary = JSON.parse(res.stdout);
     expect(new Ajv({ strict: false }).validate(schema("replay-summary"), summary)).toBe(true);
-    expect(summary.cells).toEqual({ total: 5, reused: 5, run: 0, not_run: 0 });
+    // `here = os.getcwd()` names the sender's folder: restored at the new site it would be wrong, so its cell runs.
+    expect(summary.cells).toEqual({ total: 5, reused: 4, run: 1, not_run: 0 });
     expect(summary.tasks).toEqual({ total: 0, reused: 0, run: 0 });
     expect(summary.outputs).toMatchObject({ matched: true, cells_compared: 5, cells_differing: 0 });
     expect(summary.trust.how).toBe("signature");
-    expect(counter.executed()).toEqual([]);
+    expect(counter.executed()).toEqual(["# cell:where"]);
     const replayed = readJson(summary.output);
+    expect(replayed.cells.find((c: any) => c.id === "where").metadata.nbrewind.reason).toBe("`here` holds a path into the folder it was packed in, not this one");
     expect(outputText(replayed.cells.find((c: any) => c.id === "data"))).toBe("sum 9.0\n");
     expect(summary.work_dir).toBe(work);
     expect(listing(work)).toEqual(expect.arrayContaining(["nb.ipynb", "nb.nbrewind", "nb.replayed.ipynb", "nb.replay-input.ipynb"]));
