@@ -63,6 +63,12 @@ describe("the hit path", () => {
       recursive_stable: true,
       attribute_names_not_globals: true,
       loads_in_nested_code_counted: { M: true, P: true, Q: true },
+      dynamic_reads_uncacheable: {
+        by_eval: "function by_eval calls eval(): the globals it reads cannot be known from its code",
+        by_globals: "function by_globals calls globals(): the globals it reads cannot be known from its code",
+        by_exec: "function by_exec calls exec(): the globals it reads cannot be known from its code",
+        calls_dynamic: "function by_globals calls globals(): the globals it reads cannot be known from its code",
+      },
     });
   });
 });

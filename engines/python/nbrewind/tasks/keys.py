@@ -13,7 +13,9 @@
   NumPy arrays and pandas objects; a path by its file's content (or, declared
   with ``set_file_mode("stat")``, by size and mtime).
 * A value that cannot be hashed soundly raises ``Uncacheable(reason)``: the task
-  is then dispatched uncached and the record says why. Never a guess.
+  is then dispatched uncached and the record says why. Never a guess. So does
+  a user function that calls ``eval``, ``exec`` or ``globals()``: the globals
+  it reads are not in its bytecode.
 * **pins** (``pins.py``, from nbrewind.yaml or ``@pin``): a pinned task's
   function identity is H("pinned", qualified name, version) instead; its
   arguments are keyed as above. The code identity is still taken, for the
@@ -434,7 +436,14 @@ class Keyer:
             parts.append(self.value_key(contents))
         glob = fn.__globals__
         builtins_ns = glob.get("__builtins__")
-        for name in sorted(_global_names(code)):
+        names = _global_names(code)
+        dynamic = sorted(n for n in names & _DYNAMIC_GLOBAL_READS if n not in glob)
+        if dynamic:
+            # eval("x"), exec(...) or globals()["x"] read globals no bytecode names: a key without
+            # them could serve a result computed from an old x. Never a guess: run it every time.
+            calls = ", ".join(f"{n}()" for n in dynamic)
+            raise Uncacheable(f"function {fn.__qualname__} calls {calls}: the globals it reads cannot be known from its code")
+        for name in sorted(names):
             if name in glob:
                 parts += [name, self.value_key(glob[name])]
             elif isinstance(builtins_ns, dict) and name in builtins_ns or hasattr(builtins_ns, name):
@@ -620,6 +629,8 @@ _NOT_GLOBAL_READS = frozenset(
     {"LOAD_ATTR", "LOAD_METHOD", "LOAD_SUPER_ATTR", "STORE_ATTR", "DELETE_ATTR", "IMPORT_FROM", "STORE_NAME", "DELETE_NAME", "STORE_GLOBAL", "DELETE_GLOBAL"}
 )
 _NAME_OPS = frozenset(dis.hasname)
+# Builtins through which code reads globals by a computed name.
+_DYNAMIC_GLOBAL_READS = frozenset({"eval", "exec", "globals"})
 
 
 @functools.lru_cache(maxsize=4096)  # keyed by the code's value: equal code loads the same names

@@ -11,7 +11,7 @@ from typing import Any
 
 import common  # noqa: F401 - puts the engines on the path
 
-from nbrewind.tasks.keys import Keyer
+from nbrewind.tasks.keys import Keyer, Uncacheable
 
 hashed = [0]
 _identity = Keyer._function_identity
@@ -138,4 +138,33 @@ for name in ("M", "P", "Q"):
     reads[name] = key(nested) != a
 
 out["loads_in_nested_code_counted"] = reads
+
+
+# Globals read by a computed name are not in the bytecode: such a function is never keyed,
+# directly or through a helper it calls; a user's own global named `eval` is keyed as a value.
+def by_eval() -> int:
+    return eval("M") + 1
+
+
+def by_globals() -> int:
+    return globals()["M"] + 1
+
+
+def by_exec() -> None:
+    exec("print(M)")
+
+
+def calls_dynamic() -> int:
+    return by_globals() * 2
+
+
+def uncacheable(fn: Any) -> str | None:
+    try:
+        key(fn)
+    except Uncacheable as err:
+        return err.reason
+    return None
+
+
+out["dynamic_reads_uncacheable"] = {fn.__name__: uncacheable(fn) for fn in (by_eval, by_globals, by_exec, calls_dynamic)}
 print(json.dumps(out))
