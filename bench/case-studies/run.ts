@@ -17,7 +17,8 @@
  * the same notebook and data: Kishu on every case, Parsl's checkpointing on
  * the Parsl case, graphchain on the Dask-delayed case (bench/case-studies/peers/).
  *
- * It prints the table and writes bench/results/cases.json. It exits 1 when
+ * It prints the table and writes bench/results/cases.json (a `--quick` or `--case`
+ * run writes cases-quick.json, cases-NAME.json, ...: never over the full table). It exits 1 when
  * any repeat re-ran something outside its ideal, missed something in it,
  * gave results different from a fresh run, or failed: that is a defect.
  * Timings are figures, never a verdict.
@@ -85,6 +86,8 @@ const withPeers = !process.argv.includes("--no-peers");
 /** Kishu runs every case unless limited (it re-runs whole cells after each edit: as long as a fresh run). */
 const kishuCases = argValue("kishu")?.split(",").map((x) => x.trim());
 const keep = process.argv.includes("--keep");
+/** A quick or partial run writes a file of its own: it must not replace the full table a reader of bench/README.md holds ours against. */
+const resultsFile = `cases${size === "quick" ? "-quick" : ""}${only ? `-${only.join("+")}` : ""}.json`;
 
 const load = () => loadavg().map((x) => Number(x.toFixed(2)));
 const s = (x: number | undefined) => (x === undefined ? "-" : `${x.toFixed(1)} s`);
@@ -280,13 +283,13 @@ async function main(): Promise<void> {
       console.log(`  FAILED: ${(err as Error).message}`);
     }
     // Written after every case too, so a long run interrupted keeps what it measured.
-    writeResults("cases.json", { size, reps, complete: false, cores: availableParallelism(), cases: results });
+    writeResults(resultsFile, { size, reps, complete: false, cores: availableParallelism(), cases: results });
   }
   summary(results);
   const failing = results.filter((r) => !r.pass);
   console.log(`\n  ${results.length - failing.length} of ${results.length} case(s) re-ran exactly their ideal with results equal to a fresh run; machine load at end: ${load().join(" / ")}`);
   for (const r of failing) console.log(`  FAIL ${r.name}: ${r.failure ?? r.repeats.flatMap((x) => [...x.departures, ...(x.equalFresh ? [] : [`${x.kind}: results differ from a fresh run`])]).slice(0, 3).join("; ")}`);
-  console.log(`  results: ${writeResults("cases.json", { size, reps, complete: true, cores: availableParallelism(), cases: results })}`);
+  console.log(`  results: ${writeResults(resultsFile, { size, reps, complete: true, cores: availableParallelism(), cases: results })}`);
   if (keep) console.log(`  work folder kept: ${root}`);
   else rmSync(root, { recursive: true, force: true });
   rmSync(join(RESULTS, buildFolder), { recursive: true, force: true });
