@@ -1,12 +1,10 @@
 import { randomUUID } from "node:crypto";
-import { readFileSync } from "node:fs";
-import { join } from "node:path";
-import { Ajv, type ValidateFunction } from "ajv";
+import type { ValidateFunction } from "ajv";
 import { DiskError } from "../common/disk-errors.js";
 import type { FileRead } from "../common/file-record.js";
 import { InfrastructureError, InputError } from "../common/errors.js";
-import { packageRoot } from "../common/package-root.js";
 import type { CommEnd, CommHandlers, KernelClient } from "./kernel-client.js";
+import * as commProtocol from "../validators/generated/comm-protocol.js";
 import { shimPayload } from "./shim-payload.js";
 import {
   COMM_TARGET,
@@ -315,21 +313,14 @@ function replyProblem(type: RequestType, data: unknown): string | undefined {
     .join("; ");
 }
 
-/**
- * The reply validators, compiled on first use (about a second of CPU on a
- * busy 2-core machine): a long-lived client, such as the NBRewind kernel,
- * compiles them while it waits for its kernel to start.
- */
+/** The reply validators, precompiled from schemas/comm-protocol.schema.json by scripts/validators.ts. */
 export function replyValidators(): Map<string, ValidateFunction> {
   if (!validators) {
-    const schema = JSON.parse(readFileSync(join(packageRoot(), "schemas", "comm-protocol.schema.json"), "utf8")) as { $id: string };
-    const ajv = new Ajv({ allErrors: true, strict: false });
-    for (const shared of ["task-record", "file-record"]) ajv.addSchema(JSON.parse(readFileSync(join(packageRoot(), "schemas", `${shared}.schema.json`), "utf8")) as object);
-    ajv.addSchema(schema);
+    const compiled = commProtocol as unknown as Record<string, ValidateFunction>;
     validators = new Map();
     for (const t of ["hello", "pre_cell", "post_cell", "restore", "environment", "tasks_known", "task_policy", "task_settings", "shutdown_engines", "observe_files"]) {
-      const fn = ajv.getSchema(`${schema.$id}#/definitions/${t}_reply`);
-      if (!fn) throw new Error(`comm-protocol.schema.json has no definition ${t}_reply`);
+      const fn = compiled[`${t}_reply`];
+      if (!fn) throw new Error(`no precompiled validator for ${t}_reply of comm-protocol.schema.json; run 'npm run validators'`);
       validators.set(t, fn);
     }
   }
