@@ -2,8 +2,9 @@ import { readFileSync } from "node:fs";
 import { homedir } from "node:os";
 import { dirname, isAbsolute, join, resolve } from "node:path";
 import type { ErrorObject, ValidateFunction } from "ajv";
-import { isMap, isNode, LineCounter, parseDocument, type Document, type Node } from "yaml";
+import type { Document, Node } from "yaml";
 import { InputError } from "../common/errors.js";
+import { yamlLib } from "../common/yaml-lib.js";
 import * as generated from "../validators/generated/config.js";
 import { findConfigFile } from "./find.js";
 import { parseSize } from "./size.js";
@@ -72,6 +73,7 @@ export function loadConfigFile(file: string): NbrewindConfig {
 }
 
 export function parseConfig(text: string, file: string): NbrewindConfig {
+  const { LineCounter, parseDocument } = yamlLib();
   const lineCounter = new LineCounter();
   const doc = parseDocument(text, { lineCounter, prettyErrors: false, uniqueKeys: true });
   const at = (offset: number) => {
@@ -106,6 +108,7 @@ function resolveConfig(raw: RawConfig, file: string): NbrewindConfig {
 
 /** Where in the text an Ajv error points: the offending key for an unknown key, else the value. */
 function offsetOf(doc: Document, err: ErrorObject): number {
+  const { isMap, isNode } = yamlLib();
   const segments = err.instancePath === "" ? [] : err.instancePath.slice(1).split("/").map((s) => s.replace(/~1/g, "/").replace(/~0/g, "~"));
   const node = segments.length === 0 ? doc.contents : (doc.getIn(segments.map((s) => (/^\d+$/.test(s) ? Number(s) : s)), true) as unknown);
   if (err.keyword === "additionalProperties" && isMap(node)) {
