@@ -1,6 +1,6 @@
 import { availableParallelism } from "node:os";
 import { fileURLToPath } from "node:url";
-import { Piscina } from "piscina";
+import type { Piscina as PiscinaPool } from "piscina";
 import { analyseCell, type CellFacts } from "./facts.js";
 import { GraphBuilder, type CellInput, type DependencyGraph } from "./graph.js";
 import { loadPythonParser } from "./parser.js";
@@ -62,7 +62,9 @@ async function analyse(sources: string[], options: BulkOptions, between?: (resul
   const { filename, execArgv } = workerFile();
   // Two tasks in flight per worker: the next one waits in the worker's own
   // queue, so a worker never idles while this thread is busy with its run.
-  const pool = new Piscina({ filename, ...(execArgv ? { execArgv } : {}), minThreads: workers, maxThreads: workers, concurrentTasksPerWorker: 2, idleTimeout: 1000 });
+  // Loaded here, on the one path that uses it: most commands never start a pool.
+  const { Piscina } = await import("piscina");
+  const pool: PiscinaPool = new Piscina({ filename, ...(execArgv ? { execArgv } : {}), minThreads: workers, maxThreads: workers, concurrentTasksPerWorker: 2, idleTimeout: 1000 });
   try {
     const results: CellFacts[] = new Array<CellFacts>(sources.length);
     let next = 0;

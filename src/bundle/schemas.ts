@@ -1,14 +1,12 @@
 /**
- * Validators for the bundle's files, compiled once from schemas/*.schema.json
- * (draft-07), and Ajv errors turned into problems a user can act on: a JSON
+ * Validators for the bundle's files, compiled from schemas/*.schema.json
+ * (draft-07) ahead of time by scripts/validators.ts, and Ajv errors turned into problems a user can act on: a JSON
  * path such as `runs[2].status` and a sentence.
  */
-import { readFileSync } from "node:fs";
-import { join } from "node:path";
-import { Ajv, type ErrorObject, type ValidateFunction } from "ajv";
+import type { ErrorObject, ValidateFunction } from "ajv";
 import { InputError } from "../common/errors.js";
-import { packageRoot } from "../common/package-root.js";
 import { formatJsonPath, pointerSegments } from "../notebook/json-path.js";
+import * as generated from "../validators/generated/bundle.js";
 
 export type BundleSchema =
   | "bundle-manifest"
@@ -32,25 +30,11 @@ export interface SchemaProblem {
 /** How many problems an InputError lists before summarising. */
 const MAX_LISTED = 20;
 
-let ajv: Ajv | undefined;
-/** Schemas other schemas refer to by $id. */
-export const SHARED_SCHEMAS = ["task-record", "file-record"] as const;
-const compiled = new Map<BundleSchema, ValidateFunction>();
-
-export function schemaFile(name: BundleSchema): string {
-  return join(packageRoot(), "schemas", `${name}.schema.json`);
-}
+const VALIDATORS = generated as unknown as Record<string, ValidateFunction>;
 
 function validator(name: BundleSchema): ValidateFunction {
-  const hit = compiled.get(name);
-  if (hit) return hit;
-  if (!ajv) {
-    ajv = new Ajv({ allErrors: true, strict: true, allowUnionTypes: true });
-    // Shared by the cell record and the comm protocol: referenced by $id, never compiled alone.
-    for (const shared of SHARED_SCHEMAS) ajv.addSchema(JSON.parse(readFileSync(join(packageRoot(), "schemas", `${shared}.schema.json`), "utf8")) as object);
-  }
-  const fn = ajv.compile(JSON.parse(readFileSync(schemaFile(name), "utf8")) as object);
-  compiled.set(name, fn);
+  const fn = VALIDATORS[name.replace(/-/g, "_")];
+  if (!fn) throw new Error(`no precompiled validator for ${name}.schema.json; run 'npm run validators'`);
   return fn;
 }
 

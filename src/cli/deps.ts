@@ -1,12 +1,11 @@
-import { existsSync, readFileSync } from "node:fs";
-import { join } from "node:path";
-import { Ajv } from "ajv";
+import { existsSync } from "node:fs";
+import type { ValidateFunction } from "ajv";
 import { InputError } from "../common/errors.js";
-import { packageRoot } from "../common/package-root.js";
 import { cellLabel, cellNumber } from "../notebook/cell-label.js";
 import { buildGraph, graphToDot, graphToJson, loadPythonParser, PREDEFINED, type DependencyGraph } from "../analysis/index.js";
 import { readNotebook } from "../notebook/read.js";
 import { cellSource } from "../notebook/source.js";
+import { deps as validateDeps } from "../validators/generated/deps.js";
 import { parseArgs } from "./args.js";
 import type { Command, CommandIO } from "./command.js";
 
@@ -114,10 +113,12 @@ function renderText(name: string, graph: DependencyGraph, cells: CodeCellInput[]
 }
 
 function validateJson(doc: unknown): void {
-  const schema = JSON.parse(readFileSync(join(packageRoot(), "schemas", "deps.schema.json"), "utf8")) as object;
-  const ajv = new Ajv({ allErrors: true, strict: false });
-  const validate = ajv.compile(schema);
-  if (!validate(doc)) throw new Error(`deps --json output does not match schemas/deps.schema.json: ${ajv.errorsText(validate.errors)}`);
+  const validate = validateDeps as unknown as ValidateFunction;
+  if (!validate(doc)) {
+    // As Ajv's errorsText writes them.
+    const text = (validate.errors ?? []).map((e) => `data${e.instancePath} ${e.message ?? ""}`).join(", ");
+    throw new Error(`deps --json output does not match schemas/deps.schema.json: ${text}`);
+  }
 }
 
 async function deps(argv: string[], io: CommandIO): Promise<number> {

@@ -208,6 +208,17 @@ export async function executeNotebookCommand(command: string, args: ParsedArgs, 
 
   const started = performance.now();
   let runtime: JupyterRuntime | undefined;
+  let kernelLog: string[] = [];
+  let closing: Promise<void> | undefined;
+  /** Shut the kernel down, once: early, when the extension is done with it, or at the end. */
+  const closeRuntime = (): Promise<void> => {
+    if (!closing) {
+      kernelLog = runtime?.recentLog() ?? [];
+      closing = runtime ? runtime.close() : Promise.resolve();
+      closing.catch(() => {}); // awaited below, in the finally
+    }
+    return closing;
+  };
   let result: NotebookRun | undefined;
   let failure: unknown;
   let attached = false;
@@ -244,11 +255,10 @@ export async function executeNotebookCommand(command: string, args: ParsedArgs, 
         failure = await afterDiskFailure(failure, "the partial notebook", output, () => writeNotebook(output, notebook));
         timings.mark("write notebook");
       }
-      if (extension && attached) failure = await afterDiskFailure(failure, "the bundle's run record", undefined, () => extension.finish(result, failure));
+      if (extension && attached) failure = await afterDiskFailure(failure, "the bundle's run record", undefined, () => extension.finish(result, failure, closeRuntime));
       timings.mark("finish run (engines, bundle)");
     } finally {
-      const kernelLog = runtime?.recentLog() ?? [];
-      await runtime?.close();
+      await closeRuntime();
       timings.mark("shutdown");
       if (result?.status === "kernel-died") failure = new KernelDiedError("the kernel died while executing a cell", kernelLog.slice(-15));
     }

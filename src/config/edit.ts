@@ -4,9 +4,10 @@
  * everything else survive. The file is validated before and after the edit.
  */
 import { readFile } from "node:fs/promises";
-import { isMap, isSeq, parseDocument, type YAMLMap, type YAMLSeq } from "yaml";
+import type { YAMLMap, YAMLSeq } from "yaml";
 import { writeFileAtomic } from "../common/atomic-file.js";
 import { InputError } from "../common/errors.js";
+import { yamlLib } from "../common/yaml-lib.js";
 import { parseConfig } from "./load.js";
 
 export interface PinSelector {
@@ -15,7 +16,7 @@ export interface PinSelector {
 }
 
 function sameSelector(item: unknown, sel: PinSelector): boolean {
-  if (!isMap(item)) return false;
+  if (!yamlLib().isMap(item)) return false;
   const m = item as YAMLMap;
   return m.get("function") === sel.function && (m.get("cell") ?? undefined) === sel.cell;
 }
@@ -23,6 +24,7 @@ function sameSelector(item: unknown, sel: PinSelector): boolean {
 /** Add a pin, or set the version of the pin with the same selector. Returns the new text and whether it was there. */
 export function setPin(text: string, file: string, sel: PinSelector, version: string, keep: boolean | undefined): { text: string; updated: boolean } {
   parseConfig(text, file);
+  const { isSeq, parseDocument } = yamlLib();
   const doc = parseDocument(text);
   if (doc.contents === null) doc.contents = doc.createNode({}) as unknown as typeof doc.contents;
   let pins = doc.get("pins") as YAMLSeq | undefined;
@@ -46,6 +48,7 @@ export function setPin(text: string, file: string, sel: PinSelector, version: st
 /** Remove the pins with this selector (every cell's, when no cell is given). */
 export function removePin(text: string, file: string, sel: { function: string; cell?: string }): { text: string; removed: number } {
   parseConfig(text, file);
+  const { isMap, isSeq, parseDocument } = yamlLib();
   const doc = parseDocument(text);
   const pins = doc.get("pins") as YAMLSeq | undefined;
   if (!pins || !isSeq(pins)) return { text, removed: 0 };

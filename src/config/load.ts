@@ -1,10 +1,11 @@
 import { readFileSync } from "node:fs";
 import { homedir } from "node:os";
 import { dirname, isAbsolute, join, resolve } from "node:path";
-import { Ajv, type ErrorObject, type ValidateFunction } from "ajv";
-import { isMap, isNode, LineCounter, parseDocument, type Document, type Node } from "yaml";
+import type { ErrorObject, ValidateFunction } from "ajv";
+import type { Document, Node } from "yaml";
 import { InputError } from "../common/errors.js";
-import { packageRoot } from "../common/package-root.js";
+import { yamlLib } from "../common/yaml-lib.js";
+import * as generated from "../validators/generated/config.js";
 import { findConfigFile } from "./find.js";
 import { parseSize } from "./size.js";
 import { emptyConfig, type NbrewindConfig, type PinRule } from "./types.js";
@@ -29,21 +30,13 @@ interface RawConfig {
   gc?: { max_size?: string | number; keep_runs?: number };
 }
 
-let ajv: Ajv | undefined;
-const compiled = new Map<string, ValidateFunction>();
-/** nbrewind-config, or bundle-pins (whose pins are the config's). */
-function validator(name = "nbrewind-config"): ValidateFunction {
-  ajv ??= new Ajv({ allErrors: true, strict: true, allowUnionTypes: true, verbose: true }).addSchema(readSchema("nbrewind-config"), "nbrewind-config.schema.json");
-  let fn = compiled.get(name);
-  if (!fn) {
-    fn = name === "nbrewind-config" ? ajv.getSchema("nbrewind-config.schema.json")! : ajv.compile(readSchema(name));
-    compiled.set(name, fn);
-  }
-  return fn;
-}
-
-function readSchema(name: string): object {
-  return JSON.parse(readFileSync(join(packageRoot(), "schemas", `${name}.schema.json`), "utf8")) as object;
+/**
+ * nbrewind-config, or bundle-pins (whose pins are the config's): precompiled
+ * by scripts/validators.ts with Ajv's `verbose`, so that errors carry the
+ * schema's descriptions.
+ */
+function validator(name: "nbrewind-config" | "bundle-pins" = "nbrewind-config"): ValidateFunction {
+  return (generated as unknown as Record<string, ValidateFunction>)[name.replace(/-/g, "_")]!;
 }
 
 /** pins.json of a bundle (schemas/bundle-pins.schema.json): the pin rules its runs used. */
@@ -80,6 +73,7 @@ export function loadConfigFile(file: string): NbrewindConfig {
 }
 
 export function parseConfig(text: string, file: string): NbrewindConfig {
+  const { LineCounter, parseDocument } = yamlLib();
   const lineCounter = new LineCounter();
   const doc = parseDocument(text, { lineCounter, prettyErrors: false, uniqueKeys: true });
   const at = (offset: number) => {
@@ -114,6 +108,7 @@ function resolveConfig(raw: RawConfig, file: string): NbrewindConfig {
 
 /** Where in the text an Ajv error points: the offending key for an unknown key, else the value. */
 function offsetOf(doc: Document, err: ErrorObject): number {
+  const { isMap, isNode } = yamlLib();
   const segments = err.instancePath === "" ? [] : err.instancePath.slice(1).split("/").map((s) => s.replace(/~1/g, "/").replace(/~0/g, "~"));
   const node = segments.length === 0 ? doc.contents : (doc.getIn(segments.map((s) => (/^\d+$/.test(s) ? Number(s) : s)), true) as unknown);
   if (err.keyword === "additionalProperties" && isMap(node)) {

@@ -1,12 +1,10 @@
 import { randomUUID } from "node:crypto";
-import { readFileSync } from "node:fs";
-import { join } from "node:path";
-import { Ajv, type ValidateFunction } from "ajv";
+import type { ValidateFunction } from "ajv";
 import { DiskError } from "../common/disk-errors.js";
 import type { FileRead } from "../common/file-record.js";
 import { InfrastructureError, InputError } from "../common/errors.js";
-import { packageRoot } from "../common/package-root.js";
 import type { CommEnd, CommHandlers, KernelClient } from "./kernel-client.js";
+import * as commProtocol from "../validators/generated/comm-protocol.js";
 import { shimPayload } from "./shim-payload.js";
 import {
   COMM_TARGET,
@@ -112,9 +110,21 @@ export class ShimClient {
    * order with execute requests.
    */
   static async connect(channel: ShimChannel, options: ShimClientOptions): Promise<ShimClient> {
+    // First without the payload: the shim is usually installed in the kernel's file system
+    // already (shim_bootstrap.py); only when it is not does the ~130 KB loader travel.
+    try {
+      return await ShimClient.connectWith(channel, options, shimPayload().installedCode);
+    } catch (err) {
+      if (!(err instanceof ShimNotInstalledError)) throw err;
+    }
+    return ShimClient.connectWith(channel, options, shimLoaderCode());
+  }
+
+  private static async connectWith(channel: ShimChannel, options: ShimClientOptions, loader: string): Promise<ShimClient> {
     // The loader, the comm's opening and hello are sent at once: the kernel handles them in
-    // order on its shell, so the comm opens after the shim registered its target.
-    const loaded = channel.loadShim(shimLoaderCode());
+    // order on its shell, so the comm opens after the shim registered its target. When the
+    // loader fails, the kernel closes the comm (its target is unknown) and hello fails with it.
+    const loaded = channel.loadShim(loader);
     const ref: { client?: ShimClient } = {};
     const comm = channel.openComm(COMM_TARGET, {
       onMsg: (data) => ref.client?.onMessage(data),
@@ -266,15 +276,19 @@ export function shimLoaderCode(): string {
   return shimPayload().code;
 }
 
+/** The loader without the payload found no installed copy of this shim: send the payload. */
+export class ShimNotInstalledError extends InfrastructureError {}
+
 /** Why loading failed, in words: the reply's error and what the shim needs. */
 export function shimLoadFailure(reply: { status?: string; ename?: string; evalue?: string } | undefined): InfrastructureError {
+  if (reply?.ename === "NbrewindShimNotInstalled") return new ShimNotInstalledError(`the nbrewind shim ${reply.evalue ?? ""} is not installed in the kernel's file system`);
   return new InfrastructureError(`cannot load the nbrewind shim into the kernel: ${reply?.ename ?? reply?.status ?? "no reply"}: ${reply?.evalue ?? ""}`, [
     "the kernel's environment needs Python 3.10 or newer, ipykernel 6 or newer and cloudpickle (nbrewind-engine doctor -k KERNEL checks it)",
   ]);
 }
 
 /** The channel over a KernelClient: the transport keeps comm messages on the main shell. */
-function kernelChannel(kernel: KernelClient, timeoutMs: number): ShimChannel {
+export function kernelChannel(kernel: KernelClient, timeoutMs: number): ShimChannel {
   return {
     died: kernel.died,
     loadShim: (code) => loadShim(kernel, code, timeoutMs),
@@ -315,21 +329,14 @@ function replyProblem(type: RequestType, data: unknown): string | undefined {
     .join("; ");
 }
 
-/**
- * The reply validators, compiled on first use (about a second of CPU on a
- * busy 2-core machine): a long-lived client, such as the NBRewind kernel,
- * compiles them while it waits for its kernel to start.
- */
+/** The reply validators, precompiled from schemas/comm-protocol.schema.json by scripts/validators.ts. */
 export function replyValidators(): Map<string, ValidateFunction> {
   if (!validators) {
-    const schema = JSON.parse(readFileSync(join(packageRoot(), "schemas", "comm-protocol.schema.json"), "utf8")) as { $id: string };
-    const ajv = new Ajv({ allErrors: true, strict: false });
-    for (const shared of ["task-record", "file-record"]) ajv.addSchema(JSON.parse(readFileSync(join(packageRoot(), "schemas", `${shared}.schema.json`), "utf8")) as object);
-    ajv.addSchema(schema);
+    const compiled = commProtocol as unknown as Record<string, ValidateFunction>;
     validators = new Map();
     for (const t of ["hello", "pre_cell", "post_cell", "restore", "environment", "tasks_known", "task_policy", "task_settings", "shutdown_engines", "observe_files"]) {
-      const fn = ajv.getSchema(`${schema.$id}#/definitions/${t}_reply`);
-      if (!fn) throw new Error(`comm-protocol.schema.json has no definition ${t}_reply`);
+      const fn = compiled[`${t}_reply`];
+      if (!fn) throw new Error(`no precompiled validator for ${t}_reply of comm-protocol.schema.json; run 'npm run validators'`);
       validators.set(t, fn);
     }
   }

@@ -16,6 +16,12 @@ export interface ShimPayload {
   digest: string;
   /** Python code for the kernel's shell: binds the payload and runs the bootstrap. */
   code: string;
+  /**
+   * The bootstrap without the payload (a few KB instead of ~130 KB): loads the
+   * copy already installed in the kernel's file system, checked against the
+   * digest, or fails with NbrewindShimNotInstalled (then send `code`).
+   */
+  installedCode: string;
   files: number;
 }
 
@@ -36,8 +42,10 @@ export function shimPayload(): ShimPayload {
   const payload = deflateSync(Buffer.from(JSON.stringify(Object.fromEntries(paths.map((p) => [p, files.get(p)!]))))).toString("base64");
   const bootstrap = readFileSync(join(root, "engines", "python", "shim_bootstrap.py"), "utf8");
   // A throwaway namespace: nothing is bound in the user's.
-  const code = `exec(compile(${JSON.stringify(bootstrap)}, "<nbrewind shim bootstrap>", "exec"), {"PAYLOAD": ${JSON.stringify(payload)}, "DIGEST": ${JSON.stringify(digest)}})`;
-  return (cached = { digest, code, files: paths.length });
+  const run = (bound: string) => `exec(compile(${JSON.stringify(bootstrap)}, "<nbrewind shim bootstrap>", "exec"), {${bound}, "DIGEST": ${JSON.stringify(digest)}})`;
+  const code = run(`"PAYLOAD": ${JSON.stringify(payload)}, "PATHS": None`);
+  const installedCode = run(`"PAYLOAD": None, "PATHS": ${JSON.stringify(paths)}`);
+  return (cached = { digest, code, installedCode, files: paths.length });
 }
 
 function collect(dir: string, root: string, into: Map<string, string>): void {

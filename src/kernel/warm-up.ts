@@ -1,8 +1,8 @@
 /**
  * What the first `%audit on|off` would otherwise wait for: the analysis
- * parser, the bundle's JSON Schema validators and the shim's reply
- * validators (together 1-2 s of CPU on a busy 2-core machine). The kernel
- * compiles them while its inner ipykernel starts, when it has nothing else to do.
+ * parser (and the first use of the bundle's and the shim's validators, which
+ * are precompiled: see scripts/validators.ts). The kernel loads them while its
+ * inner ipykernel starts, when it has nothing else to do.
  */
 import { loadPythonParser } from "../analysis/index.js";
 import { schemaProblems, type BundleSchema } from "../bundle/schemas.js";

@@ -13,7 +13,8 @@
  * Floats with an integral value come back as `PyFloat` so they stay floats.
  * Duplicate keys: the last one wins (as in PyYAML).
  */
-import { parseDocument, type ScalarTag, type Tags } from "yaml";
+import type { ScalarTag, Tags } from "yaml";
+import { yamlLib } from "../common/yaml-lib.js";
 import { PyFloat } from "./python-float.js";
 
 const T = "tag:yaml.org,2002:";
@@ -88,7 +89,7 @@ export class YamlError extends Error {
 
 /** Parse one YAML document the way papermill's loader would; throws YamlError. */
 export function loadYamlLikePapermill(text: string): unknown {
-  const doc = parseDocument(text, { version: "1.1", customTags: pyyamlTags, uniqueKeys: false });
+  const doc = yamlLib().parseDocument(text, { version: "1.1", customTags: pyyamlTags, uniqueKeys: false });
   const first = doc.errors[0];
   if (first) {
     const pos = first.linePos?.[0];

@@ -1,12 +1,15 @@
 /**
- * The official nbformat v4.0-v4.5 JSON Schemas, compiled with Ajv.
+ * The official nbformat v4.0-v4.5 JSON Schemas (schemas/nbformat/), compiled
+ * with Ajv ahead of time: scripts/validators.ts writes the standalone
+ * validators to src/validators/generated/ (compiling them here cost ~0.3 s of
+ * CPU per command). What follows is how that script compiles them.
  *
  * The schemas declare draft-04. Ajv 8 does not ship the draft-04 meta-schema,
  * but these schemas only use keywords whose meaning is the same in draft-04
  * and draft-07 ($ref to local definitions, type, properties, required,
  * additionalProperties, patternProperties, items, enum, oneOf, not, pattern,
  * minimum, maximum, minLength, maxLength, uniqueItems; no `id`, no boolean
- * exclusiveMinimum/Maximum — `checkKeywords` below fails loudly if a future
+ * exclusiveMinimum/Maximum — the script's `checkDraft4Keywords` fails loudly if a future
  * copy adds one). So we drop `$schema` in memory and compile them with
  * Ajv's default draft, instead of adding ajv-draft-04. `strict: false` because
  * the official 4.2+ files carry non-keywords (a misspelt `item`, and
@@ -20,10 +23,13 @@
  * `outputs.items` opened up, and each output kind on its own; validate.ts
  * dispatches on `cell_type` / `output_type`.
  */
-import { readFileSync } from "node:fs";
-import { join } from "node:path";
-import { Ajv, type ValidateFunction } from "ajv";
-import { packageRoot } from "../common/package-root.js";
+import type { ValidateFunction } from "ajv";
+import * as v40 from "../validators/generated/nbformat-v4.0.js";
+import * as v41 from "../validators/generated/nbformat-v4.1.js";
+import * as v42 from "../validators/generated/nbformat-v4.2.js";
+import * as v43 from "../validators/generated/nbformat-v4.3.js";
+import * as v44 from "../validators/generated/nbformat-v4.4.js";
+import * as v45 from "../validators/generated/nbformat-v4.5.js";
 import type { CellType, OutputType } from "./types.js";
 
 export const LATEST_MINOR = 5;
@@ -37,69 +43,22 @@ export interface NbformatValidators {
   outputs: Record<OutputType, ValidateFunction>;
 }
 
-const SAME_IN_DRAFT4_AND_7 = new Set([
-  "$schema", "$ref", "description", "definitions", "type", "properties", "required", "additionalProperties",
-  "patternProperties", "items", "enum", "oneOf", "not", "pattern", "minimum", "maximum", "minLength",
-  "maxLength", "uniqueItems",
-]);
-/** Misplaced in the official files (not keywords at all); every draft ignores them. */
-const IGNORED_NON_KEYWORDS = new Set(["item", "source_hidden", "outputs_hidden"]);
-
-function checkKeywords(node: unknown, file: string, where: string): void {
-  if (Array.isArray(node)) return node.forEach((n, k) => checkKeywords(n, file, `${where}/${k}`));
-  if (node === null || typeof node !== "object") return;
-  for (const [k, v] of Object.entries(node)) {
-    if (IGNORED_NON_KEYWORDS.has(k)) continue;
-    if (!SAME_IN_DRAFT4_AND_7.has(k)) throw new Error(`${file}: keyword '${k}' at ${where} is not known to mean the same in draft-04 and draft-07; review schema.ts`);
-    if (k === "properties" || k === "definitions" || k === "patternProperties") {
-      for (const [name, sub] of Object.entries(v as object)) {
-        if (k === "definitions" && name === "misc") {
-          for (const [m, s] of Object.entries(sub as object)) checkKeywords(s, file, `${where}/${k}/misc/${m}`);
-        } else checkKeywords(sub, file, `${where}/${k}/${name}`);
-      }
-    } else if (k !== "enum" && k !== "required" && k !== "description") checkKeywords(v, file, `${where}/${k}`);
-  }
-}
+/** Precompiled by scripts/validators.ts, one module per minor version. */
+const MODULES = [v40, v41, v42, v43, v44, v45] as unknown as Record<CellType | OutputType | "root", ValidateFunction>[];
 
 const cache = new Map<number, NbformatValidators>();
-
-export function schemaPath(minor: number): string {
-  return join(packageRoot(), "schemas", "nbformat", `nbformat.v4.${minor}.schema.json`);
-}
 
 /** Validators for nbformat 4.`minor` (0..5; callers map unknown higher minors to 5). */
 export function nbformatValidators(minor: number): NbformatValidators {
   if (!Number.isInteger(minor) || minor < 0 || minor > LATEST_MINOR) throw new Error(`no nbformat schema for 4.${minor}`);
   const hit = cache.get(minor);
   if (hit) return hit;
-  const file = schemaPath(minor);
-  const schema = JSON.parse(readFileSync(file, "utf8")) as Record<string, unknown> & {
-    properties: { cells: { items: unknown } };
-    definitions: { code_cell: { properties: { outputs: { items: unknown } } } };
-  };
-  checkKeywords(schema, file, "#");
-  delete schema.$schema;
-  const id = `nbrewind:nbformat-v4.${minor}`;
-  schema.$id = id;
-  schema.properties.cells.items = {};
-  schema.definitions.code_cell.properties.outputs.items = {};
-  const ajv = new Ajv({ allErrors: true, strict: false });
-  ajv.addSchema(schema);
-  const get = (fragment: string): ValidateFunction => {
-    const fn = ajv.getSchema(id + fragment);
-    if (!fn) throw new Error(`${file}: no schema at ${fragment}`);
-    return fn;
-  };
+  const m = MODULES[minor]!;
   const validators: NbformatValidators = {
     minor,
-    root: get(""),
-    cells: { code: get("#/definitions/code_cell"), markdown: get("#/definitions/markdown_cell"), raw: get("#/definitions/raw_cell") },
-    outputs: {
-      execute_result: get("#/definitions/execute_result"),
-      display_data: get("#/definitions/display_data"),
-      stream: get("#/definitions/stream"),
-      error: get("#/definitions/error"),
-    },
+    root: m.root,
+    cells: { code: m.code, markdown: m.markdown, raw: m.raw },
+    outputs: { execute_result: m.execute_result, display_data: m.display_data, stream: m.stream, error: m.error },
   };
   cache.set(minor, validators);
   return validators;

@@ -209,10 +209,12 @@ export class CheckpointSession implements RunExtension {
     await this.core.checkpoint(cell, index, plan, run);
   }
 
-  async finish(result: NotebookRun | undefined, failure: unknown): Promise<void> {
+  async finish(result: NotebookRun | undefined, failure: unknown, releaseKernel?: () => void): Promise<void> {
     await this.core.shutdownEngines();
     this.core.shim?.close();
     timings.mark("engines shutdown");
+    // Nothing below speaks to the kernel: the bundle's last writes overlap its shutdown.
+    releaseKernel?.();
     const status = result?.status ?? (failure ? "kernel-died" : "ok");
     const c = this.core.counts;
     const fingerprints = this.plan.cells.map((cell) => cell.identity.fingerprint);

@@ -20,7 +20,11 @@ export interface RunExtension {
   warmUp?(): void;
   /** Called once the kernel is up (or, without a kernel, with none). */
   attach(runtime: JupyterRuntime | undefined, log: (line: string) => void): Promise<CellHooks>;
-  /** Called after the notebook is written and before the kernel is shut down, also after a failure. */
-  finish(result: NotebookRun | undefined, failure: unknown): Promise<void>;
+  /**
+   * Called after the notebook is written and before the kernel is shut down, also after a failure.
+   * `releaseKernel` starts the kernel's shutdown: called once the extension needs the kernel no
+   * more, the shutdown overlaps the rest of its work (otherwise it starts after finish).
+   */
+  finish(result: NotebookRun | undefined, failure: unknown, releaseKernel?: () => void): Promise<void>;
   summary?(): { fields: Record<string, unknown>; lines: string[] };
 }

@@ -6,7 +6,7 @@
 import { availableParallelism } from "node:os";
 import { stat } from "node:fs/promises";
 import { fileURLToPath } from "node:url";
-import { Piscina } from "piscina";
+import type { Piscina as PiscinaPool } from "piscina";
 import type { BlobStore } from "./blob-store.js";
 import hashTask, { type HashResult, type HashTask } from "./hash-worker.js";
 
@@ -69,7 +69,9 @@ export async function verifyBlobs(store: BlobStore, digests: Iterable<string>, o
   }
 
   const file = workerFile();
-  const pool = new Piscina<HashTask, HashResult>({ filename: file, minThreads: 1, maxThreads: threads, execArgv: workerExecArgv(file) });
+  // Loaded here, on the one path that uses it (large stores).
+  const { Piscina } = await import("piscina");
+  const pool: PiscinaPool<HashTask, HashResult> = new Piscina<HashTask, HashResult>({ filename: file, minThreads: 1, maxThreads: threads, execArgv: workerExecArgv(file) });
   try {
     return await Promise.all(
       targets.map(async (t) => {

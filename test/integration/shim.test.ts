@@ -5,7 +5,8 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { executeCell } from "../../src/jupyter/cell-executor.js";
 import { JupyterRuntime } from "../../src/jupyter/jupyter-runtime.js";
 import { DisplayRegistry } from "../../src/jupyter/output-collector.js";
-import { ShimBlobError, ShimClient, ShimError, type PostCellReply, type WriteEntry } from "../../src/jupyter/shim-client.js";
+import { kernelChannel, ShimBlobError, ShimClient, ShimError, type PostCellReply, type WriteEntry } from "../../src/jupyter/shim-client.js";
+import { shimPayload } from "../../src/jupyter/shim-payload.js";
 import { outputText, tempDir } from "./cli-harness.js";
 
 // The kernel-side shim against a real server and ipykernel: values go from
@@ -66,6 +67,40 @@ describe("the nbrewind kernel shim", () => {
     expect(first.text).not.toMatch(/'sys'|nbrewind/);
     expect(shim.hello).toMatchObject({ protocol_version: 2, python: "3.11.7", task_key_scheme: 3 });
     expect(shim.hello!.pid).toBeGreaterThan(0);
+  });
+
+  it("ships the shim's source only when the kernel's file system has no intact copy of it", async () => {
+    // A cache and temp folder of its own, so that no copy installed by another test counts.
+    const cache = tempDir("nbrewind-shim-cache-");
+    const tmp = tempDir("nbrewind-shim-tmp-");
+    /** Attach to a fresh kernel; the sizes of the loaders sent, in order. */
+    const attach = async (): Promise<number[]> => {
+      const rt = await JupyterRuntime.open({ python, rootDir: dir, env: { XDG_CACHE_HOME: cache, TMPDIR: tmp } });
+      const sent: number[] = [];
+      try {
+        const channel = kernelChannel(rt.session, 60_000);
+        const client = await ShimClient.connect({ ...channel, loadShim: (code) => (sent.push(code.length), channel.loadShim(code)) }, { blobsDir });
+        expect(client.hello?.pid).toBeGreaterThan(0);
+        client.close();
+      } finally {
+        await rt.close();
+      }
+      return sent;
+    };
+    const { digest, code, installedCode } = shimPayload();
+    expect(installedCode.length).toBeLessThan(code.length / 10);
+    const installed = join(cache, "nbrewind-engine", "shim", digest.slice(0, 24));
+    // Nothing installed: the small loader fails, the payload follows and is installed.
+    expect(await attach()).toEqual([installedCode.length, code.length]);
+    expect(existsSync(installed)).toBe(true);
+    // Installed and intact: no payload.
+    expect(await attach()).toEqual([installedCode.length]);
+    // Changed on disk: the digest check refuses it, the payload follows and the copy is written again.
+    const file = join(installed, "engines", "python", "nbrewind", "__init__.py");
+    const original = readFileSync(file, "utf8");
+    writeFileSync(file, original + "\nraise SystemExit('tampered')\n");
+    expect(await attach()).toEqual([installedCode.length, code.length]);
+    expect(readFileSync(file, "utf8")).toBe(original);
   });
 
   it("describes the kernel's environment", async () => {

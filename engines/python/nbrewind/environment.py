@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import email
+import email.message
 import importlib.metadata
 import platform
 import socket
@@ -18,13 +20,30 @@ def _version(dist: str) -> str | None:
         return None
 
 
+def _metadata_headers(dist: importlib.metadata.Distribution) -> email.message.Message | None:
+    """The header block of a distribution's metadata, parsed as ``dist.metadata`` parses it.
+
+    ``dist.metadata`` parses the whole file, long description included, and
+    ``dist.version`` parses it again: for ~120 packages that was ~0.1 s of the
+    kernel's CPU on every audit and repeat. The fields read here (Name,
+    Version) are headers, and headers end at the first blank line.
+    """
+    text = dist.read_text("METADATA") or dist.read_text("PKG-INFO") or dist.read_text("")
+    if not text:
+        return None
+    return email.message_from_string(text.split("\n\n", 1)[0])
+
+
 def installed_packages() -> dict[str, str]:
     """Every installed distribution; when one is installed twice, the one sys.path finds first wins."""
     packages: dict[str, str] = {}
     for dist in importlib.metadata.distributions():
-        name = dist.metadata.get("Name") if dist.metadata else None
+        headers = _metadata_headers(dist)
+        if headers is None:
+            continue
+        name = headers.get("Name")
         if name and name not in packages:
-            packages[name] = dist.version
+            packages[name] = headers.get("Version")
     return dict(sorted(packages.items(), key=lambda kv: kv[0].lower()))
 
 
