@@ -795,12 +795,13 @@ return errors === 0;
 }
 
 export const cell_record = validate13;
-const schema19 = {"$schema":"http://json-schema.org/draft-07/schema#","$id":"https://nbrewind-engine/schemas/cell-record.schema.json","title":"nbrewind cell record","description":"cells/<fingerprint>.json in a bundle: what one execution of a code cell read, wrote and showed. Records are added, never edited; the file name is the fingerprint.","type":"object","additionalProperties":false,"required":["format_version","fingerprint","cell_id","index","source_hash","status","reads","writes","opaque","outputs","execution_count","duration_s","checkpoint_s","checkpoint_bytes","recorded_at","run_id","value_key"],"properties":{"format_version":{"enum":[1,2],"description":"2 when an output is stored as a blob (outputs[].blob), so that an older reader refuses the record instead of showing the reference as an output; 1 otherwise."},"fingerprint":{"$ref":"#/definitions/sha256","description":"Merkle hash of the normalised source and the fingerprints of the values read."},"cell_id":{"type":"string","pattern":"^[a-zA-Z0-9-_]+$","minLength":1,"maxLength":64},"index":{"type":"integer","minimum":0,"description":"Index in notebook.cells when recorded."},"source_hash":{"$ref":"#/definitions/sha256"},"status":{"enum":["ok","error"]},"reads":{"type":"array","items":{"type":"object","additionalProperties":false,"required":["name","producer_cell_id","producer_fingerprint"],"properties":{"name":{"type":"string","minLength":1},"producer_cell_id":{"type":"string","minLength":1},"producer_fingerprint":{"$ref":"#/definitions/sha256"}}}},"writes":{"type":"array","items":{"$ref":"#/definitions/write"}},"opaque":{"type":"boolean","description":"The cell does something the analysis cannot see through (exec, star import, ...)."},"outputs":{"type":"array","description":"nbformat v4 outputs, as written in the notebook. An output whose JSON text is over 1 MiB (1048576 bytes) is stored as a blob (the output object's JSON, UTF-8) and appears here as a reference to it: { output_type, blob: { digest, size } }. The notebooks always hold the whole output.","items":{"type":"object","required":["output_type"],"properties":{"output_type":{"type":"string"}},"if":{"required":["blob"],"properties":{"blob":true}},"then":{"additionalProperties":false,"properties":{"output_type":true,"blob":{"type":"object","additionalProperties":false,"required":["digest","size"],"properties":{"digest":{"$ref":"#/definitions/sha256","description":"sha256 of the blob: the output's JSON text."},"size":{"type":"integer","minimum":1048577,"description":"Bytes of the blob."}}}}}}},"execution_count":{"type":["integer","null"]},"duration_s":{"type":"number","minimum":0},"checkpoint_s":{"type":"number","minimum":0},"checkpoint_bytes":{"type":"integer","minimum":0},"task_bytes":{"type":"integer","minimum":0,"description":"Bytes of task results this run of the cell wrote into the bundle: the stored results of the tasks it dispatched (results cheaper to recompute than to store and load are left out, see the task records' not_stored). With checkpoint_bytes, what the cell adds to the bundle."},"recorded_at":{"$ref":"#/definitions/timestamp"},"run_id":{"type":"string","pattern":"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$"},"tasks":{"type":"array","items":{"$ref":"task-record.schema.json"},"description":"The tasks the cell submitted to an engine (Dask, Parsl, Ray) when it ran: the cell's task graph. Absent for cells recorded before task memoization."},"engines":{"$ref":"task-record.schema.json#/definitions/engines"},"files":{"$ref":"file-record.schema.json","description":"The files the cell read and wrote when it ran (audit hooks, plus declared reads). Read files decide reuse at repeat; written files inside the notebook's folder are in the store and are put back when the cell is reused. Absent for cells recorded before file observation."},"task_key_scheme":{"type":"integer","minimum":1,"description":"The scheme the task keys of `tasks` were computed under; present with tasks. Repeat refuses a record of another scheme (an error, never a silent miss)."},"value_key":{"$ref":"#/definitions/sha256","description":"Hash of the normalised source and of the values the cell read when it ran (their blob digests; an unserialisable value by the fingerprint of the cell that made it). Lets repeat reuse a cell whose static inputs changed but whose input values turned out identical."}},"definitions":{"sha256":{"type":"string","pattern":"^[0-9a-f]{64}$"},"timestamp":{"type":"string","pattern":"^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}(\\.[0-9]+)?(Z|[+-][0-9]{2}:[0-9]{2})$"},"write":{"type":"object","required":["name","status"],"properties":{"name":{"type":"string","minLength":1},"status":{"enum":["stored","unchanged","unserialisable","engine-bound","deleted"]}},"allOf":[{"if":{"properties":{"status":{"enum":["stored","unchanged"]}}},"then":{"additionalProperties":false,"required":["digest","size","type"],"properties":{"name":true,"status":true,"digest":{"$ref":"#/definitions/sha256"},"size":{"type":"integer","minimum":0},"type":{"type":"string"},"reaches_engines":{"type":"array","items":{"type":"string","minLength":1},"uniqueItems":true,"description":"The engine families (dask, ray, parsl) whose objects the value holds: a lazy collection, an app, a remote function, a client, an engine function referenced by a pickled function. Empty: plain data, through which a cell cannot submit work to an engine. Absent (older shims): unknown."}}}},{"if":{"properties":{"status":{"const":"unserialisable"}}},"then":{"additionalProperties":false,"required":["type","reason"],"properties":{"name":true,"status":true,"type":{"type":"string"},"reason":{"type":"string","minLength":1}}}},{"if":{"properties":{"status":{"const":"engine-bound"}}},"then":{"description":"A value bound to a live engine (a Dask future or persisted collection, a Ray ObjectRef, a Parsl AppFuture/DataFuture, or anything holding one): never stored; the cell that made it runs again, its tasks served from the task cache.","additionalProperties":false,"required":["type","engine","holds","reason"],"properties":{"name":true,"status":true,"type":{"type":"string","description":"The value's own type."},"engine":{"type":"string","minLength":1,"description":"dask, ray or parsl."},"holds":{"type":"string","minLength":1,"description":"The engine handle found in the value, e.g. dask.distributed.Future."},"reason":{"type":"string","minLength":1}}}},{"if":{"properties":{"status":{"const":"deleted"}}},"then":{"additionalProperties":false,"properties":{"name":true,"status":true}}}]}}};
+const schema19 = {"$schema":"http://json-schema.org/draft-07/schema#","$id":"https://nbrewind-engine/schemas/cell-record.schema.json","title":"nbrewind cell record","description":"cells/<fingerprint>.json in a bundle: what one execution of a code cell read, wrote and showed. Records are added, never edited; the file name is the fingerprint.","type":"object","additionalProperties":false,"required":["format_version","fingerprint","cell_id","index","source_hash","status","reads","writes","opaque","outputs","execution_count","duration_s","checkpoint_s","checkpoint_bytes","recorded_at","run_id","value_key"],"properties":{"format_version":{"enum":[1,2],"description":"2 when an output is stored as a blob (outputs[].blob), so that an older reader refuses the record instead of showing the reference as an output; 1 otherwise."},"fingerprint":{"$ref":"#/definitions/sha256","description":"Merkle hash of the normalised source and the fingerprints of the values read."},"cell_id":{"type":"string","pattern":"^[a-zA-Z0-9-_]+$","minLength":1,"maxLength":64},"index":{"type":"integer","minimum":0,"description":"Index in notebook.cells when recorded."},"source_hash":{"$ref":"#/definitions/sha256"},"status":{"enum":["ok","error"]},"reads":{"type":"array","items":{"type":"object","additionalProperties":false,"required":["name","producer_cell_id","producer_fingerprint"],"properties":{"name":{"type":"string","minLength":1},"producer_cell_id":{"type":"string","minLength":1},"producer_fingerprint":{"$ref":"#/definitions/sha256"}}}},"writes":{"type":"array","items":{"$ref":"#/definitions/write"}},"opaque":{"type":"boolean","description":"The cell does something the analysis cannot see through (exec, star import, ...)."},"outputs":{"type":"array","description":"nbformat v4 outputs, as written in the notebook. An output whose JSON text is over 1 MiB (1048576 bytes) is stored as a blob (the output object's JSON, UTF-8) and appears here as a reference to it: { output_type, blob: { digest, size } }. The notebooks always hold the whole output.","items":{"type":"object","required":["output_type"],"properties":{"output_type":{"type":"string"}},"if":{"required":["blob"],"properties":{"blob":true}},"then":{"additionalProperties":false,"properties":{"output_type":true,"blob":{"type":"object","additionalProperties":false,"required":["digest","size"],"properties":{"digest":{"$ref":"#/definitions/sha256","description":"sha256 of the blob: the output's JSON text."},"size":{"type":"integer","minimum":1048577,"description":"Bytes of the blob."}}}}}}},"execution_count":{"type":["integer","null"]},"duration_s":{"type":"number","minimum":0},"checkpoint_s":{"type":"number","minimum":0},"checkpoint_bytes":{"type":"integer","minimum":0},"task_bytes":{"type":"integer","minimum":0,"description":"Bytes of task results this run of the cell wrote into the bundle: the stored results of the tasks it dispatched (results cheaper to recompute than to store and load are left out, see the task records' not_stored). With checkpoint_bytes, what the cell adds to the bundle."},"recorded_at":{"$ref":"#/definitions/timestamp"},"run_id":{"type":"string","pattern":"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$"},"tasks":{"type":"array","items":{"$ref":"task-record.schema.json"},"description":"The tasks the cell submitted to an engine (Dask, Parsl, Ray) when it ran: the cell's task graph. Absent for cells recorded before task memoization."},"engines":{"$ref":"task-record.schema.json#/definitions/engines"},"folder":{"type":"string","pattern":"^(/|\\.$)","description":"The notebook's folder (its real path) when the cell ran, recorded when a value it wrote or a task result holds a path into it (`holds_path`): in another folder such values are not reused. `.` in a packed bundle: pack leaves no absolute path of the sending site, and a replay is in another folder."},"files":{"$ref":"file-record.schema.json","description":"The files the cell read and wrote when it ran (audit hooks, plus declared reads). Read files decide reuse at repeat; written files inside the notebook's folder are in the store and are put back when the cell is reused. Absent for cells recorded before file observation."},"task_key_scheme":{"type":"integer","minimum":1,"description":"The scheme the task keys of `tasks` were computed under; present with tasks. Repeat refuses a record of another scheme (an error, never a silent miss)."},"value_key":{"$ref":"#/definitions/sha256","description":"Hash of the normalised source and of the values the cell read when it ran (their blob digests; an unserialisable value by the fingerprint of the cell that made it). Lets repeat reuse a cell whose static inputs changed but whose input values turned out identical."}},"definitions":{"sha256":{"type":"string","pattern":"^[0-9a-f]{64}$"},"timestamp":{"type":"string","pattern":"^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}(\\.[0-9]+)?(Z|[+-][0-9]{2}:[0-9]{2})$"},"write":{"type":"object","required":["name","status"],"properties":{"name":{"type":"string","minLength":1},"status":{"enum":["stored","unchanged","unserialisable","engine-bound","deleted"]}},"allOf":[{"if":{"properties":{"status":{"enum":["stored","unchanged"]}}},"then":{"additionalProperties":false,"required":["digest","size","type"],"properties":{"name":true,"status":true,"digest":{"$ref":"#/definitions/sha256"},"size":{"type":"integer","minimum":0},"type":{"type":"string"},"reaches_engines":{"type":"array","items":{"type":"string","minLength":1},"uniqueItems":true,"description":"The engine families (dask, ray, parsl) whose objects the value holds: a lazy collection, an app, a remote function, a client, an engine function referenced by a pickled function. Empty: plain data, through which a cell cannot submit work to an engine. Absent (older shims): unknown."},"holds_path":{"const":true,"description":"The value's pickle names the notebook's folder as an absolute path (a str, bytes or pathlib path into it): right only in that folder. Recorded in another folder (the cell record's `folder`), its cell runs again. Absent: it names none."}}}},{"if":{"properties":{"status":{"const":"unserialisable"}}},"then":{"additionalProperties":false,"required":["type","reason"],"properties":{"name":true,"status":true,"type":{"type":"string"},"reason":{"type":"string","minLength":1}}}},{"if":{"properties":{"status":{"const":"engine-bound"}}},"then":{"description":"A value bound to a live engine (a Dask future or persisted collection, a Ray ObjectRef, a Parsl AppFuture/DataFuture, or anything holding one): never stored; the cell that made it runs again, its tasks served from the task cache.","additionalProperties":false,"required":["type","engine","holds","reason"],"properties":{"name":true,"status":true,"type":{"type":"string","description":"The value's own type."},"engine":{"type":"string","minLength":1,"description":"dask, ray or parsl."},"holds":{"type":"string","minLength":1,"description":"The engine handle found in the value, e.g. dask.distributed.Future."},"reason":{"type":"string","minLength":1}}}},{"if":{"properties":{"status":{"const":"deleted"}}},"then":{"additionalProperties":false,"properties":{"name":true,"status":true}}}]}}};
 const schema20 = {"type":"string","pattern":"^[0-9a-f]{64}$"};
 const schema26 = {"type":"string","pattern":"^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}(\\.[0-9]+)?(Z|[+-][0-9]{2}:[0-9]{2})$"};
 const schema44 = {"type":"object","additionalProperties":false,"required":["started","used"],"description":"Engine runtimes a cell started (a Dask Client or LocalCluster, parsl.load, ray.init) and submitted work to, as labels such as dask:distributed or dask:threads.","properties":{"started":{"type":"array","items":{"type":"string"}},"used":{"type":"array","items":{"type":"string"}}}};
 const pattern9 = new RegExp("^[a-zA-Z0-9-_]+$", "u");
-const schema23 = {"type":"object","required":["name","status"],"properties":{"name":{"type":"string","minLength":1},"status":{"enum":["stored","unchanged","unserialisable","engine-bound","deleted"]}},"allOf":[{"if":{"properties":{"status":{"enum":["stored","unchanged"]}}},"then":{"additionalProperties":false,"required":["digest","size","type"],"properties":{"name":true,"status":true,"digest":{"$ref":"#/definitions/sha256"},"size":{"type":"integer","minimum":0},"type":{"type":"string"},"reaches_engines":{"type":"array","items":{"type":"string","minLength":1},"uniqueItems":true,"description":"The engine families (dask, ray, parsl) whose objects the value holds: a lazy collection, an app, a remote function, a client, an engine function referenced by a pickled function. Empty: plain data, through which a cell cannot submit work to an engine. Absent (older shims): unknown."}}}},{"if":{"properties":{"status":{"const":"unserialisable"}}},"then":{"additionalProperties":false,"required":["type","reason"],"properties":{"name":true,"status":true,"type":{"type":"string"},"reason":{"type":"string","minLength":1}}}},{"if":{"properties":{"status":{"const":"engine-bound"}}},"then":{"description":"A value bound to a live engine (a Dask future or persisted collection, a Ray ObjectRef, a Parsl AppFuture/DataFuture, or anything holding one): never stored; the cell that made it runs again, its tasks served from the task cache.","additionalProperties":false,"required":["type","engine","holds","reason"],"properties":{"name":true,"status":true,"type":{"type":"string","description":"The value's own type."},"engine":{"type":"string","minLength":1,"description":"dask, ray or parsl."},"holds":{"type":"string","minLength":1,"description":"The engine handle found in the value, e.g. dask.distributed.Future."},"reason":{"type":"string","minLength":1}}}},{"if":{"properties":{"status":{"const":"deleted"}}},"then":{"additionalProperties":false,"properties":{"name":true,"status":true}}}]};
+const pattern26 = new RegExp("^(/|\\.$)", "u");
+const schema23 = {"type":"object","required":["name","status"],"properties":{"name":{"type":"string","minLength":1},"status":{"enum":["stored","unchanged","unserialisable","engine-bound","deleted"]}},"allOf":[{"if":{"properties":{"status":{"enum":["stored","unchanged"]}}},"then":{"additionalProperties":false,"required":["digest","size","type"],"properties":{"name":true,"status":true,"digest":{"$ref":"#/definitions/sha256"},"size":{"type":"integer","minimum":0},"type":{"type":"string"},"reaches_engines":{"type":"array","items":{"type":"string","minLength":1},"uniqueItems":true,"description":"The engine families (dask, ray, parsl) whose objects the value holds: a lazy collection, an app, a remote function, a client, an engine function referenced by a pickled function. Empty: plain data, through which a cell cannot submit work to an engine. Absent (older shims): unknown."},"holds_path":{"const":true,"description":"The value's pickle names the notebook's folder as an absolute path (a str, bytes or pathlib path into it): right only in that folder. Recorded in another folder (the cell record's `folder`), its cell runs again. Absent: it names none."}}}},{"if":{"properties":{"status":{"const":"unserialisable"}}},"then":{"additionalProperties":false,"required":["type","reason"],"properties":{"name":true,"status":true,"type":{"type":"string"},"reason":{"type":"string","minLength":1}}}},{"if":{"properties":{"status":{"const":"engine-bound"}}},"then":{"description":"A value bound to a live engine (a Dask future or persisted collection, a Ray ObjectRef, a Parsl AppFuture/DataFuture, or anything holding one): never stored; the cell that made it runs again, its tasks served from the task cache.","additionalProperties":false,"required":["type","engine","holds","reason"],"properties":{"name":true,"status":true,"type":{"type":"string","description":"The value's own type."},"engine":{"type":"string","minLength":1,"description":"dask, ray or parsl."},"holds":{"type":"string","minLength":1,"description":"The engine handle found in the value, e.g. dask.distributed.Future."},"reason":{"type":"string","minLength":1}}}},{"if":{"properties":{"status":{"const":"deleted"}}},"then":{"additionalProperties":false,"properties":{"name":true,"status":true}}}]};
 
 function validate14(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
 let vErrors = null;
@@ -867,7 +868,7 @@ vErrors.push(err3);
 errors++;
 }
 for(const key0 in data){
-if(!((((((key0 === "name") || (key0 === "status")) || (key0 === "digest")) || (key0 === "size")) || (key0 === "type")) || (key0 === "reaches_engines"))){
+if(!(((((((key0 === "name") || (key0 === "status")) || (key0 === "digest")) || (key0 === "size")) || (key0 === "type")) || (key0 === "reaches_engines")) || (key0 === "holds_path"))){
 const err4 = {instancePath,schemaPath:"#/allOf/0/then/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"};
 if(vErrors === null){
 vErrors = [err4];
@@ -1005,12 +1006,9 @@ vErrors.push(err13);
 errors++;
 }
 }
-}
-var _valid0 = _errs5 === errors;
-valid1 = _valid0;
-}
-if(!valid1){
-const err14 = {instancePath,schemaPath:"#/allOf/0/if",keyword:"if",params:{failingKeyword: "then"},message:"must match \"then\" schema"};
+if(data.holds_path !== undefined){
+if(true !== data.holds_path){
+const err14 = {instancePath:instancePath+"/holds_path",schemaPath:"#/allOf/0/then/properties/holds_path/const",keyword:"const",params:{allowedValue: true},message:"must be equal to constant"};
 if(vErrors === null){
 vErrors = [err14];
 }
@@ -1019,13 +1017,13 @@ vErrors.push(err14);
 }
 errors++;
 }
-const _errs19 = errors;
-let valid8 = true;
-const _errs20 = errors;
-if(data && typeof data == "object" && !Array.isArray(data)){
-if(data.status !== undefined){
-if("unserialisable" !== data.status){
-const err15 = {};
+}
+}
+var _valid0 = _errs5 === errors;
+valid1 = _valid0;
+}
+if(!valid1){
+const err15 = {instancePath,schemaPath:"#/allOf/0/if",keyword:"if",params:{failingKeyword: "then"},message:"must match \"then\" schema"};
 if(vErrors === null){
 vErrors = [err15];
 }
@@ -1034,23 +1032,13 @@ vErrors.push(err15);
 }
 errors++;
 }
-}
-}
-var _valid1 = _errs20 === errors;
-errors = _errs19;
-if(vErrors !== null){
-if(_errs19){
-vErrors.length = _errs19;
-}
-else {
-vErrors = null;
-}
-}
-if(_valid1){
-const _errs22 = errors;
+const _errs20 = errors;
+let valid8 = true;
+const _errs21 = errors;
 if(data && typeof data == "object" && !Array.isArray(data)){
-if(data.type === undefined){
-const err16 = {instancePath,schemaPath:"#/allOf/1/then/required",keyword:"required",params:{missingProperty: "type"},message:"must have required property '"+"type"+"'"};
+if(data.status !== undefined){
+if("unserialisable" !== data.status){
+const err16 = {};
 if(vErrors === null){
 vErrors = [err16];
 }
@@ -1059,8 +1047,23 @@ vErrors.push(err16);
 }
 errors++;
 }
-if(data.reason === undefined){
-const err17 = {instancePath,schemaPath:"#/allOf/1/then/required",keyword:"required",params:{missingProperty: "reason"},message:"must have required property '"+"reason"+"'"};
+}
+}
+var _valid1 = _errs21 === errors;
+errors = _errs20;
+if(vErrors !== null){
+if(_errs20){
+vErrors.length = _errs20;
+}
+else {
+vErrors = null;
+}
+}
+if(_valid1){
+const _errs23 = errors;
+if(data && typeof data == "object" && !Array.isArray(data)){
+if(data.type === undefined){
+const err17 = {instancePath,schemaPath:"#/allOf/1/then/required",keyword:"required",params:{missingProperty: "type"},message:"must have required property '"+"type"+"'"};
 if(vErrors === null){
 vErrors = [err17];
 }
@@ -1069,9 +1072,8 @@ vErrors.push(err17);
 }
 errors++;
 }
-for(const key1 in data){
-if(!((((key1 === "name") || (key1 === "status")) || (key1 === "type")) || (key1 === "reason"))){
-const err18 = {instancePath,schemaPath:"#/allOf/1/then/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key1},message:"must NOT have additional properties"};
+if(data.reason === undefined){
+const err18 = {instancePath,schemaPath:"#/allOf/1/then/required",keyword:"required",params:{missingProperty: "reason"},message:"must have required property '"+"reason"+"'"};
 if(vErrors === null){
 vErrors = [err18];
 }
@@ -1080,10 +1082,9 @@ vErrors.push(err18);
 }
 errors++;
 }
-}
-if(data.type !== undefined){
-if(typeof data.type !== "string"){
-const err19 = {instancePath:instancePath+"/type",schemaPath:"#/allOf/1/then/properties/type/type",keyword:"type",params:{type: "string"},message:"must be string"};
+for(const key1 in data){
+if(!((((key1 === "name") || (key1 === "status")) || (key1 === "type")) || (key1 === "reason"))){
+const err19 = {instancePath,schemaPath:"#/allOf/1/then/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key1},message:"must NOT have additional properties"};
 if(vErrors === null){
 vErrors = [err19];
 }
@@ -1093,11 +1094,9 @@ vErrors.push(err19);
 errors++;
 }
 }
-if(data.reason !== undefined){
-let data8 = data.reason;
-if(typeof data8 === "string"){
-if(func3(data8) < 1){
-const err20 = {instancePath:instancePath+"/reason",schemaPath:"#/allOf/1/then/properties/reason/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
+if(data.type !== undefined){
+if(typeof data.type !== "string"){
+const err20 = {instancePath:instancePath+"/type",schemaPath:"#/allOf/1/then/properties/type/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err20];
 }
@@ -1107,8 +1106,11 @@ vErrors.push(err20);
 errors++;
 }
 }
-else {
-const err21 = {instancePath:instancePath+"/reason",schemaPath:"#/allOf/1/then/properties/reason/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(data.reason !== undefined){
+let data9 = data.reason;
+if(typeof data9 === "string"){
+if(func3(data9) < 1){
+const err21 = {instancePath:instancePath+"/reason",schemaPath:"#/allOf/1/then/properties/reason/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
 if(vErrors === null){
 vErrors = [err21];
 }
@@ -1118,12 +1120,8 @@ vErrors.push(err21);
 errors++;
 }
 }
-}
-var _valid1 = _errs22 === errors;
-valid8 = _valid1;
-}
-if(!valid8){
-const err22 = {instancePath,schemaPath:"#/allOf/1/if",keyword:"if",params:{failingKeyword: "then"},message:"must match \"then\" schema"};
+else {
+const err22 = {instancePath:instancePath+"/reason",schemaPath:"#/allOf/1/then/properties/reason/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err22];
 }
@@ -1132,13 +1130,13 @@ vErrors.push(err22);
 }
 errors++;
 }
-const _errs29 = errors;
-let valid11 = true;
-const _errs30 = errors;
-if(data && typeof data == "object" && !Array.isArray(data)){
-if(data.status !== undefined){
-if("engine-bound" !== data.status){
-const err23 = {};
+}
+}
+var _valid1 = _errs23 === errors;
+valid8 = _valid1;
+}
+if(!valid8){
+const err23 = {instancePath,schemaPath:"#/allOf/1/if",keyword:"if",params:{failingKeyword: "then"},message:"must match \"then\" schema"};
 if(vErrors === null){
 vErrors = [err23];
 }
@@ -1147,23 +1145,13 @@ vErrors.push(err23);
 }
 errors++;
 }
-}
-}
-var _valid2 = _errs30 === errors;
-errors = _errs29;
-if(vErrors !== null){
-if(_errs29){
-vErrors.length = _errs29;
-}
-else {
-vErrors = null;
-}
-}
-if(_valid2){
-const _errs32 = errors;
+const _errs30 = errors;
+let valid11 = true;
+const _errs31 = errors;
 if(data && typeof data == "object" && !Array.isArray(data)){
-if(data.type === undefined){
-const err24 = {instancePath,schemaPath:"#/allOf/2/then/required",keyword:"required",params:{missingProperty: "type"},message:"must have required property '"+"type"+"'"};
+if(data.status !== undefined){
+if("engine-bound" !== data.status){
+const err24 = {};
 if(vErrors === null){
 vErrors = [err24];
 }
@@ -1172,8 +1160,23 @@ vErrors.push(err24);
 }
 errors++;
 }
-if(data.engine === undefined){
-const err25 = {instancePath,schemaPath:"#/allOf/2/then/required",keyword:"required",params:{missingProperty: "engine"},message:"must have required property '"+"engine"+"'"};
+}
+}
+var _valid2 = _errs31 === errors;
+errors = _errs30;
+if(vErrors !== null){
+if(_errs30){
+vErrors.length = _errs30;
+}
+else {
+vErrors = null;
+}
+}
+if(_valid2){
+const _errs33 = errors;
+if(data && typeof data == "object" && !Array.isArray(data)){
+if(data.type === undefined){
+const err25 = {instancePath,schemaPath:"#/allOf/2/then/required",keyword:"required",params:{missingProperty: "type"},message:"must have required property '"+"type"+"'"};
 if(vErrors === null){
 vErrors = [err25];
 }
@@ -1182,8 +1185,8 @@ vErrors.push(err25);
 }
 errors++;
 }
-if(data.holds === undefined){
-const err26 = {instancePath,schemaPath:"#/allOf/2/then/required",keyword:"required",params:{missingProperty: "holds"},message:"must have required property '"+"holds"+"'"};
+if(data.engine === undefined){
+const err26 = {instancePath,schemaPath:"#/allOf/2/then/required",keyword:"required",params:{missingProperty: "engine"},message:"must have required property '"+"engine"+"'"};
 if(vErrors === null){
 vErrors = [err26];
 }
@@ -1192,8 +1195,8 @@ vErrors.push(err26);
 }
 errors++;
 }
-if(data.reason === undefined){
-const err27 = {instancePath,schemaPath:"#/allOf/2/then/required",keyword:"required",params:{missingProperty: "reason"},message:"must have required property '"+"reason"+"'"};
+if(data.holds === undefined){
+const err27 = {instancePath,schemaPath:"#/allOf/2/then/required",keyword:"required",params:{missingProperty: "holds"},message:"must have required property '"+"holds"+"'"};
 if(vErrors === null){
 vErrors = [err27];
 }
@@ -1202,9 +1205,8 @@ vErrors.push(err27);
 }
 errors++;
 }
-for(const key2 in data){
-if(!((((((key2 === "name") || (key2 === "status")) || (key2 === "type")) || (key2 === "engine")) || (key2 === "holds")) || (key2 === "reason"))){
-const err28 = {instancePath,schemaPath:"#/allOf/2/then/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key2},message:"must NOT have additional properties"};
+if(data.reason === undefined){
+const err28 = {instancePath,schemaPath:"#/allOf/2/then/required",keyword:"required",params:{missingProperty: "reason"},message:"must have required property '"+"reason"+"'"};
 if(vErrors === null){
 vErrors = [err28];
 }
@@ -1213,10 +1215,9 @@ vErrors.push(err28);
 }
 errors++;
 }
-}
-if(data.type !== undefined){
-if(typeof data.type !== "string"){
-const err29 = {instancePath:instancePath+"/type",schemaPath:"#/allOf/2/then/properties/type/type",keyword:"type",params:{type: "string"},message:"must be string"};
+for(const key2 in data){
+if(!((((((key2 === "name") || (key2 === "status")) || (key2 === "type")) || (key2 === "engine")) || (key2 === "holds")) || (key2 === "reason"))){
+const err29 = {instancePath,schemaPath:"#/allOf/2/then/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key2},message:"must NOT have additional properties"};
 if(vErrors === null){
 vErrors = [err29];
 }
@@ -1226,11 +1227,9 @@ vErrors.push(err29);
 errors++;
 }
 }
-if(data.engine !== undefined){
-let data11 = data.engine;
-if(typeof data11 === "string"){
-if(func3(data11) < 1){
-const err30 = {instancePath:instancePath+"/engine",schemaPath:"#/allOf/2/then/properties/engine/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
+if(data.type !== undefined){
+if(typeof data.type !== "string"){
+const err30 = {instancePath:instancePath+"/type",schemaPath:"#/allOf/2/then/properties/type/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err30];
 }
@@ -1240,8 +1239,11 @@ vErrors.push(err30);
 errors++;
 }
 }
-else {
-const err31 = {instancePath:instancePath+"/engine",schemaPath:"#/allOf/2/then/properties/engine/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(data.engine !== undefined){
+let data12 = data.engine;
+if(typeof data12 === "string"){
+if(func3(data12) < 1){
+const err31 = {instancePath:instancePath+"/engine",schemaPath:"#/allOf/2/then/properties/engine/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
 if(vErrors === null){
 vErrors = [err31];
 }
@@ -1251,11 +1253,8 @@ vErrors.push(err31);
 errors++;
 }
 }
-if(data.holds !== undefined){
-let data12 = data.holds;
-if(typeof data12 === "string"){
-if(func3(data12) < 1){
-const err32 = {instancePath:instancePath+"/holds",schemaPath:"#/allOf/2/then/properties/holds/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
+else {
+const err32 = {instancePath:instancePath+"/engine",schemaPath:"#/allOf/2/then/properties/engine/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err32];
 }
@@ -1265,8 +1264,11 @@ vErrors.push(err32);
 errors++;
 }
 }
-else {
-const err33 = {instancePath:instancePath+"/holds",schemaPath:"#/allOf/2/then/properties/holds/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(data.holds !== undefined){
+let data13 = data.holds;
+if(typeof data13 === "string"){
+if(func3(data13) < 1){
+const err33 = {instancePath:instancePath+"/holds",schemaPath:"#/allOf/2/then/properties/holds/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
 if(vErrors === null){
 vErrors = [err33];
 }
@@ -1276,11 +1278,8 @@ vErrors.push(err33);
 errors++;
 }
 }
-if(data.reason !== undefined){
-let data13 = data.reason;
-if(typeof data13 === "string"){
-if(func3(data13) < 1){
-const err34 = {instancePath:instancePath+"/reason",schemaPath:"#/allOf/2/then/properties/reason/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
+else {
+const err34 = {instancePath:instancePath+"/holds",schemaPath:"#/allOf/2/then/properties/holds/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err34];
 }
@@ -1290,8 +1289,11 @@ vErrors.push(err34);
 errors++;
 }
 }
-else {
-const err35 = {instancePath:instancePath+"/reason",schemaPath:"#/allOf/2/then/properties/reason/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(data.reason !== undefined){
+let data14 = data.reason;
+if(typeof data14 === "string"){
+if(func3(data14) < 1){
+const err35 = {instancePath:instancePath+"/reason",schemaPath:"#/allOf/2/then/properties/reason/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
 if(vErrors === null){
 vErrors = [err35];
 }
@@ -1301,12 +1303,8 @@ vErrors.push(err35);
 errors++;
 }
 }
-}
-var _valid2 = _errs32 === errors;
-valid11 = _valid2;
-}
-if(!valid11){
-const err36 = {instancePath,schemaPath:"#/allOf/2/if",keyword:"if",params:{failingKeyword: "then"},message:"must match \"then\" schema"};
+else {
+const err36 = {instancePath:instancePath+"/reason",schemaPath:"#/allOf/2/then/properties/reason/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err36];
 }
@@ -1315,13 +1313,13 @@ vErrors.push(err36);
 }
 errors++;
 }
-const _errs43 = errors;
-let valid14 = true;
-const _errs44 = errors;
-if(data && typeof data == "object" && !Array.isArray(data)){
-if(data.status !== undefined){
-if("deleted" !== data.status){
-const err37 = {};
+}
+}
+var _valid2 = _errs33 === errors;
+valid11 = _valid2;
+}
+if(!valid11){
+const err37 = {instancePath,schemaPath:"#/allOf/2/if",keyword:"if",params:{failingKeyword: "then"},message:"must match \"then\" schema"};
 if(vErrors === null){
 vErrors = [err37];
 }
@@ -1330,24 +1328,13 @@ vErrors.push(err37);
 }
 errors++;
 }
-}
-}
-var _valid3 = _errs44 === errors;
-errors = _errs43;
-if(vErrors !== null){
-if(_errs43){
-vErrors.length = _errs43;
-}
-else {
-vErrors = null;
-}
-}
-if(_valid3){
-const _errs46 = errors;
+const _errs44 = errors;
+let valid14 = true;
+const _errs45 = errors;
 if(data && typeof data == "object" && !Array.isArray(data)){
-for(const key3 in data){
-if(!((key3 === "name") || (key3 === "status"))){
-const err38 = {instancePath,schemaPath:"#/allOf/3/then/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key3},message:"must NOT have additional properties"};
+if(data.status !== undefined){
+if("deleted" !== data.status){
+const err38 = {};
 if(vErrors === null){
 vErrors = [err38];
 }
@@ -1358,11 +1345,22 @@ errors++;
 }
 }
 }
-var _valid3 = _errs46 === errors;
-valid14 = _valid3;
+var _valid3 = _errs45 === errors;
+errors = _errs44;
+if(vErrors !== null){
+if(_errs44){
+vErrors.length = _errs44;
 }
-if(!valid14){
-const err39 = {instancePath,schemaPath:"#/allOf/3/if",keyword:"if",params:{failingKeyword: "then"},message:"must match \"then\" schema"};
+else {
+vErrors = null;
+}
+}
+if(_valid3){
+const _errs47 = errors;
+if(data && typeof data == "object" && !Array.isArray(data)){
+for(const key3 in data){
+if(!((key3 === "name") || (key3 === "status"))){
+const err39 = {instancePath,schemaPath:"#/allOf/3/then/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key3},message:"must NOT have additional properties"};
 if(vErrors === null){
 vErrors = [err39];
 }
@@ -1371,9 +1369,13 @@ vErrors.push(err39);
 }
 errors++;
 }
-if(data && typeof data == "object" && !Array.isArray(data)){
-if(data.name === undefined){
-const err40 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "name"},message:"must have required property '"+"name"+"'"};
+}
+}
+var _valid3 = _errs47 === errors;
+valid14 = _valid3;
+}
+if(!valid14){
+const err40 = {instancePath,schemaPath:"#/allOf/3/if",keyword:"if",params:{failingKeyword: "then"},message:"must match \"then\" schema"};
 if(vErrors === null){
 vErrors = [err40];
 }
@@ -1382,8 +1384,9 @@ vErrors.push(err40);
 }
 errors++;
 }
-if(data.status === undefined){
-const err41 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "status"},message:"must have required property '"+"status"+"'"};
+if(data && typeof data == "object" && !Array.isArray(data)){
+if(data.name === undefined){
+const err41 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "name"},message:"must have required property '"+"name"+"'"};
 if(vErrors === null){
 vErrors = [err41];
 }
@@ -1392,11 +1395,8 @@ vErrors.push(err41);
 }
 errors++;
 }
-if(data.name !== undefined){
-let data15 = data.name;
-if(typeof data15 === "string"){
-if(func3(data15) < 1){
-const err42 = {instancePath:instancePath+"/name",schemaPath:"#/properties/name/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
+if(data.status === undefined){
+const err42 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "status"},message:"must have required property '"+"status"+"'"};
 if(vErrors === null){
 vErrors = [err42];
 }
@@ -1405,9 +1405,11 @@ vErrors.push(err42);
 }
 errors++;
 }
-}
-else {
-const err43 = {instancePath:instancePath+"/name",schemaPath:"#/properties/name/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(data.name !== undefined){
+let data16 = data.name;
+if(typeof data16 === "string"){
+if(func3(data16) < 1){
+const err43 = {instancePath:instancePath+"/name",schemaPath:"#/properties/name/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
 if(vErrors === null){
 vErrors = [err43];
 }
@@ -1417,10 +1419,8 @@ vErrors.push(err43);
 errors++;
 }
 }
-if(data.status !== undefined){
-let data16 = data.status;
-if(!(((((data16 === "stored") || (data16 === "unchanged")) || (data16 === "unserialisable")) || (data16 === "engine-bound")) || (data16 === "deleted"))){
-const err44 = {instancePath:instancePath+"/status",schemaPath:"#/properties/status/enum",keyword:"enum",params:{allowedValues: schema23.properties.status.enum},message:"must be equal to one of the allowed values"};
+else {
+const err44 = {instancePath:instancePath+"/name",schemaPath:"#/properties/name/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err44];
 }
@@ -1430,9 +1430,10 @@ vErrors.push(err44);
 errors++;
 }
 }
-}
-else {
-const err45 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(data.status !== undefined){
+let data17 = data.status;
+if(!(((((data17 === "stored") || (data17 === "unchanged")) || (data17 === "unserialisable")) || (data17 === "engine-bound")) || (data17 === "deleted"))){
+const err45 = {instancePath:instancePath+"/status",schemaPath:"#/properties/status/enum",keyword:"enum",params:{allowedValues: schema23.properties.status.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err45];
 }
@@ -1441,11 +1442,23 @@ vErrors.push(err45);
 }
 errors++;
 }
+}
+}
+else {
+const err46 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(vErrors === null){
+vErrors = [err46];
+}
+else {
+vErrors.push(err46);
+}
+errors++;
+}
 validate14.errors = vErrors;
 return errors === 0;
 }
 
-const schema27 = {"$schema":"http://json-schema.org/draft-07/schema#","$id":"https://nbrewind-engine/schemas/task-record.schema.json","title":"nbrewind task record","description":"One task a cell submitted to an engine (Dask, Parsl, Ray), as the kernel-side shim reported it in post_cell and as the cell record keeps it. The task key is H(task key scheme, engine, function identity, argument keys); an argument that is another task's result contributes that task's key. A task without a key could not be keyed soundly and says why.","type":"object","additionalProperties":false,"required":["key","engine","function","arg_keys","upstream","engine_key","status"],"properties":{"key":{"oneOf":[{"$ref":"#/definitions/sha256"},{"type":"null"}],"description":"null when the task could not be keyed (status uncached, with the reason)."},"engine":{"type":"string","minLength":1,"description":"dask, parsl or ray."},"function":{"type":"string","description":"module.qualname of the task's function (for people; the key covers its code)."},"arg_keys":{"type":"array","items":{"$ref":"#/definitions/sha256"},"description":"Keys of the positional arguments, then of the keyword arguments by name: what explanations compare position by position."},"upstream":{"type":"array","items":{"$ref":"#/definitions/sha256"},"description":"Task keys of the tasks whose results it reads."},"engine_key":{"type":"string","maxLength":200,"description":"The engine's own name for the task (a Dask key, a Parsl task id): for people, not stable across runs."},"occurrence":{"type":"integer","minimum":0,"description":"Which submission of this key by the submitting cell it was within its run, from 0. Every submission is a task of its own (three identical apps compute three results): at repeat the k-th submission of a key by a cell is served only the result its occurrence k was recorded with, and nothing computed within a run is served to a later submission of that run."},"status":{"enum":["hit","dispatched","uncached","failed"],"description":"hit: served from the bundle without dispatching; dispatched: sent to the engine (result_digest once its result was stored); uncached: sent to the engine and never memoized (reason); failed: it raised (reason), never cached; a task whose failed attempt was retried with success is dispatched, with its result."},"reason":{"type":"string"},"result_digest":{"$ref":"#/definitions/sha256"},"result_size":{"type":"integer","minimum":0},"result_pack":{"type":"object","additionalProperties":false,"required":["digest","offset"],"description":"A small result has no blob of its own: its result_size bytes sit at offset in the pack blob digest (one per cell, written by the kernel), and are checked against result_digest when read. gc keeps and verify checks the pack.","properties":{"digest":{"$ref":"#/definitions/sha256"},"offset":{"type":"integer","minimum":0}}},"result_blobs":{"type":"array","items":{"$ref":"#/definitions/sha256"},"description":"Other blobs the stored result refers to and a hit restores (a Parsl app's declared output files): kept by gc, checked by verify; a task is served only when every one is in the store."},"duration_s":{"type":"number","minimum":0},"where":{"type":"object","additionalProperties":false,"description":"Where it ran (dispatched tasks): host, process, thread, engine worker; client when its result was stored from the kernel.","properties":{"host":{"type":"string"},"pid":{"type":"integer"},"thread":{"type":"string"},"worker":{"type":"string"},"client":{"type":"boolean"}}},"recomputed":{"type":"string","description":"With status dispatched: why a task whose key was recorded was computed again in this run (a file it read changed, its stored result was gone, or it takes the result of such a task). Its key names its inputs by their keys, not their values, so everything downstream of it is computed again too, never served the result made from the old one."},"not_stored":{"type":"boolean","description":"With status uncached: the result was computed but deliberately not stored, being cheaper to recompute than to store and load (reason gives the figures, result_size its size). The next run dispatches it again."},"cell_id":{"type":"string","description":"The cell that submitted it. A future may finish, and be reported, during a later cell: the task still belongs to the cell that submitted it, and is filed in that cell's record."},"pin":{"description":"The pin that keyed this task: its version stood for the function's code (nbrewind.yaml or @pin).","type":"object","additionalProperties":false,"required":["version","by"],"properties":{"version":{"type":"string","minLength":1},"by":{"type":"string","description":"'decorator' or 'nbrewind.yaml: SELECTOR'"},"code":{"type":["string","null"],"description":"The function's code identity when it ran (null: it could not be keyed); compared at the next run."},"note":{"type":"string","description":"What the run says about it, e.g. 'served: pinned at version v3; its code changed since it was recorded (bump the version to recompute)'."}}},"files":{"$ref":"file-record.schema.json","description":"The files the task opened where it ran (audit hooks on the worker, per task even with several threads per worker), plus declared ones: paths under the notebook's folder relative to it. A hit is served only while its reads hold, and puts its written files back."}},"allOf":[{"if":{"properties":{"status":{"enum":["uncached","failed"]}}},"then":{"required":["reason"],"properties":{"reason":true}}},{"if":{"properties":{"status":{"const":"hit"}}},"then":{"required":["result_digest","result_size"],"properties":{"result_digest":true,"result_size":true}}}],"definitions":{"sha256":{"type":"string","pattern":"^[0-9a-f]{64}$"},"engines":{"type":"object","additionalProperties":false,"required":["started","used"],"description":"Engine runtimes a cell started (a Dask Client or LocalCluster, parsl.load, ray.init) and submitted work to, as labels such as dask:distributed or dask:threads.","properties":{"started":{"type":"array","items":{"type":"string"}},"used":{"type":"array","items":{"type":"string"}}}}}};
+const schema27 = {"$schema":"http://json-schema.org/draft-07/schema#","$id":"https://nbrewind-engine/schemas/task-record.schema.json","title":"nbrewind task record","description":"One task a cell submitted to an engine (Dask, Parsl, Ray), as the kernel-side shim reported it in post_cell and as the cell record keeps it. The task key is H(task key scheme, engine, function identity, argument keys); an argument that is another task's result contributes that task's key. A task without a key could not be keyed soundly and says why.","type":"object","additionalProperties":false,"required":["key","engine","function","arg_keys","upstream","engine_key","status"],"properties":{"key":{"oneOf":[{"$ref":"#/definitions/sha256"},{"type":"null"}],"description":"null when the task could not be keyed (status uncached, with the reason)."},"engine":{"type":"string","minLength":1,"description":"dask, parsl or ray."},"function":{"type":"string","description":"module.qualname of the task's function (for people; the key covers its code)."},"arg_keys":{"type":"array","items":{"$ref":"#/definitions/sha256"},"description":"Keys of the positional arguments, then of the keyword arguments by name: what explanations compare position by position."},"upstream":{"type":"array","items":{"$ref":"#/definitions/sha256"},"description":"Task keys of the tasks whose results it reads."},"engine_key":{"type":"string","maxLength":200,"description":"The engine's own name for the task (a Dask key, a Parsl task id): for people, not stable across runs."},"occurrence":{"type":"integer","minimum":0,"description":"Which submission of this key by the submitting cell it was within its run, from 0. Every submission is a task of its own (three identical apps compute three results): at repeat the k-th submission of a key by a cell is served only the result its occurrence k was recorded with, and nothing computed within a run is served to a later submission of that run."},"status":{"enum":["hit","dispatched","uncached","failed"],"description":"hit: served from the bundle without dispatching; dispatched: sent to the engine (result_digest once its result was stored); uncached: sent to the engine and never memoized (reason); failed: it raised (reason), never cached; a task whose failed attempt was retried with success is dispatched, with its result."},"reason":{"type":"string"},"result_digest":{"$ref":"#/definitions/sha256"},"result_size":{"type":"integer","minimum":0},"result_pack":{"type":"object","additionalProperties":false,"required":["digest","offset"],"description":"A small result has no blob of its own: its result_size bytes sit at offset in the pack blob digest (one per cell, written by the kernel), and are checked against result_digest when read. gc keeps and verify checks the pack.","properties":{"digest":{"$ref":"#/definitions/sha256"},"offset":{"type":"integer","minimum":0}}},"result_blobs":{"type":"array","items":{"$ref":"#/definitions/sha256"},"description":"Other blobs the stored result refers to and a hit restores (a Parsl app's declared output files): kept by gc, checked by verify; a task is served only when every one is in the store."},"duration_s":{"type":"number","minimum":0},"where":{"type":"object","additionalProperties":false,"description":"Where it ran (dispatched tasks): host, process, thread, engine worker; client when its result was stored from the kernel.","properties":{"host":{"type":"string"},"pid":{"type":"integer"},"thread":{"type":"string"},"worker":{"type":"string"},"client":{"type":"boolean"}}},"recomputed":{"type":"string","description":"With status dispatched: why a task whose key was recorded was computed again in this run (a file it read changed, its stored result was gone, or it takes the result of such a task). Its key names its inputs by their keys, not their values, so everything downstream of it is computed again too, never served the result made from the old one."},"not_stored":{"type":"boolean","description":"With status uncached: the result was computed but deliberately not stored, being cheaper to recompute than to store and load (reason gives the figures, result_size its size). The next run dispatches it again."},"cell_id":{"type":"string","description":"The cell that submitted it. A future may finish, and be reported, during a later cell: the task still belongs to the cell that submitted it, and is filed in that cell's record."},"pin":{"description":"The pin that keyed this task: its version stood for the function's code (nbrewind.yaml or @pin).","type":"object","additionalProperties":false,"required":["version","by"],"properties":{"version":{"type":"string","minLength":1},"by":{"type":"string","description":"'decorator' or 'nbrewind.yaml: SELECTOR'"},"code":{"type":["string","null"],"description":"The function's code identity when it ran (null: it could not be keyed); compared at the next run."},"note":{"type":"string","description":"What the run says about it, e.g. 'served: pinned at version v3; its code changed since it was recorded (bump the version to recompute)'."}}},"files":{"$ref":"file-record.schema.json","description":"The files the task opened where it ran (audit hooks on the worker, per task even with several threads per worker), plus declared ones: paths under the notebook's folder relative to it. A hit is served only while its reads hold, and puts its written files back."},"holds_path":{"const":true,"description":"The result's pickle names the notebook's folder as an absolute path: in another folder than the record's `folder`, the task is dispatched rather than served. Absent: it names none."}},"allOf":[{"if":{"properties":{"status":{"enum":["uncached","failed"]}}},"then":{"required":["reason"],"properties":{"reason":true}}},{"if":{"properties":{"status":{"const":"hit"}}},"then":{"required":["result_digest","result_size"],"properties":{"result_digest":true,"result_size":true}}}],"definitions":{"sha256":{"type":"string","pattern":"^[0-9a-f]{64}$"},"engines":{"type":"object","additionalProperties":false,"required":["started","used"],"description":"Engine runtimes a cell started (a Dask Client or LocalCluster, parsl.load, ray.init) and submitted work to, as labels such as dask:distributed or dask:threads.","properties":{"started":{"type":"array","items":{"type":"string"}},"used":{"type":"array","items":{"type":"string"}}}}}};
 const schema28 = {"type":"string","pattern":"^[0-9a-f]{64}$"};
 const schema34 = {"$schema":"http://json-schema.org/draft-07/schema#","$id":"https://nbrewind-engine/schemas/file-record.schema.json","title":"nbrewind files read and written","description":"The files one cell (or one task) read and wrote, as the kernel-side shim observed them through Python's audit hooks (open, rename, remove) or as they were declared. A path under the notebook's folder is relative to it (POSIX separators); any other path is absolute. Sizes, mtimes and digests are taken at the end of the cell or task.","type":"object","additionalProperties":false,"required":["read","written"],"properties":{"read":{"type":"array","items":{"$ref":"#/definitions/read"}},"written":{"type":"array","items":{"$ref":"#/definitions/written"}},"outside":{"type":"array","items":{"type":"string","minLength":1},"description":"Files written outside the notebook's folder: reported, never recorded as outputs, never written back."},"warnings":{"type":"array","items":{"type":"string"}}},"definitions":{"sha256":{"type":"string","pattern":"^[0-9a-f]{64}$"},"path":{"type":"string","minLength":1,"maxLength":4096},"mtime_ns":{"type":"string","pattern":"^[0-9]{1,24}$","description":"st_mtime_ns, as a decimal string (it does not fit a JSON double)."},"read":{"type":"object","additionalProperties":false,"required":["path","size","mtime_ns","sha256"],"properties":{"path":{"$ref":"#/definitions/path"},"size":{"type":"integer","minimum":0},"mtime_ns":{"$ref":"#/definitions/mtime_ns"},"sha256":{"$ref":"#/definitions/sha256"},"declared":{"const":true,"description":"Declared (cell pragma `# nbrewind: reads GLOB`, or nbrewind.reads()), not seen by the audit hook."}}},"written":{"oneOf":[{"type":"object","additionalProperties":false,"required":["path","size","mtime_ns","sha256","blob"],"properties":{"path":{"$ref":"#/definitions/path"},"size":{"type":"integer","minimum":0},"mtime_ns":{"$ref":"#/definitions/mtime_ns"},"sha256":{"$ref":"#/definitions/sha256"},"blob":{"type":"boolean","description":"The content is in the store under sha256 (false: over the size limit, recorded by digest only)."},"appended":{"const":true,"description":"Only appended to (mode 'a'): an output never restored (a log that every cell appends to)."}}},{"type":"object","additionalProperties":false,"required":["path","deleted"],"properties":{"path":{"$ref":"#/definitions/path"},"deleted":{"const":true,"description":"The file existed before and the cell removed (or renamed) it."}}}]}}};
 const schema35 = {"type":"object","additionalProperties":false,"required":["path","size","mtime_ns","sha256"],"properties":{"path":{"$ref":"#/definitions/path"},"size":{"type":"integer","minimum":0},"mtime_ns":{"$ref":"#/definitions/mtime_ns"},"sha256":{"$ref":"#/definitions/sha256"},"declared":{"const":true,"description":"Declared (cell pragma `# nbrewind: reads GLOB`, or nbrewind.reads()), not seen by the audit hook."}}};
@@ -3093,14 +3106,26 @@ vErrors = vErrors === null ? validate17.errors : vErrors.concat(validate17.error
 errors = vErrors.length;
 }
 }
-}
-else {
-const err70 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(data.holds_path !== undefined){
+if(true !== data.holds_path){
+const err70 = {instancePath:instancePath+"/holds_path",schemaPath:"#/properties/holds_path/const",keyword:"const",params:{allowedValue: true},message:"must be equal to constant"};
 if(vErrors === null){
 vErrors = [err70];
 }
 else {
 vErrors.push(err70);
+}
+errors++;
+}
+}
+}
+else {
+const err71 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(vErrors === null){
+vErrors = [err71];
+}
+else {
+vErrors.push(err71);
 }
 errors++;
 }
@@ -4117,16 +4142,11 @@ vErrors.push(err80);
 errors++;
 }
 }
-if(data.files !== undefined){
-if(!(validate17(data.files, {instancePath:instancePath+"/files",parentData:data,parentDataProperty:"files",rootData}))){
-vErrors = vErrors === null ? validate17.errors : vErrors.concat(validate17.errors);
-errors = vErrors.length;
-}
-}
-if(data.task_key_scheme !== undefined){
-let data35 = data.task_key_scheme;
-if(!(((typeof data35 == "number") && (!(data35 % 1) && !isNaN(data35))) && (isFinite(data35)))){
-const err81 = {instancePath:instancePath+"/task_key_scheme",schemaPath:"#/properties/task_key_scheme/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+if(data.folder !== undefined){
+let data34 = data.folder;
+if(typeof data34 === "string"){
+if(!pattern26.test(data34)){
+const err81 = {instancePath:instancePath+"/folder",schemaPath:"#/properties/folder/pattern",keyword:"pattern",params:{pattern: "^(/|\\.$)"},message:"must match pattern \""+"^(/|\\.$)"+"\""};
 if(vErrors === null){
 vErrors = [err81];
 }
@@ -4135,9 +4155,9 @@ vErrors.push(err81);
 }
 errors++;
 }
-if((typeof data35 == "number") && (isFinite(data35))){
-if(data35 < 1 || isNaN(data35)){
-const err82 = {instancePath:instancePath+"/task_key_scheme",schemaPath:"#/properties/task_key_scheme/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"};
+}
+else {
+const err82 = {instancePath:instancePath+"/folder",schemaPath:"#/properties/folder/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err82];
 }
@@ -4147,12 +4167,16 @@ vErrors.push(err82);
 errors++;
 }
 }
+if(data.files !== undefined){
+if(!(validate17(data.files, {instancePath:instancePath+"/files",parentData:data,parentDataProperty:"files",rootData}))){
+vErrors = vErrors === null ? validate17.errors : vErrors.concat(validate17.errors);
+errors = vErrors.length;
 }
-if(data.value_key !== undefined){
-let data36 = data.value_key;
-if(typeof data36 === "string"){
-if(!pattern3.test(data36)){
-const err83 = {instancePath:instancePath+"/value_key",schemaPath:"#/definitions/sha256/pattern",keyword:"pattern",params:{pattern: "^[0-9a-f]{64}$"},message:"must match pattern \""+"^[0-9a-f]{64}$"+"\""};
+}
+if(data.task_key_scheme !== undefined){
+let data36 = data.task_key_scheme;
+if(!(((typeof data36 == "number") && (!(data36 % 1) && !isNaN(data36))) && (isFinite(data36)))){
+const err83 = {instancePath:instancePath+"/task_key_scheme",schemaPath:"#/properties/task_key_scheme/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
 if(vErrors === null){
 vErrors = [err83];
 }
@@ -4161,9 +4185,9 @@ vErrors.push(err83);
 }
 errors++;
 }
-}
-else {
-const err84 = {instancePath:instancePath+"/value_key",schemaPath:"#/definitions/sha256/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if((typeof data36 == "number") && (isFinite(data36))){
+if(data36 < 1 || isNaN(data36)){
+const err84 = {instancePath:instancePath+"/task_key_scheme",schemaPath:"#/properties/task_key_scheme/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"};
 if(vErrors === null){
 vErrors = [err84];
 }
@@ -4174,13 +4198,39 @@ errors++;
 }
 }
 }
-else {
-const err85 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(data.value_key !== undefined){
+let data37 = data.value_key;
+if(typeof data37 === "string"){
+if(!pattern3.test(data37)){
+const err85 = {instancePath:instancePath+"/value_key",schemaPath:"#/definitions/sha256/pattern",keyword:"pattern",params:{pattern: "^[0-9a-f]{64}$"},message:"must match pattern \""+"^[0-9a-f]{64}$"+"\""};
 if(vErrors === null){
 vErrors = [err85];
 }
 else {
 vErrors.push(err85);
+}
+errors++;
+}
+}
+else {
+const err86 = {instancePath:instancePath+"/value_key",schemaPath:"#/definitions/sha256/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err86];
+}
+else {
+vErrors.push(err86);
+}
+errors++;
+}
+}
+}
+else {
+const err87 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(vErrors === null){
+vErrors = [err87];
+}
+else {
+vErrors.push(err87);
 }
 errors++;
 }
@@ -4757,10 +4807,10 @@ export const bundle_digests = validate27;
 const schema48 = {"$schema":"http://json-schema.org/draft-07/schema#","$id":"https://nbrewind-engine/schemas/bundle-digests.schema.json","title":"nbrewind signed digest list (digests.json)","description":"digests.json in a bundle folder and the last entry of a packed bundle: every file of the bundle with its size and sha256 (a blob's sha256 is its name), the notebook packed beside it (packed files only), and an Ed25519 signature of `signed` serialised canonically (keys sorted, no whitespace) after the prefix \"nbrewind-digests-v1\\n\". No absolute paths.","type":"object","additionalProperties":false,"required":["format","format_version","signed"],"properties":{"format":{"const":"nbrewind-digests"},"format_version":{"const":1},"signed":{"type":"object","additionalProperties":false,"required":["created_at","bundle_format_version","hashing_scheme","files"],"properties":{"created_at":{"type":"string","minLength":1},"bundle_format_version":{"type":"integer","minimum":1},"hashing_scheme":{"type":"integer","minimum":1},"notebook":{"$ref":"#/definitions/entry"},"files":{"type":"array","items":{"$ref":"#/definitions/entry"}},"vouch":{"$ref":"#/definitions/vouch","description":"Who vouches for the content and why; absent in unsigned lists and in lists signed before it was recorded."}}},"signer":{"$ref":"#/definitions/key"},"signature":{"type":"string","pattern":"^[A-Za-z0-9+/]{86}==$","description":"base64 of the 64-byte Ed25519 signature."}},"dependencies":{"signature":["signer"],"signer":["signature"]},"definitions":{"vouch":{"type":"object","additionalProperties":false,"required":["how","since"],"description":"Why the signer vouches for the content: audited (it ran the notebook itself), signer (it received the content signed by origin, a key it trusts, unchanged), trust-flag (it accepted content nobody it trusts had signed, with --trust). Carried from the owner mark into every signature, never minted.","properties":{"how":{"enum":["audited","signer","trust-flag"]},"origin":{"$ref":"#/definitions/key"},"since":{"type":"string","minLength":1}}},"entry":{"type":"object","additionalProperties":false,"required":["path","size","sha256"],"properties":{"path":{"type":"string","minLength":1,"pattern":"^(?!/)(?!.*(^|/)\\.\\.?(/|$))[^\\\\\\u0000]+$","description":"Relative, '/'-separated, no '.' or '..' segments."},"size":{"type":"integer","minimum":0},"sha256":{"type":"string","pattern":"^[0-9a-f]{64}$"}}},"key":{"type":"object","additionalProperties":false,"required":["key_id","public_key","name"],"properties":{"key_id":{"type":"string","pattern":"^[0-9a-f]{16}$","description":"First 16 hex digits of the sha256 of the raw public key."},"public_key":{"type":"string","pattern":"^[A-Za-z0-9+/]{43}=$","description":"base64 of the 32-byte Ed25519 public key."},"name":{"type":"string"}}}}};
 const schema49 = {"type":"object","additionalProperties":false,"required":["path","size","sha256"],"properties":{"path":{"type":"string","minLength":1,"pattern":"^(?!/)(?!.*(^|/)\\.\\.?(/|$))[^\\\\\\u0000]+$","description":"Relative, '/'-separated, no '.' or '..' segments."},"size":{"type":"integer","minimum":0},"sha256":{"type":"string","pattern":"^[0-9a-f]{64}$"}}};
 const schema52 = {"type":"object","additionalProperties":false,"required":["key_id","public_key","name"],"properties":{"key_id":{"type":"string","pattern":"^[0-9a-f]{16}$","description":"First 16 hex digits of the sha256 of the raw public key."},"public_key":{"type":"string","pattern":"^[A-Za-z0-9+/]{43}=$","description":"base64 of the 32-byte Ed25519 public key."},"name":{"type":"string"}}};
-const pattern30 = new RegExp("^(?!/)(?!.*(^|/)\\.\\.?(/|$))[^\\\\\\u0000]+$", "u");
-const pattern34 = new RegExp("^[0-9a-f]{16}$", "u");
-const pattern35 = new RegExp("^[A-Za-z0-9+/]{43}=$", "u");
-const pattern38 = new RegExp("^[A-Za-z0-9+/]{86}==$", "u");
+const pattern31 = new RegExp("^(?!/)(?!.*(^|/)\\.\\.?(/|$))[^\\\\\\u0000]+$", "u");
+const pattern35 = new RegExp("^[0-9a-f]{16}$", "u");
+const pattern36 = new RegExp("^[A-Za-z0-9+/]{43}=$", "u");
+const pattern39 = new RegExp("^[A-Za-z0-9+/]{86}==$", "u");
 const schema51 = {"type":"object","additionalProperties":false,"required":["how","since"],"description":"Why the signer vouches for the content: audited (it ran the notebook itself), signer (it received the content signed by origin, a key it trusts, unchanged), trust-flag (it accepted content nobody it trusts had signed, with --trust). Carried from the owner mark into every signature, never minted.","properties":{"how":{"enum":["audited","signer","trust-flag"]},"origin":{"$ref":"#/definitions/key"},"since":{"type":"string","minLength":1}}};
 
 function validate28(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
@@ -4860,7 +4910,7 @@ errors++;
 if(data1.key_id !== undefined){
 let data2 = data1.key_id;
 if(typeof data2 === "string"){
-if(!pattern34.test(data2)){
+if(!pattern35.test(data2)){
 const err8 = {instancePath:instancePath+"/origin/key_id",schemaPath:"#/definitions/key/properties/key_id/pattern",keyword:"pattern",params:{pattern: "^[0-9a-f]{16}$"},message:"must match pattern \""+"^[0-9a-f]{16}$"+"\""};
 if(vErrors === null){
 vErrors = [err8];
@@ -4885,7 +4935,7 @@ errors++;
 if(data1.public_key !== undefined){
 let data3 = data1.public_key;
 if(typeof data3 === "string"){
-if(!pattern35.test(data3)){
+if(!pattern36.test(data3)){
 const err10 = {instancePath:instancePath+"/origin/public_key",schemaPath:"#/definitions/key/properties/public_key/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z0-9+/]{43}=$"},message:"must match pattern \""+"^[A-Za-z0-9+/]{43}=$"+"\""};
 if(vErrors === null){
 vErrors = [err10];
@@ -5261,7 +5311,7 @@ vErrors.push(err23);
 }
 errors++;
 }
-if(!pattern30.test(data7)){
+if(!pattern31.test(data7)){
 const err24 = {instancePath:instancePath+"/signed/notebook/path",schemaPath:"#/definitions/entry/properties/path/pattern",keyword:"pattern",params:{pattern: "^(?!/)(?!.*(^|/)\\.\\.?(/|$))[^\\\\\\u0000]+$"},message:"must match pattern \""+"^(?!/)(?!.*(^|/)\\.\\.?(/|$))[^\\\\\\u0000]+$"+"\""};
 if(vErrors === null){
 vErrors = [err24];
@@ -5407,7 +5457,7 @@ vErrors.push(err35);
 }
 errors++;
 }
-if(!pattern30.test(data12)){
+if(!pattern31.test(data12)){
 const err36 = {instancePath:instancePath+"/signed/files/" + i0+"/path",schemaPath:"#/definitions/entry/properties/path/pattern",keyword:"pattern",params:{pattern: "^(?!/)(?!.*(^|/)\\.\\.?(/|$))[^\\\\\\u0000]+$"},message:"must match pattern \""+"^(?!/)(?!.*(^|/)\\.\\.?(/|$))[^\\\\\\u0000]+$"+"\""};
 if(vErrors === null){
 vErrors = [err36];
@@ -5569,7 +5619,7 @@ errors++;
 if(data16.key_id !== undefined){
 let data17 = data16.key_id;
 if(typeof data17 === "string"){
-if(!pattern34.test(data17)){
+if(!pattern35.test(data17)){
 const err49 = {instancePath:instancePath+"/signer/key_id",schemaPath:"#/definitions/key/properties/key_id/pattern",keyword:"pattern",params:{pattern: "^[0-9a-f]{16}$"},message:"must match pattern \""+"^[0-9a-f]{16}$"+"\""};
 if(vErrors === null){
 vErrors = [err49];
@@ -5594,7 +5644,7 @@ errors++;
 if(data16.public_key !== undefined){
 let data18 = data16.public_key;
 if(typeof data18 === "string"){
-if(!pattern35.test(data18)){
+if(!pattern36.test(data18)){
 const err51 = {instancePath:instancePath+"/signer/public_key",schemaPath:"#/definitions/key/properties/public_key/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z0-9+/]{43}=$"},message:"must match pattern \""+"^[A-Za-z0-9+/]{43}=$"+"\""};
 if(vErrors === null){
 vErrors = [err51];
@@ -5643,7 +5693,7 @@ errors++;
 if(data.signature !== undefined){
 let data20 = data.signature;
 if(typeof data20 === "string"){
-if(!pattern38.test(data20)){
+if(!pattern39.test(data20)){
 const err55 = {instancePath:instancePath+"/signature",schemaPath:"#/properties/signature/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z0-9+/]{86}==$"},message:"must match pattern \""+"^[A-Za-z0-9+/]{86}==$"+"\""};
 if(vErrors === null){
 vErrors = [err55];
@@ -5782,7 +5832,7 @@ errors++;
 if(data1.key_id !== undefined){
 let data2 = data1.key_id;
 if(typeof data2 === "string"){
-if(!pattern34.test(data2)){
+if(!pattern35.test(data2)){
 const err8 = {instancePath:instancePath+"/origin/key_id",schemaPath:"#/definitions/key/properties/key_id/pattern",keyword:"pattern",params:{pattern: "^[0-9a-f]{16}$"},message:"must match pattern \""+"^[0-9a-f]{16}$"+"\""};
 if(vErrors === null){
 vErrors = [err8];
@@ -5807,7 +5857,7 @@ errors++;
 if(data1.public_key !== undefined){
 let data3 = data1.public_key;
 if(typeof data3 === "string"){
-if(!pattern35.test(data3)){
+if(!pattern36.test(data3)){
 const err10 = {instancePath:instancePath+"/origin/public_key",schemaPath:"#/definitions/key/properties/public_key/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z0-9+/]{43}=$"},message:"must match pattern \""+"^[A-Za-z0-9+/]{43}=$"+"\""};
 if(vErrors === null){
 vErrors = [err10];
@@ -5979,7 +6029,7 @@ errors++;
 if(data.key_id !== undefined){
 let data2 = data.key_id;
 if(typeof data2 === "string"){
-if(!pattern34.test(data2)){
+if(!pattern35.test(data2)){
 const err7 = {instancePath:instancePath+"/key_id",schemaPath:"#/properties/key_id/pattern",keyword:"pattern",params:{pattern: "^[0-9a-f]{16}$"},message:"must match pattern \""+"^[0-9a-f]{16}$"+"\""};
 if(vErrors === null){
 vErrors = [err7];
@@ -6010,7 +6060,7 @@ errors = vErrors.length;
 if(data.signature !== undefined){
 let data4 = data.signature;
 if(typeof data4 === "string"){
-if(!pattern38.test(data4)){
+if(!pattern39.test(data4)){
 const err9 = {instancePath:instancePath+"/signature",schemaPath:"#/properties/signature/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z0-9+/]{86}==$"},message:"must match pattern \""+"^[A-Za-z0-9+/]{86}==$"+"\""};
 if(vErrors === null){
 vErrors = [err9];
@@ -6183,7 +6233,7 @@ errors++;
 if(data3.key_id !== undefined){
 let data4 = data3.key_id;
 if(typeof data4 === "string"){
-if(!pattern34.test(data4)){
+if(!pattern35.test(data4)){
 const err11 = {instancePath:instancePath+"/keys/" + i0+"/key_id",schemaPath:"#/properties/keys/items/properties/key_id/pattern",keyword:"pattern",params:{pattern: "^[0-9a-f]{16}$"},message:"must match pattern \""+"^[0-9a-f]{16}$"+"\""};
 if(vErrors === null){
 vErrors = [err11];
@@ -6208,7 +6258,7 @@ errors++;
 if(data3.public_key !== undefined){
 let data5 = data3.public_key;
 if(typeof data5 === "string"){
-if(!pattern35.test(data5)){
+if(!pattern36.test(data5)){
 const err13 = {instancePath:instancePath+"/keys/" + i0+"/public_key",schemaPath:"#/properties/keys/items/properties/public_key/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z0-9+/]{43}=$"},message:"must match pattern \""+"^[A-Za-z0-9+/]{43}=$"+"\""};
 if(vErrors === null){
 vErrors = [err13];

@@ -989,7 +989,7 @@ const schema24 = {"description":"One entry per examined name; a candidate that n
 const schema46 = {"type":"object","additionalProperties":false,"required":["started","used"],"description":"Engine runtimes a cell started (a Dask Client or LocalCluster, parsl.load, ray.init) and submitted work to, as labels such as dask:distributed or dask:threads.","properties":{"started":{"type":"array","items":{"type":"string"}},"used":{"type":"array","items":{"type":"string"}}}};
 const schema47 = {"type":"object","additionalProperties":false,"required":["engine","status","versions"],"description":"An engine adapter's state (engines/python/nbrewind/engine_guard.py): 'memoized', or 'unmemoized' with the reason (a version outside engine_support.json's range, or a patch or key computation that failed): the engine then runs exactly as without nbrewind.","properties":{"engine":{"type":"string"},"status":{"enum":["memoized","unmemoized"]},"versions":{"type":"object","additionalProperties":{"type":"string"},"description":"Installed distributions the range names: name -> version."},"reason":{"type":"string"}}};
 const func11 = Object.prototype.hasOwnProperty;
-const schema26 = {"oneOf":[{"description":"New content: its blob was written (or was in the store already).","type":"object","required":["status","digest","size","type","serialise_s"],"additionalProperties":false,"properties":{"status":{"const":"stored"},"digest":{"$ref":"#/definitions/digest"},"size":{"type":"integer","minimum":0},"type":{"type":"string"},"reaches_engines":{"type":"array","items":{"type":"string","minLength":1},"uniqueItems":true,"description":"The engine families (dask, ray, parsl) whose objects the value holds: a lazy collection, an app, a remote function, a client, an engine function referenced by a pickled function. Empty: plain data, through which a cell cannot submit work to an engine. Absent (older shims): unknown."},"serialise_s":{"type":"number","minimum":0}}},{"description":"Same digest as the name's last stored or restored value: nothing written.","type":"object","required":["status","digest","size","type"],"additionalProperties":false,"properties":{"status":{"const":"unchanged"},"digest":{"$ref":"#/definitions/digest"},"size":{"type":"integer","minimum":0},"type":{"type":"string"},"reaches_engines":{"type":"array","items":{"type":"string","minLength":1},"uniqueItems":true,"description":"The engine families (dask, ray, parsl) whose objects the value holds: a lazy collection, an app, a remote function, a client, an engine function referenced by a pickled function. Empty: plain data, through which a cell cannot submit work to an engine. Absent (older shims): unknown."}}},{"description":"Cannot be saved (a live handle, or pickling failed): the producing cell must re-run when a later running cell needs it.","type":"object","required":["status","type","reason"],"additionalProperties":false,"properties":{"status":{"const":"unserialisable"},"type":{"type":"string"},"reason":{"type":"string"}}},{"description":"Bound to a live engine (a Dask future or persisted collection, a Ray ObjectRef, a Parsl AppFuture/DataFuture, or anything holding one): not stored; the producing cell runs again when a later running cell needs it, its tasks served.","type":"object","required":["status","type","engine","holds","reason"],"additionalProperties":false,"properties":{"status":{"const":"engine-bound"},"type":{"type":"string"},"engine":{"type":"string","minLength":1},"holds":{"type":"string","minLength":1},"reason":{"type":"string","minLength":1}}},{"description":"The name no longer exists.","type":"object","required":["status"],"additionalProperties":false,"properties":{"status":{"const":"deleted"}}}]};
+const schema26 = {"oneOf":[{"description":"New content: its blob was written (or was in the store already).","type":"object","required":["status","digest","size","type","serialise_s"],"additionalProperties":false,"properties":{"status":{"const":"stored"},"digest":{"$ref":"#/definitions/digest"},"size":{"type":"integer","minimum":0},"type":{"type":"string"},"reaches_engines":{"type":"array","items":{"type":"string","minLength":1},"uniqueItems":true,"description":"The engine families (dask, ray, parsl) whose objects the value holds: a lazy collection, an app, a remote function, a client, an engine function referenced by a pickled function. Empty: plain data, through which a cell cannot submit work to an engine. Absent (older shims): unknown."},"serialise_s":{"type":"number","minimum":0},"holds_path":{"const":true,"description":"The value's pickle names the notebook's folder as an absolute path (a str, bytes or pathlib path into it): right only in that folder. Recorded in another folder (the cell record's `folder`), its cell runs again. Absent: it names none."}}},{"description":"Same digest as the name's last stored or restored value: nothing written.","type":"object","required":["status","digest","size","type"],"additionalProperties":false,"properties":{"status":{"const":"unchanged"},"digest":{"$ref":"#/definitions/digest"},"size":{"type":"integer","minimum":0},"type":{"type":"string"},"reaches_engines":{"type":"array","items":{"type":"string","minLength":1},"uniqueItems":true,"description":"The engine families (dask, ray, parsl) whose objects the value holds: a lazy collection, an app, a remote function, a client, an engine function referenced by a pickled function. Empty: plain data, through which a cell cannot submit work to an engine. Absent (older shims): unknown."},"holds_path":{"const":true,"description":"The value's pickle names the notebook's folder as an absolute path (a str, bytes or pathlib path into it): right only in that folder. Recorded in another folder (the cell record's `folder`), its cell runs again. Absent: it names none."}}},{"description":"Cannot be saved (a live handle, or pickling failed): the producing cell must re-run when a later running cell needs it.","type":"object","required":["status","type","reason"],"additionalProperties":false,"properties":{"status":{"const":"unserialisable"},"type":{"type":"string"},"reason":{"type":"string"}}},{"description":"Bound to a live engine (a Dask future or persisted collection, a Ray ObjectRef, a Parsl AppFuture/DataFuture, or anything holding one): not stored; the producing cell runs again when a later running cell needs it, its tasks served.","type":"object","required":["status","type","engine","holds","reason"],"additionalProperties":false,"properties":{"status":{"const":"engine-bound"},"type":{"type":"string"},"engine":{"type":"string","minLength":1},"holds":{"type":"string","minLength":1},"reason":{"type":"string","minLength":1}}},{"description":"The name no longer exists.","type":"object","required":["status"],"additionalProperties":false,"properties":{"status":{"const":"deleted"}}}]};
 const schema27 = {"type":"string","pattern":"^[0-9a-f]{64}$","description":"sha256 hex of the blob file's bytes; also its name in the store."};
 const pattern2 = new RegExp("^[0-9a-f]{64}$", "u");
 
@@ -1052,7 +1052,7 @@ vErrors.push(err4);
 errors++;
 }
 for(const key0 in data){
-if(!((((((key0 === "status") || (key0 === "digest")) || (key0 === "size")) || (key0 === "type")) || (key0 === "reaches_engines")) || (key0 === "serialise_s"))){
+if(!(((((((key0 === "status") || (key0 === "digest")) || (key0 === "size")) || (key0 === "type")) || (key0 === "reaches_engines")) || (key0 === "serialise_s")) || (key0 === "holds_path"))){
 const err5 = {instancePath,schemaPath:"#/oneOf/0/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"};
 if(vErrors === null){
 vErrors = [err5];
@@ -1227,9 +1227,9 @@ vErrors.push(err17);
 errors++;
 }
 }
-}
-else {
-const err18 = {instancePath,schemaPath:"#/oneOf/0/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(data.holds_path !== undefined){
+if(true !== data.holds_path){
+const err18 = {instancePath:instancePath+"/holds_path",schemaPath:"#/oneOf/0/properties/holds_path/const",keyword:"const",params:{allowedValue: true},message:"must be equal to constant"};
 if(vErrors === null){
 vErrors = [err18];
 }
@@ -1238,15 +1238,10 @@ vErrors.push(err18);
 }
 errors++;
 }
-var _valid0 = _errs1 === errors;
-if(_valid0){
-valid0 = true;
-passing0 = 0;
 }
-const _errs18 = errors;
-if(data && typeof data == "object" && !Array.isArray(data)){
-if(data.status === undefined){
-const err19 = {instancePath,schemaPath:"#/oneOf/1/required",keyword:"required",params:{missingProperty: "status"},message:"must have required property '"+"status"+"'"};
+}
+else {
+const err19 = {instancePath,schemaPath:"#/oneOf/0/type",keyword:"type",params:{type: "object"},message:"must be object"};
 if(vErrors === null){
 vErrors = [err19];
 }
@@ -1255,8 +1250,15 @@ vErrors.push(err19);
 }
 errors++;
 }
-if(data.digest === undefined){
-const err20 = {instancePath,schemaPath:"#/oneOf/1/required",keyword:"required",params:{missingProperty: "digest"},message:"must have required property '"+"digest"+"'"};
+var _valid0 = _errs1 === errors;
+if(_valid0){
+valid0 = true;
+passing0 = 0;
+}
+const _errs19 = errors;
+if(data && typeof data == "object" && !Array.isArray(data)){
+if(data.status === undefined){
+const err20 = {instancePath,schemaPath:"#/oneOf/1/required",keyword:"required",params:{missingProperty: "status"},message:"must have required property '"+"status"+"'"};
 if(vErrors === null){
 vErrors = [err20];
 }
@@ -1265,8 +1267,8 @@ vErrors.push(err20);
 }
 errors++;
 }
-if(data.size === undefined){
-const err21 = {instancePath,schemaPath:"#/oneOf/1/required",keyword:"required",params:{missingProperty: "size"},message:"must have required property '"+"size"+"'"};
+if(data.digest === undefined){
+const err21 = {instancePath,schemaPath:"#/oneOf/1/required",keyword:"required",params:{missingProperty: "digest"},message:"must have required property '"+"digest"+"'"};
 if(vErrors === null){
 vErrors = [err21];
 }
@@ -1275,8 +1277,8 @@ vErrors.push(err21);
 }
 errors++;
 }
-if(data.type === undefined){
-const err22 = {instancePath,schemaPath:"#/oneOf/1/required",keyword:"required",params:{missingProperty: "type"},message:"must have required property '"+"type"+"'"};
+if(data.size === undefined){
+const err22 = {instancePath,schemaPath:"#/oneOf/1/required",keyword:"required",params:{missingProperty: "size"},message:"must have required property '"+"size"+"'"};
 if(vErrors === null){
 vErrors = [err22];
 }
@@ -1285,9 +1287,8 @@ vErrors.push(err22);
 }
 errors++;
 }
-for(const key1 in data){
-if(!(((((key1 === "status") || (key1 === "digest")) || (key1 === "size")) || (key1 === "type")) || (key1 === "reaches_engines"))){
-const err23 = {instancePath,schemaPath:"#/oneOf/1/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key1},message:"must NOT have additional properties"};
+if(data.type === undefined){
+const err23 = {instancePath,schemaPath:"#/oneOf/1/required",keyword:"required",params:{missingProperty: "type"},message:"must have required property '"+"type"+"'"};
 if(vErrors === null){
 vErrors = [err23];
 }
@@ -1296,10 +1297,9 @@ vErrors.push(err23);
 }
 errors++;
 }
-}
-if(data.status !== undefined){
-if("unchanged" !== data.status){
-const err24 = {instancePath:instancePath+"/status",schemaPath:"#/oneOf/1/properties/status/const",keyword:"const",params:{allowedValue: "unchanged"},message:"must be equal to constant"};
+for(const key1 in data){
+if(!((((((key1 === "status") || (key1 === "digest")) || (key1 === "size")) || (key1 === "type")) || (key1 === "reaches_engines")) || (key1 === "holds_path"))){
+const err24 = {instancePath,schemaPath:"#/oneOf/1/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key1},message:"must NOT have additional properties"};
 if(vErrors === null){
 vErrors = [err24];
 }
@@ -1309,11 +1309,9 @@ vErrors.push(err24);
 errors++;
 }
 }
-if(data.digest !== undefined){
-let data8 = data.digest;
-if(typeof data8 === "string"){
-if(!pattern2.test(data8)){
-const err25 = {instancePath:instancePath+"/digest",schemaPath:"#/definitions/digest/pattern",keyword:"pattern",params:{pattern: "^[0-9a-f]{64}$"},message:"must match pattern \""+"^[0-9a-f]{64}$"+"\""};
+if(data.status !== undefined){
+if("unchanged" !== data.status){
+const err25 = {instancePath:instancePath+"/status",schemaPath:"#/oneOf/1/properties/status/const",keyword:"const",params:{allowedValue: "unchanged"},message:"must be equal to constant"};
 if(vErrors === null){
 vErrors = [err25];
 }
@@ -1323,8 +1321,11 @@ vErrors.push(err25);
 errors++;
 }
 }
-else {
-const err26 = {instancePath:instancePath+"/digest",schemaPath:"#/definitions/digest/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(data.digest !== undefined){
+let data9 = data.digest;
+if(typeof data9 === "string"){
+if(!pattern2.test(data9)){
+const err26 = {instancePath:instancePath+"/digest",schemaPath:"#/definitions/digest/pattern",keyword:"pattern",params:{pattern: "^[0-9a-f]{64}$"},message:"must match pattern \""+"^[0-9a-f]{64}$"+"\""};
 if(vErrors === null){
 vErrors = [err26];
 }
@@ -1334,10 +1335,8 @@ vErrors.push(err26);
 errors++;
 }
 }
-if(data.size !== undefined){
-let data9 = data.size;
-if(!((typeof data9 == "number") && (!(data9 % 1) && !isNaN(data9)))){
-const err27 = {instancePath:instancePath+"/size",schemaPath:"#/oneOf/1/properties/size/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+else {
+const err27 = {instancePath:instancePath+"/digest",schemaPath:"#/definitions/digest/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err27];
 }
@@ -1346,9 +1345,11 @@ vErrors.push(err27);
 }
 errors++;
 }
-if(typeof data9 == "number"){
-if(data9 < 0 || isNaN(data9)){
-const err28 = {instancePath:instancePath+"/size",schemaPath:"#/oneOf/1/properties/size/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
+}
+if(data.size !== undefined){
+let data10 = data.size;
+if(!((typeof data10 == "number") && (!(data10 % 1) && !isNaN(data10)))){
+const err28 = {instancePath:instancePath+"/size",schemaPath:"#/oneOf/1/properties/size/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
 if(vErrors === null){
 vErrors = [err28];
 }
@@ -1357,11 +1358,9 @@ vErrors.push(err28);
 }
 errors++;
 }
-}
-}
-if(data.type !== undefined){
-if(typeof data.type !== "string"){
-const err29 = {instancePath:instancePath+"/type",schemaPath:"#/oneOf/1/properties/type/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(typeof data10 == "number"){
+if(data10 < 0 || isNaN(data10)){
+const err29 = {instancePath:instancePath+"/size",schemaPath:"#/oneOf/1/properties/size/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
 if(vErrors === null){
 vErrors = [err29];
 }
@@ -1371,15 +1370,10 @@ vErrors.push(err29);
 errors++;
 }
 }
-if(data.reaches_engines !== undefined){
-let data11 = data.reaches_engines;
-if(Array.isArray(data11)){
-const len1 = data11.length;
-for(let i2=0; i2<len1; i2++){
-let data12 = data11[i2];
-if(typeof data12 === "string"){
-if(func2(data12) < 1){
-const err30 = {instancePath:instancePath+"/reaches_engines/" + i2,schemaPath:"#/oneOf/1/properties/reaches_engines/items/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
+}
+if(data.type !== undefined){
+if(typeof data.type !== "string"){
+const err30 = {instancePath:instancePath+"/type",schemaPath:"#/oneOf/1/properties/type/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err30];
 }
@@ -1389,8 +1383,15 @@ vErrors.push(err30);
 errors++;
 }
 }
-else {
-const err31 = {instancePath:instancePath+"/reaches_engines/" + i2,schemaPath:"#/oneOf/1/properties/reaches_engines/items/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(data.reaches_engines !== undefined){
+let data12 = data.reaches_engines;
+if(Array.isArray(data12)){
+const len1 = data12.length;
+for(let i2=0; i2<len1; i2++){
+let data13 = data12[i2];
+if(typeof data13 === "string"){
+if(func2(data13) < 1){
+const err31 = {instancePath:instancePath+"/reaches_engines/" + i2,schemaPath:"#/oneOf/1/properties/reaches_engines/items/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
 if(vErrors === null){
 vErrors = [err31];
 }
@@ -1400,23 +1401,34 @@ vErrors.push(err31);
 errors++;
 }
 }
-let i3 = data11.length;
-let j1;
-if(i3 > 1){
-const indices1 = {};
-for(;i3--;){
-let item1 = data11[i3];
-if(typeof item1 !== "string"){
-continue;
-}
-if(typeof indices1[item1] == "number"){
-j1 = indices1[item1];
-const err32 = {instancePath:instancePath+"/reaches_engines",schemaPath:"#/oneOf/1/properties/reaches_engines/uniqueItems",keyword:"uniqueItems",params:{i: i3, j: j1},message:"must NOT have duplicate items (items ## "+j1+" and "+i3+" are identical)"};
+else {
+const err32 = {instancePath:instancePath+"/reaches_engines/" + i2,schemaPath:"#/oneOf/1/properties/reaches_engines/items/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err32];
 }
 else {
 vErrors.push(err32);
+}
+errors++;
+}
+}
+let i3 = data12.length;
+let j1;
+if(i3 > 1){
+const indices1 = {};
+for(;i3--;){
+let item1 = data12[i3];
+if(typeof item1 !== "string"){
+continue;
+}
+if(typeof indices1[item1] == "number"){
+j1 = indices1[item1];
+const err33 = {instancePath:instancePath+"/reaches_engines",schemaPath:"#/oneOf/1/properties/reaches_engines/uniqueItems",keyword:"uniqueItems",params:{i: i3, j: j1},message:"must NOT have duplicate items (items ## "+j1+" and "+i3+" are identical)"};
+if(vErrors === null){
+vErrors = [err33];
+}
+else {
+vErrors.push(err33);
 }
 errors++;
 break;
@@ -1426,19 +1438,7 @@ indices1[item1] = i3;
 }
 }
 else {
-const err33 = {instancePath:instancePath+"/reaches_engines",schemaPath:"#/oneOf/1/properties/reaches_engines/type",keyword:"type",params:{type: "array"},message:"must be array"};
-if(vErrors === null){
-vErrors = [err33];
-}
-else {
-vErrors.push(err33);
-}
-errors++;
-}
-}
-}
-else {
-const err34 = {instancePath,schemaPath:"#/oneOf/1/type",keyword:"type",params:{type: "object"},message:"must be object"};
+const err34 = {instancePath:instancePath+"/reaches_engines",schemaPath:"#/oneOf/1/properties/reaches_engines/type",keyword:"type",params:{type: "array"},message:"must be array"};
 if(vErrors === null){
 vErrors = [err34];
 }
@@ -1447,7 +1447,31 @@ vErrors.push(err34);
 }
 errors++;
 }
-var _valid0 = _errs18 === errors;
+}
+if(data.holds_path !== undefined){
+if(true !== data.holds_path){
+const err35 = {instancePath:instancePath+"/holds_path",schemaPath:"#/oneOf/1/properties/holds_path/const",keyword:"const",params:{allowedValue: true},message:"must be equal to constant"};
+if(vErrors === null){
+vErrors = [err35];
+}
+else {
+vErrors.push(err35);
+}
+errors++;
+}
+}
+}
+else {
+const err36 = {instancePath,schemaPath:"#/oneOf/1/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(vErrors === null){
+vErrors = [err36];
+}
+else {
+vErrors.push(err36);
+}
+errors++;
+}
+var _valid0 = _errs19 === errors;
 if(_valid0 && valid0){
 valid0 = false;
 passing0 = [passing0, 1];
@@ -1457,30 +1481,10 @@ if(_valid0){
 valid0 = true;
 passing0 = 1;
 }
-const _errs33 = errors;
+const _errs35 = errors;
 if(data && typeof data == "object" && !Array.isArray(data)){
 if(data.status === undefined){
-const err35 = {instancePath,schemaPath:"#/oneOf/2/required",keyword:"required",params:{missingProperty: "status"},message:"must have required property '"+"status"+"'"};
-if(vErrors === null){
-vErrors = [err35];
-}
-else {
-vErrors.push(err35);
-}
-errors++;
-}
-if(data.type === undefined){
-const err36 = {instancePath,schemaPath:"#/oneOf/2/required",keyword:"required",params:{missingProperty: "type"},message:"must have required property '"+"type"+"'"};
-if(vErrors === null){
-vErrors = [err36];
-}
-else {
-vErrors.push(err36);
-}
-errors++;
-}
-if(data.reason === undefined){
-const err37 = {instancePath,schemaPath:"#/oneOf/2/required",keyword:"required",params:{missingProperty: "reason"},message:"must have required property '"+"reason"+"'"};
+const err37 = {instancePath,schemaPath:"#/oneOf/2/required",keyword:"required",params:{missingProperty: "status"},message:"must have required property '"+"status"+"'"};
 if(vErrors === null){
 vErrors = [err37];
 }
@@ -1489,9 +1493,8 @@ vErrors.push(err37);
 }
 errors++;
 }
-for(const key2 in data){
-if(!(((key2 === "status") || (key2 === "type")) || (key2 === "reason"))){
-const err38 = {instancePath,schemaPath:"#/oneOf/2/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key2},message:"must NOT have additional properties"};
+if(data.type === undefined){
+const err38 = {instancePath,schemaPath:"#/oneOf/2/required",keyword:"required",params:{missingProperty: "type"},message:"must have required property '"+"type"+"'"};
 if(vErrors === null){
 vErrors = [err38];
 }
@@ -1500,10 +1503,8 @@ vErrors.push(err38);
 }
 errors++;
 }
-}
-if(data.status !== undefined){
-if("unserialisable" !== data.status){
-const err39 = {instancePath:instancePath+"/status",schemaPath:"#/oneOf/2/properties/status/const",keyword:"const",params:{allowedValue: "unserialisable"},message:"must be equal to constant"};
+if(data.reason === undefined){
+const err39 = {instancePath,schemaPath:"#/oneOf/2/required",keyword:"required",params:{missingProperty: "reason"},message:"must have required property '"+"reason"+"'"};
 if(vErrors === null){
 vErrors = [err39];
 }
@@ -1512,10 +1513,9 @@ vErrors.push(err39);
 }
 errors++;
 }
-}
-if(data.type !== undefined){
-if(typeof data.type !== "string"){
-const err40 = {instancePath:instancePath+"/type",schemaPath:"#/oneOf/2/properties/type/type",keyword:"type",params:{type: "string"},message:"must be string"};
+for(const key2 in data){
+if(!(((key2 === "status") || (key2 === "type")) || (key2 === "reason"))){
+const err40 = {instancePath,schemaPath:"#/oneOf/2/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key2},message:"must NOT have additional properties"};
 if(vErrors === null){
 vErrors = [err40];
 }
@@ -1525,9 +1525,9 @@ vErrors.push(err40);
 errors++;
 }
 }
-if(data.reason !== undefined){
-if(typeof data.reason !== "string"){
-const err41 = {instancePath:instancePath+"/reason",schemaPath:"#/oneOf/2/properties/reason/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(data.status !== undefined){
+if("unserialisable" !== data.status){
+const err41 = {instancePath:instancePath+"/status",schemaPath:"#/oneOf/2/properties/status/const",keyword:"const",params:{allowedValue: "unserialisable"},message:"must be equal to constant"};
 if(vErrors === null){
 vErrors = [err41];
 }
@@ -1537,9 +1537,9 @@ vErrors.push(err41);
 errors++;
 }
 }
-}
-else {
-const err42 = {instancePath,schemaPath:"#/oneOf/2/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(data.type !== undefined){
+if(typeof data.type !== "string"){
+const err42 = {instancePath:instancePath+"/type",schemaPath:"#/oneOf/2/properties/type/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err42];
 }
@@ -1548,7 +1548,31 @@ vErrors.push(err42);
 }
 errors++;
 }
-var _valid0 = _errs33 === errors;
+}
+if(data.reason !== undefined){
+if(typeof data.reason !== "string"){
+const err43 = {instancePath:instancePath+"/reason",schemaPath:"#/oneOf/2/properties/reason/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err43];
+}
+else {
+vErrors.push(err43);
+}
+errors++;
+}
+}
+}
+else {
+const err44 = {instancePath,schemaPath:"#/oneOf/2/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(vErrors === null){
+vErrors = [err44];
+}
+else {
+vErrors.push(err44);
+}
+errors++;
+}
+var _valid0 = _errs35 === errors;
 if(_valid0 && valid0){
 valid0 = false;
 passing0 = [passing0, 2];
@@ -1558,30 +1582,10 @@ if(_valid0){
 valid0 = true;
 passing0 = 2;
 }
-const _errs41 = errors;
+const _errs43 = errors;
 if(data && typeof data == "object" && !Array.isArray(data)){
 if(data.status === undefined){
-const err43 = {instancePath,schemaPath:"#/oneOf/3/required",keyword:"required",params:{missingProperty: "status"},message:"must have required property '"+"status"+"'"};
-if(vErrors === null){
-vErrors = [err43];
-}
-else {
-vErrors.push(err43);
-}
-errors++;
-}
-if(data.type === undefined){
-const err44 = {instancePath,schemaPath:"#/oneOf/3/required",keyword:"required",params:{missingProperty: "type"},message:"must have required property '"+"type"+"'"};
-if(vErrors === null){
-vErrors = [err44];
-}
-else {
-vErrors.push(err44);
-}
-errors++;
-}
-if(data.engine === undefined){
-const err45 = {instancePath,schemaPath:"#/oneOf/3/required",keyword:"required",params:{missingProperty: "engine"},message:"must have required property '"+"engine"+"'"};
+const err45 = {instancePath,schemaPath:"#/oneOf/3/required",keyword:"required",params:{missingProperty: "status"},message:"must have required property '"+"status"+"'"};
 if(vErrors === null){
 vErrors = [err45];
 }
@@ -1590,8 +1594,8 @@ vErrors.push(err45);
 }
 errors++;
 }
-if(data.holds === undefined){
-const err46 = {instancePath,schemaPath:"#/oneOf/3/required",keyword:"required",params:{missingProperty: "holds"},message:"must have required property '"+"holds"+"'"};
+if(data.type === undefined){
+const err46 = {instancePath,schemaPath:"#/oneOf/3/required",keyword:"required",params:{missingProperty: "type"},message:"must have required property '"+"type"+"'"};
 if(vErrors === null){
 vErrors = [err46];
 }
@@ -1600,8 +1604,8 @@ vErrors.push(err46);
 }
 errors++;
 }
-if(data.reason === undefined){
-const err47 = {instancePath,schemaPath:"#/oneOf/3/required",keyword:"required",params:{missingProperty: "reason"},message:"must have required property '"+"reason"+"'"};
+if(data.engine === undefined){
+const err47 = {instancePath,schemaPath:"#/oneOf/3/required",keyword:"required",params:{missingProperty: "engine"},message:"must have required property '"+"engine"+"'"};
 if(vErrors === null){
 vErrors = [err47];
 }
@@ -1610,9 +1614,8 @@ vErrors.push(err47);
 }
 errors++;
 }
-for(const key3 in data){
-if(!(((((key3 === "status") || (key3 === "type")) || (key3 === "engine")) || (key3 === "holds")) || (key3 === "reason"))){
-const err48 = {instancePath,schemaPath:"#/oneOf/3/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key3},message:"must NOT have additional properties"};
+if(data.holds === undefined){
+const err48 = {instancePath,schemaPath:"#/oneOf/3/required",keyword:"required",params:{missingProperty: "holds"},message:"must have required property '"+"holds"+"'"};
 if(vErrors === null){
 vErrors = [err48];
 }
@@ -1621,10 +1624,8 @@ vErrors.push(err48);
 }
 errors++;
 }
-}
-if(data.status !== undefined){
-if("engine-bound" !== data.status){
-const err49 = {instancePath:instancePath+"/status",schemaPath:"#/oneOf/3/properties/status/const",keyword:"const",params:{allowedValue: "engine-bound"},message:"must be equal to constant"};
+if(data.reason === undefined){
+const err49 = {instancePath,schemaPath:"#/oneOf/3/required",keyword:"required",params:{missingProperty: "reason"},message:"must have required property '"+"reason"+"'"};
 if(vErrors === null){
 vErrors = [err49];
 }
@@ -1633,10 +1634,9 @@ vErrors.push(err49);
 }
 errors++;
 }
-}
-if(data.type !== undefined){
-if(typeof data.type !== "string"){
-const err50 = {instancePath:instancePath+"/type",schemaPath:"#/oneOf/3/properties/type/type",keyword:"type",params:{type: "string"},message:"must be string"};
+for(const key3 in data){
+if(!(((((key3 === "status") || (key3 === "type")) || (key3 === "engine")) || (key3 === "holds")) || (key3 === "reason"))){
+const err50 = {instancePath,schemaPath:"#/oneOf/3/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key3},message:"must NOT have additional properties"};
 if(vErrors === null){
 vErrors = [err50];
 }
@@ -1646,11 +1646,9 @@ vErrors.push(err50);
 errors++;
 }
 }
-if(data.engine !== undefined){
-let data18 = data.engine;
-if(typeof data18 === "string"){
-if(func2(data18) < 1){
-const err51 = {instancePath:instancePath+"/engine",schemaPath:"#/oneOf/3/properties/engine/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
+if(data.status !== undefined){
+if("engine-bound" !== data.status){
+const err51 = {instancePath:instancePath+"/status",schemaPath:"#/oneOf/3/properties/status/const",keyword:"const",params:{allowedValue: "engine-bound"},message:"must be equal to constant"};
 if(vErrors === null){
 vErrors = [err51];
 }
@@ -1660,8 +1658,9 @@ vErrors.push(err51);
 errors++;
 }
 }
-else {
-const err52 = {instancePath:instancePath+"/engine",schemaPath:"#/oneOf/3/properties/engine/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(data.type !== undefined){
+if(typeof data.type !== "string"){
+const err52 = {instancePath:instancePath+"/type",schemaPath:"#/oneOf/3/properties/type/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err52];
 }
@@ -1671,11 +1670,11 @@ vErrors.push(err52);
 errors++;
 }
 }
-if(data.holds !== undefined){
-let data19 = data.holds;
-if(typeof data19 === "string"){
-if(func2(data19) < 1){
-const err53 = {instancePath:instancePath+"/holds",schemaPath:"#/oneOf/3/properties/holds/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
+if(data.engine !== undefined){
+let data20 = data.engine;
+if(typeof data20 === "string"){
+if(func2(data20) < 1){
+const err53 = {instancePath:instancePath+"/engine",schemaPath:"#/oneOf/3/properties/engine/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
 if(vErrors === null){
 vErrors = [err53];
 }
@@ -1686,7 +1685,7 @@ errors++;
 }
 }
 else {
-const err54 = {instancePath:instancePath+"/holds",schemaPath:"#/oneOf/3/properties/holds/type",keyword:"type",params:{type: "string"},message:"must be string"};
+const err54 = {instancePath:instancePath+"/engine",schemaPath:"#/oneOf/3/properties/engine/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err54];
 }
@@ -1696,11 +1695,11 @@ vErrors.push(err54);
 errors++;
 }
 }
-if(data.reason !== undefined){
-let data20 = data.reason;
-if(typeof data20 === "string"){
-if(func2(data20) < 1){
-const err55 = {instancePath:instancePath+"/reason",schemaPath:"#/oneOf/3/properties/reason/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
+if(data.holds !== undefined){
+let data21 = data.holds;
+if(typeof data21 === "string"){
+if(func2(data21) < 1){
+const err55 = {instancePath:instancePath+"/holds",schemaPath:"#/oneOf/3/properties/holds/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
 if(vErrors === null){
 vErrors = [err55];
 }
@@ -1711,7 +1710,7 @@ errors++;
 }
 }
 else {
-const err56 = {instancePath:instancePath+"/reason",schemaPath:"#/oneOf/3/properties/reason/type",keyword:"type",params:{type: "string"},message:"must be string"};
+const err56 = {instancePath:instancePath+"/holds",schemaPath:"#/oneOf/3/properties/holds/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err56];
 }
@@ -1721,9 +1720,11 @@ vErrors.push(err56);
 errors++;
 }
 }
-}
-else {
-const err57 = {instancePath,schemaPath:"#/oneOf/3/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(data.reason !== undefined){
+let data22 = data.reason;
+if(typeof data22 === "string"){
+if(func2(data22) < 1){
+const err57 = {instancePath:instancePath+"/reason",schemaPath:"#/oneOf/3/properties/reason/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
 if(vErrors === null){
 vErrors = [err57];
 }
@@ -1732,7 +1733,30 @@ vErrors.push(err57);
 }
 errors++;
 }
-var _valid0 = _errs41 === errors;
+}
+else {
+const err58 = {instancePath:instancePath+"/reason",schemaPath:"#/oneOf/3/properties/reason/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err58];
+}
+else {
+vErrors.push(err58);
+}
+errors++;
+}
+}
+}
+else {
+const err59 = {instancePath,schemaPath:"#/oneOf/3/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(vErrors === null){
+vErrors = [err59];
+}
+else {
+vErrors.push(err59);
+}
+errors++;
+}
+var _valid0 = _errs43 === errors;
 if(_valid0 && valid0){
 valid0 = false;
 passing0 = [passing0, 3];
@@ -1742,33 +1766,10 @@ if(_valid0){
 valid0 = true;
 passing0 = 3;
 }
-const _errs53 = errors;
+const _errs55 = errors;
 if(data && typeof data == "object" && !Array.isArray(data)){
 if(data.status === undefined){
-const err58 = {instancePath,schemaPath:"#/oneOf/4/required",keyword:"required",params:{missingProperty: "status"},message:"must have required property '"+"status"+"'"};
-if(vErrors === null){
-vErrors = [err58];
-}
-else {
-vErrors.push(err58);
-}
-errors++;
-}
-for(const key4 in data){
-if(!(key4 === "status")){
-const err59 = {instancePath,schemaPath:"#/oneOf/4/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key4},message:"must NOT have additional properties"};
-if(vErrors === null){
-vErrors = [err59];
-}
-else {
-vErrors.push(err59);
-}
-errors++;
-}
-}
-if(data.status !== undefined){
-if("deleted" !== data.status){
-const err60 = {instancePath:instancePath+"/status",schemaPath:"#/oneOf/4/properties/status/const",keyword:"const",params:{allowedValue: "deleted"},message:"must be equal to constant"};
+const err60 = {instancePath,schemaPath:"#/oneOf/4/required",keyword:"required",params:{missingProperty: "status"},message:"must have required property '"+"status"+"'"};
 if(vErrors === null){
 vErrors = [err60];
 }
@@ -1777,10 +1778,9 @@ vErrors.push(err60);
 }
 errors++;
 }
-}
-}
-else {
-const err61 = {instancePath,schemaPath:"#/oneOf/4/type",keyword:"type",params:{type: "object"},message:"must be object"};
+for(const key4 in data){
+if(!(key4 === "status")){
+const err61 = {instancePath,schemaPath:"#/oneOf/4/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key4},message:"must NOT have additional properties"};
 if(vErrors === null){
 vErrors = [err61];
 }
@@ -1789,7 +1789,31 @@ vErrors.push(err61);
 }
 errors++;
 }
-var _valid0 = _errs53 === errors;
+}
+if(data.status !== undefined){
+if("deleted" !== data.status){
+const err62 = {instancePath:instancePath+"/status",schemaPath:"#/oneOf/4/properties/status/const",keyword:"const",params:{allowedValue: "deleted"},message:"must be equal to constant"};
+if(vErrors === null){
+vErrors = [err62];
+}
+else {
+vErrors.push(err62);
+}
+errors++;
+}
+}
+}
+else {
+const err63 = {instancePath,schemaPath:"#/oneOf/4/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(vErrors === null){
+vErrors = [err63];
+}
+else {
+vErrors.push(err63);
+}
+errors++;
+}
+var _valid0 = _errs55 === errors;
 if(_valid0 && valid0){
 valid0 = false;
 passing0 = [passing0, 4];
@@ -1804,12 +1828,12 @@ passing0 = 4;
 }
 }
 if(!valid0){
-const err62 = {instancePath,schemaPath:"#/oneOf",keyword:"oneOf",params:{passingSchemas: passing0},message:"must match exactly one schema in oneOf"};
+const err64 = {instancePath,schemaPath:"#/oneOf",keyword:"oneOf",params:{passingSchemas: passing0},message:"must match exactly one schema in oneOf"};
 if(vErrors === null){
-vErrors = [err62];
+vErrors = [err64];
 }
 else {
-vErrors.push(err62);
+vErrors.push(err64);
 }
 errors++;
 }
@@ -1828,7 +1852,7 @@ validate22.errors = vErrors;
 return errors === 0;
 }
 
-const schema29 = {"$schema":"http://json-schema.org/draft-07/schema#","$id":"https://nbrewind-engine/schemas/task-record.schema.json","title":"nbrewind task record","description":"One task a cell submitted to an engine (Dask, Parsl, Ray), as the kernel-side shim reported it in post_cell and as the cell record keeps it. The task key is H(task key scheme, engine, function identity, argument keys); an argument that is another task's result contributes that task's key. A task without a key could not be keyed soundly and says why.","type":"object","additionalProperties":false,"required":["key","engine","function","arg_keys","upstream","engine_key","status"],"properties":{"key":{"oneOf":[{"$ref":"#/definitions/sha256"},{"type":"null"}],"description":"null when the task could not be keyed (status uncached, with the reason)."},"engine":{"type":"string","minLength":1,"description":"dask, parsl or ray."},"function":{"type":"string","description":"module.qualname of the task's function (for people; the key covers its code)."},"arg_keys":{"type":"array","items":{"$ref":"#/definitions/sha256"},"description":"Keys of the positional arguments, then of the keyword arguments by name: what explanations compare position by position."},"upstream":{"type":"array","items":{"$ref":"#/definitions/sha256"},"description":"Task keys of the tasks whose results it reads."},"engine_key":{"type":"string","maxLength":200,"description":"The engine's own name for the task (a Dask key, a Parsl task id): for people, not stable across runs."},"occurrence":{"type":"integer","minimum":0,"description":"Which submission of this key by the submitting cell it was within its run, from 0. Every submission is a task of its own (three identical apps compute three results): at repeat the k-th submission of a key by a cell is served only the result its occurrence k was recorded with, and nothing computed within a run is served to a later submission of that run."},"status":{"enum":["hit","dispatched","uncached","failed"],"description":"hit: served from the bundle without dispatching; dispatched: sent to the engine (result_digest once its result was stored); uncached: sent to the engine and never memoized (reason); failed: it raised (reason), never cached; a task whose failed attempt was retried with success is dispatched, with its result."},"reason":{"type":"string"},"result_digest":{"$ref":"#/definitions/sha256"},"result_size":{"type":"integer","minimum":0},"result_pack":{"type":"object","additionalProperties":false,"required":["digest","offset"],"description":"A small result has no blob of its own: its result_size bytes sit at offset in the pack blob digest (one per cell, written by the kernel), and are checked against result_digest when read. gc keeps and verify checks the pack.","properties":{"digest":{"$ref":"#/definitions/sha256"},"offset":{"type":"integer","minimum":0}}},"result_blobs":{"type":"array","items":{"$ref":"#/definitions/sha256"},"description":"Other blobs the stored result refers to and a hit restores (a Parsl app's declared output files): kept by gc, checked by verify; a task is served only when every one is in the store."},"duration_s":{"type":"number","minimum":0},"where":{"type":"object","additionalProperties":false,"description":"Where it ran (dispatched tasks): host, process, thread, engine worker; client when its result was stored from the kernel.","properties":{"host":{"type":"string"},"pid":{"type":"integer"},"thread":{"type":"string"},"worker":{"type":"string"},"client":{"type":"boolean"}}},"recomputed":{"type":"string","description":"With status dispatched: why a task whose key was recorded was computed again in this run (a file it read changed, its stored result was gone, or it takes the result of such a task). Its key names its inputs by their keys, not their values, so everything downstream of it is computed again too, never served the result made from the old one."},"not_stored":{"type":"boolean","description":"With status uncached: the result was computed but deliberately not stored, being cheaper to recompute than to store and load (reason gives the figures, result_size its size). The next run dispatches it again."},"cell_id":{"type":"string","description":"The cell that submitted it. A future may finish, and be reported, during a later cell: the task still belongs to the cell that submitted it, and is filed in that cell's record."},"pin":{"description":"The pin that keyed this task: its version stood for the function's code (nbrewind.yaml or @pin).","type":"object","additionalProperties":false,"required":["version","by"],"properties":{"version":{"type":"string","minLength":1},"by":{"type":"string","description":"'decorator' or 'nbrewind.yaml: SELECTOR'"},"code":{"type":["string","null"],"description":"The function's code identity when it ran (null: it could not be keyed); compared at the next run."},"note":{"type":"string","description":"What the run says about it, e.g. 'served: pinned at version v3; its code changed since it was recorded (bump the version to recompute)'."}}},"files":{"$ref":"file-record.schema.json","description":"The files the task opened where it ran (audit hooks on the worker, per task even with several threads per worker), plus declared ones: paths under the notebook's folder relative to it. A hit is served only while its reads hold, and puts its written files back."}},"allOf":[{"if":{"properties":{"status":{"enum":["uncached","failed"]}}},"then":{"required":["reason"],"properties":{"reason":true}}},{"if":{"properties":{"status":{"const":"hit"}}},"then":{"required":["result_digest","result_size"],"properties":{"result_digest":true,"result_size":true}}}],"definitions":{"sha256":{"type":"string","pattern":"^[0-9a-f]{64}$"},"engines":{"type":"object","additionalProperties":false,"required":["started","used"],"description":"Engine runtimes a cell started (a Dask Client or LocalCluster, parsl.load, ray.init) and submitted work to, as labels such as dask:distributed or dask:threads.","properties":{"started":{"type":"array","items":{"type":"string"}},"used":{"type":"array","items":{"type":"string"}}}}}};
+const schema29 = {"$schema":"http://json-schema.org/draft-07/schema#","$id":"https://nbrewind-engine/schemas/task-record.schema.json","title":"nbrewind task record","description":"One task a cell submitted to an engine (Dask, Parsl, Ray), as the kernel-side shim reported it in post_cell and as the cell record keeps it. The task key is H(task key scheme, engine, function identity, argument keys); an argument that is another task's result contributes that task's key. A task without a key could not be keyed soundly and says why.","type":"object","additionalProperties":false,"required":["key","engine","function","arg_keys","upstream","engine_key","status"],"properties":{"key":{"oneOf":[{"$ref":"#/definitions/sha256"},{"type":"null"}],"description":"null when the task could not be keyed (status uncached, with the reason)."},"engine":{"type":"string","minLength":1,"description":"dask, parsl or ray."},"function":{"type":"string","description":"module.qualname of the task's function (for people; the key covers its code)."},"arg_keys":{"type":"array","items":{"$ref":"#/definitions/sha256"},"description":"Keys of the positional arguments, then of the keyword arguments by name: what explanations compare position by position."},"upstream":{"type":"array","items":{"$ref":"#/definitions/sha256"},"description":"Task keys of the tasks whose results it reads."},"engine_key":{"type":"string","maxLength":200,"description":"The engine's own name for the task (a Dask key, a Parsl task id): for people, not stable across runs."},"occurrence":{"type":"integer","minimum":0,"description":"Which submission of this key by the submitting cell it was within its run, from 0. Every submission is a task of its own (three identical apps compute three results): at repeat the k-th submission of a key by a cell is served only the result its occurrence k was recorded with, and nothing computed within a run is served to a later submission of that run."},"status":{"enum":["hit","dispatched","uncached","failed"],"description":"hit: served from the bundle without dispatching; dispatched: sent to the engine (result_digest once its result was stored); uncached: sent to the engine and never memoized (reason); failed: it raised (reason), never cached; a task whose failed attempt was retried with success is dispatched, with its result."},"reason":{"type":"string"},"result_digest":{"$ref":"#/definitions/sha256"},"result_size":{"type":"integer","minimum":0},"result_pack":{"type":"object","additionalProperties":false,"required":["digest","offset"],"description":"A small result has no blob of its own: its result_size bytes sit at offset in the pack blob digest (one per cell, written by the kernel), and are checked against result_digest when read. gc keeps and verify checks the pack.","properties":{"digest":{"$ref":"#/definitions/sha256"},"offset":{"type":"integer","minimum":0}}},"result_blobs":{"type":"array","items":{"$ref":"#/definitions/sha256"},"description":"Other blobs the stored result refers to and a hit restores (a Parsl app's declared output files): kept by gc, checked by verify; a task is served only when every one is in the store."},"duration_s":{"type":"number","minimum":0},"where":{"type":"object","additionalProperties":false,"description":"Where it ran (dispatched tasks): host, process, thread, engine worker; client when its result was stored from the kernel.","properties":{"host":{"type":"string"},"pid":{"type":"integer"},"thread":{"type":"string"},"worker":{"type":"string"},"client":{"type":"boolean"}}},"recomputed":{"type":"string","description":"With status dispatched: why a task whose key was recorded was computed again in this run (a file it read changed, its stored result was gone, or it takes the result of such a task). Its key names its inputs by their keys, not their values, so everything downstream of it is computed again too, never served the result made from the old one."},"not_stored":{"type":"boolean","description":"With status uncached: the result was computed but deliberately not stored, being cheaper to recompute than to store and load (reason gives the figures, result_size its size). The next run dispatches it again."},"cell_id":{"type":"string","description":"The cell that submitted it. A future may finish, and be reported, during a later cell: the task still belongs to the cell that submitted it, and is filed in that cell's record."},"pin":{"description":"The pin that keyed this task: its version stood for the function's code (nbrewind.yaml or @pin).","type":"object","additionalProperties":false,"required":["version","by"],"properties":{"version":{"type":"string","minLength":1},"by":{"type":"string","description":"'decorator' or 'nbrewind.yaml: SELECTOR'"},"code":{"type":["string","null"],"description":"The function's code identity when it ran (null: it could not be keyed); compared at the next run."},"note":{"type":"string","description":"What the run says about it, e.g. 'served: pinned at version v3; its code changed since it was recorded (bump the version to recompute)'."}}},"files":{"$ref":"file-record.schema.json","description":"The files the task opened where it ran (audit hooks on the worker, per task even with several threads per worker), plus declared ones: paths under the notebook's folder relative to it. A hit is served only while its reads hold, and puts its written files back."},"holds_path":{"const":true,"description":"The result's pickle names the notebook's folder as an absolute path: in another folder than the record's `folder`, the task is dispatched rather than served. Absent: it names none."}},"allOf":[{"if":{"properties":{"status":{"enum":["uncached","failed"]}}},"then":{"required":["reason"],"properties":{"reason":true}}},{"if":{"properties":{"status":{"const":"hit"}}},"then":{"required":["result_digest","result_size"],"properties":{"result_digest":true,"result_size":true}}}],"definitions":{"sha256":{"type":"string","pattern":"^[0-9a-f]{64}$"},"engines":{"type":"object","additionalProperties":false,"required":["started","used"],"description":"Engine runtimes a cell started (a Dask Client or LocalCluster, parsl.load, ray.init) and submitted work to, as labels such as dask:distributed or dask:threads.","properties":{"started":{"type":"array","items":{"type":"string"}},"used":{"type":"array","items":{"type":"string"}}}}}};
 const schema30 = {"type":"string","pattern":"^[0-9a-f]{64}$"};
 const schema36 = {"$schema":"http://json-schema.org/draft-07/schema#","$id":"https://nbrewind-engine/schemas/file-record.schema.json","title":"nbrewind files read and written","description":"The files one cell (or one task) read and wrote, as the kernel-side shim observed them through Python's audit hooks (open, rename, remove) or as they were declared. A path under the notebook's folder is relative to it (POSIX separators); any other path is absolute. Sizes, mtimes and digests are taken at the end of the cell or task.","type":"object","additionalProperties":false,"required":["read","written"],"properties":{"read":{"type":"array","items":{"$ref":"#/definitions/read"}},"written":{"type":"array","items":{"$ref":"#/definitions/written"}},"outside":{"type":"array","items":{"type":"string","minLength":1},"description":"Files written outside the notebook's folder: reported, never recorded as outputs, never written back."},"warnings":{"type":"array","items":{"type":"string"}}},"definitions":{"sha256":{"type":"string","pattern":"^[0-9a-f]{64}$"},"path":{"type":"string","minLength":1,"maxLength":4096},"mtime_ns":{"type":"string","pattern":"^[0-9]{1,24}$","description":"st_mtime_ns, as a decimal string (it does not fit a JSON double)."},"read":{"type":"object","additionalProperties":false,"required":["path","size","mtime_ns","sha256"],"properties":{"path":{"$ref":"#/definitions/path"},"size":{"type":"integer","minimum":0},"mtime_ns":{"$ref":"#/definitions/mtime_ns"},"sha256":{"$ref":"#/definitions/sha256"},"declared":{"const":true,"description":"Declared (cell pragma `# nbrewind: reads GLOB`, or nbrewind.reads()), not seen by the audit hook."}}},"written":{"oneOf":[{"type":"object","additionalProperties":false,"required":["path","size","mtime_ns","sha256","blob"],"properties":{"path":{"$ref":"#/definitions/path"},"size":{"type":"integer","minimum":0},"mtime_ns":{"$ref":"#/definitions/mtime_ns"},"sha256":{"$ref":"#/definitions/sha256"},"blob":{"type":"boolean","description":"The content is in the store under sha256 (false: over the size limit, recorded by digest only)."},"appended":{"const":true,"description":"Only appended to (mode 'a'): an output never restored (a log that every cell appends to)."}}},{"type":"object","additionalProperties":false,"required":["path","deleted"],"properties":{"path":{"$ref":"#/definitions/path"},"deleted":{"const":true,"description":"The file existed before and the cell removed (or renamed) it."}}}]}}};
 const schema37 = {"type":"object","additionalProperties":false,"required":["path","size","mtime_ns","sha256"],"properties":{"path":{"$ref":"#/definitions/path"},"size":{"type":"integer","minimum":0},"mtime_ns":{"$ref":"#/definitions/mtime_ns"},"sha256":{"$ref":"#/definitions/sha256"},"declared":{"const":true,"description":"Declared (cell pragma `# nbrewind: reads GLOB`, or nbrewind.reads()), not seen by the audit hook."}}};
@@ -3476,14 +3500,26 @@ vErrors = vErrors === null ? validate25.errors : vErrors.concat(validate25.error
 errors = vErrors.length;
 }
 }
-}
-else {
-const err70 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(data.holds_path !== undefined){
+if(true !== data.holds_path){
+const err70 = {instancePath:instancePath+"/holds_path",schemaPath:"#/properties/holds_path/const",keyword:"const",params:{allowedValue: true},message:"must be equal to constant"};
 if(vErrors === null){
 vErrors = [err70];
 }
 else {
 vErrors.push(err70);
+}
+errors++;
+}
+}
+}
+else {
+const err71 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(vErrors === null){
+vErrors = [err71];
+}
+else {
+vErrors.push(err71);
 }
 errors++;
 }
