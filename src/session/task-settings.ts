@@ -111,6 +111,8 @@ export class TaskSettings {
     const entries: TaskCacheEntry[] = [];
     for (const t of tasks) {
       if (t.key === null || t.status !== "dispatched" || t.result_digest === undefined || t.result_size === undefined) continue;
+      // A result naming this notebook's folder is right in this folder only; a shared cache serves any notebook, anywhere.
+      if (t.holds_path) continue;
       const pin = t.pin ? { version: t.pin.version, by: t.pin.by, ...(this.keeps(t) ? { keep: true } : {}) } : undefined;
       entries.push({
         format_version: 1,

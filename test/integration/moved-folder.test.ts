@@ -50,6 +50,8 @@ const cellOf = (nb: any, id: string) => nb.cells.find((c: any) => c.id === id);
 
 beforeAll(async () => {
   mkdirSync(join(folderA, "data"), { recursive: true });
+  // A team cache above both folders: what it holds is served to any notebook, in any folder.
+  writeFileSync(join(root, "nbrewind.yaml"), "cache:\n  dir: ./team-cache\n");
   writeFileSync(join(folderA, "data", "in.txt"), "alpha");
   writeNotebookFile(folderA, "nb.ipynb", cells);
   const res = await runCli(["audit", join(folderA, "nb.ipynb"), "-q"], { env: counter.env });
@@ -69,6 +71,13 @@ describe("a notebook moved to another folder", () => {
     expect(byId.get("relative").folder).toBeUndefined();
     const tasks = byId.get("tasks").tasks;
     expect(tasks.filter((t: any) => t.holds_path).map((t: any) => t.function)).toEqual([expect.stringContaining("out_file")]);
+  });
+
+  it("does not publish a result holding the folder's path to a shared task cache", async () => {
+    const ls = await runCli(["cache", "ls", "--json"], { cwd: root });
+    expect(ls.code, ls.stderr).toBe(0);
+    const functions = JSON.parse(ls.stdout).entries.map((e: any) => e.function);
+    expect(functions).toEqual([expect.stringContaining("count")]);
   });
 
   it("in its own folder, nothing runs again", async () => {
