@@ -58,6 +58,30 @@ describe("a kernel launched directly", () => {
     expect(existsSync(runtime)).toBe(false);
   });
 
+  it("starts ipykernel without its debugger (a batch run attaches none); a cell can still import debugpy, and the kernel is otherwise the usual one", async () => {
+    // The same launcher module, started as given (an option before -m keeps our command line off it).
+    kernelspec("as-given", { argv: [python, "-u", "-m", "ipykernel_launcher", "-f", "{connection_file}"] });
+    const nb = writeNotebookFile(dir, "debugger.ipynb", [
+      { source: "import sys\nprint('debugpy loaded at start:', 'debugpy' in sys.modules)\nprint(sys.path[:3], sys.argv[1:2], __name__)" },
+      { source: "import debugpy, ipykernel.debugger\nprint('import works:', debugpy.__name__, '| ipykernel debugger:', ipykernel.debugger._is_debugpy_available)" },
+      { source: "def f(x):\n    return x + 1\nimport cloudpickle\nprint('pickled by value:', f.__module__, cloudpickle.loads(cloudpickle.dumps(f))(1))" },
+    ]);
+    const run = async (kernel: string) => {
+      const out = join(dir, `debugger.${kernel}.ipynb`);
+      const res = await runCli(["run", nb, "-o", out, "-k", kernel, "-q"], { env: { JUPYTER_PATH: jupyterPath } });
+      expect(res.code, res.stderr).toBe(0);
+      return readJson(out).cells.map((c: any) => outputText(c).split("\n"));
+    };
+    const batch = await run("python3");
+    const usual = await run("as-given");
+    expect(batch[0][0]).toBe("debugpy loaded at start: False");
+    expect(usual[0][0]).toBe("debugpy loaded at start: True");
+    expect(batch[0][1]).toBe(usual[0][1]);
+    expect(batch[1][0]).toBe("import works: debugpy | ipykernel debugger: False");
+    expect(batch[2]).toEqual(usual[2]);
+    expect(batch[2][0]).toBe("pickled by value: __main__ 2");
+  });
+
   it("starts a JUPYTER_PATH kernelspec with its env, and interrupts it over the control channel when it asks for interrupt_mode 'message'", async () => {
     kernelspec("by-message", {
       argv: [python, "-m", "ipykernel_launcher", "-f", "{connection_file}"],

@@ -2,7 +2,7 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
-import { findLocalKernelSpecs, kernelSearchDirs, launchCommand, specEnvironment } from "../../../src/jupyter/local-kernelspecs.js";
+import { findLocalKernelSpecs, kernelSearchDirs, launchCommand, specEnvironment, withoutDebugger } from "../../../src/jupyter/local-kernelspecs.js";
 
 const root = mkdtempSync(join(tmpdir(), "nbrewind-kernelspecs-"));
 afterAll(() => rmSync(root, { recursive: true, force: true }));
@@ -46,6 +46,21 @@ describe("the kernelspecs a directly launched kernel is chosen from", () => {
     // A bare `python` in a kernelspec is the interpreter the server would run on: the managed one.
     expect(launchCommand({ ...python3!, argv: ["python", "-m", "ipykernel_launcher", "-f", "{connection_file}", "--dir={resource_dir}"], dir: "/specs/p" }, python, "/run/k.json")).toEqual([python, "-m", "ipykernel_launcher", "-f", "/run/k.json", "--dir=/specs/p"]);
     expect(specEnvironment(dask!, { PATH: "/usr/bin", HOME: "/h" })).toEqual({ PATH: "/opt/dask/bin:/usr/bin", HOME: "/h", OMP_NUM_THREADS: "1" });
+  });
+
+  it("run ipykernel's launcher module without its debugger, and leave any other command line as it is", () => {
+    const batch = withoutDebugger(["/env/bin/python", "-m", "ipykernel_launcher", "-f", "/run/k.json"]);
+    expect(batch.slice(0, 2)).toEqual(["/env/bin/python", "-c"]);
+    expect(batch[2]).toContain("sys.modules['debugpy'] = None");
+    expect(batch[2]).toContain("runpy.run_module('ipykernel_launcher', run_name='__main__', alter_sys=True)");
+    expect(batch.slice(3)).toEqual(["-f", "/run/k.json"]);
+    for (const other of [
+      ["/env/bin/python", "-m", "other_kernel", "-f", "/run/k.json"],
+      ["/env/bin/python", "-X", "frozen_modules=off", "-m", "ipykernel_launcher", "-f", "/run/k.json"],
+      ["/opt/wrapper.sh", "-f", "/run/k.json"],
+    ]) {
+      expect(withoutDebugger(other)).toEqual(other);
+    }
   });
 
   it("keep a broken kernelspec in the list with its problem, naming the file and the field (an error only if it is chosen)", () => {
