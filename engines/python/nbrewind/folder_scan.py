@@ -53,7 +53,7 @@ class FolderScan:
         """Whether a pickle stream names the folder."""
         if not self._needles:
             return False
-        data = payload if isinstance(payload, (bytes, bytearray)) else bytes(payload)
+        data = _as_bytes(payload)
         if any(n in data for n in self._needles):
             return True
         # Parts only where pathlib is pickled: walking every payload would cost.
@@ -81,6 +81,17 @@ class FolderScan:
             if pickle_len is None:
                 return False
             return self.holds(f.read(pickle_len))
+
+
+def _as_bytes(payload: bytes | bytearray | memoryview) -> bytes | bytearray:
+    """The bytes to search, without copying a view of a whole bytes object (the pickler's
+    output, as the checkpointer hands it over): a large in-band pickle is not copied."""
+    if isinstance(payload, (bytes, bytearray)):
+        return payload
+    whole = payload.obj
+    if isinstance(whole, (bytes, bytearray)) and payload.contiguous and payload.nbytes == len(whole):
+        return whole
+    return bytes(payload)
 
 
 def pickle_stream(data: bytes | bytearray | memoryview) -> memoryview:
