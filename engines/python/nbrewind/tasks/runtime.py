@@ -66,7 +66,7 @@ from ..gc_pause import gc_paused
 from ..serialise import deserialise
 from . import shared_cache
 from .keys import Uncacheable, function_name
-from .store_policy import StorePolicy, measure_bandwidth
+from .store_policy import StorePolicy, configured_bandwidth, measure_bandwidth
 from .worker import NOTES_SUFFIX, TASKLOG, LoadSpec, note_failure, notes_log_prefix, persist_result, read_result
 
 TaskRecord = dict[str, Any]
@@ -313,7 +313,7 @@ class TaskRuntime:
         if keep or self.store_mode == "all":
             return None
         if self._bandwidth is None:
-            self._bandwidth = measure_bandwidth(self.store)
+            self._bandwidth = configured_bandwidth() or measure_bandwidth(self.store)
         return self._bandwidth
 
     def persist_client_side(self, record: TaskRecord, dispatch: str, value: Any, duration_s: float | None = None, files: dict[str, Any] | None = None) -> None:

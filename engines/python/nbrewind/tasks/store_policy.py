@@ -63,6 +63,25 @@ def runqueue_wait_s() -> float | None:
         return None
 
 
+def configured_bandwidth() -> StorePolicy | None:
+    """``NBREWIND_STORE_BANDWIDTH``: the store's write and read bandwidth in bytes/s
+    (``WRITE`` or ``WRITE,READ``), for a store whose speed the probe below misjudges (a
+    network file system whose client caches the probe's 8 MB). None when unset or not two
+    positive numbers: the store is measured then."""
+    raw = os.environ.get("NBREWIND_STORE_BANDWIDTH", "").strip()
+    if not raw:
+        return None
+    try:
+        values = [float(p) for p in raw.split(",")]
+    except ValueError:
+        return None
+    if len(values) == 1:
+        values *= 2
+    if len(values) != 2 or not all(v > 0 for v in values):
+        return None
+    return (values[0], values[1])
+
+
 def measure_bandwidth(store: BlobStore) -> StorePolicy:
     """Write 8 MB into the store's folder as the workers write results (buffered, then
     flushed: the kernel syncs the store once per cell), drop it from the page cache,
