@@ -6,6 +6,7 @@ import { sha256 } from "../../../src/planner/fingerprint.js";
 import { servableHere, whyMoved } from "../../../src/planner/moved-folder.js";
 import { makePlan, type Plan } from "../../../src/planner/plan.js";
 import type { RecordedCell } from "../../../src/planner/recorded.js";
+import { auditRecord } from "./audit-records.js";
 
 beforeAll(async () => {
   await loadPythonParser();
@@ -29,22 +30,13 @@ function planIn(folder: string, recordedIn: string | undefined): Plan {
   const graph = buildGraph(indexed);
   const audit = makePlan({ cells: indexed, graph, records: new Map(), runAll: true });
   const records = new Map<string, RecordedCell>();
-  for (const [i, c] of audit.cells.entries()) {
-    const holds = c.id === "where" && recordedIn !== undefined;
-    records.set(c.identity.fingerprint, {
-      fingerprint: c.identity.fingerprint,
-      cell_id: c.id,
-      source_hash: c.identity.sourceHash,
-      status: "ok",
-      reads: c.identity.reads,
-      writes: c.candidates.filter((name) => name !== "open").map((name) => ({ name, status: "stored" as const, digest: sha256(name), size: 10, type: "str", ...(holds && name === "path" ? { holds_path: true as const } : {}) })),
-      outputs: [],
-      execution_count: i + 1,
-      duration_s: 1,
-      recorded_at: "2026-12-01T00:00:00Z",
-      value_key: sha256(`v:${c.id}`),
-      ...(holds ? { folder: recordedIn } : {}),
-    });
+  for (const c of audit.cells) {
+    const record = auditRecord(c);
+    if (c.id === "where" && recordedIn !== undefined) {
+      record.writes = record.writes.map((w) => (w.name === "path" && w.status === "stored" ? { ...w, holds_path: true as const } : w));
+      record.folder = recordedIn;
+    }
+    records.set(record.fingerprint, record);
   }
   return makePlan({ cells: indexed, graph, records, files: new FileView(folder, new Map()) });
 }
