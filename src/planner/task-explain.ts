@@ -1,3 +1,4 @@
+import { servableHere } from "./moved-folder.js";
 import type { RecordedTask } from "./recorded.js";
 
 /**
@@ -42,14 +43,15 @@ const BUCKET_LIMIT = 64;
 /**
  * Reasons for every task of `tasks` that was not served, grouped by function
  * and reason, most frequent first. `previous` are the tasks the same cell
- * recorded in an earlier run.
+ * recorded in an earlier run, in the folder `previousFolder` (its record's `folder`, when it
+ * has one); `folder` is this run's (a real path).
  */
-export function explainDispatched(tasks: readonly RecordedTask[], previous: readonly RecordedTask[]): DispatchReason[] {
+export function explainDispatched(tasks: readonly RecordedTask[], previous: readonly RecordedTask[], previousFolder?: string, folder?: string): DispatchReason[] {
   const index = new PreviousTasks(previous);
   const groups = new Map<string, DispatchReason>();
   for (const task of tasks) {
     if (task.status === "hit") continue;
-    const reason = whyDispatched(task, index);
+    const reason = whyDispatched(task, index, previousFolder, folder);
     const id = `${task.function}\0${reason}`;
     const group = groups.get(id);
     if (group) group.count++;
@@ -58,7 +60,7 @@ export function explainDispatched(tasks: readonly RecordedTask[], previous: read
   return [...groups.values()].sort((a, b) => b.count - a.count || a.function.localeCompare(b.function) || a.reason.localeCompare(b.reason));
 }
 
-function whyDispatched(task: RecordedTask, index: PreviousTasks): string {
+function whyDispatched(task: RecordedTask, index: PreviousTasks, previousFolder: string | undefined, folder: string | undefined): string {
   if (task.key === null) return `not cacheable: ${task.reason ?? "no reason given"}`;
   const sameKey = index.byKey.get(task.key);
   if (sameKey) {
@@ -71,7 +73,7 @@ function whyDispatched(task: RecordedTask, index: PreviousTasks): string {
     if (same.status === "uncached") return `recorded, but not cached then: ${same.reason ?? "no reason given"}`;
     const changed = changedRead(same, task);
     if (changed) return `it reads \`${changed}\`, which changed`;
-    if (same.holds_path) return "its recorded result holds a path into the folder it was recorded in, not this one";
+    if (!servableHere(same, previousFolder, folder)) return "its recorded result holds a path into the folder it was recorded in, not this one";
     return "recorded with the same key, but its stored result is not in the store any more";
   }
   const match = index.closest(task);

@@ -441,7 +441,7 @@ export class CellCheckpointer {
     if (announce) this.options.log(`cell ${plan.number}: ${c.total} task(s), ${c.served} served from the bundle, ${c.dispatched} dispatched${extra ? ` (${extra})` : ""}, ${formatBytes(bytes)} of results stored`);
     let because: DispatchReason[] | undefined;
     if (this.command === "repeat" && c.dispatched > 0) {
-      because = explainDispatched(own, plan.previous?.tasks ?? []);
+      because = explainDispatched(own, plan.previous?.tasks ?? [], plan.previous?.folder, this.files?.realDir);
       if (this.options.explainTasks && announce) for (const r of because) this.options.log(`      ${r.count} × ${shortName(r.function)} dispatched because ${r.reason}`);
     }
     return { ...c, not_stored: notStored, stored_bytes: bytes, ...(because ? { dispatched_because: because } : {}) };

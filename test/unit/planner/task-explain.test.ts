@@ -18,6 +18,13 @@ describe("why a task was dispatched", () => {
     ]);
   });
 
+  it("says a result holding the recorded folder's path was not served in another folder, and only there", () => {
+    const recorded = [task("where", "w", [], { occurrence: 0, result_digest: k("w0"), result_size: 1, holds_path: true })];
+    const now = [task("where", "w", [], { occurrence: 0 })];
+    expect(explainDispatched(now, recorded, "/a", "/b").map((r) => r.reason)).toEqual(["its recorded result holds a path into the folder it was recorded in, not this one"]);
+    expect(explainDispatched(now, recorded, "/a", "/a").map((r) => r.reason)).toEqual(["recorded with the same key, but its stored result is not in the store any more"]);
+  });
+
   const previous = [task("leaf", "l1", ["i1", "s2"]), task("leaf", "l2", ["i2", "s2"]), task("pair", "p1", ["l1", "l2"], { upstream: [k("l1"), k("l2")] })];
 
   it("names the argument position that differs from the closest recorded task of the same function", () => {
