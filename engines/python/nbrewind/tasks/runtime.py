@@ -591,7 +591,6 @@ class TaskRuntime:
                 record["result_size"] = note["size"]
         return None
 
-
     def _holds_folder(self, digest: str, inline: bytes | None) -> bool:
         """Whether a result names the notebook's folder (folder_scan.py): read from its note when
         it came inline, else from the store's blob (its pickle stream only, not its buffers)."""
