@@ -53,7 +53,7 @@ function collect(dir: string, root: string, into: Map<string, string>): void {
     const path = join(dir, entry.name);
     if (entry.isDirectory()) {
       if (entry.name !== "__pycache__") collect(path, root, into);
-    } else if (/\.(py|json)$/.test(entry.name)) {
+    } else if (/\.(py|json|c)$/.test(entry.name)) {
       into.set(relative(root, path).split(sep).join("/"), readFileSync(path, "utf8"));
     }
   }

@@ -125,6 +125,8 @@ class FileObserver:
         # (watch generation, the paths, their entries): a cell reading the same files again, none changed.
         self._last_reads: tuple[int, set[str], list[FileEntry]] | None = None
         self._installed = False
+        # Which audit hook observes this process: "native" (C), "python", or "" before install.
+        self.hook = ""
 
     def __reduce__(self) -> tuple[type[FileObserver], tuple[()]]:
         # Shipped by value to an engine worker, it arrives empty: the worker's own is process_observer().
@@ -132,12 +134,20 @@ class FileObserver:
 
     # -- configuration
 
-    def install(self) -> None:
-        """Observe this process (an engine worker): tasks are then observed through task_scope."""
+    def install(self, build_native: bool = False) -> None:
+        """Observe this process (an engine worker): tasks are then observed through task_scope.
+        The hook is the C one when this machine has it (``native_hook``; ``build_native``: the
+        kernel compiles it when missing), else the Python one; both record the same files."""
         if not self._installed:
             if not self.excluded:
                 self.excluded = tuple(sorted(d + "/" for d in _python_dirs() | set(_SYSTEM_DIRS)))
-            sys.addaudithook(_make_hook(self))
+            native = _native_hook(build_native)
+            if native is not None:
+                native.install(self.route, self._hook)
+                self.hook = "native"
+            else:
+                sys.addaudithook(_make_hook(self))
+                self.hook = "python"
             self._installed = True
 
     def configure(self, notebook_dir: str, exclude: list[str], ignore: list[str], blob_limit: int | None) -> None:
@@ -166,7 +176,7 @@ class FileObserver:
         self.ignores = (*_DEFAULT_IGNORES, *ignore, *env)
         self._ignore_re = None
         self.blob_limit = blob_limit if blob_limit is not None else int(os.environ.get("NBREWIND_FILE_BLOB_LIMIT", DEFAULT_BLOB_LIMIT))
-        self.install()
+        self.install(build_native=True)
 
     @property
     def active(self) -> bool:
@@ -523,6 +533,16 @@ def _make_hook(obs: FileObserver) -> Any:
             slow(event, args)
 
     return hook
+
+
+def _native_hook(build: bool) -> Any:
+    """The C hook's module, or None. Imported here: a worker given this module by value may
+    not have the shim's package, and then keeps the Python hook."""
+    try:
+        from . import native_hook
+    except ImportError:
+        return None
+    return native_hook.load(build)
 
 
 def _python_dirs() -> set[str]:
