@@ -1,6 +1,8 @@
 import { spawnSync } from "node:child_process";
 import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { ExitCode, InputError } from "../common/errors.js";
+import { packageRoot } from "../common/package-root.js";
 import { BASE_IMAGE_ENV, chooseBaseImage, defaultBaseImage, ENGINE_FIX, findEngine, imageId } from "../container/index.js";
 import { installedAdapters } from "../engines/catalog.js";
 import { engineSupport, rangeText } from "../engines/support.js";
@@ -77,6 +79,7 @@ async function doctor(argv: string[], io: CommandIO): Promise<number> {
       const have = installed.get(name) ?? null;
       checks.push({ name: `  ${name}`, ok: have === want, found: have ? `${have}${have === want ? "" : ` (pinned ${want})`}` : `not installed (pinned ${want})`, fix: "nbrewind-engine doctor --fix after removing the env folder" });
     }
+    checks.push(fileHookCheck(env.python));
     const server = new EmbeddedServer({ python: env.python, rootDir: tmpdir() });
     const t0 = performance.now();
     try {
@@ -146,6 +149,24 @@ async function kernelEnvironmentChecks(endpoint: ServerEndpoint, kernel: string,
     checks.push({ name: `Kernel '${kernel}'`, ok: false, found: `does not start or answer: ${(err as Error).message}`, fix: "check the kernelspec's argv (jupyter kernelspec list) and that its environment has ipykernel" });
     return undefined;
   }
+}
+
+/**
+ * Which audit hook observes files in the managed env's kernels: the C one
+ * (built here on first use, as a kernel would) or the Python one, which
+ * records the same files at a higher cost per `open`.
+ */
+function fileHookCheck(python: string): Check {
+  const code = "import sys; sys.path.insert(0, sys.argv[1]); from nbrewind import native_hook; native_hook.load(True); print(native_hook.status())";
+  const r = spawnSync(python, ["-c", code, join(packageRoot(), "engines", "python")], { encoding: "utf8", timeout: 180_000 });
+  const status = r.status === 0 ? r.stdout.trim() : `unknown: ${(r.stderr || r.error?.message || "").trim().split("\n").pop()}`;
+  return {
+    name: "File observation hook",
+    ok: status === "native",
+    optional: true,
+    found: status === "native" ? "C audit hook" : status,
+    fix: "a C compiler and Python's headers for the kernel's Python (Debian: gcc, python3-dev); without them the Python hook records the same files, a little slower",
+  };
 }
 
 /** TaskVine is optional: its adapter is active only in a kernel that imports ndcctools.taskvine. */
