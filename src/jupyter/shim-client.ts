@@ -12,6 +12,7 @@ import {
   PROTOCOL_VERSION,
   type EnvironmentReply,
   type HelloReply,
+  type ObserveFilesRequest,
   type PostCellReply,
   type ReplyPayloads,
   type RequestType,
@@ -145,7 +146,7 @@ export class ShimClient {
   }
 
   /** From now on, post_cell reports the files each cell read and wrote (and stores the written ones). */
-  async observeFiles(request: { notebook_dir: string; exclude?: string[]; ignore?: string[]; blob_limit?: number }): Promise<void> {
+  async observeFiles(request: Omit<ObserveFilesRequest, "type" | "request_id">): Promise<void> {
     await this.request<"observe_files">({ type: "observe_files", ...request });
   }
 

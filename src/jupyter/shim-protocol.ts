@@ -45,6 +45,8 @@ export interface ObserveFilesRequest {
   exclude?: string[];
   ignore?: string[];
   blob_limit?: number;
+  /** Recorded name -> the digest of the file as of its plan-time stat (FileView.digestSeeds). */
+  seed_digests?: Record<string, { stamp: string; sha256: string }>;
 }
 
 export interface PostCellRequest {

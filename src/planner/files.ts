@@ -45,6 +45,17 @@ type Expected = { kind: "content"; sha256: string } | { kind: "deleted" } | { ki
 export type FileVerdict = { same: true } | { same: false; why: string };
 
 /**
+ * A file's content digest as of its stat at plan time, for the kernel: a file
+ * it opens whose stat is still exactly this one (inode, size, mtime, ctime,
+ * device: any write moves the ctime) is recorded without hashing it again.
+ */
+export interface DigestSeed {
+  /** `ino:size:mtime_ns:ctime_ns:dev`, as the kernel's `os.stat` gives them. */
+  stamp: string;
+  sha256: string;
+}
+
+/**
  * The files of the notebook's folder as this run sees them: disk (probed once,
  * before planning) overlaid with what the run wrote or restored so far.
  */
@@ -62,6 +73,7 @@ export class FileView {
     readonly notebookDir: string,
     private readonly disk: Map<string, DiskState>,
     lastRun: Iterable<RecordedCell> = [],
+    private readonly seeds: Map<string, DigestSeed> = new Map(),
   ) {
     for (const rec of lastRun) for (const w of allFiles(rec).written) this.leftByLastRun.set(w.path, w);
     this.realDir = realFolder(notebookDir);
@@ -72,24 +84,27 @@ export class FileView {
    * some recorded stat of it (a changed file, or a copy at another site).
    */
   static async probe(notebookDir: string, records: Iterable<RecordedCell>, lastRun: Iterable<RecordedCell> = []): Promise<FileView> {
-    const stamps = new Map<string, Set<string>>();
-    const add = (path: string, stamp: string) => {
-      let set = stamps.get(path);
-      if (!set) stamps.set(path, (set = new Set()));
-      set.add(stamp);
+    // path -> recorded `size:mtime_ns` -> the sha256 recorded with it (null: records disagree)
+    const stamps = new Map<string, Map<string, string | null>>();
+    const add = (path: string, stamp: string, sha256: string) => {
+      let seen = stamps.get(path);
+      if (!seen) stamps.set(path, (seen = new Map()));
+      const had = seen.get(stamp);
+      seen.set(stamp, had === undefined || had === sha256 ? sha256 : null);
     };
     for (const rec of records) {
       const files = allFiles(rec);
-      for (const r of files.read) add(r.path, `${r.size}:${r.mtime_ns}`);
+      for (const r of files.read) add(r.path, `${r.size}:${r.mtime_ns}`, r.sha256);
       for (const w of files.written) {
-        if (!isDeletion(w)) add(w.path, `${w.size}:${w.mtime_ns}`);
-        else if (!stamps.has(w.path)) stamps.set(w.path, new Set());
+        if (!isDeletion(w)) add(w.path, `${w.size}:${w.mtime_ns}`, w.sha256);
+        else if (!stamps.has(w.path)) stamps.set(w.path, new Map());
       }
     }
+    const seeds = new Map<string, DigestSeed>();
     // One synchronous stat per file: a promise per stat (the libuv pool) costs ten times the syscall, and a
     // cell that read 10,000 files made the plan wait over a second.
     const disk = new Map<string, DiskState>();
-    const toHash: [string, string][] = [];
+    const toHash: [string, string, string][] = [];
     for (const [path, recorded] of stamps) {
       const full = resolveIn(notebookDir, path);
       let st;
@@ -105,20 +120,40 @@ export class FileView {
       const state: DiskState = { exists: true, size: Number(st.size), mtimeNs: st.mtimeNs.toString() };
       disk.set(path, state);
       const stamp = `${state.size}:${state.mtimeNs}`;
-      if (recorded.size > 1 || (recorded.size === 1 && !recorded.has(stamp))) toHash.push([path, full]);
+      const kernelStamp = `${st.ino}:${st.size}:${st.mtimeNs}:${st.ctimeNs}:${st.dev}`;
+      if (recorded.size > 1 || (recorded.size === 1 && !recorded.has(stamp))) toHash.push([path, full, kernelStamp]);
+      else {
+        // The stat settles it as the record has it: the kernel need not hash it either.
+        const sha256 = recorded.get(stamp);
+        if (sha256) seeds.set(path, { stamp: kernelStamp, sha256 });
+      }
     }
     // Hash only what a stat does not settle (a changed file, or a copy at another site).
     await Promise.all(
-      toHash.map(async ([path, full]) => {
+      toHash.map(async ([path, full, kernelStamp]) => {
         const state = disk.get(path) as DiskState & { exists: true };
         try {
           state.sha256 = (await hashFile(full)).digest;
+          // Hashed as of that stat only if the stat did not move while it was read.
+          const after = statSync(full, { bigint: true, throwIfNoEntry: false });
+          if (after && `${after.ino}:${after.size}:${after.mtimeNs}:${after.ctimeNs}:${after.dev}` === kernelStamp) seeds.set(path, { stamp: kernelStamp, sha256: state.sha256 });
         } catch {
           disk.set(path, { exists: false });
         }
       }),
     );
-    return new FileView(notebookDir, disk, lastRun);
+    return new FileView(notebookDir, disk, lastRun, seeds);
+  }
+
+  /**
+   * For the kernel's file observer (observe_files' `seed_digests`): the digest of
+   * every recorded file as of its stat now, by its recorded name. A fresh kernel
+   * then hashes a file its cell reads only when the file changed since the plan,
+   * instead of every file at its first sight (a repeat reading gigabytes of
+   * unchanged data hashed them all again).
+   */
+  digestSeeds(): Record<string, DigestSeed> {
+    return Object.fromEntries(this.seeds);
   }
 
   /** This run wrote (or restored) `path` with this content, or removed it. */

@@ -182,7 +182,10 @@ export class CellCheckpointer {
     // A shim that outlives this run (the kernel's) may hold the last mode's policy: set it even when it is the default.
     if (this.options.storeAll || this.options.shimOutlivesRun) sent.push(shim.taskPolicy(this.options.storeAll ? "all" : "cost"));
     if (this.options.taskSettings) sent.push(this.options.taskSettings.sendTo(shim, this.options.log));
-    if (this.files) sent.push(shim.observeFiles({ notebook_dir: this.files.notebookDir, exclude: [resolve(this.bundle.dir)] }));
+    if (this.files) {
+      const seeds = this.files.digestSeeds();
+      sent.push(shim.observeFiles({ notebook_dir: this.files.notebookDir, exclude: [resolve(this.bundle.dir)], ...(Object.keys(seeds).length > 0 ? { seed_digests: seeds } : {}) }));
+    }
     if (this.command === "repeat") {
       // Audit runs every task; repeat serves every task whose key the bundle holds.
       const known = knownTasks(records, this.files?.realDir);

@@ -180,7 +180,11 @@ class Session:
             raise RequestError("observe_files: blob_limit must be a number of bytes")
         if not os.path.isabs(notebook_dir):
             raise RequestError("observe_files: notebook_dir must be an absolute path")
+        seeds = req.get("seed_digests", {})
+        if not (isinstance(seeds, dict) and all(isinstance(v, dict) and isinstance(v.get("stamp"), str) and isinstance(v.get("sha256"), str) for v in seeds.values())):
+            raise RequestError("observe_files: seed_digests must map recorded names to {stamp, sha256}")
         file_observer.configure(notebook_dir, exclude, ignore, limit)
+        file_observer.seed_digests(seeds)
         folder_scan.configure(notebook_dir)
         return {}
 

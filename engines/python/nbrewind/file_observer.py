@@ -118,6 +118,9 @@ class FileObserver:
         self.stores: dict[str, BlobStore] = {}
         # path -> ((ino, size, mtime_ns, ctime_ns, dev), sha256): a file whose stat did not move is not hashed again
         self._digests: dict[str, tuple[tuple[int, int, int, int, int], str]] = {}
+        # The same, as the planner knew the recorded files before this kernel read them (``seed_digests``).
+        # Kept apart from _digests: a file is watched from its second recording here, not its first.
+        self._seeds: dict[str, tuple[tuple[int, int, int, int, int], str]] = {}
         # The cells' reads that need no stat: files watched since their last stat, with no event since.
         self._watch = FileWatch()
         # Files this process opened to write: never trusted to the watches (a write through mmap raises no event).
@@ -177,6 +180,20 @@ class FileObserver:
         self._ignore_re = None
         self.blob_limit = blob_limit if blob_limit is not None else int(os.environ.get("NBREWIND_FILE_BLOB_LIMIT", DEFAULT_BLOB_LIMIT))
         self.install(build_native=True)
+
+    def seed_digests(self, seeds: dict[str, dict[str, str]]) -> None:
+        """Digests the planner knows, by recorded name, as of a stat (``ino:size:mtime_ns:ctime_ns:dev``):
+        a file read with exactly that stat is recorded without hashing it (a repeat's fresh kernel
+        would otherwise hash every input again). Any write since moves the ctime, so the stat decides."""
+        folder = self.notebook_dir or os.getcwd()
+        found: dict[str, tuple[tuple[int, int, int, int, int], str]] = {}
+        for name, seed in seeds.items():
+            try:
+                ino, size, mtime, ctime, dev = (int(x) for x in seed["stamp"].split(":"))
+            except (KeyError, ValueError):
+                continue
+            found[name if os.path.isabs(name) else os.path.join(folder, name)] = ((ino, size, mtime, ctime, dev), seed["sha256"])
+        self._seeds = found
 
     @property
     def active(self) -> bool:
@@ -421,6 +438,7 @@ class FileObserver:
         watched before its stat (``FileWatch``)."""
         out: list[FileEntry] = []
         digests = self._digests
+        seeds = self._seeds
         stat_ = os.stat
         isreg = _S_ISREG
         watch = self._watch if found is not None else None
@@ -454,10 +472,14 @@ class FileObserver:
             if known is not None and known[0] == stamp:
                 digest = known[1]
             else:
-                try:
-                    digest = _hash_file(path)
-                except OSError:
-                    continue
+                seeded = seeds.get(path) if seeds else None
+                if seeded is not None and seeded[0] == stamp:
+                    digest = seeded[1]
+                else:
+                    try:
+                        digest = _hash_file(path)
+                    except OSError:
+                        continue
                 digests[path] = (stamp, digest)
             entry = {"path": name, "size": stamp[1], "mtime_ns": str(stamp[2]), "sha256": digest}
             if declared and path in declared:

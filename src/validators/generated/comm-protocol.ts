@@ -8150,7 +8150,7 @@ return errors === 0;
 }
 
 export const observe_files_reply = validate80;
-const schema92 = {"description":"Observation is on.","type":"object","required":["type","request_id","ok"],"properties":{"type":{"const":"observe_files_reply"}},"oneOf":[{"type":"object","required":["type","request_id","ok"],"additionalProperties":false,"properties":{"type":{"const":"observe_files_reply"},"request_id":{"$ref":"#/definitions/requestId"},"ok":{"const":true}}},{"$ref":"#/definitions/failure"}]};
+const schema93 = {"description":"Observation is on.","type":"object","required":["type","request_id","ok"],"properties":{"type":{"const":"observe_files_reply"}},"oneOf":[{"type":"object","required":["type","request_id","ok"],"additionalProperties":false,"properties":{"type":{"const":"observe_files_reply"},"request_id":{"$ref":"#/definitions/requestId"},"ok":{"const":true}}},{"$ref":"#/definitions/failure"}]};
 
 function validate80(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
 let vErrors = null;
