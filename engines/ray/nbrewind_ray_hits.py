@@ -118,6 +118,8 @@ def ref_for(ray: Any, rt: task_runtime.TaskRuntime, key: str, occurrence: task_r
 
 def start(ray: Any) -> None:
     """Start this job's batch actor now (it answers a while later): Ray just started in a run with recorded results."""
+    if ray._private.client_mode_hook.client_mode_should_convert():
+        return  # Ray Client: its tasks are not memoized, no hit will come
     with _lock:
         _server_ready(ray, ray._private.worker.global_worker.current_cluster_and_job)
 
