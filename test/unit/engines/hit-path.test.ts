@@ -64,6 +64,8 @@ describe("the hit path", () => {
     expect(out.few_hits).toEqual({ values: [0, 1, 4], batches: 1, ready: 13, records: { hit: 3 } });
     // Both CPUs held by the user's 4 s tasks: the batch does not wait for them.
     expect(out.busy).toEqual({ value: 25, fast: true });
+    // ray.init in a run with recorded results starts the batch actor (not recorded as the user's): no hit is put.
+    expect(out.after_init).toEqual({ started: true, same_values: true, puts: 0, batches: 2, records: { hit: 40 } });
     expect(out.damaged).toEqual({ same_values: true, records: { dispatched: 40 } });
   });
 
