@@ -49,8 +49,10 @@ from nbrewind.tasks import runtime as task_runtime
 # A recorded result at most this many bytes is prepared in a batch (Ray inlines task returns
 # below 100 KiB in the reply: our serialised size and Ray's differ, so a margin).
 SMALL = 32 << 10
-# Recorded bytes per batch at most (arguments and returns travel inlined in one request and reply).
-BATCH_BYTES = 1 << 20
+# Recorded bytes per batch at most. Arguments and returns travel inlined in one request and
+# reply; and Ray keeps a retryable call's arguments while any of its returns is referenced, so
+# a hit ref the notebook holds keeps up to this much of its batch in the kernel's memory.
+BATCH_BYTES = 256 << 10
 FIRST = 16
 GROWTH = 4
 MOST = 1024
