@@ -11,8 +11,9 @@ What we intercept (ray 2.60):
   - **hit**: the stored result is loaded, checked against its digest and
     handed back as an ordinary ``ObjectRef`` (one per return), so ``ray.get``
     / ``ray.wait`` and downstream tasks behave as usual; a small one-return
-    result's ref is one of many made at once by a batch task returning the
-    cell's recorded values (``nbrewind_ray_hits``), any other is ``ray.put``;
+    result's ref is one of many made at once by one call of an actor that
+    returns the cell's recorded values (``nbrewind_ray_hits``), any other is
+    ``ray.put``;
     the user's task is not dispatched;
   - **miss**: the task is dispatched through its persisting twin (see
     ``nbrewind_ray_twin``), which stores the result on the worker, straight
@@ -334,9 +335,14 @@ def _serve(rt: task_runtime.TaskRuntime, fn: Any, planned: _Planned) -> Any:
     stored = rt.lookup(planned.key, planned.occurrence, None, planned.upstream)
     if stored is None:
         return None
-    # A small result with one return: a ref made by a batch of this cell's hits (one task returning
-    # many recorded values), much cheaper than a put (see nbrewind_ray_hits).
-    batched = hits.ref_for(_ray, rt, planned.key, planned.occurrence, stored) if planned.num_returns == 1 else None
+    # A small result with one return: a ref made by a batch of this cell's hits (one actor call
+    # returning many recorded values), much cheaper than a put (see nbrewind_ray_hits).
+    batched = None
+    if planned.num_returns == 1:
+        try:
+            batched = hits.ref_for(_ray, rt, planned.key, planned.occurrence, stored)
+        except Exception:
+            traceback.print_exc()  # this hit is put, as before
     if batched is not None:
         served = [batched]
     else:

@@ -8,9 +8,9 @@ all-hit repeat of N tasks cost about as much as running them.
 
 The small return values of a task, by contrast, come back inlined in the
 task's reply and are kept in the owner's in-memory store. So the refs of
-several hits are made by one task, ``num_returns=K``, that returns the K
-recorded values it is handed: one submission for K refs, each a return of
-that task, owned by this kernel like a put's.
+several hits are made by one call (an actor method, ``num_returns=K``) that
+returns the K recorded values it is handed: one submission for K refs, each
+a return of that call, owned by this kernel like a put's.
 
 Which values: the current cell's recorded results (the memo table, in the
 order the bundle listed them), from the hit being served onwards, small ones
@@ -150,7 +150,7 @@ def _cell_batches(rt: task_runtime.TaskRuntime, cell_id: Any, job: Any) -> _Cell
 
 
 def _prepare(ray: Any, rt: task_runtime.TaskRuntime, state: _CellBatches, first: MemoKey) -> None:
-    """One batch: the recorded results from ``first`` on, in the cell's order, as the returns of one task."""
+    """One batch: the recorded results from ``first`` on, in the cell's order, as the returns of one actor call."""
     start = state.position.get(first)
     if start is None:
         return  # not a recorded result of this cell (a shared cache's, found by the lookup)
