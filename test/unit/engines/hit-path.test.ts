@@ -44,7 +44,7 @@ describe("the hit path", () => {
     expect(out.pending_input).toEqual({ waited: true, same_value: true, executor_handed: ["slow"], records: { dispatched: 1, hit: 1 } });
   });
 
-  it("Ray: small one-return hits get real ObjectRefs made in batches (one task, many returns), not one ray.put each; large and multi-return hits are put; a damaged result is never served", { timeout: 240_000 }, () => {
+  it("Ray: small one-return hits get real ObjectRefs made in batches (one actor call, many returns), not one ray.put each; large and multi-return hits are put; a damaged result is never served", { timeout: 240_000 }, () => {
     const out = runScript("ray_hits.py");
     expect(out.all_hit).toEqual({
       same_values: true,
