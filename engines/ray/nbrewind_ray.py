@@ -9,9 +9,12 @@ What we intercept (ray 2.60):
   ``ray.put`` value its content) and then
 
   - **hit**: the stored result is loaded, checked against its digest and
-    ``ray.put``: the caller gets an ordinary ``ObjectRef`` (one per return),
-    so ``ray.get`` / ``ray.wait`` and downstream tasks behave as usual;
-    nothing is dispatched;
+    handed back as an ordinary ``ObjectRef`` (one per return), so ``ray.get``
+    / ``ray.wait`` and downstream tasks behave as usual; a small one-return
+    result's ref is one of many made at once by one call of an actor that
+    returns the cell's recorded values (``nbrewind_ray_hits``), any other is
+    ``ray.put``;
+    the user's task is not dispatched;
   - **miss**: the task is dispatched through its persisting twin (see
     ``nbrewind_ray_twin``), which stores the result on the worker, straight
     into the store, when the workers reach it; otherwise the result is stored
@@ -36,6 +39,7 @@ import traceback
 from dataclasses import dataclass
 from typing import Any
 
+import nbrewind_ray_hits as hits
 import nbrewind_ray_refs as refs
 import nbrewind_ray_store
 import nbrewind_ray_twin as twins
@@ -84,6 +88,8 @@ def _patch_ray(ray: Any) -> None:
         rt = task_runtime.current
         if rt is not None:
             rt.engine_started(ENGINE, _runtime)
+            if rt.memo and GUARD.on:
+                _start_hit_server(ray)
         return context
 
     ray.init = init
@@ -93,9 +99,22 @@ def _patch_ray(ray: Any) -> None:
     def shutdown(*args: Any, **kwargs: Any) -> Any:
         nbrewind_ray_store.forget()
         twins.forget()
+        hits.forget()
         return original_shutdown(*args, **kwargs)
 
     ray.shutdown = shutdown
+
+
+def _start_hit_server(ray: Any) -> None:
+    """A run with recorded results: the actor that makes hits' refs starts with Ray, and is
+    ready by the first hit (until it answers, hits are put)."""
+    _local.busy = True  # our actor is not the user's
+    try:
+        hits.start(ray)
+    except Exception:
+        traceback.print_exc()  # hits are then put, as before
+    finally:
+        _local.busy = False
 
 
 def _wrap_method(cls: type, name: str, handler: Any) -> None:
@@ -316,15 +335,26 @@ def _serve(rt: task_runtime.TaskRuntime, fn: Any, planned: _Planned) -> Any:
     stored = rt.lookup(planned.key, planned.occurrence, None, planned.upstream)
     if stored is None:
         return None
-    try:
-        value = rt.load(stored, planned.key)  # a blob of its own, or its slice of a cell's pack
-        parts = [value] if planned.num_returns == 1 else list(value)
-        if len(parts) != planned.num_returns:
-            return None  # stored under another num_returns: run it
-    except Exception:
-        traceback.print_exc()  # a damaged blob is a miss, never a wrong answer
-        return None
-    served = [_original_put(part) for part in parts]
+    # A small result with one return: a ref made by a batch of this cell's hits (one actor call
+    # returning many recorded values), much cheaper than a put (see nbrewind_ray_hits).
+    batched = None
+    if planned.num_returns == 1:
+        try:
+            batched = hits.ref_for(_ray, rt, planned.key, planned.occurrence, stored)
+        except Exception:
+            traceback.print_exc()  # this hit is put, as before
+    if batched is not None:
+        served = [batched]
+    else:
+        try:
+            value = rt.load(stored, planned.key)  # a blob of its own, or its slice of a cell's pack
+            parts = [value] if planned.num_returns == 1 else list(value)
+            if len(parts) != planned.num_returns:
+                return None  # stored under another num_returns: run it
+        except Exception:
+            traceback.print_exc()  # a damaged blob is a miss, never a wrong answer
+            return None
+        served = [_original_put(part) for part in parts]
     refs.produced(served, planned.key)
     rt.hit(rt.record(ENGINE, fn, planned.key, planned.arg_keys, planned.upstream, _engine_key(served), planned.occurrence), stored)
     if planned.num_returns == 0:

@@ -44,6 +44,31 @@ describe("the hit path", () => {
     expect(out.pending_input).toEqual({ waited: true, same_value: true, executor_handed: ["slow"], records: { dispatched: 1, hit: 1 } });
   });
 
+  it("Ray: small one-return hits get real ObjectRefs made in batches (one actor call, many returns), not one ray.put each; large and multi-return hits are put; a damaged result is never served", { timeout: 240_000 }, () => {
+    const out = runScript("ray_hits.py");
+    expect(out.all_hit).toEqual({
+      same_values: true,
+      refs: ["ObjectRef"],
+      wait_all_ready: [40, 0],
+      awaited: true,
+      // hits read by tasks that run: 9 + 1, and 36 + 49 from a list of refs
+      downstream: [10, 85],
+      // the pair's two returns and the 64 KiB result: every other hit came from a batch
+      put_by_the_adapter: ["bytes", "int", "int"],
+      // the first 16 small results, then the cell's other 27 (up to 64 could go in the second)
+      batches: 2,
+      // the two tasks reading hits that are not recorded run
+      records: { hit: 44, dispatched: 2 },
+    });
+    // Three hits: one batch of the cell's first 16 small results, 13 prepared and never asked for.
+    expect(out.few_hits).toEqual({ values: [0, 1, 4], batches: 1, ready: 13, records: { hit: 3 } });
+    // Both CPUs held by the user's 4 s tasks: the batch does not wait for them.
+    expect(out.busy).toEqual({ value: 25, fast: true });
+    // ray.init in a run with recorded results starts the batch actor (not recorded as the user's): no hit is put.
+    expect(out.after_init).toEqual({ started: true, same_values: true, puts: 0, batches: 2, records: { hit: 40 } });
+    expect(out.damaged).toEqual({ same_values: true, records: { dispatched: 40 } });
+  });
+
   it("the runtime's bookkeeping: a dispatch the adapter forgot is never reported; a recorded task whose read changed is a miss after one look at its reads", () => {
     const out = runScript("runtime_bookkeeping.py");
     expect(out.forgotten_reported).toEqual([]);
