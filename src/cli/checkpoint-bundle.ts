@@ -79,16 +79,27 @@ export async function runCheckpointCommand(command: CheckpointCommand, args: Par
   let early = options.first?.runtime;
   // The kernel is owned here until executeNotebookCommand takes it; closed once otherwise.
   let handedOver = false;
+  let dropped: Promise<void> | undefined;
   const discardEarly = async () => {
-    if (handedOver) return;
-    handedOver = true;
-    await discardRuntime(early);
+    if (!handedOver) {
+      handedOver = true;
+      await discardRuntime(early);
+    }
+    await dropped;
+  };
+  // Waiting for another run of this bundle, which usually records what this one
+  // would run: a kernel started first thing is shut down rather than kept idle;
+  // the forecast after the records starts one again if a cell still must run.
+  const onWait = () => {
+    if (!early || handedOver) return;
+    dropped = discardRuntime(early);
+    early = undefined;
   };
   try {
     const taskSettings = await TaskSettings.load(prepared.path, prepared.notebook, bundleDir);
     await requireWritable(command, [bundleTarget(bundleDir), outputTarget(args, prepared.path)]);
     timings.mark("settings, writability");
-    return await withBundleRunLock(bundleDir, { command, wait: !args.flags.has("no-wait"), log, signal: io.signal }, async () => {
+    return await withBundleRunLock(bundleDir, { command, wait: !args.flags.has("no-wait"), log, signal: io.signal, onWait }, async () => {
       timings.mark("bundle lock");
       const { bundle, signer } = await openTrustedBundle(command, bundleDir, prepared.path, { trust: args.flags.has("trust"), log });
       timings.mark("bundle open + trust");
@@ -119,7 +130,7 @@ export async function runCheckpointCommand(command: CheckpointCommand, args: Par
         });
         options.beforeRun?.(session);
         handedOver = true;
-        options.first?.showLog();
+        if (options.first && early === options.first.runtime) options.first.showLog();
         return await executeNotebookCommand(command, args, io, session, prepared, early);
       } finally {
         await discardEarly();
