@@ -9,7 +9,7 @@ async function audit(argv: string[], io: CommandIO): Promise<number> {
   const storeAll = storeAllFrom("audit", args);
   // Audit runs every cell: the kernel starts first thing, before the rest of
   // the command is even loaded (see repeat.ts).
-  const first = await startKernelFirst("audit", args, io, true);
+  const first = await startKernelFirst(args, io, true);
   let prepared, runCheckpointCommand;
   try {
     const [run, bundle] = await Promise.all([import("./run.js"), import("./checkpoint-bundle.js")]);

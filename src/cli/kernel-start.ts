@@ -8,7 +8,6 @@ import { InputError } from "../common/errors.js";
 import { timings } from "../common/phase-timings.js";
 import type { JupyterRuntime, KernelTransport } from "../jupyter/jupyter-runtime.js";
 import { ensureManagedEnv, findManagedEnv } from "../pyenv/managed-env.js";
-import type { CheckpointCommand } from "../session/checkpoint-session.js";
 import { kernelGuessFromFiles } from "../session/kernel-forecast.js";
 import type { ParsedArgs } from "./args.js";
 import { bundleDirFrom } from "./checkpoint-options.js";
@@ -74,7 +73,8 @@ export interface FirstKernel {
 
 /**
  * Start the kernel first thing, when the files alone say a cell will surely
- * run (kernelGuessFromFiles): before the rest of the command is loaded, the
+ * run (kernelGuessFromFiles; `forced`: run and audit, which run every cell,
+ * or repeat's --run/--from): before the rest of the command is loaded, the
  * notebook validated, the bundle locked, trusted and its records read, so
  * that the kernel's start (most of a repeat's wait) overlaps all of that
  * instead of following it. Resolves once the kernel process is spawned (or
@@ -84,13 +84,13 @@ export interface FirstKernel {
  * reaches this kernel before the trust gate has passed: the shim and values
  * are loaded only after the plan.
  */
-export async function startKernelFirst(command: CheckpointCommand, args: ParsedArgs, io: CommandIO, forced: boolean): Promise<FirstKernel | undefined> {
+export async function startKernelFirst(args: ParsedArgs, io: CommandIO, forced: boolean): Promise<FirstKernel | undefined> {
   if (args.positionals.length !== 1 || !transportValid(args)) return undefined;
   const path = resolve(args.positionals[0]!);
   const parameters = ["parameters", "parameters-raw", "parameters-file"].some((name) => (args.lists.get(name) ?? []).length > 0);
   // A first use that must create the Python environment first (minutes) is no moment to guess.
   if (!args.values.get("server-url") && !envReady()) return undefined;
-  const guess = await kernelGuessFromFiles(path, bundleDirFrom(args, path), { forced: forced || command === "audit", parameters });
+  const guess = await kernelGuessFromFiles(path, bundleDirFrom(args, path), { forced, parameters });
   if (!guess) return undefined;
   const write = (line: string) => void (args.flags.has("quiet") ? undefined : io.stderr.write(line + "\n"));
   const held: string[] = [];

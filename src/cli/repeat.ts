@@ -14,7 +14,7 @@ async function repeat(argv: string[], io: CommandIO): Promise<number> {
   // the command (the notebook's validation, the bundle, the planner) is even
   // loaded, and is shut down if anything below refuses the input (same
   // error, same exit code).
-  const first = await startKernelFirst("repeat", args, io, force !== undefined);
+  const first = await startKernelFirst(args, io, force !== undefined);
   let prepared, runCheckpointCommand;
   try {
     const [run, bundle, forced] = await Promise.all([import("./run.js"), import("./checkpoint-bundle.js"), import("../planner/forced.js")]);

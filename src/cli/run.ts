@@ -11,10 +11,9 @@ import { executeNotebook, type NotebookRun } from "../jupyter/notebook-executor.
 import { collectParameters, injectParameters } from "../notebook/parameters.js";
 import { readNotebook } from "../notebook/read.js";
 import { writeNotebook } from "../notebook/write.js";
-import { numberOption, parseArgs, type ParsedArgs } from "./args.js";
-import { executionOptions, executionOptionsHelp } from "./execution-options.js";
+import { numberOption, type ParsedArgs } from "./args.js";
 import { discardRuntime, InterruptedBeforeStart, kernelTransport, openRuntime } from "./kernel-start.js";
-import type { Command, CommandIO } from "./command.js";
+import type { CommandIO } from "./command.js";
 import { errorLine } from "./error-line.js";
 import { ProgressReporter, formatSeconds } from "./progress.js";
 import { cellName } from "../notebook/cell-label.js";
@@ -23,6 +22,7 @@ import type { Prepared, RunExtension } from "../session/run-extension.js";
 export type { Prepared, RunExtension };
 export { executionOptions, executionOptionsHelp } from "./execution-options.js";
 export { discardRuntime, InterruptedBeforeStart, kernelTransport, openRuntime } from "./kernel-start.js";
+export { run, runCommand } from "./run-command.js";
 
 
 
@@ -81,11 +81,6 @@ export async function prepareNotebook(command: string, args: ParsedArgs): Promis
 
 
 
-export async function runCommand(argv: string[], io: CommandIO): Promise<number> {
-  const args = parseArgs("run", argv, executionOptions);
-  return executeNotebookCommand("run", args, io);
-}
-
 /**
  * The shared body of run, audit and repeat: kernel up, cells through, notebook
  * written, everything shut down. `early` is a runtime the caller started
@@ -93,7 +88,13 @@ export async function runCommand(argv: string[], io: CommandIO): Promise<number>
  * otherwise; either way this function owns it from the call on.
  */
 export async function executeNotebookCommand(command: string, args: ParsedArgs, io: CommandIO, extension?: RunExtension, prepared?: Prepared, early?: Promise<JupyterRuntime>): Promise<number> {
-  const cellTimeout = numberOption(command, args, "cell-timeout");
+  let cellTimeout;
+  try {
+    cellTimeout = numberOption(command, args, "cell-timeout");
+  } catch (err) {
+    await discardRuntime(early); // owned from the call on
+    throw err;
+  }
   const needsKernel = !extension || extension.needsKernel();
   if (early && !needsKernel) {
     // Started on a forecast that something would run; the plan reuses every cell.
@@ -277,24 +278,3 @@ function round3(x: number): number {
   return Math.round(x * 1000) / 1000;
 }
 
-export const run: Command = {
-  name: "run",
-  help: `Usage: nbrewind-engine run NOTEBOOK [-o OUT] [-p NAME VALUE]... [options]
-
-Execute every code cell of NOTEBOOK in order through a Jupyter kernel and
-write the executed notebook (outputs, execution counts, per-cell timing in
-cell.metadata.execution) to OUT. Without --server-url an embedded Jupyter
-Server is started on 127.0.0.1 with a random token and shut down, with all
-its kernels, when the run ends, fails or is interrupted. The Python side runs
-in a pinned environment that is created on first use.
-
-A cell error stops the run (unless --allow-errors); Ctrl-C interrupts the
-kernel; in both cases the partial notebook is still written.
-
-${executionOptionsHelp}
-
-Examples:
-  nbrewind-engine run analysis.ipynb -o out.ipynb -p n_samples 1000 -p tag "v2"
-  nbrewind-engine run analysis.ipynb --server-url http://127.0.0.1:8888 --token $TOKEN --json`,
-  run: runCommand,
-};

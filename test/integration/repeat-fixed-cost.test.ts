@@ -121,5 +121,23 @@ describe("repeat's fixed cost", () => {
     expect(badCell.stderr).not.toContain("starting kernel");
     expect(badCell.survivors).toEqual([]);
     expect(kernelsStarted()).toBe(2);
+
+    // Refused only once the kernel is handed over (an option checked there): still closed.
+    const badTimeout = await runCli(["repeat", nbPath, "--run", "3", "--cell-timeout", "soon", "-q"], { env });
+    expect(badTimeout.code, badTimeout.stderr).toBe(2);
+    expect(badTimeout.stderr).toContain("--cell-timeout needs a positive number of seconds, got 'soon'");
+    expect(badTimeout.survivors).toEqual([]);
+    expect(kernelsStarted()).toBe(3);
+
+    // run and audit start theirs first thing too (they run every cell).
+    writeFileSync(nbPath, JSON.stringify(nb));
+    for (const args of [["run", nbPath], ["audit", nbPath, "--bundle", join(dir, "other.nbrewind")]]) {
+      const refused = await runCli(args, { env });
+      expect(refused.code, refused.stderr).toBe(2);
+      expect(refused.stderr).toContain("cells[2].execution_count: must be an integer or null");
+      expect(refused.stderr).not.toContain("starting kernel");
+      expect(refused.survivors).toEqual([]);
+    }
+    expect(kernelsStarted()).toBe(5);
   });
 });
