@@ -39,7 +39,7 @@ const HOLDER_FILE = "command";
 
 export async function withBundleRunLock<T>(
   bundleDir: string,
-  options: { command: RunLockCommand; wait: boolean; log: (line: string) => void; signal?: AbortSignal },
+  options: { command: RunLockCommand; wait: boolean; log: (line: string) => void; signal?: AbortSignal; onWait?: () => void },
   body: () => Promise<T>,
 ): Promise<T> {
   const lockDir = runLockDir(bundleDir);
@@ -61,7 +61,10 @@ export async function withBundleRunLock<T>(
     },
     {
       wait: options.wait,
-      waiting: (pid) => `${options.command}: waiting for ${holder(pid)} of ${bundleDir} to finish${why()} (--no-wait fails instead)`,
+      waiting: (pid) => {
+        options.onWait?.();
+        return `${options.command}: waiting for ${holder(pid)} of ${bundleDir} to finish${why()} (--no-wait fails instead)`;
+      },
       ...(options.signal ? { signal: options.signal } : {}),
       interrupted: () => new NbrewindError(`interrupted while waiting for ${bundleDir}; nothing was ${options.command === "pack" ? "packed" : "run"}`, ExitCode.interrupted),
       busy: (pid) => new BundleBusyError(`${bundleDir} is in use by ${holder(pid)}; not waiting (--no-wait). Run again when it has finished, or drop --no-wait to wait for it`),

@@ -1,40 +1,26 @@
-import { InputError } from "../common/errors.js";
-import { parseArgs, type ParsedArgs } from "./args.js";
-import { runCheckpointCommand } from "./checkpoint-bundle.js";
-import { trustHelp, trustOption } from "./bundle-trust.js";
+import { parseArgs } from "./args.js";
+import { bundleOption, noWaitHelp, noWaitOption, reportHelp, reportOption, storeAllFrom, storeHelp, storeOption, trustHelp, trustOption } from "./checkpoint-options.js";
 import type { Command, CommandIO } from "./command.js";
-import { reportHelp, reportOption } from "./report.js";
-import { executionOptions, executionOptionsHelp, prepareNotebook } from "./run.js";
-
-export const bundleOption = { name: "bundle", short: "b", arity: 1 } as const;
-export const storeOption = { name: "store", arity: 1 } as const;
-
-/** `--store all` keeps every task result; without it, results cheaper to recompute than to store and load are left out. */
-export function storeAllFrom(command: string, args: ParsedArgs): boolean {
-  const value = args.values.get("store");
-  if (value === undefined) return false;
-  if (value !== "all") throw new InputError(`${command}: --store takes only 'all' (store every task result), got '${value}'`);
-  return true;
-}
-
-export const storeHelp = `      --store all           store every task result; by default a result that
-                            is cheaper to recompute (its measured compute
-                            time) than to store and load (its size at the
-                            store's measured bandwidth) is left out and
-                            recorded as such, except what the notebook
-                            receives (a graph's outputs, a future's result)`;
+import { executionOptions, executionOptionsHelp } from "./execution-options.js";
+import { discardRuntime, startKernelFirst } from "./kernel-start.js";
 
 async function audit(argv: string[], io: CommandIO): Promise<number> {
   const args = parseArgs("audit", argv, [...executionOptions, bundleOption, storeOption, trustOption, noWaitOption, reportOption]);
   const storeAll = storeAllFrom("audit", args);
-  const prepared = await prepareNotebook("audit", args);
-  return runCheckpointCommand("audit", args, io, prepared, { storeAll });
+  // Audit runs every cell: the kernel starts first thing, before the rest of
+  // the command is even loaded (see repeat.ts).
+  const first = await startKernelFirst(args, io, true);
+  let prepared, runCheckpointCommand;
+  try {
+    const [run, bundle] = await Promise.all([import("./run.js"), import("./checkpoint-bundle.js")]);
+    runCheckpointCommand = bundle.runCheckpointCommand;
+    prepared = await run.prepareNotebook("audit", args);
+  } catch (err) {
+    await discardRuntime(first?.runtime);
+    throw err;
+  }
+  return runCheckpointCommand("audit", args, io, prepared, { storeAll, ...(first ? { first } : {}) });
 }
-
-export const noWaitOption = { name: "no-wait", arity: 0 } as const;
-
-export const noWaitHelp = `      --no-wait             fail (exit 2) when another audit or repeat of the
-                            same bundle is running, instead of waiting for it`;
 
 export const auditCommand: Command = {
   name: "audit",

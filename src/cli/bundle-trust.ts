@@ -15,12 +15,9 @@ import { assessTrust } from "../bundle/trust/trust.js";
 import { auditedVouch, type Vouch } from "../bundle/trust/vouch.js";
 import { InputError } from "../common/errors.js";
 
-export const trustOption = { name: "trust", arity: 0 } as const;
+export { trustHelp, trustOption } from "./checkpoint-options.js";
 
-export const trustHelp = `      --trust               load pickled values from this bundle even though
-                            it is not signed by you or a key you trust
-                            (unpickling runs code: only for a bundle whose
-                            origin you know)`;
+
 
 /** Refuse an untrusted bundle with the reason and the way out; returns the key that signs the run's result. */
 export async function requireTrustedBundle(command: string, bundle: Bundle, options: { trust: boolean; log: (line: string) => void }): Promise<SigningKey> {

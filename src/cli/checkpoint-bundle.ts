@@ -5,9 +5,9 @@
  * session/ so that the kernel can settle them its own way.
  */
 import { stat } from "node:fs/promises";
-import { join, resolve } from "node:path";
+import { join } from "node:path";
 import type { Bundle } from "../bundle/bundle.js";
-import { defaultBundleDir, MANIFEST_FILE } from "../bundle/paths.js";
+import { MANIFEST_FILE } from "../bundle/paths.js";
 import { withBundleRunLock } from "../bundle/run-lock.js";
 import type { SigningKey } from "../bundle/trust/keys.js";
 import { timings } from "../common/phase-timings.js";
@@ -21,11 +21,12 @@ import type { ParsedArgs } from "./args.js";
 import { claimNewBundle, requireTrustedBundle } from "./bundle-trust.js";
 import type { CommandIO } from "./command.js";
 import { reportAfterRun } from "./report.js";
+import { bundleDirFrom } from "./checkpoint-options.js";
+import type { FirstKernel } from "./kernel-start.js";
 import { discardRuntime, executeNotebookCommand, openRuntime, outputTarget } from "./run.js";
 
-export function bundleDirFrom(args: ParsedArgs, notebookPath: string): string {
-  return resolve(args.values.get("bundle") ?? defaultBundleDir(notebookPath));
-}
+export { bundleDirFrom };
+
 /**
  * Open the bundle of an audit or repeat and settle trust before anything is
  * loaded from it: a bundle audit creates is the user's; an existing one must
@@ -59,7 +60,10 @@ export interface CheckpointRunOptions {
   explainTasks?: boolean;
   /** Called with the planned session before anything runs (repeat prints its --explain plan here). */
   beforeRun?: (session: CheckpointSession) => void;
+  /** A kernel the command started first thing (kernel-start.ts); runCheckpointCommand owns it from the call on. */
+  first?: FirstKernel;
 }
+
 
 /**
  * The body audit and repeat share: settings and writability checked before
@@ -72,42 +76,68 @@ export async function runCheckpointCommand(command: CheckpointCommand, args: Par
   const quiet = args.flags.has("quiet");
   const log = (line: string) => void (quiet ? undefined : io.stderr.write(line + "\n"));
   const bundleDir = bundleDirFrom(args, prepared.path);
-  const taskSettings = await TaskSettings.load(prepared.path, prepared.notebook, bundleDir);
-  await requireWritable(command, [bundleTarget(bundleDir), outputTarget(args, prepared.path)]);
-  timings.mark("settings, writability");
-  return withBundleRunLock(bundleDir, { command, wait: !args.flags.has("no-wait"), log, signal: io.signal }, async () => {
-    timings.mark("bundle lock");
-    const { bundle, signer } = await openTrustedBundle(command, bundleDir, prepared.path, { trust: args.flags.has("trust"), log });
-    timings.mark("bundle open + trust");
-    await adoptRecordedCellIds(prepared, bundle);
-    const records = await bundle.records();
-    timings.mark("bundle records");
-    // Trust is settled: when a cell surely runs (every cell at audit), the
-    // server and kernel start while the plan is made (see kernel-forecast.ts).
-    const surelyRuns = command === "audit" || options.force !== undefined;
-    const early = kernelSurelyNeeded(prepared.notebook, records, surelyRuns) ? openRuntime(args, io.signal, prepared.path, prepared.notebook, log) : undefined;
-    early?.catch(() => {}); // a failed start is reported where the runtime is awaited
-    let handedOver = false;
-    try {
-      const plan = await planNotebook(prepared.notebook, records, command === "audit", options.force, prepared.path, taskSettings, bundle.manifest.cells);
-      timings.mark("plan");
-      // A reused cell whose large output (a blob) is gone cannot be shown: exit 2 before any kernel starts.
-      for (const cell of plan.cells) {
-        const missing = cell.decision === "reuse" && cell.record ? await bundle.missingOutputBlob(cell.record, cell.number) : undefined;
-        if (missing) throw missing;
-      }
-      const session = new CheckpointSession(command, bundle, plan, prepared, records, {
-        ...(options.explainTasks ? { explainTasks: true } : {}),
-        signer,
-        storeAll: options.storeAll,
-        taskSettings,
-      });
-      options.beforeRun?.(session);
+  let early = options.first?.runtime;
+  // The kernel is owned here until executeNotebookCommand takes it; closed once otherwise.
+  let handedOver = false;
+  let dropped: Promise<void> | undefined;
+  const discardEarly = async () => {
+    if (!handedOver) {
       handedOver = true;
-      return await executeNotebookCommand(command, args, io, session, prepared, early);
-    } finally {
-      if (!handedOver) await discardRuntime(early);
-      if (args.flags.has("report")) await reportAfterRun(bundle.dir, prepared.path, (line) => io.stderr.write(line + "\n"));
+      await discardRuntime(early);
     }
-  });
+    await dropped;
+  };
+  // Waiting for another run of this bundle, which usually records what this one
+  // would run: a kernel started first thing is shut down rather than kept idle;
+  // the forecast after the records starts one again if a cell still must run.
+  const onWait = () => {
+    if (!early || handedOver) return;
+    dropped = discardRuntime(early);
+    early = undefined;
+  };
+  try {
+    const taskSettings = await TaskSettings.load(prepared.path, prepared.notebook, bundleDir);
+    await requireWritable(command, [bundleTarget(bundleDir), outputTarget(args, prepared.path)]);
+    timings.mark("settings, writability");
+    return await withBundleRunLock(bundleDir, { command, wait: !args.flags.has("no-wait"), log, signal: io.signal, onWait }, async () => {
+      timings.mark("bundle lock");
+      const { bundle, signer } = await openTrustedBundle(command, bundleDir, prepared.path, { trust: args.flags.has("trust"), log });
+      timings.mark("bundle open + trust");
+      await adoptRecordedCellIds(prepared, bundle);
+      const records = await bundle.records();
+      timings.mark("bundle records");
+      // Trust is settled: when a cell surely runs (every cell at audit), the
+      // server and kernel start while the plan is made (see kernel-forecast.ts),
+      // unless the command started them first thing already (kernel-start.ts).
+      const surelyRuns = command === "audit" || options.force !== undefined;
+      if (!early && kernelSurelyNeeded(prepared.notebook, records, surelyRuns)) {
+        early = openRuntime(args, io.signal, prepared.path, prepared.notebook.metadata.kernelspec?.name, log);
+        early.catch(() => {}); // a failed start is reported where the runtime is awaited
+      }
+      try {
+        const plan = await planNotebook(prepared.notebook, records, command === "audit", options.force, prepared.path, taskSettings, bundle.manifest.cells);
+        timings.mark("plan");
+        // A reused cell whose large output (a blob) is gone cannot be shown: exit 2 before any cell runs.
+        for (const cell of plan.cells) {
+          const missing = cell.decision === "reuse" && cell.record ? await bundle.missingOutputBlob(cell.record, cell.number) : undefined;
+          if (missing) throw missing;
+        }
+        const session = new CheckpointSession(command, bundle, plan, prepared, records, {
+          ...(options.explainTasks ? { explainTasks: true } : {}),
+          signer,
+          storeAll: options.storeAll,
+          taskSettings,
+        });
+        options.beforeRun?.(session);
+        handedOver = true;
+        if (options.first && early === options.first.runtime) options.first.showLog();
+        return await executeNotebookCommand(command, args, io, session, prepared, early);
+      } finally {
+        await discardEarly();
+        if (args.flags.has("report")) await reportAfterRun(bundle.dir, prepared.path, (line) => io.stderr.write(line + "\n"));
+      }
+    });
+  } finally {
+    await discardEarly();
+  }
 }

@@ -1,6 +1,6 @@
 import { planToJson } from "../planner/explain.js";
 import { ExitCode } from "../common/errors.js";
-import { bundleOption } from "./audit.js";
+import { bundleOption } from "./checkpoint-options.js";
 import { parseArgs } from "./args.js";
 import { adoptRecordedCellIds, firstLinesOf, openBundle, planNotebook } from "../session/checkpoint-session.js";
 import { bundleDirFrom } from "./checkpoint-bundle.js";

@@ -16,7 +16,7 @@ export interface CommandEntry {
 
 /** Every command, in the order `--help` lists them. */
 export const commands: CommandEntry[] = [
-  { name: "run", summary: "execute a notebook through a real Jupyter kernel", load: async () => (await import("./run.js")).run },
+  { name: "run", summary: "execute a notebook through a real Jupyter kernel", load: async () => (await import("./run-command.js")).run },
   { name: "audit", summary: "run a notebook and record a checkpoint per cell in its bundle", load: async () => (await import("./audit.js")).auditCommand },
   { name: "repeat", summary: "run a notebook again, reusing every cell whose inputs did not change", load: async () => (await import("./repeat.js")).repeatCommand },
   { name: "plan", summary: "show what repeat would reuse, restore and run, and why, without running", load: async () => (await import("./plan.js")).planCommand },

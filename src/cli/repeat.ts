@@ -1,26 +1,38 @@
-import { bundleOption, noWaitHelp, noWaitOption, storeAllFrom, storeHelp, storeOption } from "./audit.js";
 import { parseArgs } from "./args.js";
-import { runCheckpointCommand } from "./checkpoint-bundle.js";
-import { trustHelp, trustOption } from "./bundle-trust.js";
+import { bundleOption, noWaitHelp, noWaitOption, reportHelp, reportOption, storeAllFrom, storeHelp, storeOption, trustHelp, trustOption } from "./checkpoint-options.js";
 import type { Command, CommandIO } from "./command.js";
+import { executionOptions, executionOptionsHelp } from "./execution-options.js";
 import { forceHelp, forceOptions, forceRequest } from "./force-options.js";
-import { resolveForced } from "../planner/forced.js";
-import { reportHelp, reportOption } from "./report.js";
-import { executionOptions, executionOptionsHelp, prepareNotebook } from "./run.js";
+import { discardRuntime, startKernelFirst } from "./kernel-start.js";
 
 async function repeat(argv: string[], io: CommandIO): Promise<number> {
   const args = parseArgs("repeat", argv, [...executionOptions, bundleOption, storeOption, trustOption, noWaitOption, reportOption, { name: "explain", arity: 0 }, ...forceOptions]);
   const storeAll = storeAllFrom("repeat", args);
-  const prepared = await prepareNotebook("repeat", args);
   const force = forceRequest(args);
-  // A CELL that names no cell is bad input before anything starts.
-  if (force) resolveForced(force, prepared.notebook.cells);
+  // The kernel's start is most of what a repeat that runs a cell waits for:
+  // when the files say a cell will run, it starts first, before the rest of
+  // the command (the notebook's validation, the bundle, the planner) is even
+  // loaded, and is shut down if anything below refuses the input (same
+  // error, same exit code).
+  const first = await startKernelFirst(args, io, force !== undefined);
+  let prepared, runCheckpointCommand;
+  try {
+    const [run, bundle, forced] = await Promise.all([import("./run.js"), import("./checkpoint-bundle.js"), import("../planner/forced.js")]);
+    runCheckpointCommand = bundle.runCheckpointCommand;
+    prepared = await run.prepareNotebook("repeat", args);
+    // A CELL that names no cell is bad input before anything starts.
+    if (force) forced.resolveForced(force, prepared.notebook.cells);
+  } catch (err) {
+    await discardRuntime(first?.runtime);
+    throw err;
+  }
   const explain = args.flags.has("explain");
   return runCheckpointCommand("repeat", args, io, prepared, {
     storeAll,
     ...(force ? { force } : {}),
     explainTasks: explain,
     beforeRun: (session) => void (explain ? (args.flags.has("json") ? io.stderr : io.stdout).write(session.explain().join("\n") + "\n") : undefined),
+    ...(first ? { first } : {}),
   });
 }
 
@@ -80,8 +92,8 @@ ${executionOptionsHelp}
 Trust: restoring a value unpickles it, which runs code, so repeat loads
 values only from a bundle that is yours (audited here: it carries your
 owner mark), signed by a key you trust ('nbrewind-engine keys trust'), or
-accepted with --trust. Anything else is refused before a kernel starts,
-with the reason. A bundle accepted once is marked as yours in this folder,
+accepted with --trust. Anything else is refused before anything is loaded
+from it, with the reason. A bundle accepted once is marked as yours in this folder,
 and each run re-signs its digest list with your key.
 
 Examples:

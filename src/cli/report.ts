@@ -3,20 +3,17 @@ import { basename, dirname, join, resolve } from "node:path";
 import { ExitCode, InputError } from "../common/errors.js";
 import { collectReport, renderReportHtml, ReportTargetError, type ReportData } from "../report/index.js";
 import { writeFileAtomic } from "../common/atomic-file.js";
-import { parseArgs, type OptionSpec } from "./args.js";
+import { parseArgs } from "./args.js";
 import { resolveBundleTarget } from "./bundle-target.js";
 import type { Command, CommandIO } from "./command.js";
+
+export { reportHelp, reportOption } from "./checkpoint-options.js";
 
 /** The report's default file: beside the notebook, named after it. */
 export function defaultReportPath(notebookPath: string): string {
   return join(dirname(notebookPath), `${basename(notebookPath, ".ipynb")}.report.html`);
 }
 
-/** `--report [FILE]` of audit, repeat and replay. */
-export const reportOption: OptionSpec = { name: "report", arity: 0 };
-export const reportHelp = `      --report              also write the HTML report of the run
-                            (NAME.report.html beside the notebook; see
-                            'nbrewind-engine report --help') and print its path`;
 
 /**
  * Write the report of a bundle after a run and say where it is. A report is a

@@ -5,80 +5,26 @@ import { ExitCode, InputError, NbrewindError } from "../common/errors.js";
 import { requireWritable, type WriteTarget } from "../common/writable.js";
 import { packageVersion } from "../common/package-root.js";
 import { timings } from "../common/phase-timings.js";
-import type { JupyterRuntime, KernelTransport } from "../jupyter/jupyter-runtime.js";
+import type { JupyterRuntime } from "../jupyter/jupyter-runtime.js";
 import { KernelDiedError } from "../jupyter/kernel-died.js";
 import { executeNotebook, type NotebookRun } from "../jupyter/notebook-executor.js";
 import { collectParameters, injectParameters } from "../notebook/parameters.js";
-import type { Notebook } from "../notebook/types.js";
 import { readNotebook } from "../notebook/read.js";
 import { writeNotebook } from "../notebook/write.js";
-import { ensureManagedEnv } from "../pyenv/managed-env.js";
-import { numberOption, parseArgs, type OptionSpec, type ParsedArgs } from "./args.js";
-import type { Command, CommandIO } from "./command.js";
+import { numberOption, type ParsedArgs } from "./args.js";
+import { discardRuntime, InterruptedBeforeStart, kernelTransport, openRuntime } from "./kernel-start.js";
+import type { CommandIO } from "./command.js";
 import { errorLine } from "./error-line.js";
 import { ProgressReporter, formatSeconds } from "./progress.js";
 import { cellName } from "../notebook/cell-label.js";
 import type { Prepared, RunExtension } from "../session/run-extension.js";
 
 export type { Prepared, RunExtension };
+export { executionOptions, executionOptionsHelp } from "./execution-options.js";
+export { discardRuntime, InterruptedBeforeStart, kernelTransport, openRuntime } from "./kernel-start.js";
+export { run, runCommand } from "./run-command.js";
 
-/** Options shared by every command that executes a notebook (run, and later audit / repeat). */
-export const executionOptions: OptionSpec[] = [
-  { name: "output", short: "o", arity: 1 },
-  { name: "parameters", short: "p", arity: 2, repeatable: true },
-  { name: "parameters-raw", short: "r", arity: 2, repeatable: true },
-  { name: "parameters-file", short: "y", arity: 1, repeatable: true },
-  { name: "kernel", short: "k", arity: 1 },
-  { name: "cell-timeout", arity: 1 },
-  { name: "allow-errors", arity: 0 },
-  { name: "kernel-transport", arity: 1, env: "NBREWIND_KERNEL_TRANSPORT" },
-  { name: "server-url", arity: 1, env: "JUPYTER_SERVER_URL" },
-  { name: "token", arity: 1, env: "JUPYTER_TOKEN" },
-  { name: "json", arity: 0 },
-  { name: "quiet", short: "q", arity: 0 },
-  { name: "timings", arity: 0 },
-];
 
-export const executionOptionsHelp = `Options:
-  -o, --output FILE         where to write the executed notebook
-                            (default: NAME.out.ipynb beside the input)
-  -p, --parameters NAME VALUE
-                            set a parameter, papermill-style: a cell tagged
-                            'injected-parameters' is inserted after the cell
-                            tagged 'parameters'. VALUE is typed: 3, 0.5, True,
-                            None, [1, 2], {a: 1}; anything else is a string
-  -r, --parameters-raw NAME VALUE
-                            set a parameter to VALUE as a string, untouched
-  -y, --parameters-file FILE
-                            parameters from a YAML mapping; -p/-r override it
-  -k, --kernel NAME         kernelspec to start (default: the notebook's own
-                            kernelspec if the server has it, else python3)
-      --cell-timeout SECONDS
-                            interrupt a cell that runs longer and record a
-                            CellTimeoutError in its outputs
-      --allow-errors        keep running after a cell raises (errors stay in
-                            the outputs and the summary; the exit code is 0)
-      --kernel-transport direct|server
-                            how the kernel is started when there is no
-                            --server-url (env NBREWIND_KERNEL_TRANSPORT):
-                            'direct' (default) launches ipykernel from its
-                            kernelspec and talks to it over ZeroMQ, as
-                            nbclient does; 'server' starts an embedded Jupyter
-                            server and a kernel on it (slower: one more
-                            process to start and stop)
-      --server-url URL      use this Jupyter server instead of starting a
-                            kernel ourselves (env JUPYTER_SERVER_URL)
-      --token TOKEN         its token (env JUPYTER_TOKEN; prefer the variable:
-                            a command line is visible to every local user)
-      --json                print a machine-readable summary on stdout
-                            (schemas/run-summary.schema.json)
-  -q, --quiet               no progress lines on stderr
-      --timings             at the end, print on stderr where the wall time
-                            went, phase by phase (node start-up, plan, server,
-                            kernel, shim, restores, cells, writes, shutdown)
-
-Exit codes: 0 success, 1 a cell failed or timed out, 2 bad usage or input,
-3 infrastructure failure (server, kernel death), 130 interrupted (Ctrl-C).`;
 
 export interface RunSummary {
   command: string;
@@ -132,52 +78,8 @@ export async function prepareNotebook(command: string, args: ParsedArgs): Promis
   return { path, notebook: injected.notebook, parameters };
 }
 
-/**
- * Start the kernel: launched directly (the default), on an embedded server
- * (--kernel-transport server), or on --server-url. The kernel client code is
- * loaded here, on first need: a repeat that reuses every cell never pays for it. `whileStarting` is CPU work of the caller's
- * done while the Python processes start (see RuntimeOptions).
- */
-export async function openRuntime(args: ParsedArgs, signal: AbortSignal, path: string, notebook: Notebook, log: (line: string) => void, whileStarting?: () => void): Promise<JupyterRuntime> {
-  const serverUrl = args.values.get("server-url");
-  const transport = kernelTransport(args);
-  const python = serverUrl ? "" : (await timings.timeSpan("managed env check", () => ensureManagedEnv(log))).python;
-  if (signal.aborted) throw new InterruptedBeforeStart();
-  const { JupyterRuntime } = await import("../jupyter/jupyter-runtime.js");
-  return JupyterRuntime.open({
-    serverUrl,
-    transport,
-    token: args.values.get("token"),
-    python,
-    rootDir: dirname(path),
-    kernel: args.values.get("kernel"),
-    notebookKernel: notebook.metadata.kernelspec?.name,
-    log,
-    ...(whileStarting ? { whileStarting } : {}),
-  });
-}
 
-/** --kernel-transport (or NBREWIND_KERNEL_TRANSPORT), checked before anything starts. */
-export function kernelTransport(args: ParsedArgs): KernelTransport {
-  const value = args.values.get("kernel-transport") ?? "direct";
-  if (value === "direct" || value === "server") return value;
-  throw new InputError(`--kernel-transport (or NBREWIND_KERNEL_TRANSPORT) must be 'direct' or 'server', not ${JSON.stringify(value)}`);
-}
 
-/**
- * A runtime started early (repeat starts it while it plans) that turned out
- * not to be used, or whose command failed before using it: closed, whatever
- * state it reached.
- */
-export async function discardRuntime(early: Promise<JupyterRuntime> | undefined): Promise<void> {
-  const runtime = await early?.catch(() => undefined);
-  await runtime?.close();
-}
-
-export async function runCommand(argv: string[], io: CommandIO): Promise<number> {
-  const args = parseArgs("run", argv, executionOptions);
-  return executeNotebookCommand("run", args, io);
-}
 
 /**
  * The shared body of run, audit and repeat: kernel up, cells through, notebook
@@ -186,7 +88,13 @@ export async function runCommand(argv: string[], io: CommandIO): Promise<number>
  * otherwise; either way this function owns it from the call on.
  */
 export async function executeNotebookCommand(command: string, args: ParsedArgs, io: CommandIO, extension?: RunExtension, prepared?: Prepared, early?: Promise<JupyterRuntime>): Promise<number> {
-  const cellTimeout = numberOption(command, args, "cell-timeout");
+  let cellTimeout;
+  try {
+    cellTimeout = numberOption(command, args, "cell-timeout");
+  } catch (err) {
+    await discardRuntime(early); // owned from the call on
+    throw err;
+  }
   const needsKernel = !extension || extension.needsKernel();
   if (early && !needsKernel) {
     // Started on a forecast that something would run; the plan reuses every cell.
@@ -229,7 +137,7 @@ export async function executeNotebookCommand(command: string, args: ParsedArgs, 
       runtime = await early;
       timings.mark("wait for kernel (started early)");
     } else if (needsKernel) {
-      runtime = await openRuntime(args, io.signal, path, notebook, log, extension?.warmUp ? () => extension.warmUp!() : undefined);
+      runtime = await openRuntime(args, io.signal, path, notebook.metadata.kernelspec?.name, log, extension?.warmUp ? () => extension.warmUp!() : undefined);
       timings.mark("kernel start (and its server, if any)");
     }
     const hooks = extension ? await extension.attach(runtime, log) : undefined;
@@ -286,7 +194,6 @@ export async function executeNotebookCommand(command: string, args: ParsedArgs, 
   return exitCode;
 }
 
-export class InterruptedBeforeStart extends Error {}
 
 function exitCodeFor(run: NotebookRun, allowErrors: boolean): number {
   switch (run.status) {
@@ -371,24 +278,3 @@ function round3(x: number): number {
   return Math.round(x * 1000) / 1000;
 }
 
-export const run: Command = {
-  name: "run",
-  help: `Usage: nbrewind-engine run NOTEBOOK [-o OUT] [-p NAME VALUE]... [options]
-
-Execute every code cell of NOTEBOOK in order through a Jupyter kernel and
-write the executed notebook (outputs, execution counts, per-cell timing in
-cell.metadata.execution) to OUT. Without --server-url an embedded Jupyter
-Server is started on 127.0.0.1 with a random token and shut down, with all
-its kernels, when the run ends, fails or is interrupted. The Python side runs
-in a pinned environment that is created on first use.
-
-A cell error stops the run (unless --allow-errors); Ctrl-C interrupts the
-kernel; in both cases the partial notebook is still written.
-
-${executionOptionsHelp}
-
-Examples:
-  nbrewind-engine run analysis.ipynb -o out.ipynb -p n_samples 1000 -p tag "v2"
-  nbrewind-engine run analysis.ipynb --server-url http://127.0.0.1:8888 --token $TOKEN --json`,
-  run: runCommand,
-};

@@ -41,6 +41,16 @@ export interface DirectKernelOptions {
   onSpawned?: () => void;
 }
 
+/**
+ * We connect before the kernel has bound its ports, so the first attempts are
+ * refused and ZeroMQ tries again every reconnect interval: at its default
+ * 100 ms, the channels reached a kernel 0-100 ms after it was listening, and
+ * every start waited for that (measured: kernel start spans bunched at
+ * ~0.43 s, 0.26-0.38 s with 10 ms; bench/README.md, "Wave 6"). Retrying a
+ * refused loopback connection every 10 ms costs nothing worth counting.
+ */
+const SOCKET_OPTIONS = { linger: 0, reconnectInterval: 10 };
+
 /** jupyter_client's shutdown_wait_time: how long a kernel gets to leave after shutdown_request. */
 const SHUTDOWN_GRACE_MS = 5000;
 const LOG_TAIL_LINES = 40;
@@ -57,9 +67,9 @@ export class DirectKernel implements KernelClient {
   readonly runId = randomUUID();
   readonly died: Promise<never>;
   private rejectDied!: (err: Error) => void;
-  private readonly shell = new Dealer({ linger: 0 });
-  private readonly control = new Dealer({ linger: 0 });
-  private readonly iopub = new Subscriber({ linger: 0 });
+  private readonly shell = new Dealer(SOCKET_OPTIONS);
+  private readonly control = new Dealer(SOCKET_OPTIONS);
+  private readonly iopub = new Subscriber(SOCKET_OPTIONS);
   private readonly senders = { shell: new SerialSender(this.shell), control: new SerialSender(this.control) };
   /** The connection's HMAC key: in the connection file (0600, in a 0700 folder), never on a command line. */
   private readonly key = randomBytes(32).toString("hex");

@@ -1,3 +1,4 @@
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { beforeAll, describe, expect, it } from "vitest";
 import { outputText, readJson, runCli, tempDir, writeNotebookFile, type CellSpec } from "./cli-harness.js";
@@ -88,5 +89,55 @@ describe("repeat's fixed cost", () => {
     expect(res.stderr).toContain("every cell of nb.ipynb is reused: no kernel needed");
     expect(res.stderr).not.toContain("starting kernel");
     expect(outputText(readJson(out).cells[2])).toBe("20\n");
+  });
+
+  it("a kernel started first thing (an edit, or --run) is shut down when the input is then refused: the same error and exit code as without it, nothing left running", async () => {
+    // The kernels say they started through an IPython startup file: the CLI, refusing, says nothing of them.
+    const ipython = join(dir, "ipython");
+    const started = join(dir, "kernels-started.log");
+    mkdirSync(join(ipython, "profile_default", "startup"), { recursive: true });
+    writeFileSync(join(ipython, "profile_default", "startup", "00-started.py"), `open(${JSON.stringify(started)}, "a").write("started\\n")\n`);
+    const env = { IPYTHONDIR: ipython };
+    const kernelsStarted = () => (existsSync(started) ? readFileSync(started, "utf8").split("\n").filter(Boolean).length : 0);
+
+    // JSON with a code cell no record holds, so the kernel starts before validation, but not a valid notebook.
+    writeNotebookFile(dir, "nb.ipynb", cells.map((c) => (c.id === "show" ? { ...c, source: "print('never run')" } : c)));
+    const nb = JSON.parse(readFileSync(nbPath, "utf8"));
+    nb.cells[2].execution_count = "one";
+    writeFileSync(nbPath, JSON.stringify(nb));
+    const bad = await runCli(["repeat", nbPath], { env });
+    expect(bad.code, bad.stderr).toBe(2);
+    expect(bad.stderr).toBe(
+      `nbrewind-engine repeat: '${nbPath}' is not a valid nbformat 4.5 notebook (1 problem; first: cells[2].execution_count: must be an integer or null, not the string "one")\n` +
+        `  cells[2].execution_count: must be an integer or null, not the string "one"\n`,
+    );
+    expect(bad.survivors).toEqual([]);
+    expect(kernelsStarted()).toBe(1);
+
+    writeNotebookFile(dir, "nb.ipynb", cells);
+    const badCell = await runCli(["repeat", nbPath, "--run", "9"], { env });
+    expect(badCell.code, badCell.stderr).toBe(2);
+    expect(badCell.stderr).toContain("--run 9");
+    expect(badCell.stderr).not.toContain("starting kernel");
+    expect(badCell.survivors).toEqual([]);
+    expect(kernelsStarted()).toBe(2);
+
+    // Refused only once the kernel is handed over (an option checked there): still closed.
+    const badTimeout = await runCli(["repeat", nbPath, "--run", "3", "--cell-timeout", "soon", "-q"], { env });
+    expect(badTimeout.code, badTimeout.stderr).toBe(2);
+    expect(badTimeout.stderr).toContain("--cell-timeout needs a positive number of seconds, got 'soon'");
+    expect(badTimeout.survivors).toEqual([]);
+    expect(kernelsStarted()).toBe(3);
+
+    // run and audit start theirs first thing too (they run every cell).
+    writeFileSync(nbPath, JSON.stringify(nb));
+    for (const args of [["run", nbPath], ["audit", nbPath, "--bundle", join(dir, "other.nbrewind")]]) {
+      const refused = await runCli(args, { env });
+      expect(refused.code, refused.stderr).toBe(2);
+      expect(refused.stderr).toContain("cells[2].execution_count: must be an integer or null");
+      expect(refused.stderr).not.toContain("starting kernel");
+      expect(refused.survivors).toEqual([]);
+    }
+    expect(kernelsStarted()).toBe(5);
   });
 });
