@@ -22,7 +22,7 @@ import { endpoint, writeLoopbackConnectionFile, type ConnectionInfo } from "./co
 import { KernelDiedError } from "./kernel-died.js";
 import type { CommEnd, CommHandlers, ExecuteHandlers, ExecuteRequestContent, Execution, JupyterMessage, KernelClient } from "./kernel-client.js";
 import { launchEnv } from "./launch-env.js";
-import { launchCommand, specEnvironment, withoutDebugger, type LocalKernelSpec } from "./local-kernelspecs.js";
+import { launchCommand, specEnvironment, batchKernelCommand, type LocalKernelSpec } from "./local-kernelspecs.js";
 import { killProcessesMarkedWith, settlesWithin } from "./process-sweep.js";
 import { createRuntimeDir } from "./runtime-dirs.js";
 import { MessageFactory, Signer, WireMessage } from "./wire.js";
@@ -113,7 +113,7 @@ export class DirectKernel implements KernelClient {
     const file = join(this.runtimeDir, `kernel-${this.runId}.json`);
     const info = await writeLoopbackConnectionFile(file, this.key, "hmac-sha256");
     // Audit, repeat and run are batch runs: no debugger frontend ever attaches to this kernel.
-    const [command, ...args] = withoutDebugger(launchCommand(spec, python, file));
+    const [command, ...args] = batchKernelCommand(launchCommand(spec, python, file));
     const env = specEnvironment(spec, { ...launchEnv({ python, env: this.options.env, runId: this.runId, runtimeDir: this.runtimeDir }), JPY_PARENT_PID: String(process.pid) });
     // A process group of its own, as jupyter_client starts kernels: an interrupt reaches
     // what the kernel started too, and the terminal's Ctrl-C reaches us alone (we interrupt).

@@ -125,25 +125,43 @@ export function launchCommand(spec: LocalKernelSpec, python: string, connectionF
 }
 
 /**
- * ipykernel's launcher as a command run without a debugger: the same module
- * (`ipykernel_launcher`, run as __main__), with debugpy hidden while
- * ipykernel decides whether it can debug. ipykernel imports debugpy at every
- * start when it is installed (0.07-0.1 s of a ~0.35 s start, measured on this
- * project's 2-core machine), for a debugger no batch run attaches. The kernel
- * then answers debug requests as one without debugpy does; the user's own
- * `import debugpy` in a cell still works (only ipykernel's check saw it hidden).
+ * ipykernel's launcher as a command for a batch run: the same module
+ * (`ipykernel_launcher`, run as __main__), with two differences.
+ *
+ * Without a debugger: debugpy is hidden while ipykernel decides whether it
+ * can debug. ipykernel imports debugpy at every start when it is installed
+ * (0.07-0.1 s of a ~0.35 s start, measured on this project's 2-core machine),
+ * for a debugger no batch run attaches. The kernel then answers debug
+ * requests as one without debugpy does; the user's own `import debugpy` in a
+ * cell still works (only ipykernel's check saw it hidden).
+ *
+ * A quicker exit: the command waits for the kernel's exit, and Python's
+ * finalization walks every object the kernel holds in several garbage
+ * collections (0.55 s for a kernel that imported pandas and dask, measured).
+ * The last exit handler (registered first, so it runs after the user's,
+ * ipykernel's and IPython's, which clears the user's namespace) collects
+ * once, then freezes what is left out of the later collections: 0.2-0.27 s.
+ * Everything a normal exit finalizes still is (unclosed files, files held in
+ * a reference cycle, the user's atexit handlers), except objects reachable
+ * from modules at that point that sit in a cycle: Python does not promise to
+ * finalize those at exit either.
+ *
  * Any other command line (another kernel, a wrapper script) is left as it is.
  */
-export function withoutDebugger(command: string[]): string[] {
+export function batchKernelCommand(command: string[]): string[] {
   const at = command.indexOf("-m");
   if (at !== 1 || command[2] !== "ipykernel_launcher") return command;
   return [command[0]!, "-c", BATCH_LAUNCHER, ...command.slice(3)];
 }
 
 const BATCH_LAUNCHER = [
-  "import sys, runpy",
+  "import sys, runpy, atexit, gc",
   // As ipykernel_launcher does first: the working folder must not shadow a module the kernel imports.
   "if sys.path and sys.path[0] == '': del sys.path[0]",
+  "def _nbrewind_last_at_exit():",
+  "    gc.collect()",
+  "    gc.freeze()",
+  "atexit.register(_nbrewind_last_at_exit)",
   "sys.modules['debugpy'] = None",
   "try:",
   "    import ipykernel.debugger",

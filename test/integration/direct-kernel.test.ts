@@ -82,6 +82,27 @@ describe("a kernel launched directly", () => {
     expect(batch[2][0]).toBe("pickled by value: __main__ 2");
   });
 
+  it("exits as a usual kernel does, only sooner: an unclosed file, a file held in a reference cycle and the user's atexit handler are all written", async () => {
+    kernelspec("usual", { argv: [python, "-u", "-m", "ipykernel_launcher", "-f", "{connection_file}"] });
+    const written = async (kernel: string) => {
+      const folder = join(dir, `exit-${kernel}`);
+      mkdirSync(folder, { recursive: true });
+      const at = (name: string) => JSON.stringify(join(folder, name));
+      const nb = writeNotebookFile(folder, "exit.ipynb", [
+        { source: `f = open(${at("plain.txt")}, "w")\nf.write("plain")` },
+        { source: `class Holder:\n    pass\nh = Holder()\nh.me = h\nh.f = open(${at("cycle.txt")}, "w")\nh.f.write("in a cycle")` },
+        { source: `import atexit\natexit.register(lambda: open(${at("atexit.txt")}, "w").write("at exit"))` },
+      ]);
+      const res = await runCli(["run", nb, "-k", kernel, "-q"], { env: { JUPYTER_PATH: jupyterPath } });
+      expect(res.code, res.stderr).toBe(0);
+      expect(res.survivors).toEqual([]);
+      return Object.fromEntries(["plain.txt", "cycle.txt", "atexit.txt"].map((n) => [n, existsSync(join(folder, n)) ? readFileSync(join(folder, n), "utf8") : null]));
+    };
+    const expected = { "plain.txt": "plain", "cycle.txt": "in a cycle", "atexit.txt": "at exit" };
+    expect(await written("usual")).toEqual(expected);
+    expect(await written("python3")).toEqual(expected);
+  });
+
   it("starts a JUPYTER_PATH kernelspec with its env, and interrupts it over the control channel when it asks for interrupt_mode 'message'", async () => {
     kernelspec("by-message", {
       argv: [python, "-m", "ipykernel_launcher", "-f", "{connection_file}"],

@@ -2,7 +2,7 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
-import { findLocalKernelSpecs, kernelSearchDirs, launchCommand, specEnvironment, withoutDebugger } from "../../../src/jupyter/local-kernelspecs.js";
+import { findLocalKernelSpecs, kernelSearchDirs, launchCommand, specEnvironment, batchKernelCommand } from "../../../src/jupyter/local-kernelspecs.js";
 
 const root = mkdtempSync(join(tmpdir(), "nbrewind-kernelspecs-"));
 afterAll(() => rmSync(root, { recursive: true, force: true }));
@@ -48,10 +48,12 @@ describe("the kernelspecs a directly launched kernel is chosen from", () => {
     expect(specEnvironment(dask!, { PATH: "/usr/bin", HOME: "/h" })).toEqual({ PATH: "/opt/dask/bin:/usr/bin", HOME: "/h", OMP_NUM_THREADS: "1" });
   });
 
-  it("run ipykernel's launcher module without its debugger, and leave any other command line as it is", () => {
-    const batch = withoutDebugger(["/env/bin/python", "-m", "ipykernel_launcher", "-f", "/run/k.json"]);
+  it("run ipykernel's launcher module without its debugger and with the quick exit, and leave any other command line as it is", () => {
+    const batch = batchKernelCommand(["/env/bin/python", "-m", "ipykernel_launcher", "-f", "/run/k.json"]);
     expect(batch.slice(0, 2)).toEqual(["/env/bin/python", "-c"]);
     expect(batch[2]).toContain("sys.modules['debugpy'] = None");
+    // Registered before ipykernel and IPython register theirs: it runs after them.
+    expect(batch[2]!.indexOf("atexit.register(_nbrewind_last_at_exit)")).toBeLessThan(batch[2]!.indexOf("runpy.run_module"));
     expect(batch[2]).toContain("runpy.run_module('ipykernel_launcher', run_name='__main__', alter_sys=True)");
     expect(batch.slice(3)).toEqual(["-f", "/run/k.json"]);
     for (const other of [
@@ -59,7 +61,7 @@ describe("the kernelspecs a directly launched kernel is chosen from", () => {
       ["/env/bin/python", "-X", "frozen_modules=off", "-m", "ipykernel_launcher", "-f", "/run/k.json"],
       ["/opt/wrapper.sh", "-f", "/run/k.json"],
     ]) {
-      expect(withoutDebugger(other)).toEqual(other);
+      expect(batchKernelCommand(other)).toEqual(other);
     }
   });
 
