@@ -1,5 +1,5 @@
 import { createHash } from "node:crypto";
-import { copyFileSync, existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { executeCell } from "../../src/jupyter/cell-executor.js";
@@ -75,7 +75,8 @@ describe("the nbrewind kernel shim", () => {
     const tmp = tempDir("nbrewind-shim-tmp-");
     /** Attach to a fresh kernel; the sizes of the loaders sent, in order. */
     const attach = async (): Promise<number[]> => {
-      const rt = await JupyterRuntime.open({ python, rootDir: dir, env: { XDG_CACHE_HOME: cache, TMPDIR: tmp } });
+      // PYTHONDONTWRITEBYTECODE, as many container images set it: the shim's bytecode is written all the same.
+      const rt = await JupyterRuntime.open({ python, rootDir: dir, env: { XDG_CACHE_HOME: cache, TMPDIR: tmp, PYTHONDONTWRITEBYTECODE: "1" } });
       const sent: number[] = [];
       try {
         const channel = kernelChannel(rt.session, 60_000);
@@ -93,6 +94,9 @@ describe("the nbrewind kernel shim", () => {
     // Nothing installed: the small loader fails, the payload follows and is installed.
     expect(await attach()).toEqual([installedCode.length, code.length]);
     expect(existsSync(installed)).toBe(true);
+    // Compiled once there, so that later kernels do not compile its modules at every load.
+    const bytecode = join(installed, "engines", "python", "nbrewind", "__pycache__");
+    expect(readdirSync(bytecode).filter((f) => /^kernel_shim\.cpython-\d+\.pyc$/.test(f))).toHaveLength(1);
     // Installed and intact: no payload.
     expect(await attach()).toEqual([installedCode.length]);
     // Changed on disk: the digest check refuses it, the payload follows and the copy is written again.
