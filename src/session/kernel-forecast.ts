@@ -42,9 +42,9 @@ export interface KernelGuess {
  * most of a repeat's wait): the notebook parsed with a plain JSON.parse and
  * the bundle's records read without their schema. Only a guess: undefined
  * whenever it is not sure (the notebook or the bundle unreadable or odd,
- * every code source recorded, parameters given, which change the cells);
- * `forced` (cells forced to run, or audit) skips the records.
- * then the command carries on as without it. A "yes" on files the command
+ * every code source recorded, parameters given, which change the cells),
+ * and then the command carries on as without it. `forced` (cells forced to
+ * run, or audit) skips the records. A "yes" on files the command
  * then rejects costs a kernel started and shut down, never a different
  * outcome (the caller discards it before the error is reported).
  */

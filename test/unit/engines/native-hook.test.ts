@@ -25,8 +25,10 @@ function runCases(name: string, env: Record<string, string>): any {
   return JSON.parse(r.stdout.trim().split("\n").pop()!);
 }
 
+// Whether this machine has what the build needs, as native_hook itself decides it.
 const canBuild = (() => {
-  const r = spawnSync(python, ["-c", "import os,shutil,sysconfig as s;print(bool(shutil.which('cc') or shutil.which((s.get_config_var('CC') or 'cc').split()[0])) and os.path.exists(os.path.join(s.get_paths()['include'],'Python.h')))"], { encoding: "utf8" });
+  const code = "import sys; sys.path.insert(0, sys.argv[1]); from nbrewind import native_hook; print(native_hook._missing_tools() is None)";
+  const r = spawnSync(python, ["-c", code, join(packageRoot(), "engines", "python")], { encoding: "utf8" });
   return r.stdout.trim() === "True";
 })();
 
