@@ -44,13 +44,12 @@ import traceback
 import uuid
 import weakref
 from concurrent.futures import Future
-from dataclasses import dataclass, field
 from typing import Any
 
 from nbrewind.engine_guard import guard
 from nbrewind.tasks import runtime as task_runtime
 from nbrewind.tasks.hooks import when_imported
-from nbrewind.tasks.keys import Keyer, Uncacheable
+from nbrewind.tasks.keys import Keyer, Uncacheable, function_name
 from nbrewind.tasks.shipping import Shipped
 from nbrewind.tasks.worker import where_here
 
@@ -105,18 +104,24 @@ def _persisting(func: Any) -> Any:
 # ------------------------------------------------------------------ interception
 
 
-@dataclass
 class _TaskInfo:
-    key: str | Uncacheable  # its task key, or why it has none
-    status: str  # "hit" | "dispatched" | "uncached"
-    func: Any  # what the user's app submitted (before our wrapper)
-    slots: tuple[str, ...]  # declared files: "outputs/<i>", "stdout", "stderr"
-    name_fn: Any = None  # what the record names
-    arg_keys: list[str] = field(default_factory=list)
-    upstream: list[str] = field(default_factory=list)
-    dispatch: str = ""
-    occurrence: task_runtime.Occurrence | None = None
-    stored: task_runtime.Stored | None = None
+    """What the submit wrapper decided for one invocation (a plain class with slots: one is
+    built per submission, on the path every task takes)."""
+
+    __slots__ = ("key", "status", "func", "slots", "name_fn", "name", "arg_keys", "upstream", "dispatch", "occurrence", "stored")
+
+    def __init__(self, key: str | Uncacheable, status: str, func: Any, slots: tuple[str, ...], name_fn: Any, name: str) -> None:
+        self.key = key  # its task key, or why it has none
+        self.status = status  # "hit" | "dispatched" | "uncached"
+        self.func = func  # what the user's app submitted (before our wrapper)
+        self.slots = slots  # declared files: "outputs/<i>", "stdout", "stderr"
+        self.name_fn = name_fn  # what the record names
+        self.name = name  # its name there
+        self.arg_keys: list[str] = []
+        self.upstream: list[str] = []
+        self.dispatch = ""
+        self.occurrence: task_runtime.Occurrence | None = None
+        self.stored: task_runtime.Stored | None = None
 
 
 def _patch_dflow(dflow: Any) -> None:
@@ -147,9 +152,7 @@ def _patch_dflow(dflow: Any) -> None:
         if rt is None or not GUARD.on or not isinstance(getattr(self, "memoizer", None), _Memoizer):
             return original_submit(self, func, app_args=app_args, executors=executors, cache=cache, ignore_for_cache=ignore_for_cache, app_kwargs=app_kwargs, join=join)
         rt.engine_used(ENGINE)
-        info = None
-        with GUARD.attempt("keying a Parsl app invocation", rt):
-            info = _decide(rt, func, app_args, app_kwargs, ignore_for_cache, join)
+        info = GUARD.call("keying a Parsl app invocation", rt, _decide, rt, func, app_args, app_kwargs, ignore_for_cache, join)
         if info is None:
             return original_submit(self, func, app_args=app_args, executors=executors, cache=cache, ignore_for_cache=ignore_for_cache, app_kwargs=app_kwargs, join=join)
         if info.status == "hit" and _completes_at_once(self, info, app_args, app_kwargs, join):
@@ -251,8 +254,14 @@ def _ensure_engine_scripts_on_path() -> None:
 def _executor_label(dfk: Any, executors: Any) -> str:
     if isinstance(executors, list) and len(executors) == 1:
         return str(executors[0])
+    # Asked per task: kept on the DFK for as long as its executors are the same ones.
+    known = getattr(dfk, "_nbrewind_label", None)
+    if known is not None and known[0] == len(dfk.executors):
+        return str(known[1])
     labels = [label for label in dfk.executors if label != "_parsl_internal"]
-    return labels[0] if len(labels) == 1 else "any"
+    label = labels[0] if len(labels) == 1 else "any"
+    dfk._nbrewind_label = (len(dfk.executors), label)
+    return label
 
 
 _markers: dict[str, tuple[str, str]] = {}
@@ -352,11 +361,31 @@ def _digest(*parts: str) -> str:
     return h.hexdigest()
 
 
+# id(submitted function) -> (it, the user's function behind Parsl's wrappers, what a record
+# names): both fixed for a function object, so found once rather than at every invocation.
+_functions: dict[int, tuple[Any, Any, Any, str]] = {}
+_NO_NAMES: frozenset[str] = frozenset()
+# Arguments that are neither futures nor containers of them: nothing upstream to find.
+_PLAIN = frozenset({int, float, str, bytes, bool, complex, type(None)})
+
+
+def _function_of(func: Any) -> tuple[Any, Any, str]:
+    known = _functions.get(id(func))
+    if known is None or known[0] is not func:
+        user_fn = _unwrapped(func)
+        name_fn = _display_fn(user_fn)
+        known = (func, user_fn, name_fn, function_name(name_fn))
+        if len(_functions) >= _WRAPPERS_MAX:
+            _functions.clear()
+        _functions[id(func)] = known
+    return known[1], known[2], known[3]
+
+
 def _decide(rt: task_runtime.TaskRuntime, func: Any, args: Any, kwargs: dict[str, Any], ignore_for_cache: Any, join: bool) -> _TaskInfo:
-    user_fn = _unwrapped(func)
-    ignored = set(ignore_for_cache or ())
+    user_fn, name_fn, name = _function_of(func)
+    ignored = set(ignore_for_cache) if ignore_for_cache else _NO_NAMES
     try:
-        slots = _file_slots(kwargs, ignored)
+        slots = _file_slots(kwargs, ignored) if kwargs else ()
         keyer = Keyer(_ref_key)
         arg_keys = [keyer.value_key(a) for a in args]
         # A join app's result is what its inner apps return: not the same task as a python app.
@@ -372,10 +401,11 @@ def _decide(rt: task_runtime.TaskRuntime, func: Any, args: Any, kwargs: dict[str
                 kwarg_keys[k] = keyer.value_key(v)
         key = keyer.task_key(ENGINE, user_fn, arg_keys, kwarg_keys)
     except Uncacheable as err:
-        return _TaskInfo(err, "uncached", func, (), name_fn=_display_fn(user_fn))
-    info = _TaskInfo(key, "dispatched", func, slots, name_fn=_display_fn(user_fn))
-    info.arg_keys = [*arg_keys, *(kwarg_keys[k] for k in sorted(kwarg_keys))]
-    info.upstream = _upstream(args, kwargs)
+        return _TaskInfo(err, "uncached", func, (), name_fn, name)
+    info = _TaskInfo(key, "dispatched", func, slots, name_fn, name)
+    info.arg_keys = [*arg_keys, *(kwarg_keys[k] for k in sorted(kwarg_keys))] if kwarg_keys else arg_keys
+    if kwargs or any(type(a) not in _PLAIN for a in args):
+        info.upstream = _upstream(args, kwargs)
     # Each invocation is a task of its own (three pi(10**6) apps compute three estimates):
     # it is served only the result its own occurrence was recorded with.
     info.occurrence = rt.submission(key)
@@ -427,7 +457,7 @@ def _files_present(rt: task_runtime.TaskRuntime, stored: task_runtime.Stored, ke
 
 
 def _record(rt: task_runtime.TaskRuntime, info: _TaskInfo, tid: int) -> dict[str, Any]:
-    return rt.record(ENGINE, info.name_fn, info.key, info.arg_keys, info.upstream, f"task {tid}", info.occurrence)
+    return rt.record(ENGINE, info.name_fn, info.key, info.arg_keys, info.upstream, f"task {tid}", info.occurrence, name=info.name)
 
 
 def _report(rt: task_runtime.TaskRuntime, info: _TaskInfo, tid: int) -> None:
@@ -450,6 +480,9 @@ class _Memoizer:
 
     def __init__(self, inner: Any) -> None:
         self.inner = inner
+        # Parsl's own memoizer looks at neither the function nor the arguments of a task
+        # not to be memoized (``cache=False``, the default): nothing to hide from it then.
+        self._plain_inner = type(inner).__name__ == "BasicMemoizer" and type(inner).__module__ == "parsl.dataflow.memoization"
 
     def start(self, *, run_dir: str, config_run_dir: str) -> None:
         self.inner.start(run_dir=run_dir, config_run_dir=config_run_dir)
@@ -492,7 +525,7 @@ class _Memoizer:
         return self._inner_check(task, info)
 
     def _inner_check(self, task: Any, info: _TaskInfo | None) -> Future[Any] | None:
-        if info is None or info.status != "dispatched":
+        if info is None or info.status != "dispatched" or (self._plain_inner and not task.get("memoize")):
             return self.inner.check_memo(task)  # type: ignore[no-any-return]
         # The user's memoizer hashes the task as the user submitted it, without our wrapper.
         func, kwargs = task["func"], task["kwargs"]

@@ -55,8 +55,12 @@ def run_persisting(func: Any, /, *args: Any, **kwargs: Any) -> Any:
     duration = time.perf_counter() - started
     if type(result).__name__ == "RemoteExceptionWrapper" or not reachable:
         return result  # the kernel records it (a failure, or a store it must write itself)
-    where = {**where_here(), "worker": f"parsl:{label}"}
-    persist_outcome(blobs_dir, task_key, dispatch, result, [(slot, slot_path(kwargs, slot)) for slot in slots], duration, where, seen)
+    where = where_here()
+    where["worker"] = f"parsl:{label}"
+    if slots:
+        persist_outcome(blobs_dir, task_key, dispatch, result, [(slot, slot_path(kwargs, slot)) for slot in slots], duration, where, seen)
+    else:
+        persist_result(blobs_dir, task_key, dispatch, result, duration, where, files=seen)
     return result
 
 

@@ -30,10 +30,11 @@ import traceback
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from types import ModuleType
-from typing import Any
+from typing import Any, TypeVar
 
 SUPPORT_FILE = "engine_support.json"
 _support: dict[str, Any] | None = None
+T = TypeVar("T")
 
 
 def support() -> dict[str, Any]:
@@ -160,6 +161,23 @@ class EngineGuard:
                 rt.forget_since(mark)
             self.failed(what, err)
             ok[0] = False
+
+    def call(self, what: str, rt: Any, fn: Callable[..., T], *args: Any) -> T | None:
+        """``attempt`` for one call, without a generator's set-up: what an adapter does once
+        per submitted task (Parsl, TaskVine), where a context manager costs as much as the
+        bookkeeping it guards. None when ``fn`` failed (the caller submits as the engine would)."""
+        mark = rt.mark() if rt is not None else None
+        try:
+            return fn(*args)
+        except Exception as err:  # noqa: BLE001 - as in attempt; Uncacheable is the adapter's own
+            from .tasks.keys import Uncacheable
+
+            if isinstance(err, Uncacheable):
+                raise
+            if rt is not None and mark is not None:
+                rt.forget_since(mark)
+            self.failed(what, err)
+            return None
 
     def report(self) -> dict[str, Any]:
         out: dict[str, Any] = {"engine": self.engine, "status": self.status, "versions": {k: v for k, v in self.versions.items() if v is not None}}

@@ -285,10 +285,13 @@ class TaskRuntime:
             return (self.blobs_dir, stored.digest, key, stored.pack[0], stored.pack[1], stored.size)
         return (self.blobs_dir, stored.digest, key)
 
-    def record(self, engine: str, fn: Any, key: str | Uncacheable, arg_keys: Sequence[str], upstream: Sequence[str], engine_key: str, occurrence: Occurrence | None = None, names: dict[int, str] | None = None) -> TaskRecord:
+    def record(self, engine: str, fn: Any, key: str | Uncacheable, arg_keys: Sequence[str], upstream: Sequence[str], engine_key: str, occurrence: Occurrence | None = None, names: dict[int, str] | None = None, name: str | None = None) -> TaskRecord:
         """A task record before its status is known; ``key`` may be the reason it has none.
-        ``names``: function names already found for this submission, by the function's id."""
-        if names is None:
+        ``names``: function names already found for this submission, by the function's id;
+        ``name``: the function's name, when the adapter keeps it per function."""
+        if name is not None:
+            pass
+        elif names is None:
             name = function_name(fn)
         else:
             name = names.get(id(fn)) or names.setdefault(id(fn), function_name(fn))
@@ -364,6 +367,8 @@ class TaskRuntime:
             _started_handles.append((engine, weakref.ref(handle)))
 
     def engine_used(self, engine: str) -> None:
+        if engine in self._cell.used:
+            return  # asked at every submission: no lock once the cell has it
         with self._lock:
             self._cell.used.add(engine)
 
@@ -607,14 +612,17 @@ class TaskRuntime:
 def _inline_bytes(note: dict[str, Any], digest: str) -> bytes | None:
     """A result that came inside its note, checked against its digest."""
     data = note.get("inline_bytes")
-    if not isinstance(data, bytes):
-        raw = note.get("inline")
-        if not isinstance(raw, str):
-            return None
-        try:
-            data = base64.b64decode(raw, validate=True)
-        except ValueError:
-            return None
+    if isinstance(data, bytes):
+        # Handed over in this process by the code that hashed these very bytes: nothing
+        # travelled that could have damaged them.
+        return data if len(data) == note.get("size") else None
+    raw = note.get("inline")
+    if not isinstance(raw, str):
+        return None
+    try:
+        data = base64.b64decode(raw, validate=True)
+    except ValueError:
+        return None
     return data if len(data) == note.get("size") and hashlib.sha256(data).hexdigest() == digest else None
 
 

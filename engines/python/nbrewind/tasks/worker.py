@@ -229,7 +229,8 @@ def write_note(blobs_dir: str, task_key: str, note: dict[str, Any]) -> None:
     """Leave the note of a task's outcome for the kernel (``runtime.end_cell``); after its blobs."""
     rt = _kernel_here(blobs_dir, str(note.get("dispatch", "")))
     if rt is not None:
-        rt.deliver({"key": task_key, **note})
+        note["key"] = task_key  # every caller builds its note for this one call: no copy
+        rt.deliver(note)
         return
     note.pop("inline_bytes", None)  # never in a log: a log is text
     try:
