@@ -12,6 +12,7 @@ import { ExecuteHandler } from "./execute-handler.js";
 import { InnerKernel } from "./inner-kernel.js";
 import { Modes } from "./modes.js";
 import { warmUp } from "./warm-up.js";
+import { withoutSubshells } from "./kernel-info.js";
 import { receiveLoop, SerialSender } from "../jupyter/zmq-sockets.js";
 import { MessageFactory, Signer, WireMessage } from "../jupyter/wire.js";
 
@@ -81,9 +82,9 @@ export class NbrewindKernel {
     setTimeout(() => void warmUp(this.options.log), 0);
     await this.inner.start({
       shell: (msg) => {
-        if (!this.executes.takeShellReply(msg)) void this.out.shell.send(msg.frames());
+        if (!this.executes.takeShellReply(msg)) void this.out.shell.send(withoutSubshells(msg, this.signer).frames());
       },
-      control: (msg) => void this.out.control.send(msg.frames()),
+      control: (msg) => void this.out.control.send(withoutSubshells(msg, this.signer).frames()),
       stdin: (msg) => void this.out.stdin.send(msg.frames()),
       iopub: (msg) => {
         if (!this.executes.takeIopub(msg)) void this.out.iopub.send(msg.frames());
