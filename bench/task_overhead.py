@@ -137,7 +137,9 @@ def parsl_workload(n: int, scheduler: str) -> Workload:
         return Config(executors=[executor], run_dir=tempfile.mkdtemp(prefix="nbrewind-bench-parsl-"))
 
     state = {"dfk": parsl.load(config())}
-    app = parsl.python_app(square)
+    # HTEX workers get the function's code, not this script's globals: the sleep travels as a default.
+    _square_shipped.__defaults__ = (WORK_S,)
+    app = parsl.python_app(_square_shipped if scheduler == "htex" else square)
 
     def run() -> object:
         return [f.result() for f in [app(i) for i in range(n)]]
@@ -152,6 +154,14 @@ def parsl_workload(n: int, scheduler: str) -> Workload:
         run()  # warm the new executor as the first one was
 
     return Workload(run, stop, restart)
+
+
+def _square_shipped(x: int, work_s: float = 0.0) -> int:
+    if work_s:
+        import time
+
+        time.sleep(work_s)
+    return x * x
 
 
 ENGINES: dict[str, Callable[[int, str], Workload]] = {"dask": dask_workload, "parsl": parsl_workload, "ray": ray_workload}

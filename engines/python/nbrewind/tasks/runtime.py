@@ -134,6 +134,8 @@ class TaskRuntime:
         self._arrived: dict[str, list[tuple[dict[str, Any], int]]] = {}
         self._notes_lock = threading.Lock()
         self._log_offsets: dict[str, int] = {}
+        # Logs held open while tasks complete (``note_arrived``), closed at the cell's end.
+        self._log_fds: dict[str, int] = {}
         self._packs: dict[str, bytes] = {}  # pack digest -> its bytes, verified (kept while small)
         self._packs_bytes = 0
         # Blob sizes stat'ed for lookups during the current cell (forgotten at each cell's start and end).
@@ -461,9 +463,53 @@ class TaskRuntime:
         with self._notes_lock:
             if self._arrived.get(dispatch):
                 return True
-        self._collect_notes()
-        with self._notes_lock:
+            # Asked once per completed task: the logs already open first (a pread each), the
+            # folder listed only when the note is in none of them (a worker's first note).
+            self._read_open_logs()
+            if self._arrived.get(dispatch):
+                return True
+            prefix = notes_log_prefix(self._session)
+            try:
+                names = [n for n in os.listdir(self.tasklog_dir) if n.startswith(prefix) and n.endswith(NOTES_SUFFIX)]
+            except OSError:
+                return False
+            for name in names:
+                path = os.path.join(self.tasklog_dir, name)
+                if path not in self._log_fds:
+                    try:
+                        self._log_fds[path] = os.open(path, os.O_RDONLY)
+                    except OSError:
+                        continue
+            self._read_open_logs()
             return bool(self._arrived.get(dispatch))
+
+    def _read_open_logs(self) -> None:
+        """The complete new lines of the logs held open (under ``_notes_lock``); none removed:
+        each removal would make its worker create a new log, a file creation per task."""
+        for path, fd in self._log_fds.items():
+            offset = self._log_offsets.get(path, 0)
+            data = b""
+            while True:
+                try:
+                    chunk = os.pread(fd, 1 << 20, offset + len(data))
+                except OSError:
+                    break
+                if not chunk:
+                    break
+                data += chunk
+            if data:
+                lines, used = _complete_lines(data)
+                self._log_offsets[path] = offset + used
+                self._take_lines(lines)
+
+    def _take_lines(self, lines: list[bytes]) -> None:
+        for raw in lines:
+            try:
+                note = json.loads(raw)
+            except ValueError:
+                continue
+            if isinstance(note, dict) and isinstance(note.get("key"), str) and isinstance(note.get("dispatch"), str):
+                self._arrived.setdefault(note["dispatch"], []).append((note, 0))
 
     def deliver(self, note: dict[str, Any]) -> None:
         """A note from a task that ran in this process (``worker.write_note``)."""
@@ -493,15 +539,19 @@ class TaskRuntime:
 
     def _collect_notes(self) -> None:
         """Read every new line of this session's note logs, and remove the logs read to
-        their end. The removal cannot lose a note: a line written before the unlink is
-        read after it (through the descriptor kept open), and a writer whose line lands
-        after the unlink sees its log without links and writes the line again elsewhere."""
+        their end (a cell's end). The removal cannot lose a note: a line written before the
+        unlink is read after it (through the descriptor kept open), and a writer whose line
+        lands after the unlink sees its log without links and writes the line again elsewhere."""
         prefix = notes_log_prefix(self._session)
         try:
             names = [n for n in os.listdir(self.tasklog_dir) if n.startswith(prefix) and n.endswith(NOTES_SUFFIX)]
         except OSError:
             return
         with self._notes_lock:
+            # Read on from where note_arrived stopped, by name; its descriptors are done with.
+            for fd in self._log_fds.values():
+                os.close(fd)
+            self._log_fds.clear()
             for name in names:
                 path = os.path.join(self.tasklog_dir, name)
                 offset = self._log_offsets.get(path, 0)
@@ -519,13 +569,7 @@ class TaskRuntime:
                             self._log_offsets[path] = offset
                 except OSError:
                     continue
-                for raw in lines:
-                    try:
-                        note = json.loads(raw)
-                    except ValueError:
-                        continue
-                    if isinstance(note, dict) and isinstance(note.get("key"), str) and isinstance(note.get("dispatch"), str):
-                        self._arrived.setdefault(note["dispatch"], []).append((note, 0))
+                self._take_lines(lines)
 
     def _write_pack(self, packing: list[tuple[TaskRecord, bytes]]) -> None:
         """The small results that arrived inline, in one blob (durable: BlobStore.write syncs
