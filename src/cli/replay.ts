@@ -295,9 +295,10 @@ function humanSummary(s: ReplaySummary, check: boolean): string[] {
       `${s.tasks.reused} of ${s.tasks.total} task(s) reused, ${s.tasks.run} ran`,
   ];
   const o = s.outputs;
-  if (o.matched) lines.push(`outputs: all ${o.cells_compared} cell(s) match the recorded ones`);
+  const addresses = o.addresses_only.length > 0 ? `; ${o.addresses_only.length} output(s) differ only in the memory address of an object made again here (\`<… at 0x…>\`), not counted` : "";
+  if (o.matched) lines.push(`outputs: all ${o.cells_compared} cell(s) match the recorded ones${addresses}`);
   else {
-    lines.push(`outputs: ${o.cells_differing} cell(s) differ from the recorded ones${check ? "" : " (--check makes this an error)"}:`);
+    lines.push(`outputs: ${o.cells_differing} cell(s) differ from the recorded ones${check ? "" : " (--check makes this an error)"}${addresses}:`);
     for (const d of o.differences.slice(0, 20)) lines.push(...formatDifference(d).map((l) => `  ${l}`));
     if (o.differences.length > 20) lines.push(`  … and ${o.differences.length - 20} more difference(s) (--json lists them all)`);
   }

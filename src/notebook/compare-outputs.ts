@@ -14,6 +14,12 @@
  * kernel's temp files and carries terminal colours). A cell only one side
  * has counts only when it shows something: a parameters cell injected by the
  * replay (-p) and absent from the recorded run has no outputs to differ.
+ *
+ * One kind of difference is listed apart and does not make the runs differ: a
+ * part that differs only in the memory addresses of Python's default reprs,
+ * `<parsl.dataflow.dflow.DataFlowKernel at 0x7f…>`. An object that cannot be
+ * recorded (an engine's client, a lock) is made again at the other site, and
+ * its address says nothing about any result.
  */
 import type { Cell, Notebook } from "./types.js";
 
@@ -34,6 +40,15 @@ export interface OutputComparison {
   cells_differing: number;
   matched: boolean;
   differences: OutputDifference[];
+  /** Parts equal once the addresses of `<… at 0x…>` reprs are set aside: not differences. */
+  addresses_only: OutputDifference[];
+}
+
+/** The address in a default repr, `<… at 0x7f3a…>` (also HTML-escaped): what two runs never share. */
+const REPR_ADDRESS = / at 0x[0-9a-f]{4,16}(?=>|&gt;)/gi;
+
+function withoutAddresses(text: string): string {
+  return text.replace(REPR_ADDRESS, " at 0x…");
 }
 
 interface View {
@@ -46,6 +61,7 @@ export function compareOutputs(recorded: Notebook, got: Notebook): OutputCompari
   const expectedCells = codeCellsById(recorded);
   const gotCells = codeCellsById(got);
   const differences: OutputDifference[] = [];
+  const addressesOnly: OutputDifference[] = [];
   const differing = new Set<string>();
   let compared = 0;
   for (const [id, { cell, index }] of gotCells) {
@@ -58,7 +74,7 @@ export function compareOutputs(recorded: Notebook, got: Notebook): OutputCompari
     }
     compared++;
     const before = differences.length;
-    compareCell(id, index, want.cell, cell, differences);
+    compareCell(id, index, want.cell, cell, differences, addressesOnly);
     if (differences.length > before) differing.add(id);
   }
   for (const [id, { cell, index }] of expectedCells) {
@@ -66,10 +82,10 @@ export function compareOutputs(recorded: Notebook, got: Notebook): OutputCompari
     differences.push({ cell_id: id, cell_index: index, output_index: null, what: "cell", expected: summariseCell(cell), got: "(no such cell in the replayed notebook)" });
     differing.add(id);
   }
-  return { cells_compared: compared, cells_differing: differing.size, matched: differences.length === 0, differences };
+  return { cells_compared: compared, cells_differing: differing.size, matched: differences.length === 0, differences, addresses_only: addressesOnly };
 }
 
-function compareCell(id: string, index: number, expected: Cell, got: Cell, out: OutputDifference[]): void {
+function compareCell(id: string, index: number, expected: Cell, got: Cell, out: OutputDifference[], addressesOnly: OutputDifference[]): void {
   const a = outputViews(expected);
   const b = outputViews(got);
   const n = Math.max(a.length, b.length);
@@ -88,7 +104,9 @@ function compareCell(id: string, index: number, expected: Cell, got: Cell, out: 
       const ex = x.parts.get(key);
       const gy = y.parts.get(key);
       if (ex === gy) continue;
-      out.push({ cell_id: id, cell_index: index, output_index: k, what: key, expected: ex ?? "(absent)", got: gy ?? "(absent)" });
+      const difference = { cell_id: id, cell_index: index, output_index: k, what: key, expected: ex ?? "(absent)", got: gy ?? "(absent)" };
+      if (ex !== undefined && gy !== undefined && withoutAddresses(ex) === withoutAddresses(gy)) addressesOnly.push(difference);
+      else out.push(difference);
     }
   }
 }

@@ -6357,7 +6357,8 @@ return errors === 0;
 }
 
 export const replay_summary = validate34;
-const schema58 = {"$schema":"http://json-schema.org/draft-07/schema#","$id":"https://nbrewind-engine/schemas/replay-summary.schema.json","title":"nbrewind-engine replay --json summary","description":"Printed on stdout by `replay --json`: where the packed file was unpacked, why it was trusted, how many cells and tasks were reused versus run, and whether every output matched the recorded one (with each difference).","type":"object","additionalProperties":false,"required":["command","nbrewind_version","archive","work_dir","notebook","output","container","trust","cells","tasks","outputs","repeat_exit_code","exit_code","repeat"],"properties":{"command":{"const":"replay"},"nbrewind_version":{"type":"string"},"archive":{"type":"string"},"work_dir":{"type":"string"},"notebook":{"type":"string","description":"The notebook that was repeated (NAME.replay-input.ipynb when the recorded parameters were put back)."},"output":{"type":"string","description":"The replayed notebook, with outputs."},"container":{"type":"boolean"},"inputs":{"type":"object","description":"Input files the notebook read in its folder (recorded by the latest run): those packed with `pack --inputs` and put in place here, and those missing or different here before any cell ran (the cells reading them run).","additionalProperties":false,"required":["placed","missing","different"],"properties":{"placed":{"type":"array","items":{"type":"string"}},"missing":{"type":"array","items":{"type":"string"}},"different":{"type":"array","items":{"type":"string"}}}},"trust":{"type":"object","additionalProperties":false,"required":["how","detail","signer"],"properties":{"how":{"enum":["owner","flag","signature"]},"detail":{"type":"string"},"signer":{"oneOf":[{"type":"null"},{"type":"object","additionalProperties":false,"required":["key_id","name"],"properties":{"key_id":{"type":"string"},"name":{"type":"string"}}}]}}},"cells":{"type":"object","additionalProperties":false,"required":["total","reused","run","not_run"],"properties":{"total":{"type":"integer","minimum":0},"reused":{"type":"integer","minimum":0},"run":{"type":"integer","minimum":0},"not_run":{"type":"integer","minimum":0,"description":"Code cells that neither ran nor were reused (after a failed cell)."}}},"tasks":{"type":"object","additionalProperties":false,"required":["total","reused","run"],"description":"Engine tasks in the records of the notebook's cells (0 when the records have no task graph).","properties":{"total":{"type":"integer","minimum":0},"reused":{"type":"integer","minimum":0},"run":{"type":"integer","minimum":0}}},"outputs":{"type":"object","additionalProperties":false,"required":["cells_compared","cells_differing","matched","differences"],"properties":{"cells_compared":{"type":"integer","minimum":0},"cells_differing":{"type":"integer","minimum":0},"matched":{"type":"boolean"},"differences":{"type":"array","items":{"type":"object","additionalProperties":false,"required":["cell_id","cell_index","output_index","what","expected","got"],"properties":{"cell_id":{"type":"string"},"cell_index":{"type":"integer","minimum":0},"output_index":{"type":["integer","null"],"minimum":0},"what":{"type":"string","description":"stream NAME, a MIME type, output metadata, error, output type, or cell."},"expected":{"type":"string"},"got":{"type":"string"}}}}}},"repeat_exit_code":{"type":"integer"},"exit_code":{"type":"integer","description":"1 when --check found a difference (and the repeat itself succeeded)."},"repeat":{"description":"The repeat's own summary (schemas/run-summary.schema.json)."}}};
+const schema58 = {"$schema":"http://json-schema.org/draft-07/schema#","$id":"https://nbrewind-engine/schemas/replay-summary.schema.json","title":"nbrewind-engine replay --json summary","description":"Printed on stdout by `replay --json`: where the packed file was unpacked, why it was trusted, how many cells and tasks were reused versus run, and whether every output matched the recorded one (with each difference).","type":"object","additionalProperties":false,"required":["command","nbrewind_version","archive","work_dir","notebook","output","container","trust","cells","tasks","outputs","repeat_exit_code","exit_code","repeat"],"properties":{"command":{"const":"replay"},"nbrewind_version":{"type":"string"},"archive":{"type":"string"},"work_dir":{"type":"string"},"notebook":{"type":"string","description":"The notebook that was repeated (NAME.replay-input.ipynb when the recorded parameters were put back)."},"output":{"type":"string","description":"The replayed notebook, with outputs."},"container":{"type":"boolean"},"inputs":{"type":"object","description":"Input files the notebook read in its folder (recorded by the latest run): those packed with `pack --inputs` and put in place here, and those missing or different here before any cell ran (the cells reading them run).","additionalProperties":false,"required":["placed","missing","different"],"properties":{"placed":{"type":"array","items":{"type":"string"}},"missing":{"type":"array","items":{"type":"string"}},"different":{"type":"array","items":{"type":"string"}}}},"trust":{"type":"object","additionalProperties":false,"required":["how","detail","signer"],"properties":{"how":{"enum":["owner","flag","signature"]},"detail":{"type":"string"},"signer":{"oneOf":[{"type":"null"},{"type":"object","additionalProperties":false,"required":["key_id","name"],"properties":{"key_id":{"type":"string"},"name":{"type":"string"}}}]}}},"cells":{"type":"object","additionalProperties":false,"required":["total","reused","run","not_run"],"properties":{"total":{"type":"integer","minimum":0},"reused":{"type":"integer","minimum":0},"run":{"type":"integer","minimum":0},"not_run":{"type":"integer","minimum":0,"description":"Code cells that neither ran nor were reused (after a failed cell)."}}},"tasks":{"type":"object","additionalProperties":false,"required":["total","reused","run"],"description":"Engine tasks in the records of the notebook's cells (0 when the records have no task graph).","properties":{"total":{"type":"integer","minimum":0},"reused":{"type":"integer","minimum":0},"run":{"type":"integer","minimum":0}}},"outputs":{"type":"object","additionalProperties":false,"required":["cells_compared","cells_differing","matched","differences"],"properties":{"cells_compared":{"type":"integer","minimum":0},"cells_differing":{"type":"integer","minimum":0},"matched":{"type":"boolean"},"differences":{"type":"array","items":{"type":"object","additionalProperties":false,"required":["cell_id","cell_index","output_index","what","expected","got"],"properties":{"cell_id":{"type":"string"},"cell_index":{"type":"integer","minimum":0},"output_index":{"type":["integer","null"],"minimum":0},"what":{"type":"string","description":"stream NAME, a MIME type, output metadata, error, output type, or cell."},"expected":{"type":"string"},"got":{"type":"string"}}}},"addresses_only":{"description":"Parts that differ only in the memory addresses of default reprs (`<… at 0x…>`): an object that cannot be recorded is made again at the new site. Listed, never counted as a difference. Absent in summaries written before it was introduced.","type":"array","items":{"$ref":"#/properties/outputs/properties/differences/items"}}}},"repeat_exit_code":{"type":"integer"},"exit_code":{"type":"integer","description":"1 when --check found a difference (and the repeat itself succeeded)."},"repeat":{"description":"The repeat's own summary (schemas/run-summary.schema.json)."}}};
+const schema59 = {"type":"object","additionalProperties":false,"required":["cell_id","cell_index","output_index","what","expected","got"],"properties":{"cell_id":{"type":"string"},"cell_index":{"type":"integer","minimum":0},"output_index":{"type":["integer","null"],"minimum":0},"what":{"type":"string","description":"stream NAME, a MIME type, output metadata, error, output type, or cell."},"expected":{"type":"string"},"got":{"type":"string"}}};
 
 function validate34(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
 /*# sourceURL="https://nbrewind-engine/schemas/replay-summary.schema.json" */;
@@ -7289,7 +7290,7 @@ vErrors.push(err76);
 errors++;
 }
 for(const key6 in data29){
-if(!((((key6 === "cells_compared") || (key6 === "cells_differing")) || (key6 === "matched")) || (key6 === "differences"))){
+if(!(((((key6 === "cells_compared") || (key6 === "cells_differing")) || (key6 === "matched")) || (key6 === "differences")) || (key6 === "addresses_only"))){
 const err77 = {instancePath:instancePath+"/outputs",schemaPath:"#/properties/outputs/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key6},message:"must NOT have additional properties"};
 if(vErrors === null){
 vErrors = [err77];
@@ -7563,9 +7564,15 @@ vErrors.push(err99);
 errors++;
 }
 }
-}
-else {
-const err100 = {instancePath:instancePath+"/outputs",schemaPath:"#/properties/outputs/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(data29.addresses_only !== undefined){
+let data41 = data29.addresses_only;
+if(Array.isArray(data41)){
+const len4 = data41.length;
+for(let i4=0; i4<len4; i4++){
+let data42 = data41[i4];
+if(data42 && typeof data42 == "object" && !Array.isArray(data42)){
+if(data42.cell_id === undefined){
+const err100 = {instancePath:instancePath+"/outputs/addresses_only/" + i4,schemaPath:"#/properties/outputs/properties/differences/items/required",keyword:"required",params:{missingProperty: "cell_id"},message:"must have required property '"+"cell_id"+"'"};
 if(vErrors === null){
 vErrors = [err100];
 }
@@ -7574,11 +7581,8 @@ vErrors.push(err100);
 }
 errors++;
 }
-}
-if(data.repeat_exit_code !== undefined){
-let data41 = data.repeat_exit_code;
-if(!(((typeof data41 == "number") && (!(data41 % 1) && !isNaN(data41))) && (isFinite(data41)))){
-const err101 = {instancePath:instancePath+"/repeat_exit_code",schemaPath:"#/properties/repeat_exit_code/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+if(data42.cell_index === undefined){
+const err101 = {instancePath:instancePath+"/outputs/addresses_only/" + i4,schemaPath:"#/properties/outputs/properties/differences/items/required",keyword:"required",params:{missingProperty: "cell_index"},message:"must have required property '"+"cell_index"+"'"};
 if(vErrors === null){
 vErrors = [err101];
 }
@@ -7587,11 +7591,8 @@ vErrors.push(err101);
 }
 errors++;
 }
-}
-if(data.exit_code !== undefined){
-let data42 = data.exit_code;
-if(!(((typeof data42 == "number") && (!(data42 % 1) && !isNaN(data42))) && (isFinite(data42)))){
-const err102 = {instancePath:instancePath+"/exit_code",schemaPath:"#/properties/exit_code/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+if(data42.output_index === undefined){
+const err102 = {instancePath:instancePath+"/outputs/addresses_only/" + i4,schemaPath:"#/properties/outputs/properties/differences/items/required",keyword:"required",params:{missingProperty: "output_index"},message:"must have required property '"+"output_index"+"'"};
 if(vErrors === null){
 vErrors = [err102];
 }
@@ -7600,10 +7601,8 @@ vErrors.push(err102);
 }
 errors++;
 }
-}
-}
-else {
-const err103 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(data42.what === undefined){
+const err103 = {instancePath:instancePath+"/outputs/addresses_only/" + i4,schemaPath:"#/properties/outputs/properties/differences/items/required",keyword:"required",params:{missingProperty: "what"},message:"must have required property '"+"what"+"'"};
 if(vErrors === null){
 vErrors = [err103];
 }
@@ -7612,12 +7611,215 @@ vErrors.push(err103);
 }
 errors++;
 }
+if(data42.expected === undefined){
+const err104 = {instancePath:instancePath+"/outputs/addresses_only/" + i4,schemaPath:"#/properties/outputs/properties/differences/items/required",keyword:"required",params:{missingProperty: "expected"},message:"must have required property '"+"expected"+"'"};
+if(vErrors === null){
+vErrors = [err104];
+}
+else {
+vErrors.push(err104);
+}
+errors++;
+}
+if(data42.got === undefined){
+const err105 = {instancePath:instancePath+"/outputs/addresses_only/" + i4,schemaPath:"#/properties/outputs/properties/differences/items/required",keyword:"required",params:{missingProperty: "got"},message:"must have required property '"+"got"+"'"};
+if(vErrors === null){
+vErrors = [err105];
+}
+else {
+vErrors.push(err105);
+}
+errors++;
+}
+for(const key8 in data42){
+if(!((((((key8 === "cell_id") || (key8 === "cell_index")) || (key8 === "output_index")) || (key8 === "what")) || (key8 === "expected")) || (key8 === "got"))){
+const err106 = {instancePath:instancePath+"/outputs/addresses_only/" + i4,schemaPath:"#/properties/outputs/properties/differences/items/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key8},message:"must NOT have additional properties"};
+if(vErrors === null){
+vErrors = [err106];
+}
+else {
+vErrors.push(err106);
+}
+errors++;
+}
+}
+if(data42.cell_id !== undefined){
+if(typeof data42.cell_id !== "string"){
+const err107 = {instancePath:instancePath+"/outputs/addresses_only/" + i4+"/cell_id",schemaPath:"#/properties/outputs/properties/differences/items/properties/cell_id/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err107];
+}
+else {
+vErrors.push(err107);
+}
+errors++;
+}
+}
+if(data42.cell_index !== undefined){
+let data44 = data42.cell_index;
+if(!(((typeof data44 == "number") && (!(data44 % 1) && !isNaN(data44))) && (isFinite(data44)))){
+const err108 = {instancePath:instancePath+"/outputs/addresses_only/" + i4+"/cell_index",schemaPath:"#/properties/outputs/properties/differences/items/properties/cell_index/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+if(vErrors === null){
+vErrors = [err108];
+}
+else {
+vErrors.push(err108);
+}
+errors++;
+}
+if((typeof data44 == "number") && (isFinite(data44))){
+if(data44 < 0 || isNaN(data44)){
+const err109 = {instancePath:instancePath+"/outputs/addresses_only/" + i4+"/cell_index",schemaPath:"#/properties/outputs/properties/differences/items/properties/cell_index/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
+if(vErrors === null){
+vErrors = [err109];
+}
+else {
+vErrors.push(err109);
+}
+errors++;
+}
+}
+}
+if(data42.output_index !== undefined){
+let data45 = data42.output_index;
+if((!(((typeof data45 == "number") && (!(data45 % 1) && !isNaN(data45))) && (isFinite(data45)))) && (data45 !== null)){
+const err110 = {instancePath:instancePath+"/outputs/addresses_only/" + i4+"/output_index",schemaPath:"#/properties/outputs/properties/differences/items/properties/output_index/type",keyword:"type",params:{type: schema59.properties.output_index.type},message:"must be integer,null"};
+if(vErrors === null){
+vErrors = [err110];
+}
+else {
+vErrors.push(err110);
+}
+errors++;
+}
+if((typeof data45 == "number") && (isFinite(data45))){
+if(data45 < 0 || isNaN(data45)){
+const err111 = {instancePath:instancePath+"/outputs/addresses_only/" + i4+"/output_index",schemaPath:"#/properties/outputs/properties/differences/items/properties/output_index/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
+if(vErrors === null){
+vErrors = [err111];
+}
+else {
+vErrors.push(err111);
+}
+errors++;
+}
+}
+}
+if(data42.what !== undefined){
+if(typeof data42.what !== "string"){
+const err112 = {instancePath:instancePath+"/outputs/addresses_only/" + i4+"/what",schemaPath:"#/properties/outputs/properties/differences/items/properties/what/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err112];
+}
+else {
+vErrors.push(err112);
+}
+errors++;
+}
+}
+if(data42.expected !== undefined){
+if(typeof data42.expected !== "string"){
+const err113 = {instancePath:instancePath+"/outputs/addresses_only/" + i4+"/expected",schemaPath:"#/properties/outputs/properties/differences/items/properties/expected/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err113];
+}
+else {
+vErrors.push(err113);
+}
+errors++;
+}
+}
+if(data42.got !== undefined){
+if(typeof data42.got !== "string"){
+const err114 = {instancePath:instancePath+"/outputs/addresses_only/" + i4+"/got",schemaPath:"#/properties/outputs/properties/differences/items/properties/got/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err114];
+}
+else {
+vErrors.push(err114);
+}
+errors++;
+}
+}
+}
+else {
+const err115 = {instancePath:instancePath+"/outputs/addresses_only/" + i4,schemaPath:"#/properties/outputs/properties/differences/items/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(vErrors === null){
+vErrors = [err115];
+}
+else {
+vErrors.push(err115);
+}
+errors++;
+}
+}
+}
+else {
+const err116 = {instancePath:instancePath+"/outputs/addresses_only",schemaPath:"#/properties/outputs/properties/addresses_only/type",keyword:"type",params:{type: "array"},message:"must be array"};
+if(vErrors === null){
+vErrors = [err116];
+}
+else {
+vErrors.push(err116);
+}
+errors++;
+}
+}
+}
+else {
+const err117 = {instancePath:instancePath+"/outputs",schemaPath:"#/properties/outputs/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(vErrors === null){
+vErrors = [err117];
+}
+else {
+vErrors.push(err117);
+}
+errors++;
+}
+}
+if(data.repeat_exit_code !== undefined){
+let data49 = data.repeat_exit_code;
+if(!(((typeof data49 == "number") && (!(data49 % 1) && !isNaN(data49))) && (isFinite(data49)))){
+const err118 = {instancePath:instancePath+"/repeat_exit_code",schemaPath:"#/properties/repeat_exit_code/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+if(vErrors === null){
+vErrors = [err118];
+}
+else {
+vErrors.push(err118);
+}
+errors++;
+}
+}
+if(data.exit_code !== undefined){
+let data50 = data.exit_code;
+if(!(((typeof data50 == "number") && (!(data50 % 1) && !isNaN(data50))) && (isFinite(data50)))){
+const err119 = {instancePath:instancePath+"/exit_code",schemaPath:"#/properties/exit_code/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+if(vErrors === null){
+vErrors = [err119];
+}
+else {
+vErrors.push(err119);
+}
+errors++;
+}
+}
+}
+else {
+const err120 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(vErrors === null){
+vErrors = [err120];
+}
+else {
+vErrors.push(err120);
+}
+errors++;
+}
 validate34.errors = vErrors;
 return errors === 0;
 }
 
 export const verify_result = validate35;
-const schema59 = {"$schema":"http://json-schema.org/draft-07/schema#","$id":"https://nbrewind-engine/schemas/verify-result.schema.json","title":"nbrewind-engine verify --json result","description":"Printed on stdout by `verify --json`: every problem found in a packed file or a bundle folder (file relative to the bundle, or the entry inside the packed file; a JSON path when the problem is inside a JSON file), the signature, and what was checked. ok is true exactly when problems is empty.","type":"object","additionalProperties":false,"required":["command","target","kind","ok","problems","signature","counts"],"properties":{"command":{"const":"verify"},"target":{"type":"string"},"kind":{"enum":["archive","bundle"]},"ok":{"type":"boolean"},"problems":{"type":"array","items":{"type":"object","additionalProperties":false,"required":["file","message"],"properties":{"file":{"type":"string"},"path":{"type":"string"},"message":{"type":"string"}}}},"signature":{"type":"object","additionalProperties":false,"required":["state","signer","trusted","own"],"properties":{"state":{"enum":["valid","unsigned","invalid","missing"]},"signer":{"oneOf":[{"type":"null"},{"type":"object","additionalProperties":false,"required":["key_id","public_key","name"],"properties":{"key_id":{"type":"string"},"public_key":{"type":"string"},"name":{"type":"string"}}}]},"trusted":{"type":"boolean"},"own":{"type":"boolean"},"vouch":{"description":"What the signer vouches for (the signed list's vouch, schemas/bundle-digests.schema.json); null when unsigned or not recorded.","oneOf":[{"type":"null"},{"type":"object","additionalProperties":false,"required":["how","since"],"properties":{"how":{"enum":["audited","signer","trust-flag"]},"origin":{"type":"object","additionalProperties":false,"required":["key_id","public_key","name"],"properties":{"key_id":{"type":"string"},"public_key":{"type":"string"},"name":{"type":"string"}}},"since":{"type":"string"}}}]}}},"counts":{"type":"object","additionalProperties":false,"required":["files","blobs","bytes"],"properties":{"files":{"type":"integer","minimum":0},"blobs":{"type":"integer","minimum":0},"bytes":{"type":"integer","minimum":0}}}}};
+const schema60 = {"$schema":"http://json-schema.org/draft-07/schema#","$id":"https://nbrewind-engine/schemas/verify-result.schema.json","title":"nbrewind-engine verify --json result","description":"Printed on stdout by `verify --json`: every problem found in a packed file or a bundle folder (file relative to the bundle, or the entry inside the packed file; a JSON path when the problem is inside a JSON file), the signature, and what was checked. ok is true exactly when problems is empty.","type":"object","additionalProperties":false,"required":["command","target","kind","ok","problems","signature","counts"],"properties":{"command":{"const":"verify"},"target":{"type":"string"},"kind":{"enum":["archive","bundle"]},"ok":{"type":"boolean"},"problems":{"type":"array","items":{"type":"object","additionalProperties":false,"required":["file","message"],"properties":{"file":{"type":"string"},"path":{"type":"string"},"message":{"type":"string"}}}},"signature":{"type":"object","additionalProperties":false,"required":["state","signer","trusted","own"],"properties":{"state":{"enum":["valid","unsigned","invalid","missing"]},"signer":{"oneOf":[{"type":"null"},{"type":"object","additionalProperties":false,"required":["key_id","public_key","name"],"properties":{"key_id":{"type":"string"},"public_key":{"type":"string"},"name":{"type":"string"}}}]},"trusted":{"type":"boolean"},"own":{"type":"boolean"},"vouch":{"description":"What the signer vouches for (the signed list's vouch, schemas/bundle-digests.schema.json); null when unsigned or not recorded.","oneOf":[{"type":"null"},{"type":"object","additionalProperties":false,"required":["how","since"],"properties":{"how":{"enum":["audited","signer","trust-flag"]},"origin":{"type":"object","additionalProperties":false,"required":["key_id","public_key","name"],"properties":{"key_id":{"type":"string"},"public_key":{"type":"string"},"name":{"type":"string"}}},"since":{"type":"string"}}}]}}},"counts":{"type":"object","additionalProperties":false,"required":["files","blobs","bytes"],"properties":{"files":{"type":"integer","minimum":0},"blobs":{"type":"integer","minimum":0},"bytes":{"type":"integer","minimum":0}}}}};
 
 function validate35(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
 /*# sourceURL="https://nbrewind-engine/schemas/verify-result.schema.json" */;
@@ -7733,7 +7935,7 @@ errors++;
 if(data.kind !== undefined){
 let data2 = data.kind;
 if(!((data2 === "archive") || (data2 === "bundle"))){
-const err10 = {instancePath:instancePath+"/kind",schemaPath:"#/properties/kind/enum",keyword:"enum",params:{allowedValues: schema59.properties.kind.enum},message:"must be equal to one of the allowed values"};
+const err10 = {instancePath:instancePath+"/kind",schemaPath:"#/properties/kind/enum",keyword:"enum",params:{allowedValues: schema60.properties.kind.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err10];
 }
@@ -7912,7 +8114,7 @@ errors++;
 if(data9.state !== undefined){
 let data10 = data9.state;
 if(!((((data10 === "valid") || (data10 === "unsigned")) || (data10 === "invalid")) || (data10 === "missing"))){
-const err25 = {instancePath:instancePath+"/signature/state",schemaPath:"#/properties/signature/properties/state/enum",keyword:"enum",params:{allowedValues: schema59.properties.signature.properties.state.enum},message:"must be equal to one of the allowed values"};
+const err25 = {instancePath:instancePath+"/signature/state",schemaPath:"#/properties/signature/properties/state/enum",keyword:"enum",params:{allowedValues: schema60.properties.signature.properties.state.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err25];
 }
@@ -8149,7 +8351,7 @@ errors++;
 if(data17.how !== undefined){
 let data18 = data17.how;
 if(!(((data18 === "audited") || (data18 === "signer")) || (data18 === "trust-flag"))){
-const err42 = {instancePath:instancePath+"/signature/vouch/how",schemaPath:"#/properties/signature/properties/vouch/oneOf/1/properties/how/enum",keyword:"enum",params:{allowedValues: schema59.properties.signature.properties.vouch.oneOf[1].properties.how.enum},message:"must be equal to one of the allowed values"};
+const err42 = {instancePath:instancePath+"/signature/vouch/how",schemaPath:"#/properties/signature/properties/vouch/oneOf/1/properties/how/enum",keyword:"enum",params:{allowedValues: schema60.properties.signature.properties.vouch.oneOf[1].properties.how.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err42];
 }
@@ -8468,8 +8670,8 @@ return errors === 0;
 }
 
 export const archive_summary = validate36;
-const schema60 = {"$schema":"http://json-schema.org/draft-07/schema#","$id":"https://nbrewind-engine/schemas/archive-summary.schema.json","title":"nbrewind-engine pack / unpack --json result","description":"Printed on stdout by `pack --json` and `unpack --json`. Names inside the packed file are relative (NAME.ipynb, NAME.nbrewind); paths of this machine are absolute.","definitions":{"signer":{"oneOf":[{"type":"null"},{"type":"object","additionalProperties":false,"required":["key_id","public_key","name"],"properties":{"key_id":{"type":"string"},"public_key":{"type":"string"},"name":{"type":"string"}}}]}},"oneOf":[{"type":"object","additionalProperties":false,"required":["command","output","notebook","bundle_folder","files","blobs","bytes_in","bytes_out","signer","relativised_paths","omitted"],"properties":{"command":{"const":"pack"},"output":{"type":"string"},"notebook":{"type":"string"},"bundle_folder":{"type":"string"},"files":{"type":"integer","minimum":0,"description":"Files of the bundle folder packed (the notebook and digests.json not counted)."},"blobs":{"type":"integer","minimum":0},"bytes_in":{"type":"integer","minimum":0,"description":"Bytes of the tar stream before compression."},"bytes_out":{"type":"integer","minimum":0,"description":"Bytes written (compressed)."},"signer":{"$ref":"#/definitions/signer"},"relativised_paths":{"type":"integer","minimum":0},"omitted":{"type":"array","items":{"type":"string"}},"inputs":{"type":"object","description":"With --inputs: the input files packed (paths relative to the notebook's folder, packed as NAME.nbrewind/inputs/PATH) and those recorded but not on disk.","additionalProperties":false,"required":["packed","absent"],"properties":{"packed":{"type":"array","items":{"type":"string"}},"absent":{"type":"array","items":{"type":"string"}}}}}},{"type":"object","additionalProperties":false,"required":["command","archive","notebook","bundle_folder","files","bytes","signature","targetDir","notebookPath","bundleDir","signer","signer_trusted"],"properties":{"command":{"const":"unpack"},"archive":{"type":"string"},"notebook":{"type":"string"},"bundle_folder":{"type":"string"},"files":{"type":"integer","minimum":0},"bytes":{"type":"integer","minimum":0},"signature":{"enum":["valid","unsigned","invalid","missing"]},"targetDir":{"type":"string"},"notebookPath":{"type":"string"},"bundleDir":{"type":"string"},"signer":{"$ref":"#/definitions/signer"},"signer_trusted":{"type":"boolean"}}}]};
-const schema61 = {"oneOf":[{"type":"null"},{"type":"object","additionalProperties":false,"required":["key_id","public_key","name"],"properties":{"key_id":{"type":"string"},"public_key":{"type":"string"},"name":{"type":"string"}}}]};
+const schema61 = {"$schema":"http://json-schema.org/draft-07/schema#","$id":"https://nbrewind-engine/schemas/archive-summary.schema.json","title":"nbrewind-engine pack / unpack --json result","description":"Printed on stdout by `pack --json` and `unpack --json`. Names inside the packed file are relative (NAME.ipynb, NAME.nbrewind); paths of this machine are absolute.","definitions":{"signer":{"oneOf":[{"type":"null"},{"type":"object","additionalProperties":false,"required":["key_id","public_key","name"],"properties":{"key_id":{"type":"string"},"public_key":{"type":"string"},"name":{"type":"string"}}}]}},"oneOf":[{"type":"object","additionalProperties":false,"required":["command","output","notebook","bundle_folder","files","blobs","bytes_in","bytes_out","signer","relativised_paths","omitted"],"properties":{"command":{"const":"pack"},"output":{"type":"string"},"notebook":{"type":"string"},"bundle_folder":{"type":"string"},"files":{"type":"integer","minimum":0,"description":"Files of the bundle folder packed (the notebook and digests.json not counted)."},"blobs":{"type":"integer","minimum":0},"bytes_in":{"type":"integer","minimum":0,"description":"Bytes of the tar stream before compression."},"bytes_out":{"type":"integer","minimum":0,"description":"Bytes written (compressed)."},"signer":{"$ref":"#/definitions/signer"},"relativised_paths":{"type":"integer","minimum":0},"omitted":{"type":"array","items":{"type":"string"}},"inputs":{"type":"object","description":"With --inputs: the input files packed (paths relative to the notebook's folder, packed as NAME.nbrewind/inputs/PATH) and those recorded but not on disk.","additionalProperties":false,"required":["packed","absent"],"properties":{"packed":{"type":"array","items":{"type":"string"}},"absent":{"type":"array","items":{"type":"string"}}}}}},{"type":"object","additionalProperties":false,"required":["command","archive","notebook","bundle_folder","files","bytes","signature","targetDir","notebookPath","bundleDir","signer","signer_trusted"],"properties":{"command":{"const":"unpack"},"archive":{"type":"string"},"notebook":{"type":"string"},"bundle_folder":{"type":"string"},"files":{"type":"integer","minimum":0},"bytes":{"type":"integer","minimum":0},"signature":{"enum":["valid","unsigned","invalid","missing"]},"targetDir":{"type":"string"},"notebookPath":{"type":"string"},"bundleDir":{"type":"string"},"signer":{"$ref":"#/definitions/signer"},"signer_trusted":{"type":"boolean"}}}]};
+const schema62 = {"oneOf":[{"type":"null"},{"type":"object","additionalProperties":false,"required":["key_id","public_key","name"],"properties":{"key_id":{"type":"string"},"public_key":{"type":"string"},"name":{"type":"string"}}}]};
 
 function validate36(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
 /*# sourceURL="https://nbrewind-engine/schemas/archive-summary.schema.json" */;
@@ -8591,7 +8793,7 @@ vErrors.push(err10);
 errors++;
 }
 for(const key0 in data){
-if(!(func2.call(schema60.oneOf[0].properties, key0))){
+if(!(func2.call(schema61.oneOf[0].properties, key0))){
 const err11 = {instancePath,schemaPath:"#/oneOf/0/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"};
 if(vErrors === null){
 vErrors = [err11];
@@ -9190,7 +9392,7 @@ vErrors.push(err58);
 errors++;
 }
 for(const key3 in data){
-if(!(func2.call(schema60.oneOf[1].properties, key3))){
+if(!(func2.call(schema61.oneOf[1].properties, key3))){
 const err59 = {instancePath,schemaPath:"#/oneOf/1/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key3},message:"must NOT have additional properties"};
 if(vErrors === null){
 vErrors = [err59];
@@ -9302,7 +9504,7 @@ errors++;
 if(data.signature !== undefined){
 let data26 = data.signature;
 if(!((((data26 === "valid") || (data26 === "unsigned")) || (data26 === "invalid")) || (data26 === "missing"))){
-const err68 = {instancePath:instancePath+"/signature",schemaPath:"#/oneOf/1/properties/signature/enum",keyword:"enum",params:{allowedValues: schema60.oneOf[1].properties.signature.enum},message:"must be equal to one of the allowed values"};
+const err68 = {instancePath:instancePath+"/signature",schemaPath:"#/oneOf/1/properties/signature/enum",keyword:"enum",params:{allowedValues: schema61.oneOf[1].properties.signature.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err68];
 }
@@ -9553,7 +9755,7 @@ return errors === 0;
 }
 
 export const report = validate37;
-const schema63 = {"$schema":"http://json-schema.org/draft-07/schema#","$id":"https://nbrewind-engine/schemas/report.schema.json","title":"nbrewind report","description":"What `nbrewind-engine report --json` prints: the data behind the HTML report of a bundle's run (src/report/report-data.ts). `run` is the run shown (default the latest); `cells` are its code cells in notebook order with what happened to each; `decisions` holds every run's decision per cell id, for comparing runs; graphs are laid out (coordinates in CSS pixels).","type":"object","required":["format","format_version","generated_at","nbrewind_version","bundle","runs","run","cells","decisions","cell_graph","task_graphs","replay","environment","integrity","problems"],"additionalProperties":false,"properties":{"format":{"const":"nbrewind-report"},"format_version":{"const":1},"generated_at":{"type":"string"},"nbrewind_version":{"type":"string"},"bundle":{"type":"object","required":["dir","notebook","created_at","updated_at"],"additionalProperties":false,"properties":{"dir":{"type":"string"},"notebook":{"type":"string"},"created_at":{"type":"string"},"updated_at":{"type":"string"}}},"runs":{"type":"array","items":{"type":"object","required":["run_id","command","started_at","finished_at","status","parameters","counts"],"additionalProperties":false,"properties":{"run_id":{"type":"string"},"command":{"type":"string"},"started_at":{"type":"string"},"finished_at":{"type":["string","null"]},"status":{"type":"string"},"parameters":{"type":"object"},"counts":{"type":"object","required":["reused","restored","run"],"additionalProperties":false,"properties":{"reused":{"type":"integer","minimum":0},"restored":{"type":"integer","minimum":0},"run":{"type":"integer","minimum":0}}}}}},"run":{"oneOf":[{"type":"null"},{"type":"object","required":["run_id","command","started_at","finished_at","status","parameters","counts"],"additionalProperties":false,"properties":{"run_id":{"type":"string"},"command":{"type":"string"},"started_at":{"type":"string"},"finished_at":{"type":["string","null"]},"status":{"type":"string"},"parameters":{"type":"object"},"counts":{"type":"object","required":["reused","restored","run"],"additionalProperties":false,"properties":{"reused":{"type":"integer","minimum":0},"restored":{"type":"integer","minimum":0},"run":{"type":"integer","minimum":0}}}}}]},"cells":{"type":"array","items":{"type":"object","required":["index","number","id","label","fingerprint","outcome","reason","duration_s","recorded_s","restored_bytes","restored_values","checkpoint_bytes","tasks"],"additionalProperties":false,"properties":{"index":{"type":"integer","minimum":0},"number":{"type":"integer","minimum":1},"id":{"type":"string"},"label":{"type":"string"},"fingerprint":{"type":["string","null"]},"outcome":{"enum":["reused","ran","restored","failed","not-run"]},"reason":{"type":"string"},"duration_s":{"type":"number"},"recorded_s":{"type":["number","null"]},"restored_bytes":{"type":"integer","minimum":0},"restored_values":{"type":"array","items":{"type":"string"}},"checkpoint_bytes":{"type":"integer","minimum":0},"tasks":{"oneOf":[{"type":"null"},{"type":"object","required":["total","served","dispatched","uncached","failed","by_function","dispatched_because"],"additionalProperties":false,"properties":{"total":{"type":"integer","minimum":0},"served":{"type":"integer","minimum":0},"dispatched":{"type":"integer","minimum":0},"uncached":{"type":"integer","minimum":0},"failed":{"type":"integer","minimum":0},"by_function":{"type":"array","items":{"type":"object","required":["function","submitted","served","dispatched","uncached","failed"],"additionalProperties":false,"properties":{"function":{"type":"string"},"submitted":{"type":"integer","minimum":0},"served":{"type":"integer","minimum":0},"dispatched":{"type":"integer","minimum":0},"uncached":{"type":"integer","minimum":0},"failed":{"type":"integer","minimum":0}}}},"dispatched_because":{"type":"array","items":{"type":"object","required":["function","count","reason"],"additionalProperties":false,"properties":{"function":{"type":"string"},"count":{"type":"integer","minimum":0},"reason":{"type":"string"}}}}}}]}}}},"decisions":{"type":"array","items":{"type":"object","required":["run_id","cells"],"additionalProperties":false,"properties":{"run_id":{"type":"string"},"cells":{"type":"object","additionalProperties":{"type":"array","items":[{"enum":["reused","ran","restored","failed","not-run"]},{"type":"string"}],"minItems":2,"maxItems":2}}}}},"cell_graph":{"type":"object","required":["width","height","layout","nodes","edges"],"additionalProperties":false,"properties":{"width":{"type":"number"},"height":{"type":"number"},"layout":{"enum":["elk","order"]},"nodes":{"type":"array","items":{"type":"object","required":["id","label","title","kind","x","y","width","height"],"additionalProperties":false,"properties":{"id":{"type":"string"},"label":{"type":"string"},"title":{"type":"string"},"kind":{"type":"string"},"x":{"type":"number"},"y":{"type":"number"},"width":{"type":"number"},"height":{"type":"number"}}}},"edges":{"type":"array","items":{"type":"object","required":["from","to","label","points"],"additionalProperties":false,"properties":{"from":{"type":"string"},"to":{"type":"string"},"label":{"type":"string"},"points":{"type":"array","items":{"type":"array","items":{"type":"number"},"minItems":2,"maxItems":2}}}}}}},"task_graphs":{"type":"array","items":{"type":"object","required":["cell_id","granularity","task_count","graph"],"additionalProperties":false,"properties":{"cell_id":{"type":"string"},"granularity":{"enum":["tasks","functions"]},"task_count":{"type":"integer","minimum":0},"graph":{"type":"object","required":["width","height","layout","nodes","edges"],"additionalProperties":false,"properties":{"width":{"type":"number"},"height":{"type":"number"},"layout":{"enum":["elk","order"]},"nodes":{"type":"array","items":{"type":"object","required":["id","label","title","kind","x","y","width","height"],"additionalProperties":false,"properties":{"id":{"type":"string"},"label":{"type":"string"},"title":{"type":"string"},"kind":{"type":"string"},"x":{"type":"number"},"y":{"type":"number"},"width":{"type":"number"},"height":{"type":"number"}}}},"edges":{"type":"array","items":{"type":"object","required":["from","to","label","points"],"additionalProperties":false,"properties":{"from":{"type":"string"},"to":{"type":"string"},"label":{"type":"string"},"points":{"type":"array","items":{"type":"array","items":{"type":"number"},"minItems":2,"maxItems":2}}}}}}}}}},"replay":{"oneOf":[{"type":"null"},{"type":"object","required":["source","matched","differences"],"additionalProperties":false,"properties":{"source":{"type":"string"},"matched":{"type":"boolean"},"differences":{"type":"array","items":{"type":"object","required":["cell_id","cell_index","what","expected","got"],"additionalProperties":false,"properties":{"cell_id":{"type":"string"},"cell_index":{"type":"integer"},"what":{"type":"string"},"expected":{"type":"string"},"got":{"type":"string"}}}}}}]},"environment":{"oneOf":[{"type":"null"},{"type":"object","required":["python","platform","kernel","engines","packages","captured_at","nbrewind_version"],"additionalProperties":false,"properties":{"python":{"type":"string"},"platform":{"type":"string"},"kernel":{"type":"string"},"engines":{"type":"object","additionalProperties":{"type":["string","null"]}},"packages":{"type":"object","additionalProperties":{"type":"string"}},"captured_at":{"type":"string"},"nbrewind_version":{"type":"string"}}}]},"integrity":{"type":"object","required":["status","content_hashed","signature"],"additionalProperties":false,"properties":{"status":{"enum":["ok","problems"]},"content_hashed":{"type":"boolean"},"signature":{"type":"object","required":["state","signer","trusted","own"],"additionalProperties":false,"properties":{"state":{"type":"string"},"signer":{"type":["string","null"]},"trusted":{"type":"boolean"},"own":{"type":"boolean"}}}}},"problems":{"type":"array","items":{"type":"object","required":["file","message"],"additionalProperties":false,"properties":{"file":{"type":"string"},"message":{"type":"string"}}}}}};
+const schema64 = {"$schema":"http://json-schema.org/draft-07/schema#","$id":"https://nbrewind-engine/schemas/report.schema.json","title":"nbrewind report","description":"What `nbrewind-engine report --json` prints: the data behind the HTML report of a bundle's run (src/report/report-data.ts). `run` is the run shown (default the latest); `cells` are its code cells in notebook order with what happened to each; `decisions` holds every run's decision per cell id, for comparing runs; graphs are laid out (coordinates in CSS pixels).","type":"object","required":["format","format_version","generated_at","nbrewind_version","bundle","runs","run","cells","decisions","cell_graph","task_graphs","replay","environment","integrity","problems"],"additionalProperties":false,"properties":{"format":{"const":"nbrewind-report"},"format_version":{"const":1},"generated_at":{"type":"string"},"nbrewind_version":{"type":"string"},"bundle":{"type":"object","required":["dir","notebook","created_at","updated_at"],"additionalProperties":false,"properties":{"dir":{"type":"string"},"notebook":{"type":"string"},"created_at":{"type":"string"},"updated_at":{"type":"string"}}},"runs":{"type":"array","items":{"type":"object","required":["run_id","command","started_at","finished_at","status","parameters","counts"],"additionalProperties":false,"properties":{"run_id":{"type":"string"},"command":{"type":"string"},"started_at":{"type":"string"},"finished_at":{"type":["string","null"]},"status":{"type":"string"},"parameters":{"type":"object"},"counts":{"type":"object","required":["reused","restored","run"],"additionalProperties":false,"properties":{"reused":{"type":"integer","minimum":0},"restored":{"type":"integer","minimum":0},"run":{"type":"integer","minimum":0}}}}}},"run":{"oneOf":[{"type":"null"},{"type":"object","required":["run_id","command","started_at","finished_at","status","parameters","counts"],"additionalProperties":false,"properties":{"run_id":{"type":"string"},"command":{"type":"string"},"started_at":{"type":"string"},"finished_at":{"type":["string","null"]},"status":{"type":"string"},"parameters":{"type":"object"},"counts":{"type":"object","required":["reused","restored","run"],"additionalProperties":false,"properties":{"reused":{"type":"integer","minimum":0},"restored":{"type":"integer","minimum":0},"run":{"type":"integer","minimum":0}}}}}]},"cells":{"type":"array","items":{"type":"object","required":["index","number","id","label","fingerprint","outcome","reason","duration_s","recorded_s","restored_bytes","restored_values","checkpoint_bytes","tasks"],"additionalProperties":false,"properties":{"index":{"type":"integer","minimum":0},"number":{"type":"integer","minimum":1},"id":{"type":"string"},"label":{"type":"string"},"fingerprint":{"type":["string","null"]},"outcome":{"enum":["reused","ran","restored","failed","not-run"]},"reason":{"type":"string"},"duration_s":{"type":"number"},"recorded_s":{"type":["number","null"]},"restored_bytes":{"type":"integer","minimum":0},"restored_values":{"type":"array","items":{"type":"string"}},"checkpoint_bytes":{"type":"integer","minimum":0},"tasks":{"oneOf":[{"type":"null"},{"type":"object","required":["total","served","dispatched","uncached","failed","by_function","dispatched_because"],"additionalProperties":false,"properties":{"total":{"type":"integer","minimum":0},"served":{"type":"integer","minimum":0},"dispatched":{"type":"integer","minimum":0},"uncached":{"type":"integer","minimum":0},"failed":{"type":"integer","minimum":0},"by_function":{"type":"array","items":{"type":"object","required":["function","submitted","served","dispatched","uncached","failed"],"additionalProperties":false,"properties":{"function":{"type":"string"},"submitted":{"type":"integer","minimum":0},"served":{"type":"integer","minimum":0},"dispatched":{"type":"integer","minimum":0},"uncached":{"type":"integer","minimum":0},"failed":{"type":"integer","minimum":0}}}},"dispatched_because":{"type":"array","items":{"type":"object","required":["function","count","reason"],"additionalProperties":false,"properties":{"function":{"type":"string"},"count":{"type":"integer","minimum":0},"reason":{"type":"string"}}}}}}]}}}},"decisions":{"type":"array","items":{"type":"object","required":["run_id","cells"],"additionalProperties":false,"properties":{"run_id":{"type":"string"},"cells":{"type":"object","additionalProperties":{"type":"array","items":[{"enum":["reused","ran","restored","failed","not-run"]},{"type":"string"}],"minItems":2,"maxItems":2}}}}},"cell_graph":{"type":"object","required":["width","height","layout","nodes","edges"],"additionalProperties":false,"properties":{"width":{"type":"number"},"height":{"type":"number"},"layout":{"enum":["elk","order"]},"nodes":{"type":"array","items":{"type":"object","required":["id","label","title","kind","x","y","width","height"],"additionalProperties":false,"properties":{"id":{"type":"string"},"label":{"type":"string"},"title":{"type":"string"},"kind":{"type":"string"},"x":{"type":"number"},"y":{"type":"number"},"width":{"type":"number"},"height":{"type":"number"}}}},"edges":{"type":"array","items":{"type":"object","required":["from","to","label","points"],"additionalProperties":false,"properties":{"from":{"type":"string"},"to":{"type":"string"},"label":{"type":"string"},"points":{"type":"array","items":{"type":"array","items":{"type":"number"},"minItems":2,"maxItems":2}}}}}}},"task_graphs":{"type":"array","items":{"type":"object","required":["cell_id","granularity","task_count","graph"],"additionalProperties":false,"properties":{"cell_id":{"type":"string"},"granularity":{"enum":["tasks","functions"]},"task_count":{"type":"integer","minimum":0},"graph":{"type":"object","required":["width","height","layout","nodes","edges"],"additionalProperties":false,"properties":{"width":{"type":"number"},"height":{"type":"number"},"layout":{"enum":["elk","order"]},"nodes":{"type":"array","items":{"type":"object","required":["id","label","title","kind","x","y","width","height"],"additionalProperties":false,"properties":{"id":{"type":"string"},"label":{"type":"string"},"title":{"type":"string"},"kind":{"type":"string"},"x":{"type":"number"},"y":{"type":"number"},"width":{"type":"number"},"height":{"type":"number"}}}},"edges":{"type":"array","items":{"type":"object","required":["from","to","label","points"],"additionalProperties":false,"properties":{"from":{"type":"string"},"to":{"type":"string"},"label":{"type":"string"},"points":{"type":"array","items":{"type":"array","items":{"type":"number"},"minItems":2,"maxItems":2}}}}}}}}}},"replay":{"oneOf":[{"type":"null"},{"type":"object","required":["source","matched","differences"],"additionalProperties":false,"properties":{"source":{"type":"string"},"matched":{"type":"boolean"},"differences":{"type":"array","items":{"type":"object","required":["cell_id","cell_index","what","expected","got"],"additionalProperties":false,"properties":{"cell_id":{"type":"string"},"cell_index":{"type":"integer"},"what":{"type":"string"},"expected":{"type":"string"},"got":{"type":"string"}}}}}}]},"environment":{"oneOf":[{"type":"null"},{"type":"object","required":["python","platform","kernel","engines","packages","captured_at","nbrewind_version"],"additionalProperties":false,"properties":{"python":{"type":"string"},"platform":{"type":"string"},"kernel":{"type":"string"},"engines":{"type":"object","additionalProperties":{"type":["string","null"]}},"packages":{"type":"object","additionalProperties":{"type":"string"}},"captured_at":{"type":"string"},"nbrewind_version":{"type":"string"}}}]},"integrity":{"type":"object","required":["status","content_hashed","signature"],"additionalProperties":false,"properties":{"status":{"enum":["ok","problems"]},"content_hashed":{"type":"boolean"},"signature":{"type":"object","required":["state","signer","trusted","own"],"additionalProperties":false,"properties":{"state":{"type":"string"},"signer":{"type":["string","null"]},"trusted":{"type":"boolean"},"own":{"type":"boolean"}}}}},"problems":{"type":"array","items":{"type":"object","required":["file","message"],"additionalProperties":false,"properties":{"file":{"type":"string"},"message":{"type":"string"}}}}}};
 
 function validate37(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
 /*# sourceURL="https://nbrewind-engine/schemas/report.schema.json" */;
@@ -9711,7 +9913,7 @@ vErrors.push(err14);
 errors++;
 }
 for(const key0 in data){
-if(!(func2.call(schema63.properties, key0))){
+if(!(func2.call(schema64.properties, key0))){
 const err15 = {instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"};
 if(vErrors === null){
 vErrors = [err15];
@@ -10013,7 +10215,7 @@ errors++;
 if(data10.finished_at !== undefined){
 let data14 = data10.finished_at;
 if((typeof data14 !== "string") && (data14 !== null)){
-const err41 = {instancePath:instancePath+"/runs/" + i0+"/finished_at",schemaPath:"#/properties/runs/items/properties/finished_at/type",keyword:"type",params:{type: schema63.properties.runs.items.properties.finished_at.type},message:"must be string,null"};
+const err41 = {instancePath:instancePath+"/runs/" + i0+"/finished_at",schemaPath:"#/properties/runs/items/properties/finished_at/type",keyword:"type",params:{type: schema64.properties.runs.items.properties.finished_at.type},message:"must be string,null"};
 if(vErrors === null){
 vErrors = [err41];
 }
@@ -10348,7 +10550,7 @@ errors++;
 if(data21.finished_at !== undefined){
 let data25 = data21.finished_at;
 if((typeof data25 !== "string") && (data25 !== null)){
-const err69 = {instancePath:instancePath+"/run/finished_at",schemaPath:"#/properties/run/oneOf/1/properties/finished_at/type",keyword:"type",params:{type: schema63.properties.run.oneOf[1].properties.finished_at.type},message:"must be string,null"};
+const err69 = {instancePath:instancePath+"/run/finished_at",schemaPath:"#/properties/run/oneOf/1/properties/finished_at/type",keyword:"type",params:{type: schema64.properties.run.oneOf[1].properties.finished_at.type},message:"must be string,null"};
 if(vErrors === null){
 vErrors = [err69];
 }
@@ -10697,7 +10899,7 @@ vErrors.push(err97);
 errors++;
 }
 for(const key6 in data33){
-if(!(func2.call(schema63.properties.cells.items.properties, key6))){
+if(!(func2.call(schema64.properties.cells.items.properties, key6))){
 const err98 = {instancePath:instancePath+"/cells/" + i1,schemaPath:"#/properties/cells/items/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key6},message:"must NOT have additional properties"};
 if(vErrors === null){
 vErrors = [err98];
@@ -10785,7 +10987,7 @@ errors++;
 if(data33.fingerprint !== undefined){
 let data38 = data33.fingerprint;
 if((typeof data38 !== "string") && (data38 !== null)){
-const err105 = {instancePath:instancePath+"/cells/" + i1+"/fingerprint",schemaPath:"#/properties/cells/items/properties/fingerprint/type",keyword:"type",params:{type: schema63.properties.cells.items.properties.fingerprint.type},message:"must be string,null"};
+const err105 = {instancePath:instancePath+"/cells/" + i1+"/fingerprint",schemaPath:"#/properties/cells/items/properties/fingerprint/type",keyword:"type",params:{type: schema64.properties.cells.items.properties.fingerprint.type},message:"must be string,null"};
 if(vErrors === null){
 vErrors = [err105];
 }
@@ -10798,7 +11000,7 @@ errors++;
 if(data33.outcome !== undefined){
 let data39 = data33.outcome;
 if(!(((((data39 === "reused") || (data39 === "ran")) || (data39 === "restored")) || (data39 === "failed")) || (data39 === "not-run"))){
-const err106 = {instancePath:instancePath+"/cells/" + i1+"/outcome",schemaPath:"#/properties/cells/items/properties/outcome/enum",keyword:"enum",params:{allowedValues: schema63.properties.cells.items.properties.outcome.enum},message:"must be equal to one of the allowed values"};
+const err106 = {instancePath:instancePath+"/cells/" + i1+"/outcome",schemaPath:"#/properties/cells/items/properties/outcome/enum",keyword:"enum",params:{allowedValues: schema64.properties.cells.items.properties.outcome.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err106];
 }
@@ -10836,7 +11038,7 @@ errors++;
 if(data33.recorded_s !== undefined){
 let data42 = data33.recorded_s;
 if((!((typeof data42 == "number") && (isFinite(data42)))) && (data42 !== null)){
-const err109 = {instancePath:instancePath+"/cells/" + i1+"/recorded_s",schemaPath:"#/properties/cells/items/properties/recorded_s/type",keyword:"type",params:{type: schema63.properties.cells.items.properties.recorded_s.type},message:"must be number,null"};
+const err109 = {instancePath:instancePath+"/cells/" + i1+"/recorded_s",schemaPath:"#/properties/cells/items/properties/recorded_s/type",keyword:"type",params:{type: schema64.properties.cells.items.properties.recorded_s.type},message:"must be number,null"};
 if(vErrors === null){
 vErrors = [err109];
 }
@@ -11665,7 +11867,7 @@ const len6 = data70.length;
 if(len6 > 0){
 let data71 = data70[0];
 if(!(((((data71 === "reused") || (data71 === "ran")) || (data71 === "restored")) || (data71 === "failed")) || (data71 === "not-run"))){
-const err175 = {instancePath:instancePath+"/decisions/" + i5+"/cells/" + key11.replace(/~/g, "~0").replace(/\//g, "~1")+"/0",schemaPath:"#/properties/decisions/items/properties/cells/additionalProperties/items/0/enum",keyword:"enum",params:{allowedValues: schema63.properties.decisions.items.properties.cells.additionalProperties.items[0].enum},message:"must be equal to one of the allowed values"};
+const err175 = {instancePath:instancePath+"/decisions/" + i5+"/cells/" + key11.replace(/~/g, "~0").replace(/\//g, "~1")+"/0",schemaPath:"#/properties/decisions/items/properties/cells/additionalProperties/items/0/enum",keyword:"enum",params:{allowedValues: schema64.properties.decisions.items.properties.cells.additionalProperties.items[0].enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err175];
 }
@@ -11829,7 +12031,7 @@ errors++;
 if(data73.layout !== undefined){
 let data76 = data73.layout;
 if(!((data76 === "elk") || (data76 === "order"))){
-const err189 = {instancePath:instancePath+"/cell_graph/layout",schemaPath:"#/properties/cell_graph/properties/layout/enum",keyword:"enum",params:{allowedValues: schema63.properties.cell_graph.properties.layout.enum},message:"must be equal to one of the allowed values"};
+const err189 = {instancePath:instancePath+"/cell_graph/layout",schemaPath:"#/properties/cell_graph/properties/layout/enum",keyword:"enum",params:{allowedValues: schema64.properties.cell_graph.properties.layout.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err189];
 }
@@ -12332,7 +12534,7 @@ errors++;
 if(data96.granularity !== undefined){
 let data98 = data96.granularity;
 if(!((data98 === "tasks") || (data98 === "functions"))){
-const err231 = {instancePath:instancePath+"/task_graphs/" + i10+"/granularity",schemaPath:"#/properties/task_graphs/items/properties/granularity/enum",keyword:"enum",params:{allowedValues: schema63.properties.task_graphs.items.properties.granularity.enum},message:"must be equal to one of the allowed values"};
+const err231 = {instancePath:instancePath+"/task_graphs/" + i10+"/granularity",schemaPath:"#/properties/task_graphs/items/properties/granularity/enum",keyword:"enum",params:{allowedValues: schema64.properties.task_graphs.items.properties.granularity.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err231];
 }
@@ -12461,7 +12663,7 @@ errors++;
 if(data100.layout !== undefined){
 let data103 = data100.layout;
 if(!((data103 === "elk") || (data103 === "order"))){
-const err242 = {instancePath:instancePath+"/task_graphs/" + i10+"/graph/layout",schemaPath:"#/properties/task_graphs/items/properties/graph/properties/layout/enum",keyword:"enum",params:{allowedValues: schema63.properties.task_graphs.items.properties.graph.properties.layout.enum},message:"must be equal to one of the allowed values"};
+const err242 = {instancePath:instancePath+"/task_graphs/" + i10+"/graph/layout",schemaPath:"#/properties/task_graphs/items/properties/graph/properties/layout/enum",keyword:"enum",params:{allowedValues: schema64.properties.task_graphs.items.properties.graph.properties.layout.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err242];
 }
@@ -13348,7 +13550,7 @@ if(data136 && typeof data136 == "object" && !Array.isArray(data136)){
 for(const key22 in data136){
 let data137 = data136[key22];
 if((typeof data137 !== "string") && (data137 !== null)){
-const err314 = {instancePath:instancePath+"/environment/engines/" + key22.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/properties/environment/oneOf/1/properties/engines/additionalProperties/type",keyword:"type",params:{type: schema63.properties.environment.oneOf[1].properties.engines.additionalProperties.type},message:"must be string,null"};
+const err314 = {instancePath:instancePath+"/environment/engines/" + key22.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/properties/environment/oneOf/1/properties/engines/additionalProperties/type",keyword:"type",params:{type: schema64.properties.environment.oneOf[1].properties.engines.additionalProperties.type},message:"must be string,null"};
 if(vErrors === null){
 vErrors = [err314];
 }
@@ -13513,7 +13715,7 @@ errors++;
 if(data142.status !== undefined){
 let data143 = data142.status;
 if(!((data143 === "ok") || (data143 === "problems"))){
-const err326 = {instancePath:instancePath+"/integrity/status",schemaPath:"#/properties/integrity/properties/status/enum",keyword:"enum",params:{allowedValues: schema63.properties.integrity.properties.status.enum},message:"must be equal to one of the allowed values"};
+const err326 = {instancePath:instancePath+"/integrity/status",schemaPath:"#/properties/integrity/properties/status/enum",keyword:"enum",params:{allowedValues: schema64.properties.integrity.properties.status.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err326];
 }
@@ -13605,7 +13807,7 @@ errors++;
 if(data145.signer !== undefined){
 let data147 = data145.signer;
 if((typeof data147 !== "string") && (data147 !== null)){
-const err334 = {instancePath:instancePath+"/integrity/signature/signer",schemaPath:"#/properties/integrity/properties/signature/properties/signer/type",keyword:"type",params:{type: schema63.properties.integrity.properties.signature.properties.signer.type},message:"must be string,null"};
+const err334 = {instancePath:instancePath+"/integrity/signature/signer",schemaPath:"#/properties/integrity/properties/signature/properties/signer/type",keyword:"type",params:{type: schema64.properties.integrity.properties.signature.properties.signer.type},message:"must be string,null"};
 if(vErrors === null){
 vErrors = [err334];
 }
@@ -13766,8 +13968,8 @@ return errors === 0;
 }
 
 export const cache_export = validate38;
-const schema64 = {"$schema":"http://json-schema.org/draft-07/schema#","$id":"https://nbrewind.dev/schemas/cache-export.schema.json","title":"nbrewind-cache.json: the first member of a task cache exported to one file ('cache export FILE')","description":"The file is a tar (gzip-compressed when its name ends in .gz or .tgz): this manifest, then tasks/<2 hex>/<key>.json (one entry each, schemas/task-cache.schema.json#/definitions/entry) and blobs/sha256/<2 hex>/<62 hex> (the results, named by their digest). 'cache import' checks every entry file against its sha256 here and every blob against its name before it writes anything.","type":"object","additionalProperties":false,"required":["format_version","kind","created_at","entries","blobs"],"properties":{"format_version":{"const":1},"kind":{"const":"nbrewind-task-cache-export"},"created_at":{"type":"string"},"entries":{"type":"array","items":{"type":"object","additionalProperties":false,"required":["key","function","sha256","blobs"],"properties":{"key":{"$ref":"#/definitions/digest","description":"The task key; the entry is tasks/<2 hex>/<key>.json."},"function":{"type":"string","description":"module.qualname of the task's function, to name the entry in messages."},"sha256":{"$ref":"#/definitions/digest","description":"Digest of the entry file's bytes."},"blobs":{"type":"array","items":{"$ref":"#/definitions/digest"},"description":"The blobs the entry needs (its result, or the pack holding it, and the blobs the result refers to)."}}}},"blobs":{"type":"array","items":{"type":"object","additionalProperties":false,"required":["digest","size"],"properties":{"digest":{"$ref":"#/definitions/digest"},"size":{"type":"integer","minimum":0}}}}},"definitions":{"digest":{"type":"string","pattern":"^[0-9a-f]{64}$"}}};
-const schema65 = {"type":"string","pattern":"^[0-9a-f]{64}$"};
+const schema65 = {"$schema":"http://json-schema.org/draft-07/schema#","$id":"https://nbrewind.dev/schemas/cache-export.schema.json","title":"nbrewind-cache.json: the first member of a task cache exported to one file ('cache export FILE')","description":"The file is a tar (gzip-compressed when its name ends in .gz or .tgz): this manifest, then tasks/<2 hex>/<key>.json (one entry each, schemas/task-cache.schema.json#/definitions/entry) and blobs/sha256/<2 hex>/<62 hex> (the results, named by their digest). 'cache import' checks every entry file against its sha256 here and every blob against its name before it writes anything.","type":"object","additionalProperties":false,"required":["format_version","kind","created_at","entries","blobs"],"properties":{"format_version":{"const":1},"kind":{"const":"nbrewind-task-cache-export"},"created_at":{"type":"string"},"entries":{"type":"array","items":{"type":"object","additionalProperties":false,"required":["key","function","sha256","blobs"],"properties":{"key":{"$ref":"#/definitions/digest","description":"The task key; the entry is tasks/<2 hex>/<key>.json."},"function":{"type":"string","description":"module.qualname of the task's function, to name the entry in messages."},"sha256":{"$ref":"#/definitions/digest","description":"Digest of the entry file's bytes."},"blobs":{"type":"array","items":{"$ref":"#/definitions/digest"},"description":"The blobs the entry needs (its result, or the pack holding it, and the blobs the result refers to)."}}}},"blobs":{"type":"array","items":{"type":"object","additionalProperties":false,"required":["digest","size"],"properties":{"digest":{"$ref":"#/definitions/digest"},"size":{"type":"integer","minimum":0}}}}},"definitions":{"digest":{"type":"string","pattern":"^[0-9a-f]{64}$"}}};
+const schema66 = {"type":"string","pattern":"^[0-9a-f]{64}$"};
 
 function validate38(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
 /*# sourceURL="https://nbrewind.dev/schemas/cache-export.schema.json" */;

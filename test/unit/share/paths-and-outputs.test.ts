@@ -59,7 +59,7 @@ describe("output comparison", () => {
       { id: "a", execution_count: 7, outputs: [{ output_type: "stream", name: "stdout", text: "x\n" }, { output_type: "stream", name: "stdout", text: "y\n" }, { output_type: "execute_result", execution_count: 7, data: { "text/plain": ["3"] }, metadata: {}, transient: { display_id: "q" } }] },
       { id: "b", outputs: [{ output_type: "error", ename: "ValueError", evalue: "bad", traceback: ["/tmp/ipykernel_9/4.py"] }] },
     ]);
-    expect(compareOutputs(recorded, got)).toEqual({ cells_compared: 2, cells_differing: 0, matched: true, differences: [] });
+    expect(compareOutputs(recorded, got)).toEqual({ cells_compared: 2, cells_differing: 0, matched: true, differences: [], addresses_only: [] });
   });
 
   it("text, data, a missing output and a missing cell are differences, each named", () => {
@@ -73,6 +73,22 @@ describe("output comparison", () => {
       ["b", null, "cell"],
     ]);
     expect(lineDiff("x\ny\n", "x\nz\n")).toEqual(["  (1 identical line)", "- y", "+ z", "  (1 identical line)"]);
+  });
+
+  it("an object made again at the new site differs only in its repr's memory address: listed apart, not a difference; any other change still is", () => {
+    const repr = (at: string, n: string) => nb([
+      { id: "a", outputs: [{ output_type: "execute_result", data: { "text/plain": [`<parsl.dataflow.dflow.DataFlowKernel at ${at}>`], "text/html": [`&lt;Client at ${at}&gt; ${n}`] }, metadata: {} }] },
+      { id: "b", outputs: [{ output_type: "stream", name: "stdout", text: `id 0x7f00aa11 of <Lock object at ${at}>\n` }] },
+    ]);
+    const same = compareOutputs(repr("0x7fa38823d690", "1"), repr("0x7f6cdfb57ad0", "1"));
+    expect(same).toMatchObject({ matched: true, cells_differing: 0, differences: [] });
+    expect(same.addresses_only.map((d) => [d.cell_id, d.what])).toEqual([["a", "text/plain"], ["a", "text/html"], ["b", "stream stdout"]]);
+    // A bare hex number is content, and so is anything else beside the address.
+    const changed = compareOutputs(repr("0x7fa38823d690", "1"), repr("0x7f6cdfb57ad0", "2"));
+    expect(changed.matched).toBe(false);
+    expect(changed.differences.map((d) => [d.cell_id, d.what])).toEqual([["a", "text/html"]]);
+    const hex = compareOutputs(nb([{ id: "a", outputs: [{ output_type: "stream", name: "stdout", text: "checksum 0x7fa38823\n" }] }]), nb([{ id: "a", outputs: [{ output_type: "stream", name: "stdout", text: "checksum 0x7fa38824\n" }] }]));
+    expect(hex.matched).toBe(false);
   });
 
   it("a cell without outputs that only one side has (a parameters cell the replay injected) shows nothing to differ", () => {
