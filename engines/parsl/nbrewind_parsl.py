@@ -53,6 +53,7 @@ from nbrewind.tasks.keys import Keyer, Uncacheable, function_name
 from nbrewind.tasks.shipping import Shipped
 from nbrewind.tasks.worker import where_here
 
+import nbrewind_parsl_loader as loader
 import nbrewind_parsl_worker as pw
 
 ENGINE = "parsl"
@@ -81,8 +82,10 @@ def install() -> None:
 
 
 # By value always, this adapter's worker module with the core's: HTEX workers started
-# by a provider do not have this folder (or nbrewind) on their path.
+# by a provider do not have this folder (or nbrewind) on their path. Not in the tasks:
+# written into the store once (_runner_file), loaded there by the loader they carry.
 _RUNNER = Shipped(pw.run_persisting, by_value=(pw,))
+_LOADER = Shipped(loader.run, by_value=(loader,), core=False)
 # id(app function) -> (function, its persisting wrapper): one wrapper per function, so
 # Parsl's serializer cache (keyed by the callable) serialises it once, not per task.
 _wrappers: dict[int, tuple[Any, Any]] = {}
@@ -93,7 +96,7 @@ def _persisting(func: Any) -> Any:
     hit = _wrappers.get(id(func))
     if hit is not None and hit[0] is func:
         return hit[1]
-    wrapper = functools.partial(_RUNNER, func)
+    wrapper = functools.partial(_LOADER, func)
     wrapper.__name__ = getattr(func, "__name__", "app")  # type: ignore[attr-defined]  # the DFK names tasks by it
     if len(_wrappers) >= _WRAPPERS_MAX:
         _wrappers.clear()
@@ -165,7 +168,7 @@ def _patch_dflow(dflow: Any) -> None:
                 return _completed(self, rt, info, func, app_args, app_kwargs, executors, cache, ignore_for_cache, value)
         submitted_func, submitted_kwargs = func, app_kwargs
         if info.status == "dispatched" and not join:
-            spec = (rt.blobs_dir, info.key, info.dispatch, *_reach_marker(rt), _executor_label(self, executors), info.slots)
+            spec = (rt.blobs_dir, info.key, info.dispatch, *_reach_marker(rt), _executor_label(self, executors), info.slots, *_runner_file(rt))
             submitted_func, submitted_kwargs = _persisting(func), {**app_kwargs, pw.SPEC_KWARG: spec}
         with _submit_lock:
             tid = self.task_count
@@ -265,6 +268,26 @@ def _executor_label(dfk: Any, executors: Any) -> str:
 
 
 _markers: dict[str, tuple[str, str]] = {}
+_runner_files: dict[str, tuple[str, str]] = {}
+
+
+def _runner_file(rt: task_runtime.TaskRuntime) -> tuple[str, str]:
+    """The persisting runner's pickle, in the store once (name, sha256): what the loader
+    each task carries loads in a worker process (``nbrewind_parsl_loader``)."""
+    known = _runner_files.get(rt.blobs_dir)
+    if known is None:
+        payload = _RUNNER.payload()
+        digest = hashlib.sha256(payload).hexdigest()
+        name = f".parsl-runner-{digest[:16]}.pkl"
+        path = os.path.join(rt.tasklog_dir, name)
+        if not os.path.isfile(path) or os.path.getsize(path) != len(payload):
+            os.makedirs(rt.tasklog_dir, exist_ok=True)
+            tmp = f"{path}.{uuid.uuid4().hex[:8]}.tmp"
+            with open(tmp, "wb") as f:
+                f.write(payload)
+            os.replace(tmp, path)  # whole or absent for a worker reading it
+        known = _runner_files[rt.blobs_dir] = (name, digest)
+    return known
 
 
 def _reach_marker(rt: task_runtime.TaskRuntime) -> tuple[str, str]:

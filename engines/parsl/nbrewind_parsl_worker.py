@@ -29,8 +29,9 @@ ENVELOPE = "nbrewind-parsl-envelope"
 # Keyword that carries the spec to the runner; removed before the app sees its arguments.
 SPEC_KWARG = "_nbrewind_task"
 
-# (blobs_dir, task_key, dispatch_id, reach_marker, reach_nonce, executor_label, file_slots)
-RunSpec = tuple[str, str, str, str, str, str, tuple[str, ...]]
+# (blobs_dir, task_key, dispatch_id, reach_marker, reach_nonce, executor_label, file_slots,
+#  runner_file, runner_sha256): the last two for nbrewind_parsl_loader
+RunSpec = tuple[str, str, str, str, str, str, tuple[str, ...], str, str]
 
 # Per worker process: does it see the kernel's store? (blobs_dir, marker) -> answer.
 _reach: dict[tuple[str, str], bool] = {}
@@ -45,7 +46,7 @@ def run_persisting(func: Any, /, *args: Any, **kwargs: Any) -> Any:
     the kernel notes the final failure.
     """
     spec: RunSpec = kwargs.pop(SPEC_KWARG)
-    blobs_dir, task_key, dispatch, marker, nonce, label, slots = spec
+    blobs_dir, task_key, dispatch, marker, nonce, label, slots, *_runner = spec
     started = time.perf_counter()
     reachable = store_reachable(blobs_dir, marker, nonce)
     if reachable:

@@ -35,6 +35,18 @@ async function auditRepeat(executor: Executor): Promise<void> {
   expect(audit.survivors).toEqual([]);
   expect(takeLog(log)).toEqual(allTasks());
   expectCleanShutdown(runDir("audit"));
+  if (executor === "htex") {
+    // Stored where they ran: the worker processes loaded the persisting runner from the store.
+    const tasks = readdirSync(join(root, "nb.nbrewind", "cells"))
+      .map((f) => readJson(join(root, "nb.nbrewind", "cells", f)) as { tasks?: { status: string; result_digest?: string; where?: { client?: boolean; pid?: number } }[] })
+      .flatMap((r) => r.tasks ?? [])
+      .filter((t) => t.status === "dispatched");
+    expect(tasks.length).toBe(allTasks().length);
+    for (const t of tasks) {
+      expect(t.result_digest).toMatch(/^[0-9a-f]{64}$/);
+      expect(t.where?.client).toBeUndefined();
+    }
+  }
 
   // repeat with the parameter changed: 20 leaves, 2 groups, total and the diamond below it
   const edited = nb(workflowCells(executor, runDir("audit"), log, { factor: 5 }));

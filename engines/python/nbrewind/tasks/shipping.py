@@ -37,14 +37,15 @@ class Shipped:
     """Callable like ``fn`` here; pickled, it carries ``fn``'s code by value.
 
     ``by_value``: more modules whose code ``fn`` reaches and the workers lack (an
-    adapter's own worker module), pickled by value along with the core's.
+    adapter's own worker module), pickled by value along with the core's;
+    ``core=False``: those alone (a function that reaches none of the core).
     """
 
     __slots__ = ("fn", "modules", "_payload")
 
-    def __init__(self, fn: Callable[..., Any], by_value: tuple[types.ModuleType, ...] = ()) -> None:
+    def __init__(self, fn: Callable[..., Any], by_value: tuple[types.ModuleType, ...] = (), core: bool = True) -> None:
         self.fn = fn
-        self.modules = (*by_value, *_BY_VALUE)
+        self.modules = (*by_value, *_BY_VALUE) if core else by_value
         self._payload: bytes | None = None
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
