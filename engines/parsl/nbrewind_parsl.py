@@ -88,19 +88,21 @@ _RUNNER = Shipped(pw.run_persisting, by_value=(pw,))
 _LOADER = Shipped(loader.run, by_value=(loader,), core=False)
 # id(app function) -> (function, its persisting wrapper): one wrapper per function, so
 # Parsl's serializer cache (keyed by the callable) serialises it once, not per task.
-_wrappers: dict[int, tuple[Any, Any]] = {}
+_wrappers: dict[tuple[int, bool], tuple[Any, Any]] = {}
 _WRAPPERS_MAX = 10_000
 
 
-def _persisting(func: Any) -> Any:
-    hit = _wrappers.get(id(func))
+def _persisting(func: Any, in_process: bool) -> Any:
+    """``func`` wrapped to persist its result where it runs: the runner itself on Parsl's
+    thread pool (this process), else the loader that fetches the runner from the store."""
+    hit = _wrappers.get((id(func), in_process))
     if hit is not None and hit[0] is func:
         return hit[1]
-    wrapper = functools.partial(_LOADER, func)
+    wrapper = functools.partial(_RUNNER if in_process else _LOADER, func)
     wrapper.__name__ = getattr(func, "__name__", "app")  # type: ignore[attr-defined]  # the DFK names tasks by it
     if len(_wrappers) >= _WRAPPERS_MAX:
         _wrappers.clear()
-    _wrappers[id(func)] = (func, wrapper)
+    _wrappers[(id(func), in_process)] = (func, wrapper)
     return wrapper
 
 
@@ -168,8 +170,9 @@ def _patch_dflow(dflow: Any) -> None:
                 return _completed(self, rt, info, func, app_args, app_kwargs, executors, cache, ignore_for_cache, value)
         submitted_func, submitted_kwargs = func, app_kwargs
         if info.status == "dispatched" and not join:
-            spec = (rt.blobs_dir, info.key, info.dispatch, *_reach_marker(rt), _executor_label(self, executors), info.slots, *_runner_file(rt))
-            submitted_func, submitted_kwargs = _persisting(func), {**app_kwargs, pw.SPEC_KWARG: spec}
+            label, in_process = _executor_of(self, executors)
+            spec = (rt.blobs_dir, info.key, info.dispatch, *_reach_marker(rt), label, info.slots, *_runner_file(rt))
+            submitted_func, submitted_kwargs = _persisting(func, in_process), {**app_kwargs, pw.SPEC_KWARG: spec}
         with _submit_lock:
             tid = self.task_count
             self._nbrewind_tasks[tid] = info
@@ -254,17 +257,24 @@ def _ensure_engine_scripts_on_path() -> None:
         os.environ["PATH"] = os.pathsep.join(p for p in (os.environ.get("PATH", ""), scripts) if p)
 
 
-def _executor_label(dfk: Any, executors: Any) -> str:
+def _executor_of(dfk: Any, executors: Any) -> tuple[str, bool]:
+    """The label of the executor a task goes to ("any" when several may take it), and whether
+    it runs tasks in this process (Parsl's thread pool)."""
     if isinstance(executors, list) and len(executors) == 1:
-        return str(executors[0])
+        return str(executors[0]), _in_process(dfk.executors.get(executors[0]))
     # Asked per task: kept on the DFK for as long as its executors are the same ones.
     known = getattr(dfk, "_nbrewind_label", None)
     if known is not None and known[0] == len(dfk.executors):
-        return str(known[1])
+        return known[1], known[2]
     labels = [label for label in dfk.executors if label != "_parsl_internal"]
     label = labels[0] if len(labels) == 1 else "any"
-    dfk._nbrewind_label = (len(dfk.executors), label)
-    return label
+    in_process = all(_in_process(dfk.executors[name]) for name in labels) if labels else False
+    dfk._nbrewind_label = (len(dfk.executors), label, in_process)
+    return label, in_process
+
+
+def _in_process(executor: Any) -> bool:
+    return type(executor).__name__ == "ThreadPoolExecutor" and type(executor).__module__ == "parsl.executors.threads"
 
 
 _markers: dict[str, tuple[str, str]] = {}
