@@ -193,13 +193,21 @@ def _remote_function_call(original: Any, rf: Any, rt: task_runtime.TaskRuntime, 
     served = _serve(rt, fn, planned)
     if served is not None:
         return served
-    dispatch = rt.new_dispatch()
     placement = nbrewind_ray_store.placement(_ray, rt)
     if placement.on_worker:
-        remote = twins.persisting_remote(_ray, rf, planned.twin, placement.runners.run_and_persist)
         # A call's result is handed to the notebook (an ObjectRef it may ray.get): kept whatever it costs.
-        result = original(remote, [(rt.blobs_dir, planned.key, dispatch, rt.store_policy(keep=True)), *args], kwargs, **options)
+        policy = rt.store_policy(keep=True)
+        if planned.num_returns == 0:
+            # No ObjectRef to read the task id from: the spec goes with the call.
+            remote, _ = twins.persisting_remote(_ray, rf, planned.twin, placement.runners.run_and_persist, None)
+            dispatch = rt.new_dispatch()
+            result = original(remote, [(rt.blobs_dir, planned.key, dispatch, policy), *args], kwargs, **options)
+        else:
+            remote, prefix = twins.persisting_remote(_ray, rf, planned.twin, placement.runners.run_and_persist, (rt.blobs_dir, rt.session_prefix, policy))
+            result = original(remote, args, kwargs, **options)
+            dispatch = twins.dispatch_of(prefix, _as_list(result))
     else:
+        dispatch = rt.new_dispatch()
         result = original(rf, args, kwargs, **options)
     returned = _as_list(result)
     refs.produced(returned, planned.key)
