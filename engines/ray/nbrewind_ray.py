@@ -193,7 +193,7 @@ def _remote_function_call(original: Any, rf: Any, rt: task_runtime.TaskRuntime, 
     served = _serve(rt, fn, planned)
     if served is not None:
         return served
-    placement = nbrewind_ray_store.placement(_ray, rt)
+    placement = nbrewind_ray_store.placement(_ray, rt, planned.job)
     if placement.on_worker:
         # A call's result is handed to the notebook (an ObjectRef it may ray.get): kept whatever it costs.
         policy = rt.store_policy(keep=True)
@@ -226,6 +226,7 @@ class _Planned:
     arg_keys: list[str]
     upstream: list[str]
     occurrence: task_runtime.Occurrence
+    job: Any  # Ray's cluster and job the twin was taken for
 
 
 def _plan(rt: task_runtime.TaskRuntime, rf: Any, args: list[Any], kwargs: dict[str, Any], options: dict[str, Any]) -> _Planned | str:
@@ -255,14 +256,20 @@ def _plan(rt: task_runtime.TaskRuntime, rf: Any, args: list[Any], kwargs: dict[s
             return _remote_identity(keyer, value, value._default_options)
         return None
 
+    job = _ray._private.worker.global_worker.current_cluster_and_job
     keyer = _SnapshotKeyer(ref_key)
     try:
-        twin = twins.twin_of(_ray, rf, keyer)
+        twin = twins.twin_of(_ray, rf, keyer, job)
         if isinstance(twin.identity, Uncacheable):
             return twin.identity.reason
         # Two remote functions with the same code are two tasks when their names or the shape of
         # their results (num_returns) differ: both are part of the function's identity in the key.
-        keyer.pin(rf._function, _shaped_identity(twin.identity, rf._function, options, num_returns))
+        # Asked at every call: kept with the twin (its identity and function are fixed for the job),
+        # by the only option that shapes it.
+        shaped = twin.shaped.get(num_returns)
+        if shaped is None:
+            shaped = twin.shaped[num_returns] = _shaped_identity(twin.identity, rf._function, options, num_returns)
+        keyer.pin(rf._function, shaped)
         def arg_key(value: Any) -> str:
             # Ray hands the task the value behind a top-level ObjectRef: the ref stands for that
             # value's key (the producer's task key), as for an upstream future in the other engines.
@@ -285,7 +292,7 @@ def _plan(rt: task_runtime.TaskRuntime, rf: Any, args: list[Any], kwargs: dict[s
             return err.reason
         key = keyer.task_key(ENGINE, rf._function, arg_keys, kwarg_keys)
         # Each call is a task of its own, served only what its own occurrence was recorded with.
-        return _Planned(key, twin, num_returns, [*arg_keys, *(kwarg_keys[k] for k in sorted(kwarg_keys))], sorted(upstream), rt.submission(key))
+        return _Planned(key, twin, num_returns, [*arg_keys, *(kwarg_keys[k] for k in sorted(kwarg_keys))], sorted(upstream), rt.submission(key), job)
     finally:
         # ref_key closes over keyer, and keyer holds ref_key: a reference cycle that only the
         # garbage collector frees. Left to it, every submission's keyer (its caches, the closure,
@@ -295,7 +302,9 @@ def _plan(rt: task_runtime.TaskRuntime, rf: Any, args: list[Any], kwargs: dict[s
         del keyer  # the closures' cell: ref_key no longer reaches the keyer
 
 
-# Options that shape what a call returns (how many refs, and so what each holds).
+# Options that shape what a call returns (how many refs, and so what each holds). The twin's
+# shaped identities (Twin.shaped, _plan) are kept by num_returns alone: add any option added
+# here to their key.
 _RESULT_SHAPING_OPTIONS = ("num_returns",)
 
 

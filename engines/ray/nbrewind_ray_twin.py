@@ -47,15 +47,17 @@ class Twin:
     # The persisting remote functions, by context; made when a task first misses (hits never need one).
     remotes: dict[Context, tuple[Any, str]] = field(default_factory=dict)
     payload: bytes | None = None
+    # num_returns -> the identity with the function's name and result shape (nbrewind_ray._shaped_identity).
+    shaped: dict[int, str] = field(default_factory=dict)
 
 
 # remote function -> (the Ray cluster and job it was snapshot for, its twin)
 _twins: weakref.WeakKeyDictionary[Any, tuple[Any, Twin]] = weakref.WeakKeyDictionary()
 
 
-def twin_of(ray: Any, rf: Any, keyer: Keyer) -> Twin:
-    """The twin of ``rf`` for the current Ray job: made (function snapshot and identity) at first use."""
-    job = ray._private.worker.global_worker.current_cluster_and_job
+def twin_of(ray: Any, rf: Any, keyer: Keyer, job: Any) -> Twin:
+    """The twin of ``rf`` for ``job`` (Ray's current cluster and job): made (function snapshot
+    and identity) at first use."""
     known = _twins.get(rf)
     if known is not None and known[0] == job:
         return known[1]
