@@ -38,9 +38,14 @@ _placements: dict[tuple[Any, str], Placement] = {}
 _lock = threading.Lock()
 
 
-def placement(ray: Any, rt: task_runtime.TaskRuntime) -> Placement:
-    job = ray._private.worker.global_worker.current_cluster_and_job
+def placement(ray: Any, rt: task_runtime.TaskRuntime, job: Any = None) -> Placement:
+    """``job``: Ray's current cluster and job, when the caller has just read it."""
+    if job is None:
+        job = ray._private.worker.global_worker.current_cluster_and_job
     cache_key = (job, rt.blobs_dir)
+    known = _placements.get(cache_key)  # once probed, a placement never changes: no lock to read it
+    if known is not None:
+        return known
     with _lock:
         known = _placements.get(cache_key)
         if known is None:

@@ -24,6 +24,7 @@ again into a new log, so no note is lost to the removal (see ``runtime``).
 from __future__ import annotations
 
 import base64
+import hashlib
 import json
 import os
 import socket
@@ -105,14 +106,16 @@ def persist_result(blobs_dir: str, task_key: str, dispatch: str, result: Any, du
             note.update(status="unstored", not_stored=True, size=blob.size, reason=skip)
             write_note(blobs_dir, task_key, note)
             return
-        digest = digest_of(blob.pieces)
         if blob.size <= INLINE_MAX:
             data = b"".join(blob.pieces)
+            # The same digest as digest_of(pieces), in one update of the bytes joined anyway.
+            digest = hashlib.sha256(data).hexdigest()
             if _kernel_here(blobs_dir, dispatch) is not None:
                 note["inline_bytes"] = data  # handed over in this process: no text encoding
             else:
                 note["inline"] = base64.b64encode(data).decode("ascii")
         else:
+            digest = digest_of(blob.pieces)
             _store_blob(BlobStore(blobs_dir), digest, blob.pieces)
         note.update(status="stored", digest=digest, size=blob.size, store_s=time.perf_counter() - started)
         if blobs:
@@ -235,11 +238,15 @@ def write_note(blobs_dir: str, task_key: str, note: dict[str, Any]) -> None:
     note.pop("inline_bytes", None)  # never in a log: a log is text
     try:
         session = str(note.get("dispatch", "")).partition("-")[0] or "nosession"
-        line = (json.dumps({"key": task_key, **note}, separators=(",", ":")) + "\n").encode()
+        line = (_NOTE_JSON.encode({"key": task_key, **note}) + "\n").encode()
         _HERE.append_note(os.path.join(blobs_dir, TASKLOG), session, line)
     except Exception:
         # The note is bookkeeping: losing it makes the task unrecorded, never the run wrong.
         traceback.print_exc()
+
+
+# What json.dumps(note, separators=(",", ":")) makes, without building an encoder per note.
+_NOTE_JSON = json.JSONEncoder(separators=(",", ":"))
 
 
 def notes_log_prefix(session: str) -> str:
