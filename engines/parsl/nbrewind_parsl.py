@@ -171,7 +171,9 @@ def _patch_dflow(dflow: Any) -> None:
         submitted_func, submitted_kwargs = func, app_kwargs
         if info.status == "dispatched" and not join:
             label, in_process = _executor_of(self, executors)
-            spec = (rt.blobs_dir, info.key, info.dispatch, *_reach_marker(rt), label, info.slots, *_runner_file(rt))
+            # The runner's file is for worker processes (the loader); the thread pool needs none.
+            runner = ("", "") if in_process else _runner_file(rt)
+            spec = (rt.blobs_dir, info.key, info.dispatch, *_reach_marker(rt), label, info.slots, *runner)
             submitted_func, submitted_kwargs = _persisting(func, in_process), {**app_kwargs, pw.SPEC_KWARG: spec}
         with _submit_lock:
             tid = self.task_count

@@ -35,6 +35,9 @@ async function auditRepeat(executor: Executor): Promise<void> {
   expect(audit.survivors).toEqual([]);
   expect(takeLog(log)).toEqual(allTasks());
   expectCleanShutdown(runDir("audit"));
+  // The persisting runner is written into the store for worker processes only, not for the thread pool.
+  const runners = readdirSync(join(root, "nb.nbrewind", "blobs", "tasklog")).filter((n) => n.startsWith(".parsl-runner-"));
+  expect(runners).toHaveLength(executor === "htex" ? 1 : 0);
   if (executor === "htex") {
     // Stored where they ran: the worker processes loaded the persisting runner from the store.
     const tasks = readdirSync(join(root, "nb.nbrewind", "cells"))

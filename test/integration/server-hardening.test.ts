@@ -1,6 +1,6 @@
 import { execFileSync } from "node:child_process";
 import { createHash, randomUUID } from "node:crypto";
-import { existsSync, readdirSync, readFileSync, rmSync, statSync } from "node:fs";
+import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import { outputText, readJson, runCli, runtimeDirOf, tempDir, writeNotebookFile } from "./cli-harness.js";
@@ -14,8 +14,11 @@ import { outputText, readJson, runCli, runtimeDirOf, tempDir, writeNotebookFile 
  * comes back whole from a repeat and from a replay of the packed file.
  */
 const dir = tempDir("nbrewind-server-hardening-");
-// The embedded server is the point here: the kernel starts on it, not directly.
-const config = { NBREWIND_CONFIG_DIR: join(dir, "config"), NBREWIND_KERNEL_TRANSPORT: "server" };
+// The embedded server is the point here: the kernel starts on it, not directly. Runtime
+// folders in a temp folder of this test's own: a run of another test file sweeps the killed
+// run's folder from the shared one before this test can see it still there.
+mkdirSync(join(dir, "tmp"));
+const config = { NBREWIND_CONFIG_DIR: join(dir, "config"), NBREWIND_KERNEL_TRANSPORT: "server", TMPDIR: join(dir, "tmp") };
 // Five copies of a 50 MB output: not left in the temp folder.
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 const sha256 = (data: string | Buffer) => createHash("sha256").update(data).digest("hex");
