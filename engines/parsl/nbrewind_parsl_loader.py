@@ -22,7 +22,8 @@ import pickle
 import sys
 from typing import Any
 
-# As nbrewind_parsl_worker.SPEC_KWARG: the spec ends with the runner's file and digest.
+# As nbrewind_parsl_worker.SPEC_KWARG and worker.TASKLOG (this module may import neither):
+# the spec ends with the runner's file, in the store's task log folder, and its digest.
 SPEC_KWARG = "_nbrewind_task"
 TASKLOG = "tasklog"
 

@@ -121,29 +121,28 @@ def forget() -> None:
 def _persisting_task(payload: bytes, runner: Any, context: Context) -> Any:
     loaded: list[Any] = []
 
+    def function() -> Any:
+        if not loaded:  # once per worker process
+            import pickle
+
+            loaded.append(pickle.loads(payload))
+        return loaded[0]
+
     if context is None:
 
         def task_with_spec(spec: Any, /, *args: Any, **kwargs: Any) -> Any:
-            if not loaded:  # once per worker process
-                import pickle
-
-                loaded.append(pickle.loads(payload))
-            return runner(loaded[0], spec, *args, **kwargs)
+            return runner(function(), spec, *args, **kwargs)
 
         return task_with_spec
 
     blobs_dir, prefix, policy = context
 
     def task(*args: Any, **kwargs: Any) -> Any:
-        if not loaded:  # once per worker process
-            import pickle
-
-            loaded.append(pickle.loads(payload))
         import ray  # on the worker: already imported, it runs this task
 
         # The worker does not know the task key (it would be one more argument per call): the
         # kernel matches notes by dispatch id, and takes the key from its own record.
         dispatch = prefix + ray.get_runtime_context().get_task_id()
-        return runner(loaded[0], (blobs_dir, "", dispatch, policy), *args, **kwargs)
+        return runner(function(), (blobs_dir, "", dispatch, policy), *args, **kwargs)
 
     return task

@@ -148,36 +148,35 @@ class EngineGuard:
         ``Uncacheable``, what it recorded is forgotten and ``ok[0]`` is False: the caller
         then submits as the engine would without us. ``Uncacheable`` is the adapter's own
         business (an uncached task, with its reason) and propagates."""
-        from .tasks.keys import Uncacheable
-
         mark = rt.mark() if rt is not None else None
         ok = [True]
         try:
             yield ok
-        except Uncacheable:
-            raise
         except Exception as err:  # noqa: BLE001 - see the docstring
-            if rt is not None and mark is not None:
-                rt.forget_since(mark)
-            self.failed(what, err)
+            self._gave_up(what, rt, mark, err)
             ok[0] = False
 
     def call(self, what: str, rt: Any, fn: Callable[..., T], *args: Any) -> T | None:
         """``attempt`` for one call, without a generator's set-up: what an adapter does once
-        per submitted task (Parsl, TaskVine), where a context manager costs as much as the
-        bookkeeping it guards. None when ``fn`` failed (the caller submits as the engine would)."""
+        per submitted task (Parsl), where a context manager costs as much as the bookkeeping
+        it guards. None when ``fn`` failed (the caller submits as the engine would)."""
         mark = rt.mark() if rt is not None else None
         try:
             return fn(*args)
-        except Exception as err:  # noqa: BLE001 - as in attempt; Uncacheable is the adapter's own
-            from .tasks.keys import Uncacheable
-
-            if isinstance(err, Uncacheable):
-                raise
-            if rt is not None and mark is not None:
-                rt.forget_since(mark)
-            self.failed(what, err)
+        except Exception as err:  # noqa: BLE001 - see attempt
+            self._gave_up(what, rt, mark, err)
             return None
+
+    def _gave_up(self, what: str, rt: Any, mark: int | None, err: Exception) -> None:
+        """An adapter's bookkeeping raised: ``Uncacheable`` propagates (re-raised here); anything
+        else forgets what it recorded since ``mark`` and turns the adapter off."""
+        from .tasks.keys import Uncacheable
+
+        if isinstance(err, Uncacheable):
+            raise err
+        if rt is not None and mark is not None:
+            rt.forget_since(mark)
+        self.failed(what, err)
 
     def report(self) -> dict[str, Any]:
         out: dict[str, Any] = {"engine": self.engine, "status": self.status, "versions": {k: v for k, v in self.versions.items() if v is not None}}

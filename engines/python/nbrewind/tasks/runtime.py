@@ -291,12 +291,8 @@ class TaskRuntime:
         """A task record before its status is known; ``key`` may be the reason it has none.
         ``names``: function names already found for this submission, by the function's id;
         ``name``: the function's name, when the adapter keeps it per function."""
-        if name is not None:
-            pass
-        elif names is None:
-            name = function_name(fn)
-        else:
-            name = names.get(id(fn)) or names.setdefault(id(fn), function_name(fn))
+        if name is None:
+            name = function_name(fn) if names is None else names.get(id(fn)) or names.setdefault(id(fn), function_name(fn))
         rec: TaskRecord = {
             "key": key if isinstance(key, str) else None,
             "engine": engine,
@@ -468,10 +464,8 @@ class TaskRuntime:
             self._read_open_logs()
             if self._arrived.get(dispatch):
                 return True
-            prefix = notes_log_prefix(self._session)
-            try:
-                names = [n for n in os.listdir(self.tasklog_dir) if n.startswith(prefix) and n.endswith(NOTES_SUFFIX)]
-            except OSError:
+            names = self._log_names()
+            if names is None:
                 return False
             for name in names:
                 path = os.path.join(self.tasklog_dir, name)
@@ -501,6 +495,14 @@ class TaskRuntime:
                 lines, used = _complete_lines(data)
                 self._log_offsets[path] = offset + used
                 self._take_lines(lines)
+
+    def _log_names(self) -> list[str] | None:
+        """The names of this session's note logs (None: no log folder to list)."""
+        prefix = notes_log_prefix(self._session)
+        try:
+            return [n for n in os.listdir(self.tasklog_dir) if n.startswith(prefix) and n.endswith(NOTES_SUFFIX)]
+        except OSError:
+            return None
 
     def _take_lines(self, lines: list[bytes]) -> None:
         for raw in lines:
@@ -542,10 +544,8 @@ class TaskRuntime:
         their end (a cell's end). The removal cannot lose a note: a line written before the
         unlink is read after it (through the descriptor kept open), and a writer whose line
         lands after the unlink sees its log without links and writes the line again elsewhere."""
-        prefix = notes_log_prefix(self._session)
-        try:
-            names = [n for n in os.listdir(self.tasklog_dir) if n.startswith(prefix) and n.endswith(NOTES_SUFFIX)]
-        except OSError:
+        names = self._log_names()
+        if names is None:
             return
         with self._notes_lock:
             # Read on from where note_arrived stopped, by name; its descriptors are done with.
