@@ -100,13 +100,14 @@ def persist_result(blobs_dir: str, task_key: str, dispatch: str, result: Any, du
         note["files"] = files
     try:
         blob = serialise(result)
+        size = blob.size  # summed over the pieces: once
         cost = compute_s if compute_s is not None else duration_s
-        skip = too_cheap_to_store(cost, blob.size, policy) if policy is not None and cost is not None and blob.size > INLINE_MAX else None
+        skip = too_cheap_to_store(cost, size, policy) if policy is not None and cost is not None and size > INLINE_MAX else None
         if skip is not None:
-            note.update(status="unstored", not_stored=True, size=blob.size, reason=skip)
+            note.update(status="unstored", not_stored=True, size=size, reason=skip)
             write_note(blobs_dir, task_key, note)
             return
-        if blob.size <= INLINE_MAX:
+        if size <= INLINE_MAX:
             data = b"".join(blob.pieces)
             # The same digest as digest_of(pieces), in one update of the bytes joined anyway.
             digest = hashlib.sha256(data).hexdigest()
@@ -117,7 +118,7 @@ def persist_result(blobs_dir: str, task_key: str, dispatch: str, result: Any, du
         else:
             digest = digest_of(blob.pieces)
             _store_blob(BlobStore(blobs_dir), digest, blob.pieces)
-        note.update(status="stored", digest=digest, size=blob.size, store_s=time.perf_counter() - started)
+        note.update(status="stored", digest=digest, size=size, store_s=time.perf_counter() - started)
         if blobs:
             note["blobs"] = list(blobs)
     except Exception as err:  # a result that cannot be pickled is returned, just not memoized
