@@ -263,8 +263,7 @@ def main() -> None:
             )
 
         line("first seen, stat per file", "stat", "first")
-        line("first seen, watched (C batch where built)", "watch", "first")
-        line("first seen, Python hook, stat+hash per file", "watch_py", "first")
+        line("first seen, watched", "watch", "first")
         line("first seen, digests seeded by the plan (repeat)", "seeded", "first")
         line("seen before, stat per file", "stat", "again")
         line("second time, watched (watches set up)", "watch", "second")

@@ -152,23 +152,19 @@ async function kernelEnvironmentChecks(endpoint: ServerEndpoint, kernel: string,
 }
 
 /**
- * Which C parts observe files in the managed env's kernels (built here on first
- * use, as a kernel would): the audit hook, and the batch that stats and hashes
- * a cell's new reads. Without them Python records the same files, at a higher
- * cost per `open` and per file read for the first time.
+ * Which audit hook observes files in the managed env's kernels: the C one
+ * (built here on first use, as a kernel would) or the Python one, which
+ * records the same files at a higher cost per `open`.
  */
 function fileHookCheck(python: string): Check {
-  const code =
-    "import sys; sys.path.insert(0, sys.argv[1]); from nbrewind import native_hook; native_hook.load(True); native_hook.load_files(True); " +
-    "print(native_hook.status()); print(native_hook.files_status())";
+  const code = "import sys; sys.path.insert(0, sys.argv[1]); from nbrewind import native_hook; native_hook.load(True); print(native_hook.status())";
   const r = spawnSync(python, ["-c", code, join(packageRoot(), "engines", "python")], { encoding: "utf8", timeout: 180_000 });
-  const [hook, batch] = r.status === 0 ? r.stdout.trim().split("\n") : [`unknown: ${(r.stderr || r.error?.message || "").trim().split("\n").pop()}`];
-  const ok = hook === "native" && batch === "native";
+  const status = r.status === 0 ? r.stdout.trim() : `unknown: ${(r.stderr || r.error?.message || "").trim().split("\n").pop()}`;
   return {
     name: "File observation hook",
-    ok,
+    ok: status === "native",
     optional: true,
-    found: ok ? "C audit hook, C stat-and-hash batch" : `hook: ${hook}; first reads: ${batch ?? hook}`,
+    found: status === "native" ? "C audit hook" : status,
     fix: "a C compiler and Python's headers for the kernel's Python (Debian: gcc, python3-dev); without them the Python hook records the same files, a little slower",
   };
 }

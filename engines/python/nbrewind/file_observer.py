@@ -47,10 +47,6 @@ from .file_watch import FileWatch
 DEFAULT_BLOB_LIMIT = 1 << 30
 _CHUNK = 4 << 20
 _SMALL = 1 << 20
-# A cell's new reads are stat'ed and hashed in one C batch from this many files (fewer: the loop).
-_BATCH_MIN = 32
-# Files up to this size are hashed in that batch; larger ones by hashlib, whose OpenSSL is faster per byte.
-_BATCH_HASH_LIMIT = 1 << 20
 _SYSTEM_DIRS = ("/proc", "/dev", "/sys", "/usr", "/etc", "/run", "/var/lib")
 _S_ISREG = stat.S_ISREG
 _S_ISLNK = stat.S_ISLNK
@@ -131,8 +127,6 @@ class FileObserver:
         self._written_here: set[str] = set()
         # (watch generation, the paths, their entries): a cell reading the same files again, none changed.
         self._last_reads: tuple[int, set[str], list[FileEntry]] | None = None
-        # The C batch that stats and hashes a cell's new reads (``_first_sight``), once loaded.
-        self._probe: Any = None
         self._installed = False
         # Which audit hook observes this process: "native" (C), "python", or "" before install.
         self.hook = ""
@@ -150,7 +144,6 @@ class FileObserver:
         if not self._installed:
             if not self.excluded:
                 self.excluded = tuple(sorted(d + "/" for d in _python_dirs() | set(_SYSTEM_DIRS)))
-            self._probe = _native_files(build_native)
             native = _native_hook(build_native)
             if native is not None:
                 native.install(self.route, self._hook)
@@ -453,7 +446,6 @@ class FileObserver:
         # Names as _name / _real_name give them, with each folder decided once.
         ignored = self._ignore_pattern().match if relative else None
         prefixes: dict[str, str | None] = {}
-        named: list[tuple[str, str, str]] = []
         for path in paths:
             folder, _, base = path.rpartition("/")
             prefix = prefixes[folder] if folder in prefixes else prefixes.setdefault(folder, self._folder_prefix(folder, relative))
@@ -462,33 +454,24 @@ class FileObserver:
             name = prefix + base
             if ignored is not None and ignored(name) is not None:
                 continue
-            named.append((path, folder, name))
-        probed = self._first_sight(named) if len(named) >= _BATCH_MIN else {}
-        for path, folder, name in named:
-            pre = probed.get(path)
-            watched = False
-            if pre is not None:
-                # Seen for the first time: stat'ed (and hashed unless seeded or large) in the batch.
-                stamp, mode, nlink, digest = pre
-            else:
-                # The watches first, then the stat they vouch for: a change in between is an event. From
-                # the second time this process records the file (its digest is known): setting up a watch
-                # costs about two stats, lost on a file read once (a kernel that runs each cell once).
-                watched = watch is not None and path in digests and path not in written_here and watch.folder_trusted(folder) and watch.watch_file(path)
-                try:
-                    st = os.lstat(path) if watched else stat_(path)
-                    if watched and _S_ISLNK(st.st_mode):
-                        watched = False  # the watch is on the link, not on what it names
-                        st = stat_(path)
-                except OSError:
-                    continue
-                stamp = (st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns, st.st_dev)
-                mode, nlink = st.st_mode, st.st_nlink
-                known = digests.get(path)
-                digest = known[1] if known is not None and known[0] == stamp else None
-            if not isreg(mode):
+            # The watches first, then the stat they vouch for: a change in between is an event. From
+            # the second time this process records the file (its digest is known): setting up a watch
+            # costs about two stats, lost on a file read once (a kernel that runs each cell once).
+            watched = watch is not None and path in digests and path not in written_here and watch.folder_trusted(folder) and watch.watch_file(path)
+            try:
+                st = os.lstat(path) if watched else stat_(path)
+                if watched and _S_ISLNK(st.st_mode):
+                    watched = False  # the watch is on the link, not on what it names
+                    st = stat_(path)
+            except OSError:
                 continue
-            if digest is None:
+            if not isreg(st.st_mode):
+                continue
+            stamp = (st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns, st.st_dev)
+            known = digests.get(path)
+            if known is not None and known[0] == stamp:
+                digest = known[1]
+            else:
                 seeded = seeds.get(path) if seeds else None
                 if seeded is not None and seeded[0] == stamp:
                     digest = seeded[1]
@@ -497,42 +480,15 @@ class FileObserver:
                         digest = _hash_file(path)
                     except OSError:
                         continue
-            digests[path] = (stamp, digest)
+                digests[path] = (stamp, digest)
             entry = {"path": name, "size": stamp[1], "mtime_ns": str(stamp[2]), "sha256": digest}
             if declared and path in declared:
                 entry["declared"] = True
-            elif watched and nlink == 1:
+            elif watched and st.st_nlink == 1:
                 watch.trust(path, folder, entry)  # type: ignore[union-attr]
             out.append(entry)
             if found is not None:
                 found[path] = entry
-        return out
-
-    def _first_sight(self, named: list[tuple[str, str, str]]) -> dict[str, tuple[tuple[int, int, int, int, int], int, int, str | None]]:
-        """The files this process has not recorded before, stat'ed and hashed in one batch by the
-        C module (``native_hook``), without the GIL and on every core: for small files the
-        syscalls, not the hash, are the cost of a first recording (bench/README.md,
-        "bench:files"). A file the plan seeded needs only its stat; one over the hash limit is
-        hashed by hashlib after (OpenSSL is faster per byte). Empty when the module is not
-        here: the loop stats and hashes one file at a time, as it always could."""
-        native = self._probe
-        if native is None:
-            return {}
-        digests = self._digests
-        seeds = self._seeds
-        new = [path for path, _folder, _name in named if path not in digests]
-        if len(new) < _BATCH_MIN:
-            return {}
-        seeded = [p for p in new if p in seeds] if seeds else []
-        unseeded = [p for p in new if p not in seeds] if seeded else new
-        # path -> (stamp, st_mode, st_nlink, sha256 or None: not hashed here)
-        out: dict[str, tuple[tuple[int, int, int, int, int], int, int, str | None]] = {}
-        for batch, limit in ((unseeded, _BATCH_HASH_LIMIT), (seeded, -1)):
-            if not batch:
-                continue
-            for path, got in zip(batch, native.probe_many(batch, limit)):
-                if got is not None:
-                    out[path] = ((got[0], got[1], got[2], got[3], got[4]), got[5], got[6], got[7])
         return out
 
     def _digest(self, path: str, st: os.stat_result) -> str | None:
@@ -609,15 +565,6 @@ def _native_hook(build: bool) -> Any:
     except ImportError:
         return None
     return native_hook.load(build)
-
-
-def _native_files(build: bool) -> Any:
-    """The C stat-and-hash batch's module, or None (``_native_hook``'s twin)."""
-    try:
-        from . import native_hook
-    except ImportError:
-        return None
-    return native_hook.load_files(build)
 
 
 def _python_dirs() -> set[str]:

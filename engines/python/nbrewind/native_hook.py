@@ -1,27 +1,20 @@
-"""The file observer's C parts, built once per machine and Python, else their Python twins.
+"""The file observer's audit hook in C: built once per machine and Python, else the Python hook.
 
-Two small C modules, each with the same behaviour in Python beside it:
+A Python audit hook is called for every audited event of the process, and
+its call alone costs a cell that opens 10,000 small files 2-4% of its time;
+collecting the paths brings it to ~9% (bench/README.md, "bench:files"). The
+same hook in C (``native/audit_hook.c``) costs a fraction of that. The shim
+travels as source (``shim_bootstrap.py``), so the C file is compiled here, in
+the kernel's own file system, by the kernel's own Python: its headers, its C
+compiler (``$CC``, else ``sysconfig``'s ``CC``), its extension suffix. The build goes to
+``$XDG_CACHE_HOME/nbrewind-engine/native/<key>`` (``key``: the source and this
+Python's version and ABI), once; later kernels load it.
 
-* ``native/audit_hook.c`` (``_nbrewind_audit``): the audit hook. A Python audit
-  hook is called for every audited event of the process, and its call alone
-  costs a cell that opens 10,000 small files 2-4% of its time; collecting the
-  paths brings it to ~9% (bench/README.md, "bench:files"). The C hook costs a
-  fraction of that.
-* ``native/file_digests.c`` (``_nbrewind_files``): the stat and sha256 of the
-  files a cell read the first time the kernel sees them, many at once without
-  the GIL (``FileObserver._read_entries``).
-
-The shim travels as source (``shim_bootstrap.py``), so each C file is compiled
-here, in the kernel's own file system, by the kernel's own Python: its headers,
-its C compiler (``$CC``, else ``sysconfig``'s ``CC``), its extension suffix. A
-build goes to ``$XDG_CACHE_HOME/nbrewind-engine/native/<key>`` (``key``: the
-source and this Python's version and ABI), once; later kernels load it.
-
-Nothing depends on them: without a C compiler or Python's headers (a slim
-container image, a worker on another host) the Python code records the same
+Nothing depends on it: without a C compiler or Python's headers (a slim
+container image, a worker on another host) the Python hook records the same
 files, a little slower. A build that failed is not tried again for the same
 key (the reason is kept next to it, and in ``status()``).
-``NBREWIND_NATIVE_HOOK=0`` keeps the Python code for both.
+``NBREWIND_NATIVE_HOOK=0`` keeps the Python hook.
 """
 
 from __future__ import annotations
@@ -39,97 +32,72 @@ import sysconfig
 import tempfile
 from types import ModuleType
 
-_NATIVE = os.path.join(os.path.dirname(os.path.abspath(__file__)), "native")
+_SOURCE = os.path.join(os.path.dirname(os.path.abspath(__file__)), "native", "audit_hook.c")
+_MODULE = "_nbrewind_audit"
 _BUILD_SECONDS = 120
 
-
-class _Native:
-    """One C module: where its source is, whether it is loaded, and why not."""
-
-    def __init__(self, source: str, module: str) -> None:
-        self.source = os.path.join(_NATIVE, source)
-        self.module = module
-        # Why the Python code is in use, once decided ("" while the C module is): for `status()`.
-        self.why_not: str | None = None
-        self.loaded: ModuleType | None = None
-
-    def status(self) -> str:
-        if self.loaded is not None:
-            return "native"
-        return f"python ({self.why_not})" if self.why_not else "python"
-
-    def load(self, build: bool) -> ModuleType | None:
-        if self.loaded is not None:
-            return self.loaded
-        if os.environ.get("NBREWIND_NATIVE_HOOK", "1") == "0":
-            self.why_not = "NBREWIND_NATIVE_HOOK=0"
-            return None
-        try:
-            with open(self.source, "rb") as f:
-                source = f.read()
-        except OSError:
-            self.why_not = "the C source was not shipped with this copy of the shim"
-            return None
-        suffix = sysconfig.get_config_var("EXT_SUFFIX") or ".so"
-        key = hashlib.sha256(b"\0".join([source, sys.version.encode(), suffix.encode(), platform.machine().encode()])).hexdigest()[:20]
-        folder = os.path.join(_cache_dir(), "native", key)
-        library = os.path.join(folder, self.module + suffix)
-        failed = folder + ".failed"
-        try:
-            if not os.path.exists(library):
-                if os.path.exists(failed):
-                    with open(failed, encoding="utf-8") as f:
-                        self.why_not = f"an earlier build failed ({failed}): " + f.read().strip().splitlines()[0][:200]
-                    return None
-                if not build:
-                    self.why_not = "not built yet on this machine (a kernel builds it)"
-                    return None
-                problem = _missing_tools()  # cheap to ask again: not remembered, so installing them later helps
-                if problem is not None:
-                    self.why_not = problem
-                    return None
-                problem = _build(source, os.path.basename(self.source), self.module + suffix, folder, library)
-                if problem is not None:
-                    self.why_not = problem
-                    _remember_failure(failed, problem)
-                    return None
-            try:
-                self.loaded = _import(self.module, library)
-            except ImportError as err:
-                if build:  # a library that does not load must not be kept: the next kernel would not build
-                    shutil.rmtree(folder, ignore_errors=True)
-                    _remember_failure(failed, f"the build does not load: {err}")
-                raise
-            return self.loaded
-        except Exception as err:  # noqa: BLE001 - any failure here only costs speed: the Python code records the same
-            self.why_not = f"{type(err).__name__}: {err}"[:300]
-            return None
-
-
-_HOOK = _Native("audit_hook.c", "_nbrewind_audit")
-_FILES = _Native("file_digests.c", "_nbrewind_files")
+# Why the Python hook is in use, once decided ("" while the C hook is): for `status()`.
+_why_not: str | None = None
+_loaded: ModuleType | None = None
 
 
 def status() -> str:
-    """``native`` or ``python (<why>)``: which audit hook this process would use."""
-    return _HOOK.status()
+    """``native`` or ``python (<why>)``: which hook this process would use."""
+    if _loaded is not None:
+        return "native"
+    return f"python ({_why_not})" if _why_not else "python"
 
 
 def load(build: bool) -> ModuleType | None:
     """The compiled hook module, or None (then the caller installs the Python hook).
     ``build``: compile it when no build exists yet (the kernel does; an engine's worker
     only loads what the kernel built, so that a pool of workers never compiles at once)."""
-    return _HOOK.load(build)
-
-
-def files_status() -> str:
-    """``native`` or ``python (<why>)``: how this process stats and hashes a cell's new reads."""
-    return _FILES.status()
-
-
-def load_files(build: bool) -> ModuleType | None:
-    """The compiled stat-and-hash module (``probe_many``), or None (then Python does it)."""
-    return _FILES.load(build)
+    global _loaded, _why_not
+    if _loaded is not None:
+        return _loaded
+    if os.environ.get("NBREWIND_NATIVE_HOOK", "1") == "0":
+        _why_not = "NBREWIND_NATIVE_HOOK=0"
+        return None
+    try:
+        with open(_SOURCE, "rb") as f:
+            source = f.read()
+    except OSError:
+        _why_not = "the C source was not shipped with this copy of the shim"
+        return None
+    suffix = sysconfig.get_config_var("EXT_SUFFIX") or ".so"
+    key = hashlib.sha256(b"\0".join([source, sys.version.encode(), suffix.encode(), platform.machine().encode()])).hexdigest()[:20]
+    folder = os.path.join(_cache_dir(), "native", key)
+    library = os.path.join(folder, _MODULE + suffix)
+    failed = folder + ".failed"
+    try:
+        if not os.path.exists(library):
+            if os.path.exists(failed):
+                with open(failed, encoding="utf-8") as f:
+                    _why_not = f"an earlier build failed ({failed}): " + f.read().strip().splitlines()[0][:200]
+                return None
+            if not build:
+                _why_not = "not built yet on this machine (a kernel builds it)"
+                return None
+            problem = _missing_tools()  # cheap to ask again: not remembered, so installing them later helps
+            if problem is not None:
+                _why_not = problem
+                return None
+            problem = _build(source, suffix, folder, library)
+            if problem is not None:
+                _why_not = problem
+                _remember_failure(failed, problem)
+                return None
+        try:
+            _loaded = _import(library)
+        except ImportError as err:
+            if build:  # a library that does not load must not be kept: the next kernel would not build
+                shutil.rmtree(folder, ignore_errors=True)
+                _remember_failure(failed, f"the build does not load: {err}")
+            raise
+        return _loaded
+    except Exception as err:  # noqa: BLE001 - any failure here only costs speed: the Python hook records the same
+        _why_not = f"{type(err).__name__}: {err}"[:300]
+        return None
 
 
 def _cache_dir() -> str:
@@ -154,7 +122,7 @@ def _missing_tools() -> str | None:
     return None
 
 
-def _build(source: bytes, name: str, output: str, folder: str, library: str) -> str | None:
+def _build(source: bytes, suffix: str, folder: str, library: str) -> str | None:
     """Compile into a staging folder and rename it into place (kernels starting together
     each build their own; the first rename wins). Returns why it failed, or None."""
     cc = _compiler() or ["cc"]
@@ -163,11 +131,11 @@ def _build(source: bytes, name: str, output: str, folder: str, library: str) -> 
     os.makedirs(parent, exist_ok=True)
     staging = tempfile.mkdtemp(prefix=".staging-", dir=parent)
     try:
-        src = os.path.join(staging, name)
+        src = os.path.join(staging, "audit_hook.c")
         with open(src, "wb") as f:
             f.write(source)
-        out = os.path.join(staging, output)
-        cmd = [*cc, "-shared", "-fPIC", "-O2", "-pthread", "-I", include, src, "-o", out]
+        out = os.path.join(staging, _MODULE + suffix)
+        cmd = [*cc, "-shared", "-fPIC", "-O2", "-I", include, src, "-o", out]
         try:
             done = subprocess.run(cmd, capture_output=True, text=True, timeout=_BUILD_SECONDS, check=False)
         except (OSError, subprocess.TimeoutExpired) as err:
@@ -184,9 +152,9 @@ def _build(source: bytes, name: str, output: str, folder: str, library: str) -> 
         shutil.rmtree(staging, ignore_errors=True)
 
 
-def _import(name: str, path: str) -> ModuleType:
-    loader = importlib.machinery.ExtensionFileLoader(name, path)
-    spec = importlib.util.spec_from_file_location(name, path, loader=loader)
+def _import(path: str) -> ModuleType:
+    loader = importlib.machinery.ExtensionFileLoader(_MODULE, path)
+    spec = importlib.util.spec_from_file_location(_MODULE, path, loader=loader)
     if spec is None:
         raise ImportError(f"cannot load {path}")
     module = importlib.util.module_from_spec(spec)
